@@ -1,0 +1,260 @@
+import { dispatch, spawn, type Ref } from 'nact';
+import { chooseReplicas, ClusterView, type ChunkserverLoad } from '../core/cluster-view.js';
+import {
+  decideAllocateChunk,
+  decideComplete,
+  decideCreate,
+  decideDelete,
+  decideMkdir,
+  decideRename,
+} from '../core/commands.js';
+import { OfsError, toOfsError } from '../core/errors.js';
+import type { MasterEvent, UnsequencedEvent } from '../core/events.js';
+import type { Logger } from '../core/logger.js';
+import { applyAll, lookup, ownedChunks, type FileNode, type Namespace } from '../core/namespace.js';
+import { joinPath, normalizePath } from '../core/paths.js';
+import type { MessageType, ReplyOf, RequestOf } from '../transport/protocol.js';
+
+/** Where the master's events become durable (the journal, and the standby behind it). */
+export interface EventSink {
+  append(events: MasterEvent[]): Promise<void>;
+}
+
+export interface MasterSettings {
+  id: string;
+  address: string;
+  chunkSize: number;
+  replication: number;
+  heartbeatTimeoutMs: number;
+  epoch: () => number;
+  standbys: () => { id: string; address: string }[];
+}
+
+export type MasterOutcome<T extends MessageType = MessageType> =
+  | { ok: true; body: ReplyOf<T> }
+  | { ok: false; code: OfsError['code']; message: string };
+
+export type MasterMessage =
+  | { kind: 'request'; type: MessageType; body: unknown; sender: Ref<MasterOutcome> }
+  | { kind: 'expire-dead'; now: number }
+  | { kind: 'chunkserver-gone'; id: string };
+
+interface MasterState {
+  ns: Namespace;
+  view: ClusterView;
+  owned?: { ns: Namespace; chunks: ReturnType<typeof ownedChunks> };
+}
+
+type Handled = { reply: unknown; events?: UnsequencedEvent[] };
+
+/**
+ * The active master: a nact actor whose state is the namespace plus the soft
+ * cluster view. Each request is decided against the state (pure functions in
+ * src/core), its events are applied at once (so the next request sees them)
+ * and answered only after the sink says they are durable. Not awaiting the
+ * sink inside the actor is what lets the journal group-commit many requests
+ * into one fsync.
+ */
+export function spawnMasterActor(
+  parent: Ref<unknown>,
+  initial: Namespace,
+  settings: MasterSettings,
+  sink: EventSink,
+  log: Logger,
+): Ref<MasterMessage> {
+  const initialState: MasterState = { ns: initial, view: new ClusterView(settings.heartbeatTimeoutMs) };
+
+  const persist = (state: MasterState, events: UnsequencedEvent[]): { state: MasterState; durable: Promise<void> } => {
+    if (events.length === 0) return { state, durable: Promise.resolve() };
+    const sequenced = events.map((e, i) => ({ ...e, seq: state.ns.seq + 1 + i }) as MasterEvent);
+    const ns = applyAll(state.ns, sequenced);
+    const durable = sink.append(sequenced).catch((err: unknown) => {
+      // The in-memory state is now ahead of the log: continuing would serve
+      // metadata that a restart forgets. Crash loudly; the supervisor restarts us.
+      log.fatal({ err }, 'journal append failed; exiting so that state and journal cannot diverge');
+      process.exit(70);
+    });
+    return { state: { ...state, ns }, durable };
+  };
+
+  const handle = (state: MasterState, type: MessageType, body: any, now: number): Handled => {
+    const { ns, view } = state;
+    switch (type) {
+      case 'master.mkdir':
+        return { reply: {}, events: decideMkdir(ns, normalizePath(body.path), body.parents, now) };
+      case 'master.create':
+        return {
+          reply: { chunkSize: settings.chunkSize, replication: settings.replication },
+          events: decideCreate(ns, normalizePath(body.path), body.overwrite, now),
+        };
+      case 'master.allocateChunk': {
+        const path = normalizePath(body.path);
+        const live = view.liveServers(now);
+        const replicas = chooseReplicas(live, settings.replication, settings.chunkSize);
+        if (replicas.length === 0) {
+          throw new OfsError(
+            'ENOSPC',
+            `no chunkserver can take a ${settings.chunkSize}-byte chunk for ${path} (${live.length} live chunkservers)`,
+          );
+        }
+        if (replicas.length < settings.replication) {
+          log.warn({ path, placed: replicas.length, wanted: settings.replication }, 'chunk placed under-replicated');
+        }
+        const events = decideAllocateChunk(ns, path, body.index, 1);
+        const allocated = events[0] as Extract<UnsequencedEvent, { type: 'ChunkAllocated' }>;
+        return {
+          reply: { chunkId: allocated.chunkId, version: allocated.version, replicas: replicas.map(({ id, address }) => ({ id, address })) },
+          events,
+        };
+      }
+      case 'master.complete':
+        return { reply: {}, events: decideComplete(ns, normalizePath(body.path), body.size, settings.chunkSize, now) };
+      case 'master.delete':
+        return { reply: {}, events: decideDelete(ns, normalizePath(body.path), body.recursive) };
+      case 'master.rename':
+        return { reply: {}, events: decideRename(ns, normalizePath(body.from), normalizePath(body.to), now) };
+      case 'master.locate':
+        return { reply: locate(state, normalizePath(body.path), now) };
+      case 'master.list':
+        return { reply: list(ns, normalizePath(body.path)) };
+      case 'master.status':
+        return { reply: status(state, now) };
+      case 'master.heartbeat': {
+        const known = view.heartbeat(body as ChunkserverLoad, now);
+        return { reply: { known, deleteChunks: [] } };
+      }
+      case 'master.chunkReport': {
+        const report = body as RequestOf<'master.chunkReport'>;
+        view.report(report, report.chunks, report.full, now);
+        return { reply: { deleteChunks: garbageIn(state, report.chunks) } };
+      }
+      default:
+        throw new OfsError('EBADMSG', `the master does not handle ${type}`);
+    }
+  };
+
+  /** Reported replicas no file owns, or at a version below the file's: delete them (GFS 4.4). */
+  const garbageIn = (state: MasterState, chunks: RequestOf<'master.chunkReport'>['chunks']): string[] => {
+    if (state.owned?.ns !== state.ns) state.owned = { ns: state.ns, chunks: ownedChunks(state.ns) };
+    const owned = state.owned.chunks;
+    return chunks.filter((c) => (owned.get(c.chunkId)?.version ?? Infinity) > c.version).map((c) => c.chunkId);
+  };
+
+  const locate = (state: MasterState, path: string, now: number): ReplyOf<'master.locate'> => {
+    const node = lookup(state.ns, path);
+    if (!node) throw new OfsError('ENOENT', `${path} does not exist`);
+    if (node.kind === 'dir') {
+      return { path, type: 'dir', size: 0, mtime: node.mtime, complete: true, chunkSize: settings.chunkSize, chunks: [] };
+    }
+    return {
+      path,
+      type: 'file',
+      size: node.size,
+      mtime: node.mtime,
+      complete: node.complete,
+      chunkSize: settings.chunkSize,
+      chunks: node.chunks.map((chunk, index) => ({
+        index,
+        chunkId: chunk.id,
+        version: chunk.version,
+        length: chunkLength(node, index),
+        replicas: shuffle(
+          state.view.holders(chunk.id, chunk.version, now).map(({ id, address, version }) => ({ id, address, version })),
+        ),
+      })),
+    };
+  };
+
+  const chunkLength = (file: FileNode, index: number): number =>
+    Math.max(0, Math.min(settings.chunkSize, file.size - index * settings.chunkSize));
+
+  const status = (state: MasterState, now: number): ReplyOf<'master.status'> => {
+    const owned = ownedChunks(state.ns);
+    let underReplicated = 0;
+    for (const [chunkId, { version }] of owned) {
+      if (state.view.holders(chunkId, version, now).length < settings.replication) underReplicated++;
+    }
+    return {
+      master: { id: settings.id, address: settings.address, epoch: settings.epoch(), seq: state.ns.seq },
+      standby: settings.standbys(),
+      chunkservers: state.view
+        .liveServers(now)
+        .sort((a, b) => a.id.localeCompare(b.id))
+        .map(({ lastHeartbeat, ...load }) => ({ ...load, lastHeartbeatMs: Math.max(0, now - lastHeartbeat) })),
+      chunkSize: settings.chunkSize,
+      replication: settings.replication,
+      files: countFiles(state.ns),
+      chunks: owned.size,
+      underReplicated,
+    };
+  };
+
+  return spawn(
+    parent,
+    (state: MasterState, msg: MasterMessage): MasterState => {
+      switch (msg.kind) {
+        case 'expire-dead':
+          for (const id of state.view.expire(msg.now)) log.warn({ chunkserver: id }, 'chunkserver missed its heartbeats: dropped');
+          return state;
+        case 'chunkserver-gone':
+          if (state.view.servers.has(msg.id)) log.warn({ chunkserver: msg.id }, 'chunkserver left ZooKeeper: dropped');
+          state.view.remove(msg.id);
+          return state;
+        case 'request': {
+          try {
+            const { reply, events = [] } = handle(state, msg.type, msg.body, Date.now());
+            const next = persist(state, events);
+            void next.durable.then(() => dispatch(msg.sender, { ok: true, body: reply as never }));
+            return next.state;
+          } catch (err) {
+            const error = toOfsError(err);
+            if (error.code === 'EINTERNAL') log.error({ err }, `${msg.type} failed`);
+            dispatch(msg.sender, { ok: false, code: error.code, message: error.message });
+            return state;
+          }
+        }
+      }
+    },
+    'master',
+    { initialState },
+  );
+}
+
+function list(ns: Namespace, path: string): ReplyOf<'master.list'> {
+  const node = lookup(ns, path);
+  if (!node) throw new OfsError('ENOENT', `${path} does not exist`);
+  if (node.kind === 'file') {
+    return { entries: [{ name: path.slice(path.lastIndexOf('/') + 1), type: 'file', size: node.size, mtime: node.mtime }] };
+  }
+  const entries = Object.entries(node.children)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, child]) => ({
+      name,
+      type: child.kind,
+      size: child.kind === 'file' ? child.size : 0,
+      mtime: child.mtime,
+    }));
+  return { entries };
+}
+
+function countFiles(ns: Namespace): number {
+  let count = 0;
+  const walk = (path: string): void => {
+    const node = lookup(ns, path);
+    if (node?.kind !== 'dir') return;
+    for (const [name, child] of Object.entries(node.children)) {
+      if (child.kind === 'file') count++;
+      else walk(joinPath(path, name));
+    }
+  };
+  walk('/');
+  return count;
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}

@@ -1,0 +1,110 @@
+/**
+ * The master's soft state: which chunkservers are alive and which chunk
+ * replicas they hold. Never journaled (GFS 2.6.2): it is rebuilt from
+ * chunkserver reports after every master start, because the chunkservers,
+ * not the master, have the final word on what is on their disks.
+ */
+export interface ChunkserverLoad {
+  id: string;
+  address: string;
+  used: number;
+  free: number;
+  capacity: number;
+  chunkCount: number;
+}
+
+export interface ChunkserverEntry extends ChunkserverLoad {
+  lastHeartbeat: number;
+}
+
+export interface ReplicaEntry {
+  version: number;
+  length: number;
+}
+
+export class ClusterView {
+  readonly servers = new Map<string, ChunkserverEntry>();
+  /** chunk id → chunkserver id → what that server reported. */
+  private readonly replicas = new Map<string, Map<string, ReplicaEntry>>();
+
+  constructor(private readonly heartbeatTimeoutMs: number) {}
+
+  /** Returns false when the server was unknown: it must then send a full report. */
+  heartbeat(load: ChunkserverLoad, now: number): boolean {
+    const known = this.servers.has(load.id);
+    this.servers.set(load.id, { ...load, lastHeartbeat: now });
+    return known;
+  }
+
+  /** A full report replaces what we knew of that server; a partial one adds to it. */
+  report(load: ChunkserverLoad, chunks: { chunkId: string; version: number; length: number }[], full: boolean, now: number): void {
+    this.servers.set(load.id, { ...load, lastHeartbeat: now });
+    if (full) this.forgetReplicasOf(load.id);
+    for (const { chunkId, version, length } of chunks) {
+      let holders = this.replicas.get(chunkId);
+      if (!holders) this.replicas.set(chunkId, (holders = new Map()));
+      holders.set(load.id, { version, length });
+    }
+  }
+
+  /** A chunkserver is gone (its ZooKeeper node vanished or it stopped beating). */
+  remove(serverId: string): void {
+    this.servers.delete(serverId);
+    this.forgetReplicasOf(serverId);
+  }
+
+  forgetReplica(chunkId: string, serverId: string): void {
+    this.replicas.get(chunkId)?.delete(serverId);
+  }
+
+  isLive(entry: ChunkserverEntry, now: number): boolean {
+    return now - entry.lastHeartbeat <= this.heartbeatTimeoutMs;
+  }
+
+  liveServers(now: number): ChunkserverEntry[] {
+    return [...this.servers.values()].filter((s) => this.isLive(s, now));
+  }
+
+  /** Drops servers whose heartbeats stopped; returns their ids. */
+  expire(now: number): string[] {
+    const dead = [...this.servers.values()].filter((s) => !this.isLive(s, now)).map((s) => s.id);
+    dead.forEach((id) => this.remove(id));
+    return dead;
+  }
+
+  /** Live holders of a chunk at exactly `version` (older ones are stale and never served). */
+  holders(chunkId: string, version: number, now: number): (ChunkserverEntry & ReplicaEntry)[] {
+    const result: (ChunkserverEntry & ReplicaEntry)[] = [];
+    for (const [serverId, replica] of this.replicas.get(chunkId) ?? []) {
+      const server = this.servers.get(serverId);
+      if (server && this.isLive(server, now) && replica.version === version) result.push({ ...server, ...replica });
+    }
+    return result;
+  }
+
+  /** Chunk ids reported by a server, for orphan detection. */
+  chunksOf(serverId: string): string[] {
+    const ids: string[] = [];
+    for (const [chunkId, holders] of this.replicas) if (holders.has(serverId)) ids.push(chunkId);
+    return ids;
+  }
+
+  private forgetReplicasOf(serverId: string): void {
+    for (const [chunkId, holders] of this.replicas) {
+      holders.delete(serverId);
+      if (holders.size === 0) this.replicas.delete(chunkId);
+    }
+  }
+}
+
+/**
+ * Where a new chunk goes: `count` distinct live servers, most free space first,
+ * as HDFS's default placement does on a single rack. Servers without room for
+ * a whole chunk are skipped.
+ */
+export function chooseReplicas(servers: readonly ChunkserverLoad[], count: number, chunkSize: number): ChunkserverLoad[] {
+  return servers
+    .filter((s) => s.free >= chunkSize)
+    .sort((a, b) => b.free - a.free || a.id.localeCompare(b.id))
+    .slice(0, count);
+}

@@ -1,0 +1,109 @@
+import { OfsError } from './errors.js';
+import type { UnsequencedEvent } from './events.js';
+import { formatChunkId, lookup, type Namespace } from './namespace.js';
+import { isSameOrBelow, joinPath, parentPath, pathComponents } from './paths.js';
+
+/**
+ * Commands in, events out: each function checks a request against the
+ * namespace and returns the events that carry it out, or throws an OfsError
+ * that names the problem. Nothing here touches a disk, a clock or a socket;
+ * the caller passes `now` and journals what comes back.
+ */
+
+/** The events that create every missing directory on the way to `path`. */
+function ensureDirectories(ns: Namespace, path: string, now: number): UnsequencedEvent[] {
+  const events: UnsequencedEvent[] = [];
+  let current = '/';
+  for (const name of pathComponents(path)) {
+    current = joinPath(current, name);
+    const node = lookup(ns, current);
+    if (node?.kind === 'file') throw new OfsError('ENOTDIR', `${current} is a file, not a directory`);
+    if (!node) events.push({ type: 'DirectoryCreated', path: current, mtime: now });
+  }
+  return events;
+}
+
+function requireParentDirectory(ns: Namespace, path: string): void {
+  const parent = parentPath(path);
+  const node = lookup(ns, parent);
+  if (!node) throw new OfsError('ENOENT', `parent directory ${parent} does not exist (use mkdir -p)`);
+  if (node.kind !== 'dir') throw new OfsError('ENOTDIR', `${parent} is a file, not a directory`);
+}
+
+export function decideMkdir(ns: Namespace, path: string, parents: boolean, now: number): UnsequencedEvent[] {
+  const existing = lookup(ns, path);
+  if (existing) {
+    if (existing.kind === 'dir' && parents) return [];
+    throw new OfsError('EEXIST', `${path} already exists`);
+  }
+  if (parents) return ensureDirectories(ns, path, now);
+  requireParentDirectory(ns, path);
+  return [{ type: 'DirectoryCreated', path, mtime: now }];
+}
+
+/** Like HDFS `create`: missing parent directories are made on the way. */
+export function decideCreate(ns: Namespace, path: string, overwrite: boolean, now: number): UnsequencedEvent[] {
+  if (path === '/') throw new OfsError('EISDIR', '/ is a directory');
+  const existing = lookup(ns, path);
+  if (existing?.kind === 'dir') throw new OfsError('EISDIR', `${path} is a directory`);
+  if (existing && !overwrite) throw new OfsError('EEXIST', `${path} already exists`);
+  return [...ensureDirectories(ns, parentPath(path), now), { type: 'FileCreated', path, mtime: now }];
+}
+
+function requireFileUnderConstruction(ns: Namespace, path: string) {
+  const node = lookup(ns, path);
+  if (!node) throw new OfsError('ENOENT', `${path} does not exist (was it deleted or replaced while being written?)`);
+  if (node.kind !== 'file') throw new OfsError('EISDIR', `${path} is a directory`);
+  if (node.complete) throw new OfsError('EINVAL', `${path} is already complete; write it again to replace it`);
+  return node;
+}
+
+export function decideAllocateChunk(
+  ns: Namespace,
+  path: string,
+  index: number,
+  version: number,
+): UnsequencedEvent[] {
+  const file = requireFileUnderConstruction(ns, path);
+  if (index !== file.chunks.length) {
+    throw new OfsError('EINVAL', `chunk ${index} of ${path} is out of order: the file has ${file.chunks.length} chunks`);
+  }
+  return [{ type: 'ChunkAllocated', path, index, chunkId: formatChunkId(ns.nextChunkId), version }];
+}
+
+export function decideComplete(
+  ns: Namespace,
+  path: string,
+  size: number,
+  chunkSize: number,
+  now: number,
+): UnsequencedEvent[] {
+  const file = requireFileUnderConstruction(ns, path);
+  const expected = Math.ceil(size / chunkSize);
+  if (file.chunks.length !== expected) {
+    throw new OfsError(
+      'EINVAL',
+      `${path}: ${size} bytes need ${expected} chunks of ${chunkSize} bytes, but ${file.chunks.length} were written`,
+    );
+  }
+  return [{ type: 'FileCompleted', path, size, mtime: now }];
+}
+
+export function decideDelete(ns: Namespace, path: string, recursive: boolean): UnsequencedEvent[] {
+  if (path === '/') throw new OfsError('EINVAL', 'refusing to delete /');
+  const node = lookup(ns, path);
+  if (!node) throw new OfsError('ENOENT', `${path} does not exist`);
+  if (node.kind === 'dir' && !recursive && Object.keys(node.children).length > 0) {
+    throw new OfsError('ENOTEMPTY', `${path} is a non-empty directory (use rm -r)`);
+  }
+  return [{ type: 'NodeDeleted', path }];
+}
+
+export function decideRename(ns: Namespace, from: string, to: string, now: number): UnsequencedEvent[] {
+  if (from === '/' || to === '/') throw new OfsError('EINVAL', 'cannot rename / or rename onto /');
+  if (!lookup(ns, from)) throw new OfsError('ENOENT', `${from} does not exist`);
+  if (isSameOrBelow(to, from)) throw new OfsError('EINVAL', `cannot move ${from} into itself (${to})`);
+  if (lookup(ns, to)) throw new OfsError('EEXIST', `${to} already exists`);
+  requireParentDirectory(ns, to);
+  return [{ type: 'NodeRenamed', from, to, mtime: now }];
+}

@@ -1,0 +1,124 @@
+import { z } from 'zod';
+
+/**
+ * Every message OFS sends between processes, declared once: the schema both
+ * validates what arrives and gives the TypeScript type both sides use.
+ * Bytes never appear here: they travel as raw ZeroMQ frames beside the body.
+ */
+
+const chunkId = z.string().regex(/^[0-9a-f]{16}$/, 'a chunk id is 16 lowercase hex digits');
+const nonNegative = z.number().int().nonnegative();
+const address = z.string().regex(/^tcp:\/\/[^\s]+:\d+$/, 'an address looks like tcp://host:port');
+const serverRef = z.object({ id: z.string().min(1), address });
+const empty = z.object({});
+
+const chunkserverLoad = z.object({
+  id: z.string().min(1),
+  address,
+  used: nonNegative,
+  free: nonNegative,
+  capacity: nonNegative,
+  chunkCount: nonNegative,
+});
+
+const chunkReportEntry = z.object({ chunkId, version: nonNegative, length: nonNegative });
+
+const locatedChunk = z.object({
+  index: nonNegative,
+  chunkId,
+  version: nonNegative,
+  /** Bytes of this chunk that belong to the file. */
+  length: nonNegative,
+  replicas: z.array(serverRef.extend({ version: nonNegative })),
+});
+
+const directoryEntry = z.object({
+  name: z.string(),
+  type: z.enum(['file', 'dir']),
+  size: nonNegative,
+  mtime: nonNegative,
+});
+
+export const protocol = {
+  // client → master: namespace
+  'master.mkdir': { request: z.object({ path: z.string(), parents: z.boolean() }), reply: empty },
+  'master.create': {
+    request: z.object({ path: z.string(), overwrite: z.boolean() }),
+    reply: z.object({ chunkSize: z.number().int().positive(), replication: z.number().int().positive() }),
+  },
+  'master.allocateChunk': {
+    request: z.object({ path: z.string(), index: nonNegative }),
+    reply: z.object({ chunkId, version: nonNegative, replicas: z.array(serverRef) }),
+  },
+  'master.complete': { request: z.object({ path: z.string(), size: nonNegative }), reply: empty },
+  'master.locate': {
+    request: z.object({ path: z.string() }),
+    reply: z.object({
+      path: z.string(),
+      type: z.enum(['file', 'dir']),
+      size: nonNegative,
+      mtime: nonNegative,
+      complete: z.boolean(),
+      chunkSize: z.number().int().positive(),
+      chunks: z.array(locatedChunk),
+    }),
+  },
+  'master.list': { request: z.object({ path: z.string() }), reply: z.object({ entries: z.array(directoryEntry) }) },
+  'master.delete': { request: z.object({ path: z.string(), recursive: z.boolean() }), reply: empty },
+  'master.rename': { request: z.object({ from: z.string(), to: z.string() }), reply: empty },
+  'master.status': {
+    request: empty,
+    reply: z.object({
+      master: z.object({ id: z.string(), address, epoch: nonNegative, seq: nonNegative }),
+      standby: z.array(serverRef),
+      chunkservers: z.array(chunkserverLoad.extend({ lastHeartbeatMs: nonNegative })),
+      chunkSize: z.number().int().positive(),
+      replication: z.number().int().positive(),
+      files: nonNegative,
+      chunks: nonNegative,
+      underReplicated: nonNegative,
+    }),
+  },
+
+  // chunkserver → master
+  'master.heartbeat': {
+    request: chunkserverLoad,
+    /** `known: false` asks the chunkserver for a full chunk report (a master that just started). */
+    reply: z.object({ known: z.boolean(), deleteChunks: z.array(chunkId) }),
+  },
+  'master.chunkReport': {
+    request: chunkserverLoad.extend({ full: z.boolean(), chunks: z.array(chunkReportEntry) }),
+    reply: z.object({ deleteChunks: z.array(chunkId) }),
+  },
+
+  // client or upstream chunkserver → chunkserver: data (one raw frame of bytes)
+  'chunk.write': {
+    request: z.object({
+      chunkId,
+      version: nonNegative,
+      offset: nonNegative,
+      /** The replicas still to receive these bytes, in order: this one forwards to chain[0]. */
+      chain: z.array(address),
+    }),
+    reply: z.object({ length: nonNegative }),
+  },
+  'chunk.seal': {
+    request: z.object({ chunkId, version: nonNegative, length: nonNegative, chain: z.array(address) }),
+    reply: z.object({ length: nonNegative }),
+  },
+  'chunk.read': {
+    request: z.object({ chunkId, version: nonNegative, offset: nonNegative, length: nonNegative }),
+    reply: z.object({ length: nonNegative }),
+  },
+} as const;
+
+export type MessageType = keyof typeof protocol;
+export type RequestOf<T extends MessageType> = z.infer<(typeof protocol)[T]['request']>;
+export type ReplyOf<T extends MessageType> = z.infer<(typeof protocol)[T]['reply']>;
+
+export function isMessageType(type: unknown): type is MessageType {
+  return typeof type === 'string' && Object.hasOwn(protocol, type);
+}
+
+/** The largest data frame a request may carry; bigger pieces are a client bug or an attack. */
+export const MAX_DATA_FRAME = 8 * 1024 * 1024;

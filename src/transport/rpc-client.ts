@@ -1,0 +1,127 @@
+import { randomBytes } from 'node:crypto';
+import { Dealer } from 'zeromq';
+import { OfsError } from '../core/errors.js';
+import { decodeEnvelope, encodeEnvelope, errorFromBody } from './envelope.js';
+import { protocol, type MessageType, type ReplyOf, type RequestOf } from './protocol.js';
+import { SendQueue } from './send-queue.js';
+
+export interface CallOptions {
+  data?: Buffer[];
+  timeoutMs?: number;
+}
+
+export interface CallResult<T extends MessageType> {
+  body: ReplyOf<T>;
+  data: Buffer[];
+}
+
+interface Pending {
+  type: MessageType;
+  resolve: (result: CallResult<MessageType>) => void;
+  reject: (err: OfsError) => void;
+  timer: NodeJS.Timeout;
+}
+
+export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
+
+/** One DEALER connected to one peer, with replies matched to calls by id. */
+class Connection {
+  readonly pending = new Map<string, Pending>();
+  readonly socket = new Dealer({ linger: 0, sendHighWaterMark: 64, receiveHighWaterMark: 64 });
+  readonly sendQueue = new SendQueue((frames) => this.socket.send(frames));
+
+  constructor(readonly address: string) {
+    this.socket.connect(address);
+    void this.receiveLoop();
+  }
+
+  private async receiveLoop(): Promise<void> {
+    try {
+      for await (const frames of this.socket) this.deliver(frames);
+    } catch {
+      // closed: pending calls are failed by close()
+    }
+  }
+
+  private deliver(frames: Buffer[]): void {
+    let decoded;
+    try {
+      decoded = decodeEnvelope(frames);
+    } catch {
+      return; // a reply we cannot read cannot be matched either; its call times out
+    }
+    const { envelope, data } = decoded;
+    const call = this.pending.get(envelope.id);
+    if (!call) return; // the call already timed out
+    this.pending.delete(envelope.id);
+    clearTimeout(call.timer);
+    const context = `${call.type} to ${this.address}`;
+    if (envelope.type === 'error') return call.reject(errorFromBody(envelope.body, context));
+    const parsed = protocol[call.type].reply.safeParse(envelope.body);
+    if (!parsed.success) return call.reject(new OfsError('EBADMSG', `${context}: malformed reply (${parsed.error.message})`));
+    call.resolve({ body: parsed.data as ReplyOf<MessageType>, data });
+  }
+
+  close(reason: OfsError): void {
+    for (const call of this.pending.values()) {
+      clearTimeout(call.timer);
+      call.reject(reason);
+    }
+    this.pending.clear();
+    this.socket.close();
+  }
+}
+
+/**
+ * Request/reply to any number of peers by address. A peer that lets a call
+ * time out is presumed gone: its connection is dropped (freeing queued bytes)
+ * and the next call reconnects.
+ */
+export class RpcClient {
+  private readonly connections = new Map<string, Connection>();
+  private readonly idPrefix = randomBytes(4).toString('hex');
+  private nextId = 0;
+
+  constructor(
+    private readonly from: string,
+    private readonly epoch: () => number = () => 0,
+  ) {}
+
+  call<T extends MessageType>(address: string, type: T, body: RequestOf<T>, options: CallOptions = {}): Promise<CallResult<T>> {
+    const connection = this.connection(address);
+    const id = `${this.idPrefix}-${++this.nextId}`;
+    const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    const frames = encodeEnvelope({ type, id, epoch: this.epoch(), from: this.from, body }, options.data);
+    return new Promise<CallResult<T>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        connection.pending.delete(id);
+        reject(new OfsError('ETIMEDOUT', `${type} to ${address} got no answer within ${timeoutMs} ms`));
+        this.drop(connection, `${address} stopped answering`);
+      }, timeoutMs);
+      connection.pending.set(id, { type, resolve: resolve as Pending['resolve'], reject, timer });
+      connection.sendQueue.enqueue(frames).catch((err: Error) => {
+        if (!connection.pending.delete(id)) return;
+        clearTimeout(timer);
+        reject(new OfsError('EUNAVAILABLE', `${type} to ${address} could not be sent: ${err.message}`));
+      });
+    });
+  }
+
+  close(): void {
+    for (const connection of this.connections.values()) this.drop(connection, 'client closed');
+  }
+
+  private connection(address: string): Connection {
+    let connection = this.connections.get(address);
+    if (!connection) {
+      connection = new Connection(address);
+      this.connections.set(address, connection);
+    }
+    return connection;
+  }
+
+  private drop(connection: Connection, why: string): void {
+    if (this.connections.get(connection.address) === connection) this.connections.delete(connection.address);
+    connection.close(new OfsError('EUNAVAILABLE', `connection to ${connection.address} reset: ${why}`));
+  }
+}

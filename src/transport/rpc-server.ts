@@ -1,0 +1,118 @@
+import { Router } from 'zeromq';
+import { OfsError, toOfsError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { decodeEnvelope, encodeEnvelope, errorBody, type Envelope } from './envelope.js';
+import { MAX_DATA_FRAME, isMessageType, protocol, type MessageType, type ReplyOf, type RequestOf } from './protocol.js';
+import { SendQueue } from './send-queue.js';
+
+export interface Reply<T extends MessageType> {
+  body: ReplyOf<T>;
+  data?: Buffer[];
+}
+
+export type Handler<T extends MessageType> = (
+  body: RequestOf<T>,
+  data: Buffer[],
+  envelope: Envelope,
+) => Promise<Reply<T>>;
+
+export type HandlerMap = { [T in MessageType]?: Handler<T> };
+
+export interface RpcServerOptions {
+  /** Who this server is, put in the `from` of every reply. */
+  id: string;
+  epoch: () => number;
+  handlers: HandlerMap;
+  log: Logger;
+}
+
+/**
+ * A ROUTER socket that turns each incoming envelope into one handler call and
+ * one reply. Anything malformed gets an `error` reply naming what was wrong;
+ * the loop itself never dies of a bad message.
+ */
+export class RpcServer {
+  private readonly sendQueue: SendQueue;
+
+  private constructor(
+    private readonly socket: Router,
+    readonly address: string,
+    private readonly options: RpcServerOptions,
+  ) {
+    this.sendQueue = new SendQueue((frames) => socket.send(frames));
+    void this.receiveLoop();
+  }
+
+  /** `endpoint` is `tcp://host:port`; port 0 picks a free one, readable from `address`. */
+  static async bind(endpoint: string, options: RpcServerOptions): Promise<RpcServer> {
+    const socket = new Router({ linger: 0, receiveHighWaterMark: 256 });
+    const bindTo = endpoint.replace(/:0$/, ':*');
+    try {
+      await socket.bind(bindTo);
+    } catch (err) {
+      socket.close();
+      throw new OfsError('EUNAVAILABLE', `cannot listen on ${endpoint}: ${(err as Error).message}`);
+    }
+    const address = socket.lastEndpoint ?? endpoint;
+    return new RpcServer(socket, address, options);
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+
+  private async receiveLoop(): Promise<void> {
+    try {
+      for await (const [identity, ...frames] of this.socket) {
+        if (!identity) continue;
+        void this.handle(identity, frames);
+      }
+    } catch (err) {
+      if (!this.socket.closed) this.options.log.error({ err }, 'rpc server receive loop failed');
+    }
+  }
+
+  private async handle(identity: Buffer, frames: Buffer[]): Promise<void> {
+    let id = 'unknown';
+    let reply: Buffer[];
+    try {
+      const { envelope, data } = decodeEnvelope(frames);
+      id = envelope.id;
+      const body = await this.dispatch(envelope, data);
+      reply = encodeEnvelope(this.envelope('reply', id, body.body), body.data);
+    } catch (err) {
+      const error = toOfsError(err);
+      if (error.code === 'EBADMSG' || error.code === 'EINTERNAL') {
+        this.options.log.warn({ code: error.code, id }, `rejected request: ${error.message}`);
+      }
+      reply = encodeEnvelope(this.envelope('error', id, errorBody(error)));
+    }
+    try {
+      await this.sendQueue.enqueue([identity, ...reply]);
+    } catch (err) {
+      if (!this.socket.closed) this.options.log.warn({ err, id }, 'could not send reply');
+    }
+  }
+
+  private async dispatch(envelope: Envelope, data: Buffer[]): Promise<Reply<MessageType>> {
+    const { type } = envelope;
+    const handler = isMessageType(type) ? (this.options.handlers[type] as Handler<typeof type> | undefined) : undefined;
+    if (!isMessageType(type) || !handler) {
+      throw new OfsError('EBADMSG', `unknown message type ${JSON.stringify(type)} for ${this.options.id}`);
+    }
+    const oversize = data.find((frame) => frame.length > MAX_DATA_FRAME);
+    if (oversize) {
+      throw new OfsError('EBADMSG', `${type}: data frame of ${oversize.length} bytes exceeds ${MAX_DATA_FRAME}`);
+    }
+    const parsed = protocol[type].request.safeParse(envelope.body);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+      throw new OfsError('EBADMSG', `invalid ${type} request: ${issues}`);
+    }
+    return handler(parsed.data as never, data, envelope);
+  }
+
+  private envelope(type: 'reply' | 'error', id: string, body: unknown): Envelope {
+    return { type, id, epoch: this.options.epoch(), from: this.options.id, body };
+  }
+}
