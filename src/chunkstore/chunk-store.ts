@@ -1,0 +1,419 @@
+import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { crc32c } from '@node-rs/crc32';
+import { OfsError } from '../core/errors.js';
+import {
+  BLOCK_SIZE,
+  blockBounds,
+  blockCount,
+  blocksCovering,
+  checksumsAfterWrite,
+  edgeBlocksToVerify,
+} from './block-checksums.js';
+import { assertChunkId } from './chunk-id.js';
+import {
+  chunkPaths,
+  classifyChunkFiles,
+  errnoOf,
+  readFully,
+  toChunkError,
+  unlinkIfPresent,
+  writeFully,
+  type ChunkPaths,
+} from './chunk-files.js';
+import { readMeta, writeMetaDurably, type ChunkMeta } from './chunk-meta.js';
+
+export { BLOCK_SIZE };
+
+export interface ChunkInfo {
+  id: string;
+  version: number;
+  length: number;
+}
+
+export interface ChunkStoreOptions {
+  /** Bytes of chunk data this chunkserver may hold; default: no limit but the disk's. */
+  capacity?: number;
+  /** Largest chunk, in bytes; a write past it is refused. */
+  maxChunkSize?: number;
+}
+
+export const DEFAULT_MAX_CHUNK_SIZE = 64 * 1024 * 1024;
+
+/** How many chunks open() loads at once: enough to overlap disk latency, few enough for the fd limit. */
+const LOAD_CONCURRENCY = 32;
+
+/**
+ * The chunks of one chunkserver on its local disk (GFS §2.5: a chunk is a plain
+ * Linux file; §5.2: the chunkserver checksums it in 64 KB blocks and verifies
+ * every read, so it never passes corrupt bytes on to a client or another replica).
+ *
+ * The in-memory table is the truth for list()/get(); the meta files are its
+ * durable copy as of the last sync() or setVersion(). Operations on one chunk
+ * must be serialized by the caller (the per-chunk actor); different chunks may
+ * be used concurrently.
+ */
+export class ChunkStore {
+  /** Ids found at open() whose files cannot be trusted (unreadable meta, missing data, orphan data). */
+  readonly damaged: string[];
+  private readonly chunksDir: string;
+  private readonly chunks: Map<string, ChunkMeta>;
+  private used: number;
+  /** Growth promised to writes in flight, so concurrent writes to different chunks cannot overrun capacity. */
+  private reserved = 0;
+
+  private constructor(
+    readonly dir: string,
+    readonly capacity: number,
+    readonly maxChunkSize: number,
+    chunks: Map<string, ChunkMeta>,
+    damaged: string[],
+  ) {
+    this.chunksDir = path.join(dir, 'chunks');
+    this.chunks = chunks;
+    this.damaged = damaged;
+    this.used = 0;
+    for (const meta of chunks.values()) this.used += meta.length;
+  }
+
+  static async open(dir: string, opts: ChunkStoreOptions = {}): Promise<ChunkStore> {
+    const capacity = opts.capacity ?? Number.MAX_SAFE_INTEGER;
+    const maxChunkSize = opts.maxChunkSize ?? DEFAULT_MAX_CHUNK_SIZE;
+    if (!Number.isSafeInteger(capacity) || capacity < 0) {
+      throw new OfsError('EINVAL', `chunk store ${dir}: capacity ${capacity} is not a non-negative integer`);
+    }
+    if (!Number.isSafeInteger(maxChunkSize) || maxChunkSize <= 0) {
+      throw new OfsError('EINVAL', `chunk store ${dir}: maxChunkSize ${maxChunkSize} is not a positive integer`);
+    }
+    const chunksDir = path.join(dir, 'chunks');
+    const chunks = new Map<string, ChunkMeta>();
+    const damaged: string[] = [];
+    try {
+      await fs.mkdir(chunksDir, { recursive: true });
+      const { temps, withData, withMeta } = classifyChunkFiles(await fs.readdir(chunksDir));
+      // A temp file is a meta write that crashed before its rename; the old meta still stands.
+      for (const name of temps) await unlinkIfPresent(path.join(chunksDir, name));
+      const ids = [...new Set([...withMeta, ...withData])].sort();
+      for (let i = 0; i < ids.length; i += LOAD_CONCURRENCY) {
+        const batch = ids.slice(i, i + LOAD_CONCURRENCY);
+        const loaded = await Promise.all(batch.map((id) => loadChunk(chunkPaths(chunksDir, id), id, withMeta.has(id))));
+        batch.forEach((id, j) => {
+          const meta = loaded[j];
+          if (meta) chunks.set(id, meta);
+          else damaged.push(id);
+        });
+      }
+    } catch (err) {
+      throw toChunkError(err, `chunk store ${dir}: open`);
+    }
+    return new ChunkStore(dir, capacity, maxChunkSize, chunks, damaged);
+  }
+
+  list(): ChunkInfo[] {
+    return [...this.chunks.values()].map(info);
+  }
+
+  get(id: string): ChunkInfo | undefined {
+    assertChunkId(id);
+    const meta = this.chunks.get(id);
+    return meta && info(meta);
+  }
+
+  usedBytes(): number {
+    return this.used;
+  }
+
+  async freeBytes(): Promise<number> {
+    const stats = await fs.statfs(this.chunksDir);
+    const onDisk = Number(stats.bavail) * Number(stats.bsize);
+    return Math.max(0, Math.min(this.capacity - this.used - this.reserved, onDisk));
+  }
+
+  async create(id: string, version: number): Promise<ChunkInfo> {
+    assertChunkId(id);
+    assertVersion(id, version);
+    const existing = this.chunks.get(id);
+    if (existing) {
+      throw new OfsError('EEXIST', `chunk ${id} already exists on this chunkserver (version ${existing.version})`);
+    }
+    const paths = this.paths(id);
+    const meta: ChunkMeta = { id, version, length: 0, crcs: new Uint32Array(0) };
+    try {
+      // 'w' also truncates the data of a damaged chunk with this id: its bytes were untrusted anyway.
+      await (await fs.open(paths.data, 'w')).close();
+      // The meta write ends with a directory fsync, which makes the new data file's name durable too.
+      await writeMetaDurably(paths, meta);
+    } catch (err) {
+      throw toChunkError(err, `chunk ${id}: create at version ${version}`);
+    }
+    this.chunks.set(id, meta);
+    this.forgetDamaged(id);
+    return info(meta);
+  }
+
+  async write(id: string, offset: number, data: Buffer): Promise<ChunkInfo> {
+    const chunk = this.require(id);
+    const oldLength = chunk.length;
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > oldLength) {
+      throw new OfsError(
+        'EINVAL',
+        `chunk ${id}: write at offset ${offset} is outside [0, ${oldLength}]; a write may not leave a hole`,
+      );
+    }
+    const end = offset + data.length;
+    if (end > this.maxChunkSize) {
+      throw new OfsError(
+        'EINVAL',
+        `chunk ${id}: write of ${data.length} bytes at offset ${offset} would end at ${end}, past the maximum chunk size ${this.maxChunkSize}`,
+      );
+    }
+    if (data.length === 0) return info(chunk);
+
+    const newLength = Math.max(oldLength, end);
+    const growth = newLength - oldLength;
+    const available = this.capacity - this.used - this.reserved;
+    if (growth > available) {
+      throw new OfsError(
+        'ENOSPC',
+        `chunk ${id}: write of ${data.length} bytes at offset ${offset} needs ${growth} more bytes, but only ${Math.max(0, available)} of this chunkserver's capacity ${this.capacity} are free`,
+      );
+    }
+    this.reserved += growth;
+    let fh: FileHandle | undefined;
+    try {
+      fh = await fs.open(this.paths(id).data, 'r+');
+      const edges = new Map<number, Buffer>();
+      for (const b of edgeBlocksToVerify(oldLength, offset, data.length)) {
+        edges.set(b, await readVerifiedBlock(fh, chunk, b));
+      }
+      if (end > oldLength) {
+        // The bytes past the old end go first: a full disk shows up there, and failing
+        // before the old bytes are touched leaves the chunk exactly as it was.
+        try {
+          await writeFully(fh, data.subarray(oldLength - offset), oldLength);
+        } catch (err) {
+          await fh.truncate(oldLength).catch(() => undefined);
+          throw err;
+        }
+      }
+      // Failing here (rare: the blocks are already allocated) leaves old checksums over
+      // partly new bytes, so reads of those blocks fail ECORRUPT rather than lie.
+      if (offset < oldLength) await writeFully(fh, data.subarray(0, Math.min(end, oldLength) - offset), offset);
+      const crcs = checksumsAfterWrite(chunk.crcs, oldLength, offset, data, (b) => edges.get(b)!);
+      const updated: ChunkMeta = { ...chunk, length: newLength, crcs };
+      this.chunks.set(id, updated);
+      this.used += growth;
+      return info(updated);
+    } catch (err) {
+      throw toChunkError(err, `chunk ${id}: write of ${data.length} bytes at offset ${offset}`);
+    } finally {
+      this.reserved -= growth;
+      await fh?.close().catch(() => undefined);
+    }
+  }
+
+  async sync(id: string): Promise<ChunkInfo> {
+    const chunk = this.require(id);
+    await this.persist(chunk, 'sync');
+    return info(chunk);
+  }
+
+  async setVersion(id: string, version: number): Promise<ChunkInfo> {
+    const chunk = this.require(id);
+    assertVersion(id, version);
+    // A version that went down would let a stale replica pass for current (GFS §4.5).
+    if (version < chunk.version) {
+      throw new OfsError('EINVAL', `chunk ${id}: refusing to lower its version from ${chunk.version} to ${version}`);
+    }
+    const updated: ChunkMeta = { ...chunk, version };
+    await this.persist(updated, `set version ${chunk.version} -> ${version}`);
+    this.chunks.set(id, updated);
+    return info(updated);
+  }
+
+  async read(id: string, offset: number, length: number): Promise<Buffer> {
+    const chunk = this.require(id);
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > chunk.length) {
+      throw new OfsError('EINVAL', `chunk ${id}: read at offset ${offset} is outside [0, ${chunk.length}]`);
+    }
+    if (!Number.isSafeInteger(length) || length < 0) {
+      throw new OfsError('EINVAL', `chunk ${id}: read at offset ${offset} of length ${length}: length is not a non-negative integer`);
+    }
+    const end = Math.min(offset + length, chunk.length);
+    if (end === offset) return Buffer.alloc(0);
+
+    // Read whole blocks, so each can be checked; at most the two edge blocks are extra.
+    const { first, last } = blocksCovering(offset, end);
+    const start = first * BLOCK_SIZE;
+    const stop = blockBounds(last, chunk.length).end;
+    const buf = Buffer.allocUnsafe(stop - start);
+    const got = await this.readRange(chunk, buf, start, `read of ${length} bytes at offset ${offset}`);
+    for (let b = first; b <= last; b++) {
+      const bounds = blockBounds(b, chunk.length);
+      const bytes = buf.subarray(bounds.start - start, bounds.end - start);
+      if (bounds.end - start > got) throw corruptBlock(chunk, b, `the data file ends at byte ${start + got}`);
+      if (crc32c(bytes) !== chunk.crcs[b]) throw corruptBlock(chunk, b);
+    }
+    return buf.subarray(offset - start, end - start);
+  }
+
+  async verify(id: string): Promise<number[]> {
+    const chunk = this.require(id);
+    const corrupt: number[] = [];
+    const n = blockCount(chunk.length);
+    let fh: FileHandle;
+    try {
+      fh = await fs.open(this.paths(id).data, 'r');
+    } catch (err) {
+      if (errnoOf(err) !== 'ENOENT') throw toChunkError(err, `chunk ${id}: verify, offset 0`);
+      return Array.from({ length: n }, (_, b) => b);
+    }
+    try {
+      const buf = Buffer.allocUnsafe(BLOCK_SIZE);
+      for (let b = 0; b < n; b++) {
+        const { start, end } = blockBounds(b, chunk.length);
+        const bytes = buf.subarray(0, end - start);
+        let got: number;
+        try {
+          got = await readFully(fh, bytes, start);
+        } catch (err) {
+          if (errnoOf(err) !== 'EIO') throw err;
+          got = -1;
+        }
+        if (got !== bytes.length || crc32c(bytes) !== chunk.crcs[b]) corrupt.push(b);
+      }
+    } catch (err) {
+      throw toChunkError(err, `chunk ${id}: verify`);
+    } finally {
+      await fh.close();
+    }
+    return corrupt;
+  }
+
+  async delete(id: string): Promise<void> {
+    assertChunkId(id);
+    const paths = this.paths(id);
+    try {
+      // Meta first: a crash half way leaves an orphan data file, which open() reports
+      // as damaged, never a meta that claims bytes that are gone. The deletion is not
+      // fsynced: a chunk that comes back after a crash is garbage the master collects (GFS §4.4).
+      await unlinkIfPresent(paths.meta);
+      const chunk = this.chunks.get(id);
+      if (chunk) {
+        this.chunks.delete(id);
+        this.used -= chunk.length;
+      }
+      await unlinkIfPresent(paths.data);
+      await unlinkIfPresent(paths.metaTemp);
+    } catch (err) {
+      throw toChunkError(err, `chunk ${id}: delete`);
+    }
+    this.forgetDamaged(id);
+  }
+
+  dataPath(id: string): string {
+    assertChunkId(id);
+    return this.paths(id).data;
+  }
+
+  private paths(id: string): ChunkPaths {
+    return chunkPaths(this.chunksDir, id);
+  }
+
+  private require(id: string): ChunkMeta {
+    assertChunkId(id);
+    const chunk = this.chunks.get(id);
+    if (!chunk) throw new OfsError('ENOENT', `chunk ${id} not found on this chunkserver`);
+    return chunk;
+  }
+
+  private forgetDamaged(id: string): void {
+    const i = this.damaged.indexOf(id);
+    if (i >= 0) this.damaged.splice(i, 1);
+  }
+
+  /** Data first, then meta: a durable meta must never vouch for bytes still only in the page cache. */
+  private async persist(meta: ChunkMeta, what: string): Promise<void> {
+    const paths = this.paths(meta.id);
+    try {
+      const fh = await fs.open(paths.data, 'r+');
+      try {
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      await writeMetaDurably(paths, meta);
+    } catch (err) {
+      throw toChunkError(err, `chunk ${meta.id}: ${what} (length ${meta.length})`);
+    }
+  }
+
+  /** Reads chunk bytes from `position` into `buf`; a missing data file or an EIO is corruption of the first block. */
+  private async readRange(chunk: ChunkMeta, buf: Buffer, position: number, what: string): Promise<number> {
+    const block = Math.floor(position / BLOCK_SIZE);
+    let fh: FileHandle;
+    try {
+      fh = await fs.open(this.paths(chunk.id).data, 'r');
+    } catch (err) {
+      if (errnoOf(err) === 'ENOENT') throw corruptBlock(chunk, block, 'the data file is missing');
+      throw toChunkError(err, `chunk ${chunk.id}: ${what}`);
+    }
+    try {
+      return await readFully(fh, buf, position);
+    } catch (err) {
+      throw toChunkError(err, `chunk ${chunk.id}: ${what}`);
+    } finally {
+      await fh.close();
+    }
+  }
+}
+
+function info(meta: ChunkMeta): ChunkInfo {
+  return { id: meta.id, version: meta.version, length: meta.length };
+}
+
+function assertVersion(id: string, version: number): void {
+  if (!Number.isSafeInteger(version) || version < 0) {
+    throw new OfsError('EINVAL', `chunk ${id}: version ${version} is not a non-negative integer`);
+  }
+}
+
+function corruptBlock(chunk: ChunkMeta, block: number, detail?: string): OfsError {
+  const { start, end } = blockBounds(block, chunk.length);
+  const suffix = detail ? `: ${detail}` : '';
+  return new OfsError(
+    'ECORRUPT',
+    `chunk ${chunk.id} block ${block} (bytes ${start}-${end - 1}) fails its CRC32C check${suffix}`,
+  );
+}
+
+/** Reads block `block` whole and checks it against its recorded CRC32C. */
+async function readVerifiedBlock(fh: FileHandle, chunk: ChunkMeta, block: number): Promise<Buffer> {
+  const { start, end } = blockBounds(block, chunk.length);
+  const bytes = Buffer.alloc(end - start);
+  const got = await readFully(fh, bytes, start);
+  if (got !== bytes.length) throw corruptBlock(chunk, block, `the data file ends at byte ${start + got}`);
+  if (crc32c(bytes) !== chunk.crcs[block]) throw corruptBlock(chunk, block);
+  return bytes;
+}
+
+/**
+ * Loads one chunk's meta at start-up, or returns undefined if the chunk cannot
+ * be trusted: any failure here (torn meta, missing data, a disk error) costs one
+ * replica, which the master re-creates elsewhere, never the whole chunkserver.
+ * Data past the meta's length is the tail of a write that never reached sync();
+ * it is cut so the file holds only what the meta vouches for.
+ */
+async function loadChunk(paths: ChunkPaths, id: string, hasMeta: boolean): Promise<ChunkMeta | undefined> {
+  // Data without meta: a create that crashed before its meta was durable, or a lost meta.
+  if (!hasMeta) return undefined;
+  try {
+    const meta = await readMeta(paths, id);
+    const { size } = await fs.stat(paths.data);
+    if (size > meta.length) await fs.truncate(paths.data, meta.length);
+    return meta;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,374 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test, { type ExecutionContext } from 'ava';
+import fc from 'fast-check';
+import { OfsError } from '../../src/core/errors.js';
+import { BLOCK_SIZE, ChunkStore } from '../../src/chunkstore/index.js';
+
+const B = BLOCK_SIZE;
+const MAX = 1024 * 1024;
+const ID = '0123456789abcdef';
+const ID2 = 'fedcba9876543210';
+
+async function tempDir(t: ExecutionContext): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ofs-chunkstore-'));
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function openStore(t: ExecutionContext, opts: { capacity?: number } = {}): Promise<ChunkStore> {
+  return ChunkStore.open(await tempDir(t), { maxChunkSize: MAX, ...opts });
+}
+
+function sha256(buf: Uint8Array): string {
+  return createHash('sha256').update(buf).digest('hex');
+}
+
+/** Deterministic, non-repeating-per-block bytes, so a misplaced block shows. */
+function pattern(size: number, seed = 1): Buffer {
+  const buf = Buffer.alloc(size);
+  let x = seed * 2654435761;
+  for (let i = 0; i < size; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    buf[i] = x >>> 24;
+  }
+  return buf;
+}
+
+async function rejectsWith(t: ExecutionContext, promise: Promise<unknown>, code: string, message?: RegExp) {
+  const err = await t.throwsAsync(promise, { instanceOf: OfsError });
+  t.is((err as OfsError | undefined)?.code, code as OfsError['code']);
+  if (message) t.regex(err?.message ?? '', message);
+  return err;
+}
+
+async function flipByte(file: string, position: number): Promise<void> {
+  const fh = await fs.open(file, 'r+');
+  try {
+    const one = Buffer.alloc(1);
+    await fh.read(one, 0, 1, position);
+    one[0] ^= 0x5a;
+    await fh.write(one, 0, 1, position);
+  } finally {
+    await fh.close();
+  }
+}
+
+for (const size of [0, 1, B - 1, B, B + 1, 3 * B + 123, MAX]) {
+  test(`round trip of ${size} bytes, in one write and in odd-sized appends, survives reopen`, async (t) => {
+    const dir = await tempDir(t);
+    const store = await ChunkStore.open(dir, { maxChunkSize: MAX });
+    const data = pattern(size, size);
+    await store.create(ID, 1);
+    t.deepEqual(await store.write(ID, 0, data), { id: ID, version: 1, length: size });
+    t.is(sha256(await store.read(ID, 0, size)), sha256(data));
+
+    await store.create(ID2, 1);
+    for (let off = 0, step = 1; off < size; off += step, step = step * 3 + 7) {
+      await store.write(ID2, off, data.subarray(off, Math.min(size, off + step)));
+    }
+    t.is(sha256(await store.read(ID2, 0, size)), sha256(data));
+    t.is(store.usedBytes(), 2 * size);
+
+    await store.sync(ID);
+    await store.sync(ID2);
+    const reopened = await ChunkStore.open(dir, { maxChunkSize: MAX });
+    t.deepEqual(reopened.damaged, []);
+    t.deepEqual(reopened.get(ID), { id: ID, version: 1, length: size });
+    t.is(sha256(await reopened.read(ID, 0, size)), sha256(data));
+    t.is(sha256(await reopened.read(ID2, 0, size)), sha256(data));
+    t.deepEqual(await reopened.verify(ID2), []);
+  });
+}
+
+test('overwrites inside and across blocks, then every range between block edges reads back right', async (t) => {
+  const store = await openStore(t);
+  const size = 3 * B + 100;
+  const model = pattern(size, 7);
+  await store.create(ID, 1);
+  await store.write(ID, 0, model);
+  const overwrites: [number, number][] = [
+    [B + 1000, 500], // middle of one block
+    [B - 10, B + 20], // spans three blocks, partial at both ends
+    [2 * B, B], // exactly one block
+    [size - 50, 50], // the tail of the short last block
+    [size - 50, 300], // overwrite past the end: grows the chunk
+  ];
+  let length = size;
+  let current = Buffer.from(model);
+  for (const [off, len] of overwrites) {
+    const data = pattern(len, off);
+    const info = await store.write(ID, off, data);
+    length = Math.max(length, off + len);
+    const next = Buffer.alloc(length);
+    current.copy(next);
+    data.copy(next, off);
+    current = next;
+    t.is(info.length, length);
+  }
+  const edges = new Set<number>([0, 1, length - 1, length]);
+  for (let b = 1; b * B < length; b++) for (const d of [-1, 0, 1]) edges.add(b * B + d);
+  for (const [off, len] of overwrites) for (const d of [-1, 0, 1]) edges.add(off + d), edges.add(off + len + d);
+  const points = [...edges].filter((p) => p >= 0 && p <= length).sort((a, b) => a - b);
+  for (const a of points) {
+    for (const b of points) {
+      if (b < a) continue;
+      const got = await store.read(ID, a, b - a);
+      if (!got.equals(current.subarray(a, b))) t.fail(`read [${a}, ${b}) differs`);
+    }
+  }
+  t.deepEqual(await store.verify(ID), []);
+});
+
+test('read clamps its length to the end of the chunk and refuses offsets past it', async (t) => {
+  const store = await openStore(t);
+  await store.create(ID, 1);
+  await store.write(ID, 0, pattern(B + 10));
+  t.is((await store.read(ID, B, 1000)).length, 10);
+  t.is((await store.read(ID, B + 10, 5)).length, 0);
+  await rejectsWith(t, store.read(ID, B + 11, 1), 'EINVAL', /0123456789abcdef.*offset 65547/);
+  await rejectsWith(t, store.read(ID, -1, 1), 'EINVAL');
+  await rejectsWith(t, store.read(ID, 0, -1), 'EINVAL');
+});
+
+test('a flipped byte fails reads of its block only, verify() lists it, and a write cannot hide it', async (t) => {
+  const store = await openStore(t);
+  const data = pattern(3 * B + 5);
+  await store.create(ID, 1);
+  await store.write(ID, 0, data);
+  await store.sync(ID);
+  await flipByte(store.dataPath(ID), B + 300);
+
+  await rejectsWith(
+    t,
+    store.read(ID, B + 10, 1),
+    'ECORRUPT',
+    /^chunk 0123456789abcdef block 1 \(bytes 65536-131071\) fails its CRC32C check$/,
+  );
+  await rejectsWith(t, store.read(ID, 0, data.length), 'ECORRUPT', /block 1 /);
+  t.true((await store.read(ID, 0, B)).equals(data.subarray(0, B)));
+  t.true((await store.read(ID, 2 * B, B + 5)).equals(data.subarray(2 * B)));
+  t.deepEqual(await store.verify(ID), [1]);
+
+  // A partial overwrite must verify the block first, or its new CRC would vouch for the flipped byte.
+  await rejectsWith(t, store.write(ID, B + 1, Buffer.from('hi')), 'ECORRUPT', /block 1 /);
+  t.deepEqual(await store.verify(ID), [1]);
+  // Overwriting the whole block repairs it.
+  await store.write(ID, B, data.subarray(B, 2 * B));
+  t.deepEqual(await store.verify(ID), []);
+  t.true((await store.read(ID, 0, data.length)).equals(data));
+});
+
+test('an append into a corrupt last block keeps the corruption detectable', async (t) => {
+  const store = await openStore(t);
+  await store.create(ID, 1);
+  await store.write(ID, 0, pattern(B + 100));
+  await flipByte(store.dataPath(ID), B + 3);
+  await store.write(ID, B + 100, pattern(50, 2));
+  t.deepEqual(await store.verify(ID), [1]);
+  await rejectsWith(t, store.read(ID, B + 100, 50), 'ECORRUPT', /block 1 /);
+});
+
+test('a truncated data file reads as corrupt, never as short data', async (t) => {
+  const store = await openStore(t);
+  await store.create(ID, 1);
+  await store.write(ID, 0, pattern(2 * B));
+  await fs.truncate(store.dataPath(ID), B + 7);
+  t.is((await store.read(ID, 0, B)).length, B);
+  await rejectsWith(t, store.read(ID, B, 10), 'ECORRUPT', /block 1 .*ends at byte 65543/);
+  t.deepEqual(await store.verify(ID), [1]);
+  await fs.rm(store.dataPath(ID));
+  t.deepEqual(await store.verify(ID), [0, 1]);
+  await rejectsWith(t, store.read(ID, 0, 1), 'ECORRUPT', /block 0 .*missing/);
+});
+
+test('reopen after sync sees the same chunks; an unsynced tail is cut back to the synced length', async (t) => {
+  const dir = await tempDir(t);
+  const store = await ChunkStore.open(dir, { maxChunkSize: MAX });
+  await store.create(ID, 3);
+  await store.write(ID, 0, pattern(B + 1));
+  await store.sync(ID);
+  await store.create(ID2, 9);
+  const before = store.list().sort((a, b) => a.id.localeCompare(b.id));
+  await store.write(ID, B + 1, pattern(10)); // never synced
+
+  const reopened = await ChunkStore.open(dir, { maxChunkSize: MAX });
+  t.deepEqual(reopened.list().sort((a, b) => a.id.localeCompare(b.id)), before);
+  t.is(reopened.usedBytes(), B + 1);
+  t.is((await fs.stat(reopened.dataPath(ID))).size, B + 1);
+  t.true((await reopened.read(ID, 0, B + 1)).equals(pattern(B + 1)));
+  t.deepEqual(await reopened.verify(ID), []);
+});
+
+test('open() skips chunks with torn, garbage or missing meta, lists them in damaged, and removes temp files', async (t) => {
+  const dir = await tempDir(t);
+  const ids = ['00000000000000aa', '00000000000000bb', '00000000000000cc', '00000000000000dd', '00000000000000ee'];
+  const store = await ChunkStore.open(dir, { maxChunkSize: MAX });
+  for (const id of ids) {
+    await store.create(id, 1);
+    await store.write(id, 0, pattern(2 * B + 3));
+    await store.sync(id);
+  }
+  const chunks = path.join(dir, 'chunks');
+  const meta = (id: string) => path.join(chunks, `${id}.meta`);
+  const torn = await fs.readFile(meta(ids[0]!));
+  await fs.writeFile(meta(ids[0]!), torn.subarray(0, torn.length - 3));
+  await fs.writeFile(meta(ids[1]!), 'not a meta file at all, just garbage bytes of some length');
+  await flipByte(meta(ids[2]!), 20); // the version field, under the frame CRC
+  await fs.rm(meta(ids[3]!)); // orphan data file
+  await fs.writeFile(path.join(chunks, `${ids[4]}.meta.tmp`), 'half a meta write');
+  await fs.writeFile(path.join(chunks, 'README'), 'not ours; left alone');
+
+  const reopened = await ChunkStore.open(dir, { maxChunkSize: MAX });
+  t.deepEqual([...reopened.damaged].sort(), ids.slice(0, 4));
+  t.deepEqual(reopened.list(), [{ id: ids[4]!, version: 1, length: 2 * B + 3 }]);
+  t.is(reopened.usedBytes(), 2 * B + 3);
+  const names = await fs.readdir(chunks);
+  t.false(names.some((n) => n.endsWith('.tmp')));
+  t.true(names.includes('README'));
+  await rejectsWith(t, reopened.read(ids[0]!, 0, 1), 'ENOENT', /chunk 00000000000000aa not found on this chunkserver/);
+
+  // A damaged chunk can be deleted, or created afresh over its untrusted files.
+  await reopened.delete(ids[0]!);
+  await reopened.create(ids[1]!, 2);
+  t.deepEqual([...reopened.damaged].sort(), ids.slice(2, 4));
+  t.deepEqual(reopened.get(ids[1]!), { id: ids[1]!, version: 2, length: 0 });
+});
+
+test('a write past capacity is ENOSPC and changes nothing', async (t) => {
+  const store = await openStore(t, { capacity: 100_000 });
+  await store.create(ID, 1);
+  const first = pattern(60_000);
+  await store.write(ID, 0, first);
+  const before = store.get(ID);
+  await rejectsWith(t, store.write(ID, 50_000, pattern(60_000, 2)), 'ENOSPC', /chunk 0123456789abcdef.*offset 50000/);
+  t.deepEqual(store.get(ID), before);
+  t.is(store.usedBytes(), 60_000);
+  t.true((await store.read(ID, 0, 100_000)).equals(first));
+  t.deepEqual(await store.verify(ID), []);
+  t.is((await fs.stat(store.dataPath(ID))).size, 60_000);
+  // Overwrites need no new space; growing up to capacity exactly is fine.
+  await store.write(ID, 0, pattern(60_000, 3));
+  await store.write(ID, 60_000, pattern(40_000, 4));
+  t.is(store.usedBytes(), 100_000);
+  t.true((await store.freeBytes()) <= 0);
+});
+
+test('concurrent writes to different chunks cannot together overrun capacity', async (t) => {
+  const store = await openStore(t, { capacity: 100_000 });
+  await store.create(ID, 1);
+  await store.create(ID2, 1);
+  const results = await Promise.allSettled([store.write(ID, 0, pattern(60_000)), store.write(ID2, 0, pattern(60_000))]);
+  t.is(results.filter((r) => r.status === 'fulfilled').length, 1);
+  t.is(store.usedBytes(), 60_000);
+  t.true((await store.freeBytes()) <= 40_000);
+});
+
+test('writes must not leave a hole or pass the maximum chunk size', async (t) => {
+  const store = await openStore(t);
+  await store.create(ID, 1);
+  await store.write(ID, 0, pattern(10));
+  await rejectsWith(t, store.write(ID, 11, pattern(1)), 'EINVAL', /chunk 0123456789abcdef.*offset 11/);
+  await rejectsWith(t, store.write(ID, -1, pattern(1)), 'EINVAL');
+  await rejectsWith(t, store.write(ID, 10, pattern(MAX)), 'EINVAL', /maximum chunk size/);
+  t.deepEqual(store.get(ID), { id: ID, version: 1, length: 10 });
+  t.deepEqual(await store.write(ID, 10, Buffer.alloc(0)), { id: ID, version: 1, length: 10 });
+});
+
+test('ids that are not 16 lowercase hex characters are EINVAL everywhere', async (t) => {
+  const store = await openStore(t);
+  for (const bad of ['../x', '', 'zz', '../../etc/passwd', '0123456789ABCDEF', '0123456789abcdef0', '0123456789abcde/']) {
+    await rejectsWith(t, store.create(bad, 1), 'EINVAL');
+    await rejectsWith(t, store.write(bad, 0, Buffer.from('x')), 'EINVAL');
+    await rejectsWith(t, store.read(bad, 0, 1), 'EINVAL');
+    await rejectsWith(t, store.delete(bad), 'EINVAL');
+    t.throws(() => store.dataPath(bad), { instanceOf: OfsError });
+  }
+  t.deepEqual(await fs.readdir(path.join(store.dir, 'chunks')), []);
+});
+
+test('unknown chunks are ENOENT; a second create is EEXIST; delete removes both files and tolerates absence', async (t) => {
+  const store = await openStore(t);
+  await rejectsWith(t, store.read(ID, 0, 1), 'ENOENT', /^chunk 0123456789abcdef not found on this chunkserver$/);
+  await rejectsWith(t, store.sync(ID), 'ENOENT');
+  t.is(store.get(ID), undefined);
+  await store.create(ID, 1);
+  await rejectsWith(t, store.create(ID, 2), 'EEXIST', /0123456789abcdef/);
+  await store.write(ID, 0, pattern(100));
+  await store.delete(ID);
+  t.deepEqual(await fs.readdir(path.join(store.dir, 'chunks')), []);
+  t.is(store.usedBytes(), 0);
+  await t.notThrowsAsync(store.delete(ID));
+});
+
+test('a version never goes down, and setVersion is durable', async (t) => {
+  const dir = await tempDir(t);
+  const store = await ChunkStore.open(dir);
+  await store.create(ID, 4);
+  t.deepEqual(await store.setVersion(ID, 5), { id: ID, version: 5, length: 0 });
+  await rejectsWith(t, store.setVersion(ID, 4), 'EINVAL', /0123456789abcdef.*\b5\b.*\b4\b/);
+  await rejectsWith(t, store.setVersion(ID, -1), 'EINVAL');
+  t.is((await store.setVersion(ID, 5)).version, 5);
+  await store.write(ID, 0, pattern(100));
+  await store.setVersion(ID, 6); // also makes the write durable
+  const reopened = await ChunkStore.open(dir);
+  t.deepEqual(reopened.get(ID), { id: ID, version: 6, length: 100 });
+  t.true((await reopened.read(ID, 0, 100)).equals(pattern(100)));
+});
+
+test('freeBytes is bounded by capacity less what is used', async (t) => {
+  const store = await openStore(t, { capacity: 5 * B });
+  await store.create(ID, 1);
+  await store.write(ID, 0, pattern(B));
+  const free = await store.freeBytes();
+  t.true(free <= 4 * B && free >= 0);
+  const unbounded = await openStore(t);
+  t.is(unbounded.capacity, Number.MAX_SAFE_INTEGER);
+  t.true((await unbounded.freeBytes()) > 0);
+});
+
+type Op =
+  | { kind: 'write'; at: number; size: number; seed: number }
+  | { kind: 'read'; at: number; size: number }
+  | { kind: 'reopen' };
+
+test('random writes, reads and reopens agree with an in-memory model', async (t) => {
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 5, arbitrary: fc.record({ kind: fc.constant('write' as const), at: fc.double({ min: 0, max: 1, noNaN: true }), size: fc.integer({ min: 0, max: 3 * B }), seed: fc.nat() }) },
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant('read' as const), at: fc.double({ min: 0, max: 1, noNaN: true }), size: fc.integer({ min: 0, max: 4 * B }) }) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'reopen' as const }) },
+  );
+  const dir = await tempDir(t);
+  let run = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.array(op, { maxLength: 25 }), async (ops) => {
+      const runDir = path.join(dir, String(run++));
+      let store = await ChunkStore.open(runDir, { maxChunkSize: 6 * B });
+      await store.create(ID, 1);
+      let model = Buffer.alloc(0);
+      for (const o of ops) {
+        // `at` picks an offset in [0, length], the only offsets a write or read accepts.
+        const offset = 'at' in o ? Math.floor(o.at * model.length) : 0;
+        if (o.kind === 'write') {
+          const data = pattern(Math.min(o.size, 6 * B - offset), o.seed);
+          await store.write(ID, offset, data);
+          const next = Buffer.alloc(Math.max(model.length, offset + data.length));
+          model.copy(next);
+          data.copy(next, offset);
+          model = next;
+        } else if (o.kind === 'read') {
+          const got = await store.read(ID, offset, o.size);
+          if (!got.equals(model.subarray(offset, offset + o.size))) return false;
+        } else {
+          await store.sync(ID);
+          store = await ChunkStore.open(runDir, { maxChunkSize: 6 * B });
+        }
+      }
+      return (await store.verify(ID)).length === 0 && store.get(ID)?.length === model.length;
+    }),
+    { numRuns: 100 },
+  );
+  t.pass();
+});
