@@ -1,0 +1,153 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { Option, type Command } from 'commander';
+import { OfsClient } from '../client/ofs-client.js';
+import { OfsError } from '../core/errors.js';
+import { reportAndExit } from './errors.js';
+import { formatListing, formatStat, formatStatus } from './format.js';
+import { parseZkAddress } from './options.js';
+
+const zkOption = () =>
+  new Option('--zk <host:port>', 'ZooKeeper connect string').env('OFS_ZK').argParser(parseZkAddress);
+
+/** Runs one verb with a connected client, then closes it; errors print one line and set the exit code. */
+function withClient<A extends unknown[]>(verb: string, run: (client: OfsClient, ...args: A) => Promise<void>) {
+  return async (...args: A) => {
+    const command = args[args.length - 1] as Command;
+    const { zk } = command.opts<{ zk?: string }>();
+    try {
+      if (!zk) throw new OfsError('EINVAL', 'no ZooKeeper address: pass --zk HOST:PORT or set OFS_ZK');
+      const client = await OfsClient.connect({ zk });
+      try {
+        await run(client, ...args);
+      } finally {
+        await client.close();
+      }
+    } catch (err) {
+      reportAndExit(verb)(err);
+    }
+  };
+}
+
+/** stdout that may close early (`ofs cat f | head`): a broken pipe is the reader's choice, not an error. */
+function stdoutIgnoringEpipe() {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+  });
+  return process.stdout;
+}
+
+export function registerClientCommands(program: Command): void {
+  program
+    .command('put')
+    .description('copy a local file (or - for stdin) into OFS')
+    .argument('<local>', 'local file, or - for stdin')
+    .argument('<path>', 'OFS path')
+    .option('--no-overwrite', 'fail if the path exists')
+    .addOption(zkOption())
+    .action(
+      withClient('put', async (client, local: string, path: string, opts: { overwrite: boolean }) => {
+        const source = local === '-' ? process.stdin : createReadStream(local);
+        await pipeline(source, client.createWriteStream(path, { overwrite: opts.overwrite }));
+      }),
+    );
+
+  program
+    .command('get')
+    .description('copy an OFS file to a local file (or - for stdout)')
+    .argument('<path>', 'OFS path')
+    .argument('<local>', 'local file, or - for stdout')
+    .addOption(zkOption())
+    .action(
+      withClient('get', async (client, path: string, local: string) => {
+        const target = local === '-' ? stdoutIgnoringEpipe() : createWriteStream(local);
+        await pipeline(client.createReadStream(path), target);
+      }),
+    );
+
+  program
+    .command('cat')
+    .description('print an OFS file to stdout')
+    .argument('<path>', 'OFS path')
+    .addOption(zkOption())
+    .action(
+      withClient('cat', async (client, path: string) => {
+        await pipeline(client.createReadStream(path), stdoutIgnoringEpipe());
+      }),
+    );
+
+  program
+    .command('ls')
+    .description('list a directory')
+    .argument('[path]', 'OFS path', '/')
+    .option('--json', 'print JSON')
+    .addOption(zkOption())
+    .action(
+      withClient('ls', async (client, path: string, opts: { json?: boolean }) => {
+        const entries = await client.list(path);
+        const text = opts.json ? JSON.stringify(entries, null, 2) : formatListing(entries);
+        if (text) process.stdout.write(`${text}\n`);
+      }),
+    );
+
+  program
+    .command('mkdir')
+    .description('make a directory')
+    .argument('<path>', 'OFS path')
+    .option('-p, --parents', 'make parents as needed; no error if it exists')
+    .addOption(zkOption())
+    .action(
+      withClient('mkdir', async (client, path: string, opts: { parents?: boolean }) => {
+        await client.mkdir(path, { parents: opts.parents });
+      }),
+    );
+
+  program
+    .command('rm')
+    .description('remove a file or directory')
+    .argument('<path>', 'OFS path')
+    .option('-r, --recursive', 'remove a directory and everything below it')
+    .addOption(zkOption())
+    .action(
+      withClient('rm', async (client, path: string, opts: { recursive?: boolean }) => {
+        await client.delete(path, { recursive: opts.recursive });
+      }),
+    );
+
+  program
+    .command('mv')
+    .description('rename a file or directory')
+    .argument('<src>', 'OFS path')
+    .argument('<dst>', 'OFS path (must not exist)')
+    .addOption(zkOption())
+    .action(
+      withClient('mv', async (client, from: string, to: string) => {
+        await client.rename(from, to);
+      }),
+    );
+
+  program
+    .command('stat')
+    .description('size, chunks, versions and the chunkservers holding each chunk')
+    .argument('<path>', 'OFS path')
+    .option('--json', 'print JSON')
+    .addOption(zkOption())
+    .action(
+      withClient('stat', async (client, path: string, opts: { json?: boolean }) => {
+        const stat = await client.stat(path);
+        process.stdout.write(`${opts.json ? JSON.stringify(stat, null, 2) : formatStat(stat)}\n`);
+      }),
+    );
+
+  program
+    .command('status')
+    .description('active master, standby, chunkservers and their space')
+    .option('--json', 'print JSON')
+    .addOption(zkOption())
+    .action(
+      withClient('status', async (client, opts: { json?: boolean }) => {
+        const status = await client.status();
+        process.stdout.write(`${opts.json ? JSON.stringify(status, null, 2) : formatStatus(status)}\n`);
+      }),
+    );
+}

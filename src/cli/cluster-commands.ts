@@ -1,0 +1,70 @@
+import type { Command } from 'commander';
+import { readClusterFile } from '../cluster/cluster-file.js';
+import { Supervisor } from '../cluster/supervisor.js';
+import { createLogger } from '../core/logger.js';
+import { OfsError } from '../core/errors.js';
+import { reportAndExit } from './errors.js';
+import { parseByteCount, parsePort, parsePositiveInt } from './options.js';
+
+export function registerClusterCommands(program: Command): void {
+  const cluster = program.command('cluster').description('run a whole local cluster, supervised');
+
+  cluster
+    .command('up')
+    .description('start ZooKeeper, masters and chunkservers as child processes; restart any that dies; stop all on SIGINT/SIGTERM')
+    .requiredOption('--dir <dir>', 'directory for every role’s data, logs/ and cluster.json')
+    .option('--chunkservers <n>', 'number of chunkservers', parsePositiveInt, 3)
+    .option('--masters <n>', 'number of masters (one active, the rest standby)', parsePositiveInt, 2)
+    .option('--replication <n>', 'replicas per chunk', parsePositiveInt, 3)
+    .option('--chunk-size <bytes>', 'chunk size', parseByteCount, 64 * 2 ** 20)
+    .option('--capacity <bytes>', 'per-chunkserver capacity (default: the disk)', parseByteCount)
+    .option('--zk-port <port>', 'ZooKeeper client port (default: a free one)', parsePort)
+    .option('--heartbeat-ms <ms>', 'chunkserver heartbeat interval', parsePositiveInt, 1000)
+    .action(async (opts) => {
+      const log = createLogger('cluster');
+      const supervisor = new Supervisor({ ...opts, log });
+      let stopping = false;
+      const stop = () => {
+        if (stopping) return;
+        stopping = true;
+        process.stdout.write('cluster stopping\n');
+        supervisor.stop().then(() => process.exit(0), reportAndExit('cluster up'));
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+      try {
+        const zk = await supervisor.start();
+        await supervisor.waitUntilReady(60_000);
+        process.stdout.write(`cluster ready: export OFS_ZK=${zk}   (processes in ${opts.dir}/cluster.json, logs in ${opts.dir}/logs)\n`);
+      } catch (err) {
+        await supervisor.stop();
+        reportAndExit('cluster up')(err);
+      }
+    });
+
+  cluster
+    .command('down')
+    .description('stop the cluster that `ofs cluster up --dir DIR` runs')
+    .requiredOption('--dir <dir>', 'the directory given to cluster up')
+    .action(async (opts: { dir: string }) => {
+      try {
+        const { supervisor } = await readClusterFile(opts.dir).catch((err: Error) => {
+          throw new OfsError('ENOENT', `no running cluster in ${opts.dir}: ${err.message}`);
+        });
+        process.kill(supervisor, 'SIGTERM');
+        while (isAlive(supervisor)) await new Promise((resolve) => setTimeout(resolve, 100));
+        process.stdout.write('cluster stopped\n');
+      } catch (err) {
+        reportAndExit('cluster down')(err);
+      }
+    });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

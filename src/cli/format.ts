@@ -1,0 +1,55 @@
+import type { ClusterStatus, DirectoryEntry, FileStat } from '../client/ofs-client.js';
+
+/** Human-readable output of the client verbs; `--json` prints the raw reply instead. */
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function formatTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
+}
+
+/** Like `hdfs dfs -ls`: type, size, modification time, name. */
+export function formatListing(entries: DirectoryEntry[]): string {
+  return entries
+    .map((e) => `${e.type === 'dir' ? 'd' : '-'} ${String(e.size).padStart(12)} ${formatTime(e.mtime)} ${e.name}${e.type === 'dir' ? '/' : ''}`)
+    .join('\n');
+}
+
+export function formatStat(stat: FileStat): string {
+  const lines = [
+    `path:    ${stat.path}`,
+    `type:    ${stat.type}`,
+    `size:    ${stat.size} (${formatBytes(stat.size)})${stat.complete ? '' : ' [being written]'}`,
+    `mtime:   ${formatTime(stat.mtime)}`,
+  ];
+  if (stat.type === 'file') {
+    lines.push(`chunks:  ${stat.chunks.length} of up to ${formatBytes(stat.chunkSize)}`);
+    for (const c of stat.chunks) {
+      const where = c.replicas.map((r) => r.id).join(', ') || 'no live replica';
+      lines.push(`  #${c.index} ${c.chunkId} v${c.version} ${c.length} bytes, ${c.replicas.length} replicas: ${where}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+export function formatStatus(status: ClusterStatus): string {
+  const lines = [
+    `active master:  ${status.master.id} at ${status.master.address} (epoch ${status.master.epoch}, event ${status.master.seq})`,
+    `standby:        ${status.standby.map((s) => `${s.id} at ${s.address}`).join(', ') || 'none: a master failure stops the cluster until it restarts'}`,
+    `files: ${status.files}   chunks: ${status.chunks}   under-replicated: ${status.underReplicated}   replication: ${status.replication}   chunk size: ${formatBytes(status.chunkSize)}`,
+    `chunkservers:   ${status.chunkservers.length} live`,
+  ];
+  for (const cs of status.chunkservers) {
+    lines.push(`  ${cs.id}  ${cs.address}  chunks ${cs.chunkCount}  used ${formatBytes(cs.used)}  free ${formatBytes(cs.free)}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,16 @@
+import { Command } from 'commander';
+import { registerClientCommands } from './client-commands.js';
+import { registerClusterCommands } from './cluster-commands.js';
+import { registerRoleCommands } from './role-commands.js';
+
+/** `ofs`: one executable, a subcommand per role and per client verb (commander does the parsing and help). */
+const program = new Command('ofs')
+  .description('OFS: a distributed file system in the shape of GFS')
+  .showHelpAfterError()
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+
+registerRoleCommands(program);
+registerClusterCommands(program);
+registerClientCommands(program);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,31 @@
+import { InvalidArgumentError } from 'commander';
+
+/** Commander parsers that reject bad values with a message naming the option's expectation. */
+export function parseByteCount(value: string): number {
+  const match = /^(\d+)([kmgt]i?b?)?$/i.exec(value.trim());
+  if (!match) throw new InvalidArgumentError(`expected a byte count such as 1048576, 64MiB or 1G, got ${JSON.stringify(value)}`);
+  const units: Record<string, number> = { k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+  const unit = match[2] ? units[match[2][0]!.toLowerCase()]! : 1;
+  const bytes = Number(match[1]) * unit;
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new InvalidArgumentError(`byte count ${value} is out of range`);
+  return bytes;
+}
+
+export function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port 0-65535, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+export function parseZkAddress(value: string): string {
+  if (!/^[^\s:,]+:\d+(,[^\s:,]+:\d+)*$/.test(value)) {
+    throw new InvalidArgumentError(`expected HOST:PORT[,HOST:PORT...], got ${JSON.stringify(value)}`);
+  }
+  return value;
+}

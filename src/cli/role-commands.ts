@@ -1,0 +1,72 @@
+import type { Command } from 'commander';
+import { runChunkserver } from '../actors/chunkserver-role.js';
+import { runMaster } from '../actors/master-role.js';
+import { createLogger } from '../core/logger.js';
+import { runZooKeeperForeground } from '../zk/server.js';
+import { reportAndExit } from './errors.js';
+import { parseByteCount, parsePort, parsePositiveInt, parseZkAddress } from './options.js';
+
+/** Stops a role cleanly on SIGINT/SIGTERM so its ZooKeeper node goes at once, not after a session timeout. */
+function stopOnSignals(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) return;
+    stopping = true;
+    stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+export function registerRoleCommands(program: Command): void {
+  program
+    .command('zookeeper')
+    .description("run Apache ZooKeeper (Debian's zookeeper package) with a config made from zoo.cfg")
+    .requiredOption('--dir <dir>', 'data directory')
+    .option('--port <port>', 'client port', parsePort, 2181)
+    .action(async (opts: { dir: string; port: number }) => {
+      await runZooKeeperForeground({ dir: opts.dir, port: opts.port }).catch(reportAndExit('zookeeper'));
+    });
+
+  program
+    .command('master')
+    .description('run a master; ZooKeeper elects one active, the others stand by')
+    .requiredOption('--zk <host:port>', 'ZooKeeper connect string', parseZkAddress)
+    .requiredOption('--dir <dir>', 'directory for the journal')
+    .option('--host <host>', 'address to listen on and advertise', '127.0.0.1')
+    .option('--port <port>', 'port (0 picks a free one)', parsePort, 0)
+    .option('--chunk-size <bytes>', 'chunk size', parseByteCount, 64 * 2 ** 20)
+    .option('--replication <n>', 'replicas per chunk', parsePositiveInt, 3)
+    .option('--heartbeat-ms <ms>', 'chunkserver heartbeat interval (3 missed = dead)', parsePositiveInt, 1000)
+    .action(async (opts) => {
+      const log = createLogger('master');
+      const master = await runMaster({ ...opts, log, onFatal: fatal(log) }).catch(reportAndExit('master'));
+      stopOnSignals(() => master.stop());
+    });
+
+  program
+    .command('chunkserver')
+    .description('run a chunkserver that stores chunks under --dir')
+    .requiredOption('--zk <host:port>', 'ZooKeeper connect string', parseZkAddress)
+    .requiredOption('--dir <dir>', 'directory for chunk files')
+    .option('--host <host>', 'address to listen on and advertise', '127.0.0.1')
+    .option('--port <port>', 'port (0 picks a free one)', parsePort, 0)
+    .option('--capacity <bytes>', 'most bytes to store (default: the disk)', parseByteCount)
+    .option('--heartbeat-ms <ms>', 'heartbeat interval', parsePositiveInt, 1000)
+    .action(async (opts) => {
+      const log = createLogger('chunkserver');
+      const chunkserver = await runChunkserver({ ...opts, log, onFatal: fatal(log) }).catch(reportAndExit('chunkserver'));
+      stopOnSignals(() => chunkserver.stop());
+    });
+}
+
+/** A role that lost its ZooKeeper session must not go on as if it were still a member. */
+function fatal(log: ReturnType<typeof createLogger>) {
+  return (reason: string) => {
+    log.fatal(reason);
+    process.exit(75);
+  };
+}

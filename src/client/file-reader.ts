@@ -1,0 +1,69 @@
+import { OfsError } from '../core/errors.js';
+import type { ReplyOf } from '../transport/protocol.js';
+import type { RpcClient } from '../transport/rpc-client.js';
+import { PIECE_BYTES } from './file-writer.js';
+import { InFlightWindow } from './in-flight-window.js';
+
+type Located = ReplyOf<'master.locate'>;
+type LocatedChunk = Located['chunks'][number];
+
+/** Pieces read ahead of the consumer. */
+const READ_AHEAD = 4;
+const CHUNK_CALL_TIMEOUT_MS = 60_000;
+
+export interface ByteRange {
+  offset: number;
+  length: number;
+}
+
+/** Clamps a requested range to the file, refusing nonsense rather than guessing. */
+export function resolveRange(size: number, offset = 0, length?: number): ByteRange {
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new OfsError('EINVAL', `invalid read offset ${offset}`);
+  if (length !== undefined && (!Number.isSafeInteger(length) || length < 0)) {
+    throw new OfsError('EINVAL', `invalid read length ${length}`);
+  }
+  const start = Math.min(offset, size);
+  const end = length === undefined ? size : Math.min(size, start + length);
+  return { offset: start, length: end - start };
+}
+
+/**
+ * The bytes of a located file range, piece by piece, in order, with a few
+ * pieces read ahead. Each piece comes from one replica; a replica that fails
+ * (down, stale, or a block that fails its checksum) is skipped for the next.
+ */
+export async function* readPieces(rpc: RpcClient, file: Located, range: ByteRange): AsyncGenerator<Buffer> {
+  const window = new InFlightWindow<Buffer>(READ_AHEAD);
+  const end = range.offset + range.length;
+  for (let at = range.offset; at < end; ) {
+    const index = Math.floor(at / file.chunkSize);
+    const chunk = file.chunks[index];
+    if (!chunk) throw new OfsError('EINTERNAL', `${file.path}: no chunk ${index} for offset ${at}`);
+    const inChunk = at - index * file.chunkSize;
+    const length = Math.min(PIECE_BYTES, file.chunkSize - inChunk, end - at);
+    for (const piece of await window.push(() => readFromAnyReplica(rpc, file.path, chunk, inChunk, length))) yield piece;
+    at += length;
+  }
+  for (const piece of await window.drain()) yield piece;
+}
+
+async function readFromAnyReplica(rpc: RpcClient, path: string, chunk: LocatedChunk, offset: number, length: number): Promise<Buffer> {
+  const failures: string[] = [];
+  for (const replica of chunk.replicas) {
+    try {
+      const { data } = await rpc.call(
+        replica.address,
+        'chunk.read',
+        { chunkId: chunk.chunkId, version: chunk.version, offset, length },
+        { timeoutMs: CHUNK_CALL_TIMEOUT_MS },
+      );
+      const bytes = data[0];
+      if (bytes?.length === length) return bytes;
+      failures.push(`${replica.id}: returned ${bytes?.length ?? 0} of ${length} bytes`);
+    } catch (err) {
+      failures.push(`${replica.id}: ${(err as Error).message}`);
+    }
+  }
+  const tried = failures.length > 0 ? failures.join('; ') : 'no live replica is known to the master';
+  throw new OfsError('EUNAVAILABLE', `cannot read ${path} chunk ${chunk.chunkId} (index ${chunk.index}) at ${offset}: ${tried}`);
+}

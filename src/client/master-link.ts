@@ -1,0 +1,47 @@
+import { OfsError } from '../core/errors.js';
+import type { MessageType, ReplyOf, RequestOf } from '../transport/protocol.js';
+import type { RpcClient } from '../transport/rpc-client.js';
+import { findActiveMaster } from '../zk/election.js';
+import type { ZkSession } from '../zk/session.js';
+
+/** Errors after which another attempt may reach a (new) active master. */
+const RETRYABLE = new Set<OfsError['code']>(['ENOTACTIVE', 'ETIMEDOUT', 'EUNAVAILABLE']);
+
+/**
+ * The client's path to the active master: found through ZooKeeper, found
+ * again when it stops answering or says it is not active, so that a master
+ * failover costs a caller a delay, not an error.
+ */
+export class MasterLink {
+  private address: string | undefined;
+
+  constructor(
+    private readonly zk: ZkSession,
+    private readonly rpc: RpcClient,
+    private readonly retryForMs: number,
+    private readonly callTimeoutMs: number,
+  ) {}
+
+  async call<T extends MessageType>(type: T, body: RequestOf<T>): Promise<ReplyOf<T>> {
+    const deadline = Date.now() + this.retryForMs;
+    let delay = 50;
+    for (;;) {
+      try {
+        const address = this.address ?? (this.address = await this.resolve());
+        return (await this.rpc.call(address, type, body, { timeoutMs: this.callTimeoutMs })).body;
+      } catch (err) {
+        const retryable = err instanceof OfsError && RETRYABLE.has(err.code);
+        if (!retryable || Date.now() + delay > deadline) throw err;
+        this.address = undefined;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, 1000);
+      }
+    }
+  }
+
+  private async resolve(): Promise<string> {
+    const active = await findActiveMaster(this.zk);
+    if (!active) throw new OfsError('EUNAVAILABLE', 'no master is registered in ZooKeeper (is `ofs master` running?)');
+    return active.address;
+  }
+}

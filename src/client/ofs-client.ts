@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import { OfsError } from '../core/errors.js';
+import type { ReplyOf } from '../transport/protocol.js';
+import { RpcClient } from '../transport/rpc-client.js';
+import { connectZk, type ZkSession } from '../zk/session.js';
+import { readPieces, resolveRange } from './file-reader.js';
+import { FileWriter, PIECE_BYTES } from './file-writer.js';
+import { MasterLink } from './master-link.js';
+
+export interface ConnectOptions {
+  /** ZooKeeper connect string, `host:port[,host:port...]`. */
+  zk: string;
+  /** How long to wait for ZooKeeper before failing (ms). */
+  connectTimeoutMs?: number;
+  /** How long a call keeps retrying while no master answers (a failover in progress). */
+  retryForMs?: number;
+}
+
+export type DirectoryEntry = ReplyOf<'master.list'>['entries'][number];
+export type FileStat = ReplyOf<'master.locate'>;
+export type ClusterStatus = ReplyOf<'master.status'>;
+
+const MASTER_CALL_TIMEOUT_MS = 10_000;
+
+/**
+ * The programmatic OFS client. Metadata goes to the active master (found via
+ * ZooKeeper); bytes go straight to and from chunkservers.
+ */
+export class OfsClient {
+  private constructor(
+    private readonly zk: ZkSession,
+    private readonly rpc: RpcClient,
+    private readonly master: MasterLink,
+    private readonly retryForMs: number,
+  ) {}
+
+  static async connect(options: ConnectOptions): Promise<OfsClient> {
+    const zk = await connectZk(options.zk, { connectTimeoutMs: options.connectTimeoutMs ?? 5000 });
+    const rpc = new RpcClient(`client-${randomBytes(4).toString('hex')}`);
+    const retryForMs = options.retryForMs ?? 20_000;
+    return new OfsClient(zk, rpc, new MasterLink(zk, rpc, retryForMs, MASTER_CALL_TIMEOUT_MS), retryForMs);
+  }
+
+  /** Creates (or replaces) `path` with `data`; missing parent directories are made. */
+  async write(path: string, data: Buffer | Uint8Array | string, options: { overwrite?: boolean } = {}): Promise<void> {
+    const writer = await FileWriter.create(this.master, this.rpc, path, options.overwrite ?? true);
+    await writer.write(typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    await writer.close();
+  }
+
+  /** Reads a range (the whole file by default) into one Buffer; use createReadStream for large files. */
+  async read(path: string, range: { offset?: number; length?: number } = {}): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for await (const piece of this.createReadStream(path, range)) parts.push(piece as Buffer);
+    return Buffer.concat(parts);
+  }
+
+  createReadStream(path: string, range: { offset?: number; length?: number } = {}): Readable {
+    const self = this;
+    return Readable.from(
+      (async function* () {
+        const file = await self.locateReadable(path);
+        yield* readPieces(self.rpc, file, resolveRange(file.size, range.offset, range.length));
+      })(),
+      { objectMode: false, highWaterMark: PIECE_BYTES },
+    );
+  }
+
+  /** A stream that creates (or replaces) `path`; the file is complete when the stream finishes. */
+  createWriteStream(path: string, options: { overwrite?: boolean } = {}): Writable {
+    let writer: Promise<FileWriter> | undefined;
+    const open = () => (writer ??= FileWriter.create(this.master, this.rpc, path, options.overwrite ?? true));
+    return new Writable({
+      highWaterMark: PIECE_BYTES,
+      write(data: Buffer, _encoding, done) {
+        open()
+          .then((w) => w.write(data))
+          .then(() => done(), done);
+      },
+      final(done) {
+        open()
+          .then((w) => w.close())
+          .then(() => done(), done);
+      },
+    });
+  }
+
+  async list(path = '/'): Promise<DirectoryEntry[]> {
+    return (await this.master.call('master.list', { path })).entries;
+  }
+
+  async mkdir(path: string, options: { parents?: boolean } = {}): Promise<void> {
+    await this.master.call('master.mkdir', { path, parents: options.parents ?? false });
+  }
+
+  async delete(path: string, options: { recursive?: boolean } = {}): Promise<void> {
+    await this.master.call('master.delete', { path, recursive: options.recursive ?? false });
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    await this.master.call('master.rename', { from, to });
+  }
+
+  /** Size, chunks, and for each chunk its version and the chunkservers holding it. */
+  async stat(path: string): Promise<FileStat> {
+    return this.master.call('master.locate', { path });
+  }
+
+  async status(): Promise<ClusterStatus> {
+    return this.master.call('master.status', {});
+  }
+
+  async close(): Promise<void> {
+    this.rpc.close();
+    await this.zk.close();
+  }
+
+  /**
+   * Locates a file for reading. Right after a master starts, chunk locations
+   * are still arriving in chunkserver reports: wait for them rather than fail.
+   */
+  private async locateReadable(path: string): Promise<FileStat> {
+    const deadline = Date.now() + this.retryForMs;
+    for (;;) {
+      const file = await this.stat(path);
+      if (file.type === 'dir') throw new OfsError('EISDIR', `${path} is a directory`);
+      const missing = file.chunks.filter((c) => c.length > 0 && c.replicas.length === 0);
+      if (missing.length === 0 || Date.now() > deadline) return file;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}

@@ -1,0 +1,37 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+/** DIR/cluster.json: what `ofs cluster up` is running, for people and for tests that kill things. */
+const clusterFileSchema = z.object({
+  zk: z.string(),
+  supervisor: z.number().int(),
+  processes: z.array(
+    z.object({
+      role: z.enum(['zookeeper', 'master', 'chunkserver']),
+      id: z.string(),
+      pid: z.number().int(),
+      port: z.number().int(),
+      dir: z.string(),
+    }),
+  ),
+});
+
+export type ClusterFile = z.infer<typeof clusterFileSchema>;
+export type ClusterProcess = ClusterFile['processes'][number];
+
+export function clusterFilePath(dir: string): string {
+  return join(dir, 'cluster.json');
+}
+
+/** Written to a temp file and renamed, so a reader never sees half a file. */
+export async function writeClusterFile(dir: string, file: ClusterFile): Promise<void> {
+  const path = clusterFilePath(dir);
+  await writeFile(`${path}.tmp`, `${JSON.stringify(file, null, 2)}\n`);
+  await rename(`${path}.tmp`, path);
+}
+
+export async function readClusterFile(dir: string): Promise<ClusterFile> {
+  const path = clusterFilePath(dir);
+  return clusterFileSchema.parse(JSON.parse(await readFile(path, 'utf8')));
+}

@@ -1,0 +1,156 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OfsClient } from '../client/ofs-client.js';
+import type { Logger } from '../core/logger.js';
+import { waitForZooKeeper } from '../zk/server.js';
+import { writeClusterFile, type ClusterProcess } from './cluster-file.js';
+import { findFreePort } from './free-port.js';
+
+export interface ClusterOptions {
+  dir: string;
+  chunkservers: number;
+  masters: number;
+  replication: number;
+  chunkSize: number;
+  heartbeatMs: number;
+  zkPort?: number;
+  /** Per-chunkserver capacity in bytes (default: the disk). */
+  capacity?: number;
+  log: Logger;
+}
+
+interface Supervised {
+  spec: Omit<ClusterProcess, 'pid'>;
+  args: string[];
+  child?: ChildProcess;
+  startedAt: number;
+  restarts: number;
+}
+
+const CLI_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+const RESTART_DELAY_MS = { first: 500, max: 5000 };
+/** A process that ran this long before dying is restarted promptly again. */
+const HEALTHY_RUN_MS = 10_000;
+
+/**
+ * `ofs cluster up`: ZooKeeper, masters and chunkservers as child processes
+ * on free loopback ports, each restarted (on its own data directory) when it
+ * dies, all stopped together on SIGINT/SIGTERM. DIR/cluster.json says what
+ * runs where.
+ */
+export class Supervisor {
+  private readonly processes: Supervised[] = [];
+  private stopping = false;
+  private zk = '';
+
+  constructor(private readonly options: ClusterOptions) {}
+
+  async start(): Promise<string> {
+    const { dir } = this.options;
+    await mkdir(join(dir, 'logs'), { recursive: true });
+    const zkPort = this.options.zkPort ?? (await findFreePort());
+    this.zk = `127.0.0.1:${zkPort}`;
+    await this.launch({ role: 'zookeeper', id: 'zookeeper', port: zkPort, dir: join(dir, 'zookeeper') }, ['--port', String(zkPort)]);
+    await waitForZooKeeper('127.0.0.1', zkPort, 20_000);
+    const common = ['--zk', this.zk, '--heartbeat-ms', String(this.options.heartbeatMs)];
+    for (let i = 0; i < this.options.masters; i++) {
+      const port = await findFreePort();
+      await this.launch({ role: 'master', id: `master-${i}`, port, dir: join(dir, `master-${i}`) }, [
+        ...common,
+        '--port', String(port),
+        '--chunk-size', String(this.options.chunkSize),
+        '--replication', String(this.options.replication),
+      ]);
+    }
+    for (let i = 0; i < this.options.chunkservers; i++) {
+      const port = await findFreePort();
+      const capacity = this.options.capacity ? ['--capacity', String(this.options.capacity)] : [];
+      await this.launch({ role: 'chunkserver', id: `chunkserver-${i}`, port, dir: join(dir, `chunkserver-${i}`) }, [
+        ...common,
+        '--port', String(port),
+        ...capacity,
+      ]);
+    }
+    return this.zk;
+  }
+
+  /** Resolves when a master is active and every chunkserver has reported to it. */
+  async waitUntilReady(timeoutMs: number): Promise<void> {
+    const client = await OfsClient.connect({ zk: this.zk, retryForMs: timeoutMs });
+    try {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const status = await client.status();
+        if (status.chunkservers.length >= this.options.chunkservers) return;
+        if (Date.now() > deadline) {
+          throw new Error(`only ${status.chunkservers.length} of ${this.options.chunkservers} chunkservers reported within ${timeoutMs} ms`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    } finally {
+      await client.close();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    // Clients of ZooKeeper first, so their sessions close cleanly; ZooKeeper last.
+    const order = ['chunkserver', 'master', 'zookeeper'];
+    for (const role of order) {
+      await Promise.all(this.processes.filter((p) => p.spec.role === role).map((p) => terminate(p.child)));
+    }
+    await this.save();
+  }
+
+  private async launch(spec: Supervised['spec'], roleArgs: string[]): Promise<void> {
+    const entry: Supervised = { spec, args: [CLI_MAIN, spec.role, '--dir', spec.dir, ...roleArgs], startedAt: 0, restarts: 0 };
+    this.processes.push(entry);
+    await this.spawn(entry);
+  }
+
+  private async spawn(entry: Supervised): Promise<void> {
+    const log = await open(join(this.options.dir, 'logs', `${entry.spec.id}.log`), 'a');
+    const child = spawn(process.execPath, entry.args, { stdio: ['ignore', log.fd, log.fd] });
+    await log.close();
+    entry.child = child;
+    entry.startedAt = Date.now();
+    child.once('exit', (code, signal) => void this.onExit(entry, child, code, signal));
+    this.options.log.info({ id: entry.spec.id, pid: child.pid, port: entry.spec.port }, 'started');
+    await this.save();
+  }
+
+  private async onExit(entry: Supervised, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    if (this.stopping || entry.child !== child) return;
+    const healthy = Date.now() - entry.startedAt > HEALTHY_RUN_MS;
+    entry.restarts = healthy ? 0 : entry.restarts + 1;
+    const delay = Math.min(RESTART_DELAY_MS.first * 2 ** Math.max(0, entry.restarts - 1), RESTART_DELAY_MS.max);
+    this.options.log.warn({ id: entry.spec.id, code, signal, restartInMs: delay }, 'process died; restarting it on its data directory');
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    if (!this.stopping) await this.spawn(entry);
+  }
+
+  private save(): Promise<void> {
+    return writeClusterFile(this.options.dir, {
+      zk: this.zk,
+      supervisor: process.pid,
+      processes: this.stopping
+        ? []
+        : this.processes.map((p) => ({ ...p.spec, pid: p.child?.pid ?? 0 })),
+    });
+  }
+}
+
+/** SIGTERM, then SIGKILL if it has not gone within a few seconds. */
+function terminate(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
