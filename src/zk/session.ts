@@ -1,0 +1,308 @@
+import ZooKeeper from 'zookeeper';
+import { OfsError } from '../core/errors.js';
+import { isConnectionError } from './zk-errors.js';
+
+/** The raw client of the `zookeeper` package (promise API). */
+export type ZkClient = ZooKeeper;
+
+export interface ConnectOptions {
+  /** How long to wait for the first server to accept the session (default 5000 ms). */
+  connectTimeoutMs?: number;
+  /**
+   * Session timeout asked of the server (default 4000 ms). The server clamps it
+   * to [2, 20] × its tickTime; `ZkSession.sessionTimeoutMs` is what it granted.
+   * Ephemeral znodes of a process that dies without closing vanish this long
+   * after its last heartbeat.
+   */
+  sessionTimeoutMs?: number;
+  /**
+   * How long the session may stay disconnected before this process gives it
+   * up as lost, without waiting to hear "expired" from a server (default: the
+   * granted session timeout). A master cut off from ZooKeeper never hears that
+   * its session expired — the server only says so when it reconnects — while
+   * the others already elected its successor; so, like Curator, we count the
+   * time ourselves. `Infinity` waits for the server's word only.
+   */
+  lostAfterDisconnectedMs?: number;
+  /**
+   * Logging of the native C client (default: `OFS_ZK_LOG` or 'silent'). Even
+   * at 'error' it writes a line per failed reconnect to stderr and some to
+   * stdout, which would corrupt a CLI's output; the session's own events
+   * (disconnected, reconnected, expired) say the same thing once.
+   */
+  nativeLogLevel?: NativeLogLevel;
+}
+
+export type NativeLogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug';
+
+export type SessionState = 'connected' | 'disconnected' | 'expired' | 'closed';
+
+/**
+ * Why a session ended against its owner's will: the server expired it, this
+ * process was cut off for longer than `lostAfterDisconnectedMs`, or the server
+ * refused its credentials.
+ */
+export type SessionLoss = 'expired' | 'disconnected-too-long' | 'auth-failed';
+
+/** Every way a session ends: lost, or closed on purpose by `close()`. */
+export type SessionEnd = SessionLoss | 'closed';
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+const DEFAULT_SESSION_TIMEOUT_MS = 4000;
+
+const NATIVE_LOG_LEVELS: Record<NativeLogLevel, number> = { silent: 0, error: 1, warn: 2, info: 3, debug: 4 };
+
+/** `close` code of the native client when the server refused our credentials (`ZOO_AUTH_FAILED_STATE`). */
+const CLOSED_AUTH_FAILED = -113;
+
+/** `host:port[,host:port...]`, optionally followed by a chroot path (`/ofs-test`). */
+const CONNECT_STRING = /^[^\s,/]+:\d{1,5}(,[^\s,/]+:\d{1,5})*(\/[^\s]*)?$/;
+
+/**
+ * Connects to ZooKeeper and resolves once a server has granted a session.
+ * Rejects with EUNAVAILABLE if none does within `connectTimeoutMs`, and then
+ * leaves nothing behind that keeps the process alive.
+ */
+export async function connectZk(connect: string, options: ConnectOptions = {}): Promise<ZkSession> {
+  if (!CONNECT_STRING.test(connect)) {
+    throw new OfsError('EINVAL', `bad ZooKeeper address "${connect}": expected host:port[,host:port...][/chroot]`);
+  }
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const client = new ZooKeeper({
+    connect,
+    timeout: options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
+    debug_level: NATIVE_LOG_LEVELS[options.nativeLogLevel ?? nativeLogLevelFromEnv()],
+    host_order_deterministic: false,
+  });
+
+  return new Promise<ZkSession>((resolve, reject) => {
+    const cleanUp = (): void => {
+      clearTimeout(timer);
+      client.removeListener('connect', onConnect);
+      client.removeListener('close', onClose);
+    };
+    const fail = (err: OfsError): void => {
+      cleanUp();
+      // The C client would retry forever; closing it stops its timer and socket
+      // so that a CLI that cannot reach ZooKeeper exits instead of hanging.
+      client.close();
+      reject(err);
+    };
+    const onConnect = (): void => {
+      cleanUp();
+      resolve(new ZkSession(client, connect, options.lostAfterDisconnectedMs));
+    };
+    const onClose = (_client: unknown, code: number): void => {
+      fail(new OfsError('EUNAVAILABLE', `ZooKeeper at ${connect} ended the session before it was established (code ${code})`));
+    };
+    const timer = setTimeout(() => {
+      fail(
+        new OfsError(
+          'EUNAVAILABLE',
+          `cannot reach ZooKeeper at ${connect} within ${connectTimeoutMs / 1000} s: is it running? ` +
+            '(start one with: ofs zookeeper --dir DIR)',
+        ),
+      );
+    }, connectTimeoutMs);
+    client.on('connect', onConnect);
+    client.on('close', onClose);
+    client.init({});
+    // A name that does not resolve makes zookeeper_init fail at once, leaving
+    // the handle unset (state 0) instead of connecting (state 1).
+    if (client.state === 0) fail(new OfsError('EUNAVAILABLE', `cannot resolve ZooKeeper address ${connect}`));
+  });
+}
+
+function nativeLogLevelFromEnv(): NativeLogLevel {
+  const level = process.env.OFS_ZK_LOG;
+  return level !== undefined && level in NATIVE_LOG_LEVELS ? (level as NativeLogLevel) : 'silent';
+}
+
+type Listener<A extends unknown[]> = (...args: A) => void | Promise<void>;
+
+/**
+ * One ZooKeeper session. Its state goes connected ⇄ disconnected, and ends in
+ * expired (lost: its ephemeral znodes are gone or about to go) or closed (on
+ * purpose). The native client must never be used once it has closed, so the
+ * helpers of src/zk check `assertUsable()` first.
+ */
+export class ZkSession {
+  private current: SessionState = 'connected';
+  private lostTimer: NodeJS.Timeout | undefined;
+  private readonly expiredListeners = new Set<Listener<[SessionLoss]>>();
+  private readonly endedListeners = new Set<Listener<[SessionEnd]>>();
+  private readonly disconnectedListeners = new Set<Listener<[]>>();
+  private readonly reconnectedListeners = new Set<Listener<[]>>();
+  private endReason: SessionEnd | undefined;
+  /** The session id as ZooKeeper prints it (hex), also the `ephemeralOwner` of our znodes. */
+  readonly id: string;
+  /** The session timeout the server granted, in milliseconds. */
+  readonly sessionTimeoutMs: number;
+
+  /** Use `connectZk`; this wraps a client that has just connected. */
+  constructor(
+    readonly client: ZkClient,
+    readonly connect: string,
+    private readonly lostAfterDisconnectedMs?: number,
+  ) {
+    this.id = String(client.client_id);
+    this.sessionTimeoutMs = client.timeout;
+    client.on('connecting', () => this.disconnected());
+    client.on('connect', () => this.reconnected());
+    client.on('close', (_client: unknown, code: number) => this.nativeClosed(code));
+  }
+
+  get state(): SessionState {
+    return this.current;
+  }
+
+  /** True while the session may still be used (connected, or disconnected and not yet lost). */
+  get isOpen(): boolean {
+    return this.current === 'connected' || this.current === 'disconnected';
+  }
+
+  /** Called once if the session is lost (never after `close()`); at once if it already was. */
+  onExpired(listener: Listener<[SessionLoss]>): () => void {
+    if (this.endReason !== undefined && this.endReason !== 'closed') {
+      const reason = this.endReason;
+      queueMicrotask(() => void listener(reason));
+      return () => {};
+    }
+    return subscribe(this.expiredListeners, listener);
+  }
+
+  /** Called once when the session ends for any reason, `close()` included; at once if it has. */
+  onEnded(listener: Listener<[SessionEnd]>): () => void {
+    if (this.endReason !== undefined) {
+      const reason = this.endReason;
+      queueMicrotask(() => void listener(reason));
+      return () => {};
+    }
+    return subscribe(this.endedListeners, listener);
+  }
+
+  /**
+   * Called when the connection to the server drops. The session (and our
+   * ephemeral znodes) may still be alive; an active master should stop
+   * answering until `onReconnected`, as it cannot know yet.
+   */
+  onDisconnected(listener: Listener<[]>): () => void {
+    return subscribe(this.disconnectedListeners, listener);
+  }
+
+  /** Called when a dropped connection is re-established with the same session. */
+  onReconnected(listener: Listener<[]>): () => void {
+    return subscribe(this.reconnectedListeners, listener);
+  }
+
+  /** Resolves when the session is connected; rejects with EUNAVAILABLE if it ends first. */
+  whenConnected(): Promise<void> {
+    if (this.current === 'connected') return Promise.resolve();
+    if (!this.isOpen) return Promise.reject(this.endedError());
+    return new Promise((resolve, reject) => {
+      const offReconnected = this.onReconnected(() => {
+        offEnded();
+        resolve();
+      });
+      const offEnded = this.onEnded(() => {
+        offReconnected();
+        reject(this.endedError());
+      });
+    });
+  }
+
+  /** Throws EUNAVAILABLE once the session has ended: the native client must not be touched then. */
+  assertUsable(): void {
+    if (!this.isOpen) throw this.endedError();
+  }
+
+  /**
+   * Ends the session. When connected, the server deletes our ephemeral znodes
+   * before this returns (the C client waits up to 1.5 s for its answer), so
+   * the others see us gone at once rather than after the session timeout.
+   */
+  async close(): Promise<void> {
+    if (!this.isOpen) return;
+    this.end('closed');
+  }
+
+  private disconnected(): void {
+    if (this.current !== 'connected') return;
+    this.current = 'disconnected';
+    const graceMs = this.lostAfterDisconnectedMs ?? this.sessionTimeoutMs;
+    if (Number.isFinite(graceMs)) {
+      this.lostTimer = setTimeout(() => this.end('disconnected-too-long'), graceMs);
+      this.lostTimer.unref();
+    }
+    notify(this.disconnectedListeners);
+  }
+
+  private reconnected(): void {
+    if (this.current !== 'disconnected') return;
+    clearTimeout(this.lostTimer);
+    this.current = 'connected';
+    notify(this.reconnectedListeners);
+  }
+
+  private nativeClosed(code: number): void {
+    if (!this.isOpen) return; // we closed it ourselves, in end()
+    if (code === CLOSED_AUTH_FAILED) this.end('auth-failed');
+    else if (code === 0) this.end('closed'); // someone called client.close() directly
+    // -112 (ZOO_EXPIRED_SESSION_STATE): the server said so on reconnecting, or the
+    // native client gave up on a server that kept sending nothing.
+    else this.end('expired');
+  }
+
+  private end(reason: SessionEnd): void {
+    if (!this.isOpen) return;
+    clearTimeout(this.lostTimer);
+    this.endReason = reason;
+    this.current = reason === 'closed' ? 'closed' : 'expired';
+    // Synchronously emits 'close' (code 0), which nativeClosed ignores as the state has moved on.
+    this.client.close();
+    if (reason !== 'closed') notify(this.expiredListeners, reason);
+    notify(this.endedListeners, reason);
+    this.expiredListeners.clear();
+    this.endedListeners.clear();
+    this.disconnectedListeners.clear();
+    this.reconnectedListeners.clear();
+  }
+
+  private endedError(): OfsError {
+    const why = this.endReason === 'closed' ? 'was closed' : `is lost (${this.endReason ?? 'unknown'})`;
+    return new OfsError('EUNAVAILABLE', `ZooKeeper session 0x${this.id} to ${this.connect} ${why}`);
+  }
+}
+
+/**
+ * Runs an idempotent request, retrying it when the connection drops: it is
+ * sent again once the session is connected. Other errors are thrown as they
+ * are (raw, so that callers can look at the ZooKeeper code); a session that
+ * ends while waiting gives EUNAVAILABLE.
+ */
+export async function withReconnect<T>(session: ZkSession, request: () => Promise<T>): Promise<T> {
+  for (;;) {
+    session.assertUsable();
+    try {
+      return await request();
+    } catch (err) {
+      session.assertUsable(); // ended while the request was out: say so, not "zookeeper is closing"
+      if (!isConnectionError(err)) throw err;
+      await session.whenConnected();
+    }
+  }
+}
+
+function subscribe<T>(set: Set<T>, listener: T): () => void {
+  set.add(listener);
+  return () => void set.delete(listener);
+}
+
+/**
+ * Listeners run on a microtask, outside the native client's callback, each on
+ * its own: one that throws crashes the process loudly, as an EventEmitter's
+ * would, without having stopped the others.
+ */
+function notify<A extends unknown[]>(listeners: Set<Listener<A>>, ...args: A): void {
+  for (const listener of [...listeners]) queueMicrotask(() => void listener(...args));
+}

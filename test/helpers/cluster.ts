@@ -1,0 +1,158 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OfsClient } from '../../src/client/ofs-client.js';
+import { readClusterFile, type ClusterFile, type ClusterProcess } from '../../src/cluster/cluster-file.js';
+
+export const OFS_BIN = fileURLToPath(new URL('../../../bin/ofs', import.meta.url));
+
+export interface ClusterSpec {
+  chunkservers?: number;
+  masters?: number;
+  replication?: number;
+  chunkSize?: number;
+  heartbeatMs?: number;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+export function sha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Deterministic bytes (no /dev/urandom dependence) so a failing size reproduces. */
+export function patternBytes(size: number, seed = 1): Buffer {
+  const out = Buffer.allocUnsafe(size);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** Runs `ofs ARGS` as a real process; resolves with its exit code and output. */
+export function runOfs(args: string[], options: { zk?: string; input?: Buffer; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, ...(options.zk ? { OFS_ZK: options.zk } : {}) };
+    const child = spawn(process.execPath, [OFS_BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const stdout: Buffer[] = [];
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => stdout.push(d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`ofs ${args.join(' ')} did not finish within ${options.timeoutMs ?? 60_000} ms; stderr: ${stderr}`));
+    }, options.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(stdout), stderr });
+    });
+    child.stdin.end(options.input ?? Buffer.alloc(0));
+  });
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** A real cluster from `ofs cluster up`, in a temp dir, for one test file. */
+export class TestCluster {
+  private constructor(
+    readonly dir: string,
+    readonly zk: string,
+    private readonly supervisor: ChildProcess,
+  ) {}
+
+  static async start(spec: ClusterSpec = {}): Promise<TestCluster> {
+    const dir = await mkdtemp(join(tmpdir(), 'ofs-test-'));
+    const args = [
+      OFS_BIN, 'cluster', 'up', '--dir', dir,
+      '--chunkservers', String(spec.chunkservers ?? 3),
+      '--masters', String(spec.masters ?? 2),
+      '--replication', String(spec.replication ?? 3),
+      '--chunk-size', String(spec.chunkSize ?? 256 * 1024),
+      '--heartbeat-ms', String(spec.heartbeatMs ?? 300),
+    ];
+    const supervisor = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    supervisor.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const zk = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`cluster not ready within 90 s:\n${output}`)), 90_000);
+      supervisor.stdout!.on('data', (d: Buffer) => {
+        output += d.toString();
+        const match = /OFS_ZK=(\S+)/.exec(output);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+      supervisor.once('exit', (code) => reject(new Error(`cluster up exited with ${code}:\n${output}`)));
+    });
+    return new TestCluster(dir, zk, supervisor);
+  }
+
+  file(): Promise<ClusterFile> {
+    return readClusterFile(this.dir);
+  }
+
+  async process(id: string): Promise<ClusterProcess> {
+    const found = (await this.file()).processes.find((p) => p.id === id);
+    if (!found) throw new Error(`no process ${id} in cluster.json`);
+    return found;
+  }
+
+  /** Kills one role process; the supervisor restarts it. Returns the old pid. */
+  async kill(id: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<number> {
+    const { pid } = await this.process(id);
+    process.kill(pid, signal);
+    return pid;
+  }
+
+  /** The chunkserver id (as the master knows it) of each chunkserver directory. */
+  async chunkserverDirs(): Promise<Map<string, string>> {
+    const dirs = new Map<string, string>();
+    for (const p of (await this.file()).processes.filter((p) => p.role === 'chunkserver')) {
+      dirs.set((await readFile(join(p.dir, 'id'), 'utf8')).trim(), p.dir);
+    }
+    return dirs;
+  }
+
+  client(): Promise<OfsClient> {
+    return OfsClient.connect({ zk: this.zk });
+  }
+
+  ofs(args: string[], input?: Buffer): Promise<CliResult> {
+    return runOfs(args, { zk: this.zk, input });
+  }
+
+  async stop(): Promise<void> {
+    if (this.supervisor.exitCode === null) {
+      const exited = new Promise((resolve) => this.supervisor.once('exit', resolve));
+      this.supervisor.kill('SIGTERM');
+      await exited;
+    }
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,69 @@
+import test from 'ava';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { patternBytes, sha256, TestCluster } from '../helpers/cluster.js';
+
+const CHUNK = 256 * 1024;
+let cluster: TestCluster;
+let local: string;
+
+test.before(async () => {
+  cluster = await TestCluster.start({ chunkSize: CHUNK, masters: 1 });
+  local = await mkdtemp(join(tmpdir(), 'ofs-local-'));
+});
+
+test.after.always(async () => {
+  await cluster?.stop();
+  if (local) await rm(local, { recursive: true, force: true });
+});
+
+test('put from stdin, get to stdout and cat, byte for byte', async (t) => {
+  const data = patternBytes(3 * CHUNK + 17, 3);
+  const put = await cluster.ofs(['put', '-', '/pipes/in'], data);
+  t.is(put.code, 0, put.stderr);
+
+  const get = await cluster.ofs(['get', '/pipes/in', '-']);
+  t.is(get.code, 0, get.stderr);
+  t.is(sha256(get.stdout), sha256(data));
+
+  const cat = await cluster.ofs(['cat', '/pipes/in']);
+  t.is(sha256(cat.stdout), sha256(data));
+});
+
+test('put and get with local files; stat --json shows chunks and replicas', async (t) => {
+  const data = patternBytes(2 * CHUNK + 5, 4);
+  await writeFile(join(local, 'src'), data);
+  t.is((await cluster.ofs(['put', join(local, 'src'), '/pipes/file'])).code, 0);
+  t.is((await cluster.ofs(['get', '/pipes/file', join(local, 'dst')])).code, 0);
+  t.is(sha256(await readFile(join(local, 'dst'))), sha256(data));
+
+  const stat = await cluster.ofs(['stat', '--json', '/pipes/file']);
+  const parsed = JSON.parse(stat.stdout.toString());
+  t.is(parsed.size, data.length);
+  t.is(parsed.chunks.length, 3);
+  for (const chunk of parsed.chunks) {
+    t.regex(chunk.chunkId, /^[0-9a-f]{16}$/);
+    t.true(chunk.version >= 1);
+    t.is(new Set(chunk.replicas.map((r: { id: string }) => r.id)).size, 3);
+  }
+});
+
+test('an empty stdin makes an empty file', async (t) => {
+  t.is((await cluster.ofs(['put', '-', '/pipes/empty'])).code, 0);
+  const cat = await cluster.ofs(['cat', '/pipes/empty']);
+  t.is(cat.code, 0);
+  t.is(cat.stdout.length, 0);
+});
+
+test('status shows the active master and chunkservers with space', async (t) => {
+  const status = await cluster.ofs(['status', '--json']);
+  t.is(status.code, 0, status.stderr);
+  const parsed = JSON.parse(status.stdout.toString());
+  t.regex(parsed.master.id, /^master-/);
+  t.true(parsed.master.epoch >= 1);
+  t.is(parsed.chunkservers.length, 3);
+  for (const cs of parsed.chunkservers) t.true(cs.free > 0);
+  const text = await cluster.ofs(['status']);
+  t.regex(text.stdout.toString(), /active master: +master-\w+ at tcp:\/\/127\.0\.0\.1:\d+/);
+});
