@@ -1,0 +1,99 @@
+import test from 'ava';
+import { decideAllocateChunk, decideComplete, decideCreate, decideDelete, decideMkdir, decideRename } from '../../src/core/commands.js';
+import type { MasterEvent, UnsequencedEvent } from '../../src/core/events.js';
+import { applyAll, emptyNamespace, lookup, ownedChunks, type Namespace } from '../../src/core/namespace.js';
+
+/** Sequences and applies the events a command decided, as the master actor does. */
+function run(ns: Namespace, events: UnsequencedEvent[]): Namespace {
+  return applyAll(ns, events.map((e, i) => ({ ...e, seq: ns.seq + 1 + i }) as MasterEvent));
+}
+
+const CHUNK = 100;
+
+function withFile(ns: Namespace, path: string, size: number): Namespace {
+  ns = run(ns, decideCreate(ns, path, true, 1));
+  for (let i = 0; i * CHUNK < size; i++) ns = run(ns, decideAllocateChunk(ns, path, i, 1));
+  return run(ns, decideComplete(ns, path, size, CHUNK, 2));
+}
+
+test('mkdir -p makes each missing ancestor once; mkdir needs a parent', (t) => {
+  const events = decideMkdir(emptyNamespace, '/a/b/c', true, 5);
+  t.deepEqual(events.map((e) => (e as { path: string }).path), ['/a', '/a/b', '/a/b/c']);
+  const ns = run(emptyNamespace, events);
+  t.is(lookup(ns, '/a/b/c')?.kind, 'dir');
+  t.deepEqual(decideMkdir(ns, '/a/b', true, 6), []);
+  t.throws(() => decideMkdir(ns, '/a/b', false, 6), { message: '/a/b already exists' });
+  t.throws(() => decideMkdir(ns, '/x/y', false, 6), { message: /parent directory \/x does not exist/ });
+});
+
+test('create makes parents, replaces a file only when asked, never a directory', (t) => {
+  let ns = withFile(emptyNamespace, '/d/f', 250);
+  t.like(lookup(ns, '/d/f'), { kind: 'file', size: 250, complete: true });
+  t.is((lookup(ns, '/d/f') as { chunks: unknown[] }).chunks.length, 3);
+  t.throws(() => decideCreate(ns, '/d/f', false, 3), { message: '/d/f already exists' });
+  t.throws(() => decideCreate(ns, '/d', true, 3), { message: '/d is a directory' });
+  t.throws(() => decideCreate(ns, '/d/f/g', true, 3), { message: '/d/f is a file, not a directory' });
+  ns = run(ns, decideCreate(ns, '/d/f', true, 3));
+  t.like(lookup(ns, '/d/f'), { kind: 'file', size: 0, complete: false });
+});
+
+test('chunks are allocated in order with ids that never repeat, and complete checks the count', (t) => {
+  let ns = run(emptyNamespace, decideCreate(emptyNamespace, '/f', false, 1));
+  t.throws(() => decideAllocateChunk(ns, '/f', 1, 1), { message: /out of order/ });
+  ns = run(ns, decideAllocateChunk(ns, '/f', 0, 1));
+  ns = run(ns, decideAllocateChunk(ns, '/f', 1, 1));
+  t.throws(() => decideComplete(ns, '/f', 350, CHUNK, 2), { message: /350 bytes need 4 chunks .* but 2 were written/ });
+  ns = run(ns, decideComplete(ns, '/f', 150, CHUNK, 2));
+  t.throws(() => decideAllocateChunk(ns, '/f', 2, 1), { message: /already complete/ });
+  // Replacing the file keeps the counter: old chunk ids are garbage, never reused.
+  ns = run(ns, decideCreate(ns, '/f', true, 3));
+  ns = run(ns, decideAllocateChunk(ns, '/f', 0, 1));
+  t.deepEqual([...ownedChunks(ns).keys()], ['0000000000000003']);
+});
+
+test('delete: files, empty dirs, recursive dirs; never /', (t) => {
+  let ns = withFile(emptyNamespace, '/d/e/f', 10);
+  t.throws(() => decideDelete(ns, '/d', false), { message: /non-empty directory/ });
+  t.throws(() => decideDelete(ns, '/nope', false), { message: '/nope does not exist' });
+  t.throws(() => decideDelete(ns, '/', true), { message: 'refusing to delete /' });
+  ns = run(ns, decideDelete(ns, '/d', true));
+  t.is(lookup(ns, '/d'), undefined);
+  t.is(ownedChunks(ns).size, 0);
+});
+
+test('rename moves subtrees; refuses existing targets, missing parents and moves into itself', (t) => {
+  let ns = withFile(emptyNamespace, '/a/f', 10);
+  ns = run(ns, decideMkdir(ns, '/b', false, 1));
+  t.throws(() => decideRename(ns, '/a', '/a/x', 9), { message: /into itself/ });
+  t.throws(() => decideRename(ns, '/a', '/b', 9), { message: '/b already exists' });
+  t.throws(() => decideRename(ns, '/a', '/c/d', 9), { message: /parent directory \/c does not exist/ });
+  t.throws(() => decideRename(ns, '/zz', '/c', 9), { message: '/zz does not exist' });
+  ns = run(ns, decideRename(ns, '/a', '/b/a2', 9));
+  t.is(lookup(ns, '/a'), undefined);
+  t.like(lookup(ns, '/b/a2/f'), { kind: 'file', size: 10 });
+});
+
+test('apply is pure: the old state is untouched, and an out-of-sequence event is refused', (t) => {
+  const before = withFile(emptyNamespace, '/f', 10);
+  const snapshot = JSON.stringify(before);
+  run(before, decideDelete(before, '/f', false));
+  t.is(JSON.stringify(before), snapshot);
+  t.throws(() => applyAll(before, [{ type: 'NodeDeleted', path: '/f', seq: before.seq + 2 }]), { message: /seq/ });
+});
+
+test('replaying the same events gives the same state', (t) => {
+  const events: MasterEvent[] = [];
+  let ns = emptyNamespace;
+  const record = (decided: UnsequencedEvent[]) => {
+    const sequenced = decided.map((e, i) => ({ ...e, seq: ns.seq + 1 + i }) as MasterEvent);
+    events.push(...sequenced);
+    ns = applyAll(ns, sequenced);
+  };
+  record(decideMkdir(ns, '/x/y', true, 1));
+  record(decideCreate(ns, '/x/y/f', false, 2));
+  record(decideAllocateChunk(ns, '/x/y/f', 0, 1));
+  record(decideComplete(ns, '/x/y/f', 42, CHUNK, 3));
+  record(decideRename(ns, '/x/y', '/z', 4));
+  record(decideDelete(ns, '/x', true));
+  t.deepEqual(applyAll(emptyNamespace, JSON.parse(JSON.stringify(events))), ns);
+});
