@@ -32,6 +32,7 @@ export interface RunningChunkserver {
 }
 
 const MAX_READ_BYTES = MAX_DATA_FRAME;
+const FULL_REPORT_EVERY_BEATS = 30;
 
 export async function runChunkserver(options: ChunkserverOptions): Promise<RunningChunkserver> {
   const { log } = options;
@@ -41,7 +42,16 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
   const system = start();
   const chunkserver = spawnChunkserverActor(system, store);
   let master: MemberInfo | undefined;
+  /** The highest epoch any master has shown us: orders from a lower one come from a deposed master. */
   let masterEpoch = 0;
+  const fromCurrentMaster = (epoch: number, what: string): boolean => {
+    if (epoch < masterEpoch) {
+      log.warn({ epoch, masterEpoch, what }, 'ignoring a deposed master');
+      return false;
+    }
+    masterEpoch = epoch;
+    return true;
+  };
   const rpc = new RpcClient(id, () => masterEpoch);
 
   const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, {
@@ -64,6 +74,12 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
         const [info] = await Promise.all([local, forward]);
         await reportChunks(false, [{ chunkId: info.id, version: info.version, length: info.length }]);
         return { body: { length: info.length } };
+      },
+      'chunkserver.report': async (_body, _data, envelope) => {
+        if (!fromCurrentMaster(envelope.epoch, 'chunkserver.report')) {
+          throw new OfsError('ESTALE', `epoch ${envelope.epoch} is below the current master epoch ${masterEpoch}`);
+        }
+        return { body: { ...(await load()), chunks: fullReport() } };
       },
       'chunk.read': async (body) => {
         if (body.length > MAX_READ_BYTES) {
@@ -94,26 +110,28 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
     }
   };
 
+  const fullReport = () => store.list().map((c) => ({ chunkId: c.id, version: c.version, length: c.length }));
+
   async function reportChunks(full: boolean, chunks: RequestOf<'master.chunkReport'>['chunks']): Promise<void> {
     if (!master) return;
     try {
-      const { body } = await rpc.call(master.address, 'master.chunkReport', { ...(await load()), full, chunks }, { timeoutMs: 10_000 });
-      deleteChunks(body.deleteChunks);
+      const { body, epoch } = await rpc.call(master.address, 'master.chunkReport', { ...(await load()), full, chunks }, { timeoutMs: 10_000 });
+      if (fromCurrentMaster(epoch, 'chunk report reply')) deleteChunks(body.deleteChunks);
     } catch (err) {
       // The next heartbeat finds out whether the master needs a full report.
       log.warn({ err: (err as Error).message, full }, 'chunk report not delivered');
     }
   }
 
+  let beats = 0;
   const heartbeat = async (): Promise<void> => {
     if (!master) return;
     try {
-      const { body } = await rpc.call(master.address, 'master.heartbeat', await load(), { timeoutMs: options.heartbeatMs * 3 });
+      const { body, epoch } = await rpc.call(master.address, 'master.heartbeat', await load(), { timeoutMs: options.heartbeatMs * 3 });
+      if (!fromCurrentMaster(epoch, 'heartbeat reply')) return;
       deleteChunks(body.deleteChunks);
-      if (!body.known) {
-        const chunks = store.list().map((c) => ({ chunkId: c.id, version: c.version, length: c.length }));
-        await reportChunks(true, chunks);
-      }
+      // A full report now and then lets the master find garbage it missed (GFS 4.4).
+      if (!body.known || ++beats % FULL_REPORT_EVERY_BEATS === 0) await reportChunks(true, fullReport());
     } catch (err) {
       log.debug({ err: (err as Error).message }, 'heartbeat failed');
     }

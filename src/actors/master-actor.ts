@@ -13,11 +13,13 @@ import type { MasterEvent, UnsequencedEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { applyAll, lookup, ownedChunks, type FileNode, type Namespace } from '../core/namespace.js';
 import { joinPath, normalizePath } from '../core/paths.js';
-import type { MessageType, ReplyOf, RequestOf } from '../transport/protocol.js';
+import { stateDigest } from '../core/digest.js';
+import { RETRY_CACHED_TYPES, type MessageType, type ReplyOf, type RequestOf } from '../transport/protocol.js';
 
-/** Where the master's events become durable (the journal, and the standby behind it). */
+/** Where the master's events become durable (its journal, and the standby behind it). */
 export interface EventSink {
   append(events: MasterEvent[]): Promise<void>;
+  checkpoint(ns: Namespace): Promise<{ seq: number; path: string }>;
 }
 
 export interface MasterSettings {
@@ -26,8 +28,13 @@ export interface MasterSettings {
   chunkSize: number;
   replication: number;
   heartbeatTimeoutMs: number;
+  /** Events between automatic checkpoints. */
+  checkpointEvery: number;
   epoch: () => number;
-  standbys: () => { id: string; address: string }[];
+  /** Masters standing by, and how far each lags behind `seq`. */
+  standbys: (seq: number) => { id: string; address: string; lag: number | null }[];
+  /** Starts streaming events after `seq` to a standby that took the snapshot at `seq`. */
+  attachStandby: (standby: { id: string; address: string }, seq: number) => void;
 }
 
 export type MasterOutcome<T extends MessageType = MessageType> =
@@ -36,16 +43,19 @@ export type MasterOutcome<T extends MessageType = MessageType> =
 
 export type MasterMessage =
   | { kind: 'request'; type: MessageType; body: unknown; sender: Ref<MasterOutcome> }
+  | { kind: 'attach-standby'; standby: { id: string; address: string }; sender: Ref<Namespace> }
   | { kind: 'expire-dead'; now: number }
   | { kind: 'chunkserver-gone'; id: string };
 
 interface MasterState {
   ns: Namespace;
   view: ClusterView;
+  sinceCheckpoint: number;
   owned?: { ns: Namespace; chunks: ReturnType<typeof ownedChunks> };
 }
 
-type Handled = { reply: unknown; events?: UnsequencedEvent[] };
+type Handled = { reply: unknown; events?: UnsequencedEvent[]; after?: Promise<unknown> };
+
 
 /**
  * The active master: a nact actor whose state is the namespace plus the soft
@@ -62,7 +72,7 @@ export function spawnMasterActor(
   sink: EventSink,
   log: Logger,
 ): Ref<MasterMessage> {
-  const initialState: MasterState = { ns: initial, view: new ClusterView(settings.heartbeatTimeoutMs) };
+  const initialState: MasterState = { ns: initial, view: new ClusterView(settings.heartbeatTimeoutMs), sinceCheckpoint: 0 };
 
   const persist = (state: MasterState, events: UnsequencedEvent[]): { state: MasterState; durable: Promise<void> } => {
     if (events.length === 0) return { state, durable: Promise.resolve() };
@@ -74,18 +84,31 @@ export function spawnMasterActor(
       log.fatal({ err }, 'journal append failed; exiting so that state and journal cannot diverge');
       process.exit(70);
     });
-    return { state: { ...state, ns }, durable };
+    let sinceCheckpoint = state.sinceCheckpoint + sequenced.length;
+    if (sinceCheckpoint >= settings.checkpointEvery) {
+      sinceCheckpoint = 0;
+      void sink.checkpoint(ns).catch((err) => log.error({ err }, 'checkpoint failed'));
+    }
+    return { state: { ...state, ns, sinceCheckpoint }, durable };
   };
+
+  /** Marks the last event of a mutation with its request id, for the retry cache. */
+  const tagged = (events: UnsequencedEvent[], requestId: string | undefined): UnsequencedEvent[] =>
+    requestId && events.length > 0 ? [...events.slice(0, -1), { ...events.at(-1)!, requestId }] : events;
 
   const handle = (state: MasterState, type: MessageType, body: any, now: number): Handled => {
     const { ns, view } = state;
+    if (RETRY_CACHED_TYPES.has(type) && body.requestId && ns.recentRequests.includes(body.requestId)) {
+      // A retry of a request that already took effect (its reply was lost).
+      return { reply: type === 'master.create' ? { chunkSize: settings.chunkSize, replication: settings.replication } : {} };
+    }
     switch (type) {
       case 'master.mkdir':
-        return { reply: {}, events: decideMkdir(ns, normalizePath(body.path), body.parents, now) };
+        return { reply: {}, events: tagged(decideMkdir(ns, normalizePath(body.path), body.parents, now), body.requestId) };
       case 'master.create':
         return {
           reply: { chunkSize: settings.chunkSize, replication: settings.replication },
-          events: decideCreate(ns, normalizePath(body.path), body.overwrite, now),
+          events: tagged(decideCreate(ns, normalizePath(body.path), body.overwrite, now), body.requestId),
         };
       case 'master.allocateChunk': {
         const path = normalizePath(body.path);
@@ -108,11 +131,15 @@ export function spawnMasterActor(
         };
       }
       case 'master.complete':
-        return { reply: {}, events: decideComplete(ns, normalizePath(body.path), body.size, settings.chunkSize, now) };
+        return { reply: {}, events: tagged(decideComplete(ns, normalizePath(body.path), body.size, settings.chunkSize, now), body.requestId) };
       case 'master.delete':
-        return { reply: {}, events: decideDelete(ns, normalizePath(body.path), body.recursive) };
+        return { reply: {}, events: tagged(decideDelete(ns, normalizePath(body.path), body.recursive), body.requestId) };
       case 'master.rename':
-        return { reply: {}, events: decideRename(ns, normalizePath(body.from), normalizePath(body.to), now) };
+        return { reply: {}, events: tagged(decideRename(ns, normalizePath(body.from), normalizePath(body.to), now), body.requestId) };
+      case 'master.checkpoint': {
+        const written = sink.checkpoint(ns);
+        return { reply: undefined, after: written };
+      }
       case 'master.locate':
         return { reply: locate(state, normalizePath(body.path), now) };
       case 'master.list':
@@ -126,7 +153,7 @@ export function spawnMasterActor(
       case 'master.chunkReport': {
         const report = body as RequestOf<'master.chunkReport'>;
         view.report(report, report.chunks, report.full, now);
-        return { reply: { deleteChunks: garbageIn(state, report.chunks) } };
+        return { reply: { deleteChunks: garbageIn(state, report.chunks) }, events: adoptHigherVersions(state, report.chunks) };
       }
       default:
         throw new OfsError('EBADMSG', `the master does not handle ${type}`);
@@ -138,6 +165,18 @@ export function spawnMasterActor(
     if (state.owned?.ns !== state.ns) state.owned = { ns: state.ns, chunks: ownedChunks(state.ns) };
     const owned = state.owned.chunks;
     return chunks.filter((c) => (owned.get(c.chunkId)?.version ?? Infinity) > c.version).map((c) => c.chunkId);
+  };
+
+  /**
+   * A replica above the master's version means the master missed a bump
+   * (it failed between telling the replicas and journaling): take the higher.
+   */
+  const adoptHigherVersions = (state: MasterState, chunks: RequestOf<'master.chunkReport'>['chunks']): UnsequencedEvent[] => {
+    if (state.owned?.ns !== state.ns) state.owned = { ns: state.ns, chunks: ownedChunks(state.ns) };
+    const owned = state.owned.chunks;
+    return chunks
+      .filter((c) => c.version > (owned.get(c.chunkId)?.version ?? Infinity))
+      .map((c) => ({ type: 'ChunkVersionAdopted', chunkId: c.chunkId, version: c.version }));
   };
 
   const locate = (state: MasterState, path: string, now: number): ReplyOf<'master.locate'> => {
@@ -175,8 +214,8 @@ export function spawnMasterActor(
       if (state.view.holders(chunkId, version, now).length < settings.replication) underReplicated++;
     }
     return {
-      master: { id: settings.id, address: settings.address, epoch: settings.epoch(), seq: state.ns.seq },
-      standby: settings.standbys(),
+      master: { id: settings.id, address: settings.address, epoch: settings.epoch(), seq: state.ns.seq, digest: stateDigest(state.ns) },
+      standby: settings.standbys(state.ns.seq),
       chunkservers: state.view
         .liveServers(now)
         .sort((a, b) => a.id.localeCompare(b.id))
@@ -193,6 +232,10 @@ export function spawnMasterActor(
     parent,
     (state: MasterState, msg: MasterMessage): MasterState => {
       switch (msg.kind) {
+        case 'attach-standby':
+          settings.attachStandby(msg.standby, state.ns.seq);
+          dispatch(msg.sender, state.ns);
+          return state;
         case 'expire-dead':
           for (const id of state.view.expire(msg.now)) log.warn({ chunkserver: id }, 'chunkserver missed its heartbeats: dropped');
           return state;
@@ -202,9 +245,16 @@ export function spawnMasterActor(
           return state;
         case 'request': {
           try {
-            const { reply, events = [] } = handle(state, msg.type, msg.body, Date.now());
+            const { reply, events = [], after } = handle(state, msg.type, msg.body, Date.now());
             const next = persist(state, events);
-            void next.durable.then(() => dispatch(msg.sender, { ok: true, body: reply as never }));
+            const sender = msg.sender;
+            Promise.all([next.durable, after]).then(
+              ([, late]) => dispatch(sender, { ok: true, body: (reply ?? late) as never }),
+              (err: unknown) => {
+                const error = toOfsError(err);
+                dispatch(sender, { ok: false, code: error.code, message: error.message });
+              },
+            );
             return next.state;
           } catch (err) {
             const error = toOfsError(err);

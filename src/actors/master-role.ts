@@ -1,19 +1,21 @@
 import { dispatch, query, start, stop, type Ref } from 'nact';
 import { OfsError } from '../core/errors.js';
-import type { MasterEvent } from '../core/events.js';
-import { Journal } from '../core/journal.js';
 import type { Logger } from '../core/logger.js';
-import { applyAll, emptyNamespace } from '../core/namespace.js';
+import { MasterStore } from '../core/master-store.js';
+import type { Namespace } from '../core/namespace.js';
 import { protocol, type MessageType } from '../transport/protocol.js';
+import { RpcClient } from '../transport/rpc-client.js';
 import { RpcServer, type HandlerMap } from '../transport/rpc-server.js';
 import { MasterElection, watchMasters } from '../zk/election.js';
 import { incrementEpoch } from '../zk/epoch.js';
+import { readInSync, writeInSync } from '../zk/in-sync.js';
 import { ensurePaths } from '../zk/paths.js';
-import type { MemberInfo } from '../zk/registry.js';
-import { watchChunkservers } from '../zk/registry.js';
+import { listChunkservers, watchChunkservers, type MemberInfo } from '../zk/registry.js';
 import { connectZk } from '../zk/session.js';
 import { spawnMasterActor, type MasterMessage, type MasterOutcome } from './master-actor.js';
 import { loadOrCreateIdentity } from './node-identity.js';
+import { spawnStandbyActor, type StandbyMessage, type StandbyOutcome } from './standby-actor.js';
+import { StandbyReplicator } from './standby-replicator.js';
 
 export interface MasterOptions {
   zk: string;
@@ -24,6 +26,8 @@ export interface MasterOptions {
   replication: number;
   /** Chunkservers beat this often; three missed beats and one is presumed dead. */
   heartbeatMs: number;
+  /** Events between automatic checkpoints. */
+  checkpointEvery?: number;
   log: Logger;
   onFatal: (reason: string) => void;
 }
@@ -35,40 +39,133 @@ export interface RunningMaster {
   stop(): Promise<void>;
 }
 
-const MASTER_QUERY_TIMEOUT_MS = 30_000;
+const QUERY_TIMEOUT_MS = 30_000;
 const MASTER_TYPES = (Object.keys(protocol) as MessageType[]).filter((t) => t.startsWith('master.'));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * A master process: loads its namespace from its journal, joins the ZooKeeper
- * election, and serves only once elected (a new epoch per term). Until then it
- * answers every request with ENOTACTIVE so callers look up the active one.
+ * A master process. It recovers its namespace from checkpoint + journal, joins
+ * the ZooKeeper election and, while another master is active, stands by: it
+ * attaches to the active master, installs its snapshot and journals every
+ * event the active streams to it. Elected, it takes a new epoch, takes over
+ * the standby's state, asks every chunkserver for its chunks, and serves.
  */
 export async function runMaster(options: MasterOptions): Promise<RunningMaster> {
   const { log } = options;
+  const checkpointEvery = options.checkpointEvery ?? 10_000;
   const id = await loadOrCreateIdentity(options.dir, 'master');
-  const { journal, records } = await Journal.open(options.dir, { log: (msg) => log.warn(msg) });
-  const recovered = applyAll(emptyNamespace, records as MasterEvent[]);
-  log.info({ id, events: records.length, seq: recovered.seq }, 'namespace recovered from journal');
+  const { store, ns: recovered } = await MasterStore.open(options.dir, (msg) => log.warn(msg));
+  log.info({ id, seq: recovered.seq }, 'namespace recovered from checkpoint and journal');
 
   const system = start();
-  let actor: Ref<MasterMessage> | undefined;
   let epoch = 0;
+  let mode: 'standby' | 'taking-over' | 'active' = 'standby';
+  let actor: Ref<MasterMessage> | undefined;
   let masters: MemberInfo[] = [];
+  let attachedTo: string | undefined;
+  const standbyActor = spawnStandbyActor(system, recovered, store, checkpointEvery, log);
+  const replicators = new Map<string, StandbyReplicator>();
+  const inSyncStandbys = new Set<string>();
+  const rpc = new RpcClient(id, () => epoch);
 
-  const ask = async (type: MessageType, body: unknown) => {
+  const askActive = async (type: MessageType, body: unknown) => {
     if (!actor) throw new OfsError('ENOTACTIVE', `master ${id} is not the active master; ask ZooKeeper for the active one`);
-    const outcome = (await query(actor, (sender) => ({ kind: 'request', type, body, sender }) as MasterMessage, MASTER_QUERY_TIMEOUT_MS)) as MasterOutcome;
+    const outcome = (await query(actor, (sender) => ({ kind: 'request', type, body, sender }) as MasterMessage, QUERY_TIMEOUT_MS)) as MasterOutcome;
     if (!outcome.ok) throw new OfsError(outcome.code, outcome.message);
     return { body: outcome.body };
   };
-  const handlers = Object.fromEntries(MASTER_TYPES.map((type) => [type, (body: unknown) => ask(type, body)])) as HandlerMap;
+  const askStandby = async (make: (sender: Ref<StandbyOutcome>) => StandbyMessage): Promise<number> => {
+    const outcome = (await query(standbyActor, make as never, QUERY_TIMEOUT_MS)) as StandbyOutcome;
+    if (!outcome.ok) throw new OfsError(outcome.code, outcome.message);
+    return outcome.seq;
+  };
+
+  const handlers: HandlerMap = {
+    ...Object.fromEntries(MASTER_TYPES.map((type) => [type, (body: unknown) => askActive(type, body)])),
+    'master.attachStandby': async (standby) => {
+      if (!actor) throw new OfsError('ENOTACTIVE', `master ${id} is not the active master`);
+      const ns = (await query(actor, (sender) => ({ kind: 'attach-standby', standby, sender }) as MasterMessage, QUERY_TIMEOUT_MS)) as Namespace;
+      return { body: { seq: ns.seq }, data: [Buffer.from(JSON.stringify(ns))] };
+    },
+    'standby.append': async (body, _data, envelope) => {
+      if (mode !== 'standby') throw new OfsError('ESTALE', `master ${id} is active at epoch ${epoch}: it takes no events from another master`);
+      const seq = await askStandby((sender) => ({ kind: 'append', events: body.events, epoch: envelope.epoch, sender }));
+      return { body: { seq } };
+    },
+  };
   const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, { id, epoch: () => epoch, handlers, log });
   const address = server.address;
 
   const zk = await connectZk(options.zk);
-  zk.onExpired(() => options.onFatal('ZooKeeper session expired: another master may be active now'));
+  zk.onExpired(() => options.onFatal('ZooKeeper session expired: another master may be active now; stepping down'));
   await ensurePaths(zk);
-  const mastersWatch = watchMasters(zk, (list) => (masters = list));
+
+  const recordInSync = () => writeInSync(zk, epoch, [id, ...inSyncStandbys]);
+
+  const attachStandby = (standby: { id: string; address: string }, seq: number): void => {
+    const previous = replicators.get(standby.id);
+    const replicator = new StandbyReplicator(
+      standby,
+      seq,
+      rpc,
+      {
+        isRegistered: () => masters.some((m) => m.id === standby.id),
+        onInSync: async () => {
+          inSyncStandbys.add(standby.id);
+          await recordInSync();
+        },
+        onDetach: async () => {
+          if (replicators.get(standby.id) === replicator) replicators.delete(standby.id);
+          inSyncStandbys.delete(standby.id);
+          await recordInSync();
+        },
+        onFenced: (why) => options.onFatal(`fenced: ${why}`),
+      },
+      log,
+    );
+    previous?.supersede(replicator);
+    replicators.set(standby.id, replicator);
+    log.info({ standby: standby.id, seq }, 'standby attached');
+  };
+
+  const sink = {
+    append: async (events: Parameters<StandbyReplicator['replicate']>[0]) => {
+      await Promise.all([store.append(events), ...[...replicators.values()].map((r) => r.replicate(events))]);
+    },
+    checkpoint: (ns: Namespace) => store.checkpoint(ns),
+  };
+
+  /** A standby keeps itself attached to whichever master is active. */
+  let attaching = false;
+  const attachToActive = async (): Promise<void> => {
+    if (attaching) return;
+    attaching = true;
+    try {
+      while (mode === 'standby') {
+        const active = masters[0];
+        if (!active || active.id === id || active.id === attachedTo) return;
+        try {
+          const { data } = await rpc.call(active.address, 'master.attachStandby', { id, address }, { timeoutMs: QUERY_TIMEOUT_MS });
+          const ns = JSON.parse(data[0]!.toString('utf8')) as Namespace;
+          await askStandby((sender) => ({ kind: 'install', ns, sender }));
+          attachedTo = active.id;
+          log.info({ active: active.id, seq: ns.seq }, 'standing by: attached to the active master');
+          return;
+        } catch (err) {
+          log.debug({ err: (err as Error).message }, 'attach to the active master failed; retrying');
+          await sleep(300);
+        }
+      }
+    } finally {
+      attaching = false;
+    }
+  };
+
+  const mastersWatch = watchMasters(zk, (list) => {
+    masters = list;
+    if (mode === 'standby' && masters[0]?.id !== attachedTo) void attachToActive();
+  });
+
   let lastChunkservers = new Set<string>();
   const tellActor = (msg: MasterMessage): void => {
     if (actor) dispatch(actor, msg);
@@ -80,42 +177,83 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
     lastChunkservers = present;
   });
 
-  const election = await MasterElection.join(zk, { id, address });
-  election.onElected(async () => {
+  /** After a takeover: chunk locations are soft state, so ask every chunkserver what it holds. */
+  const collectChunkReports = async (): Promise<void> => {
+    const members = await listChunkservers(zk);
+    await Promise.all(
+      members.map(async (member) => {
+        try {
+          const { body } = await rpc.call(member.address, 'chunkserver.report', {}, { timeoutMs: 10_000 });
+          await askActive('master.chunkReport', { ...body, full: true });
+        } catch (err) {
+          log.warn({ chunkserver: member.id, err: (err as Error).message }, 'no chunk report; waiting for its heartbeat');
+        }
+      }),
+    );
+  };
+
+  let election: MasterElection;
+  const becomeActive = async (): Promise<void> => {
+    // A master that fell out of the in-sync set may lack acknowledged events:
+    // it must not serve while one that has them can come back.
+    const inSync = await readInSync(zk);
+    if (inSync && inSync.members.length > 0 && !inSync.members.includes(id)) {
+      log.warn({ inSync: inSync.members }, 'elected but not in sync: yielding until an in-sync master is back');
+      await election.resign();
+      while (!masters.some((m) => inSync.members.includes(m.id))) await sleep(500);
+      await joinElection();
+      return;
+    }
+    mode = 'taking-over';
     epoch = await incrementEpoch(zk);
+    await writeInSync(zk, epoch, [id]);
+    const ns = (await query(standbyActor, (sender) => ({ kind: 'take-over', sender }) as StandbyMessage, QUERY_TIMEOUT_MS)) as Namespace;
     actor = spawnMasterActor(
       system,
-      recovered,
+      ns,
       {
         id,
         address,
         chunkSize: options.chunkSize,
         replication: options.replication,
         heartbeatTimeoutMs: options.heartbeatMs * 3,
+        checkpointEvery,
         epoch: () => epoch,
-        standbys: () => masters.filter((m) => m.id !== id).map(({ id, address }) => ({ id, address })),
+        standbys: (seq) =>
+          masters.filter((m) => m.id !== id).map((m) => ({ id: m.id, address: m.address, lag: replicators.get(m.id)?.lag(seq) ?? null })),
+        attachStandby,
       },
-      { append: (events) => journal.append(events) },
+      sink,
       log,
     );
-    log.info({ id, address, epoch }, 'elected: serving as the active master');
-  });
-  if (!election.isActive()) log.info({ id, address }, 'standing by: another master is active');
+    mode = 'active';
+    log.info({ id, address, epoch, seq: ns.seq }, 'elected: serving as the active master');
+    void collectChunkReports();
+  };
+  const joinElection = async (): Promise<void> => {
+    election = await MasterElection.join(zk, { id, address });
+    election.onElected(() =>
+      becomeActive().catch((err: Error) => options.onFatal(`could not take over as active master: ${err.message}`)),
+    );
+    if (!election.isActive()) log.info({ id, address }, 'standing by: another master is active');
+  };
+  await joinElection();
 
   const expiry = setInterval(() => tellActor({ kind: 'expire-dead', now: Date.now() }), options.heartbeatMs);
 
   return {
     id,
     address,
-    isActive: () => actor !== undefined,
+    isActive: () => mode === 'active',
     async stop() {
       clearInterval(expiry);
       mastersWatch.stop();
       chunkserversWatch.stop();
       server.close();
+      rpc.close();
       stop(system as Ref<unknown>);
       await zk.close();
-      await journal.close();
+      await store.close();
     },
   };
 }

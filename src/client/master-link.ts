@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { OfsError } from '../core/errors.js';
-import type { MessageType, ReplyOf, RequestOf } from '../transport/protocol.js';
+import { RETRY_CACHED_TYPES, type MessageType, type ReplyOf, type RequestOf } from '../transport/protocol.js';
 import type { RpcClient } from '../transport/rpc-client.js';
 import { findActiveMaster } from '../zk/election.js';
 import type { ZkSession } from '../zk/session.js';
@@ -23,6 +24,9 @@ export class MasterLink {
   ) {}
 
   async call<T extends MessageType>(type: T, body: RequestOf<T>): Promise<ReplyOf<T>> {
+    // One id for every attempt: the master recognises a retry of a request
+    // that already took effect and answers it instead of applying it twice.
+    if (RETRY_CACHED_TYPES.has(type)) body = { ...body, requestId: randomBytes(12).toString('hex') };
     const deadline = Date.now() + this.retryForMs;
     let delay = 50;
     for (;;) {

@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OfsClient } from '../client/ofs-client.js';
 import type { Logger } from '../core/logger.js';
+import { spawnWithoutInheritedSockets } from '../zk/child-process.js';
 import { waitForZooKeeper } from '../zk/server.js';
 import { writeClusterFile, type ClusterProcess } from './cluster-file.js';
 import { findFreePort } from './free-port.js';
@@ -112,7 +113,7 @@ export class Supervisor {
 
   private async spawn(entry: Supervised): Promise<void> {
     const log = await open(join(this.options.dir, 'logs', `${entry.spec.id}.log`), 'a');
-    const child = spawn(process.execPath, entry.args, { stdio: ['ignore', log.fd, log.fd] });
+    const child = spawnWithoutInheritedSockets(process.execPath, entry.args, { stdio: ['ignore', log.fd, log.fd] });
     await log.close();
     entry.child = child;
     entry.startedAt = Date.now();

@@ -65,7 +65,10 @@ export function decideAllocateChunk(
   version: number,
 ): UnsequencedEvent[] {
   const file = requireFileUnderConstruction(ns, path);
-  if (index !== file.chunks.length) {
+  // Asking again for the last chunk replaces it: that is how a writer retries a
+  // chunk whose replicas failed (or whose allocation reply a failover lost);
+  // the abandoned chunk is garbage-collected through chunkserver reports.
+  if (index !== file.chunks.length && index !== file.chunks.length - 1) {
     throw new OfsError('EINVAL', `chunk ${index} of ${path} is out of order: the file has ${file.chunks.length} chunks`);
   }
   return [{ type: 'ChunkAllocated', path, index, chunkId: formatChunkId(ns.nextChunkId), version }];

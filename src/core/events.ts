@@ -1,15 +1,42 @@
+import { z } from 'zod';
+
 /**
  * The facts the master journals. State is `events.reduce(apply, initial)`;
  * every event is past tense and carries everything `apply` needs, so replay
- * never consults a clock or a random source.
+ * never consults a clock or a random source. The schema is the one definition:
+ * the standby validates every event it receives against it.
  */
-export type MasterEvent =
-  | { type: 'DirectoryCreated'; seq: number; path: string; mtime: number }
-  | { type: 'FileCreated'; seq: number; path: string; mtime: number }
-  | { type: 'ChunkAllocated'; seq: number; path: string; index: number; chunkId: string; version: number }
-  | { type: 'FileCompleted'; seq: number; path: string; size: number; mtime: number }
-  | { type: 'NodeDeleted'; seq: number; path: string }
-  | { type: 'NodeRenamed'; seq: number; from: string; to: string; mtime: number };
+const seq = z.number().int().positive();
+const path = z.string().startsWith('/');
+const time = z.number().int().nonnegative();
+/** Set by the command that produced the event, so a retried request is recognised after a failover. */
+const requestId = z.string().max(64).optional();
+
+export const masterEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('DirectoryCreated'), seq, path, mtime: time, requestId }),
+  z.object({ type: z.literal('FileCreated'), seq, path, mtime: time, requestId }),
+  z.object({
+    type: z.literal('ChunkAllocated'),
+    seq,
+    path,
+    index: z.number().int().nonnegative(),
+    chunkId: z.string().regex(/^[0-9a-f]{16}$/),
+    version: z.number().int().positive(),
+    requestId,
+  }),
+  z.object({
+    type: z.literal('ChunkVersionAdopted'),
+    seq,
+    chunkId: z.string().regex(/^[0-9a-f]{16}$/),
+    version: z.number().int().positive(),
+    requestId,
+  }),
+  z.object({ type: z.literal('FileCompleted'), seq, path, size: z.number().int().nonnegative(), mtime: time, requestId }),
+  z.object({ type: z.literal('NodeDeleted'), seq, path, requestId }),
+  z.object({ type: z.literal('NodeRenamed'), seq, from: path, to: path, mtime: time, requestId }),
+]);
+
+export type MasterEvent = z.infer<typeof masterEventSchema>;
 
 /** An event before the journal has placed it in sequence. */
 export type UnsequencedEvent = MasterEvent extends infer E ? (E extends MasterEvent ? Omit<E, 'seq'> : never) : never;

@@ -35,12 +35,21 @@ export interface Namespace {
   /** Chunk ids are handed out from a journaled counter so they never repeat. */
   nextChunkId: number;
   root: DirNode;
+  /**
+   * Ids of the latest completed mutating requests (HDFS's retry cache): a
+   * client that retries a request whose reply was lost in a failover gets
+   * success instead of, say, EEXIST for its own mkdir.
+   */
+  recentRequests: string[];
 }
+
+export const RECENT_REQUESTS_KEPT = 1024;
 
 export const emptyNamespace: Namespace = {
   seq: 0,
   nextChunkId: 1,
   root: { kind: 'dir', mtime: 0, children: {} },
+  recentRequests: [],
 };
 
 export function lookup(ns: Namespace, path: string): Node | undefined {
@@ -89,6 +98,10 @@ export function apply(ns: Namespace, event: MasterEvent): Namespace {
   }
   return produce(ns, (draft) => {
     draft.seq = event.seq;
+    if (event.requestId) {
+      draft.recentRequests.push(event.requestId);
+      if (draft.recentRequests.length > RECENT_REQUESTS_KEPT) draft.recentRequests.shift();
+    }
     switch (event.type) {
       case 'DirectoryCreated':
         parentDraft(draft.root, event.path).children[baseName(event.path)] = {
@@ -113,6 +126,16 @@ export function apply(ns: Namespace, event: MasterEvent): Namespace {
         }
         file.chunks[event.index] = { id: event.chunkId, version: event.version };
         draft.nextChunkId = Math.max(draft.nextChunkId, parseInt(event.chunkId, 16) + 1);
+        break;
+      }
+      case 'ChunkVersionAdopted': {
+        const owner = ownedChunks(ns).get(event.chunkId);
+        if (!owner) throw new OfsError('EINTERNAL', `invariant broken: version adopted for unknown chunk ${event.chunkId}`);
+        const chunk = fileDraft(draft.root, owner.path).chunks[owner.index]!;
+        if (event.version < chunk.version) {
+          throw new OfsError('EINTERNAL', `invariant broken: chunk ${event.chunkId} version would go down from ${chunk.version} to ${event.version}`);
+        }
+        chunk.version = event.version;
         break;
       }
       case 'FileCompleted': {

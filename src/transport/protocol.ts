@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { masterEventSchema } from '../core/events.js';
 
 /**
  * Every message OFS sends between processes, declared once: the schema both
@@ -11,6 +12,8 @@ const nonNegative = z.number().int().nonnegative();
 const address = z.string().regex(/^tcp:\/\/[^\s]+:\d+$/, 'an address looks like tcp://host:port');
 const serverRef = z.object({ id: z.string().min(1), address });
 const empty = z.object({});
+/** Names a mutating request across retries, so a retry after a failover is not applied twice. */
+const requestId = z.string().min(1).max(64).optional();
 
 const chunkserverLoad = z.object({
   id: z.string().min(1),
@@ -41,16 +44,16 @@ const directoryEntry = z.object({
 
 export const protocol = {
   // client → master: namespace
-  'master.mkdir': { request: z.object({ path: z.string(), parents: z.boolean() }), reply: empty },
+  'master.mkdir': { request: z.object({ path: z.string(), parents: z.boolean(), requestId }), reply: empty },
   'master.create': {
-    request: z.object({ path: z.string(), overwrite: z.boolean() }),
+    request: z.object({ path: z.string(), overwrite: z.boolean(), requestId }),
     reply: z.object({ chunkSize: z.number().int().positive(), replication: z.number().int().positive() }),
   },
   'master.allocateChunk': {
     request: z.object({ path: z.string(), index: nonNegative }),
     reply: z.object({ chunkId, version: nonNegative, replicas: z.array(serverRef) }),
   },
-  'master.complete': { request: z.object({ path: z.string(), size: nonNegative }), reply: empty },
+  'master.complete': { request: z.object({ path: z.string(), size: nonNegative, requestId }), reply: empty },
   'master.locate': {
     request: z.object({ path: z.string() }),
     reply: z.object({
@@ -64,13 +67,14 @@ export const protocol = {
     }),
   },
   'master.list': { request: z.object({ path: z.string() }), reply: z.object({ entries: z.array(directoryEntry) }) },
-  'master.delete': { request: z.object({ path: z.string(), recursive: z.boolean() }), reply: empty },
-  'master.rename': { request: z.object({ from: z.string(), to: z.string() }), reply: empty },
+  'master.delete': { request: z.object({ path: z.string(), recursive: z.boolean(), requestId }), reply: empty },
+  'master.rename': { request: z.object({ from: z.string(), to: z.string(), requestId }), reply: empty },
   'master.status': {
     request: empty,
     reply: z.object({
-      master: z.object({ id: z.string(), address, epoch: nonNegative, seq: nonNegative }),
-      standby: z.array(serverRef),
+      master: z.object({ id: z.string(), address, epoch: nonNegative, seq: nonNegative, digest: z.string() }),
+      /** `lag` is how many events the standby has yet to acknowledge; null while it is not attached. */
+      standby: z.array(serverRef.extend({ lag: nonNegative.nullable() })),
       chunkservers: z.array(chunkserverLoad.extend({ lastHeartbeatMs: nonNegative })),
       chunkSize: z.number().int().positive(),
       replication: z.number().int().positive(),
@@ -79,6 +83,16 @@ export const protocol = {
       underReplicated: nonNegative,
     }),
   },
+
+  'master.checkpoint': { request: empty, reply: z.object({ seq: nonNegative, path: z.string() }) },
+
+  // standby → active master: the reply's data frame is the namespace snapshot (JSON) at `seq`
+  'master.attachStandby': { request: serverRef, reply: z.object({ seq: nonNegative }) },
+  // active → standby: events in order, journaled by the standby before it answers
+  'standby.append': { request: z.object({ events: z.array(masterEventSchema) }), reply: z.object({ seq: nonNegative }) },
+
+  // a master that just took over → chunkserver: everything it holds
+  'chunkserver.report': { request: empty, reply: chunkserverLoad.extend({ chunks: z.array(chunkReportEntry) }) },
 
   // chunkserver → master
   'master.heartbeat': {
@@ -115,6 +129,15 @@ export const protocol = {
 export type MessageType = keyof typeof protocol;
 export type RequestOf<T extends MessageType> = z.infer<(typeof protocol)[T]['request']>;
 export type ReplyOf<T extends MessageType> = z.infer<(typeof protocol)[T]['reply']>;
+
+/** Requests that carry a `requestId` and are answered from the master's retry cache when repeated. */
+export const RETRY_CACHED_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([
+  'master.mkdir',
+  'master.create',
+  'master.complete',
+  'master.delete',
+  'master.rename',
+]);
 
 export function isMessageType(type: unknown): type is MessageType {
   return typeof type === 'string' && Object.hasOwn(protocol, type);

@@ -13,6 +13,8 @@ export interface CallOptions {
 export interface CallResult<T extends MessageType> {
   body: ReplyOf<T>;
   data: Buffer[];
+  /** The epoch the replying process stated: how a chunkserver fences off a deposed master. */
+  epoch: number;
 }
 
 interface Pending {
@@ -59,7 +61,7 @@ class Connection {
     if (envelope.type === 'error') return call.reject(errorFromBody(envelope.body, context));
     const parsed = protocol[call.type].reply.safeParse(envelope.body);
     if (!parsed.success) return call.reject(new OfsError('EBADMSG', `${context}: malformed reply (${parsed.error.message})`));
-    call.resolve({ body: parsed.data as ReplyOf<MessageType>, data });
+    call.resolve({ body: parsed.data as ReplyOf<MessageType>, data, epoch: envelope.epoch });
   }
 
   close(reason: OfsError): void {

@@ -62,8 +62,9 @@ export class MasterElection {
     return election;
   }
 
+  /** Elected, not resigned, and the session not lost. */
   isActive(): boolean {
-    return this.state === 'active';
+    return this.state === 'active' && this.session.isOpen;
   }
 
   /**

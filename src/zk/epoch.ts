@@ -1,7 +1,7 @@
 import ZooKeeper from 'zookeeper';
 import { OfsError } from '../core/errors.js';
 import { ExponentialBackoff, sleep } from './backoff.js';
-import { EPOCH_PATH } from './paths.js';
+import { ensurePaths, EPOCH_PATH } from './paths.js';
 import { withReconnect, type ZkSession } from './session.js';
 import { isConnectionError, isZkError, toOfsZkError, ZK } from './zk-errors.js';
 
@@ -17,6 +17,7 @@ const MAX_ATTEMPTS = 50;
  * which fencing does not mind; it never hands one out twice.)
  */
 export async function incrementEpoch(session: ZkSession): Promise<number> {
+  await ensurePaths(session); // /ofs must exist for the first create
   let backoff = ExponentialBackoff.start({ initialMs: 5, maxMs: 500, jitter: 0.8 });
   for (let attempt = 1; ; attempt++) {
     try {

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { accessSync, closeSync, constants as fsConstants, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect as connectTcp } from 'node:net';
 import { constants as osConstants } from 'node:os';
@@ -6,6 +6,7 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OfsError } from '../core/errors.js';
 import { sleep } from './backoff.js';
+import { spawnWithoutInheritedSockets } from './child-process.js';
 
 /*
  * Launches the real Apache ZooKeeper (Debian's `zookeeper` package) as a
@@ -143,6 +144,8 @@ export interface SpawnOptions extends ServerConfigOptions {
   jvmArgs?: string[];
 }
 
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => isExecutable(path));
+
 export const DEFAULT_JVM_ARGS = ['-Xmx256m', '-XX:+UseSerialGC'];
 
 /** Starts `java ... ZooKeeperServerMain DIR/zoo.cfg`. It is ready when waitForZooKeeper says so. */
@@ -158,11 +161,17 @@ export function spawnZooKeeperServer(options: SpawnOptions): ChildProcess {
     'org.apache.zookeeper.server.ZooKeeperServerMain',
     configPath,
   ];
+  // If our process is killed (kill -9 of `ofs zookeeper`, a crashed test
+  // worker), java must not live on holding the port and the data directory,
+  // or the restarted launcher finds its port taken: the kernel sends it
+  // SIGTERM when we die. setpriv comes with util-linux.
+  const [command, commandArgs] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'TERM', '--', java, ...args]] : [java, args];
   const stdio = options.stdio ?? 'file';
-  if (stdio !== 'file') return spawn(java, args, { cwd: dir, stdio });
+  // Tests start servers from processes that hold sessions to other servers.
+  if (stdio !== 'file') return spawnWithoutInheritedSockets(command, commandArgs, { cwd: dir, stdio });
   const log = openSync(join(dir, 'zookeeper.log'), 'a');
   try {
-    return spawn(java, args, { cwd: dir, stdio: ['ignore', log, log] });
+    return spawnWithoutInheritedSockets(command, commandArgs, { cwd: dir, stdio: ['ignore', log, log] });
   } finally {
     closeSync(log); // the child holds its own copy
   }
@@ -177,8 +186,8 @@ export interface WaitOptions {
 
 /**
  * Resolves once the server at host:port answers the four-letter word `ruok`
- * with `imok` (about half a second after launch); rejects with EUNAVAILABLE
- * after `timeoutMs`.
+ * with `imok` (about half a second after launch) and serves requests;
+ * rejects with EUNAVAILABLE after `timeoutMs`.
  */
 export async function waitForZooKeeper(host: string, port: number, timeoutMs: number, options: WaitOptions = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -188,12 +197,23 @@ export async function waitForZooKeeper(host: string, port: number, timeoutMs: nu
     if (child && (child.exitCode !== null || child.signalCode !== null)) {
       throw new OfsError('EUNAVAILABLE', `ZooKeeper exited with ${child.exitCode ?? child.signalCode} before it was ready on ${host}:${port}${seeLog}`);
     }
-    if ((await askFourLetterWord(host, port, 'ruok', 500)) === 'imok') return;
+    if ((await askFourLetterWord(host, port, 'ruok', 500)) === 'imok' && (await isServing(host, port))) return;
     if (Date.now() >= deadline) {
       throw new OfsError('EUNAVAILABLE', `ZooKeeper on ${host}:${port} did not answer ruok within ${timeoutMs / 1000} s${seeLog}`);
     }
     await sleep(100);
   }
+}
+
+/**
+ * `imok` only means the process listens: for a while after it the server
+ * still closes every new connection ("ZooKeeperServer not running") while it
+ * loads its database. `srvr` tells the two apart (and if an operator's
+ * whitelist leaves srvr out, imok has to do).
+ */
+async function isServing(host: string, port: number): Promise<boolean> {
+  const answer = await askFourLetterWord(host, port, 'srvr', 500);
+  return answer !== undefined && !/not currently serving/.test(answer);
 }
 
 /** Sends a four-letter word; the answer, or undefined if the server cannot be reached in time. */

@@ -260,8 +260,10 @@ export class ZkSession {
     this.current = reason === 'closed' ? 'closed' : 'expired';
     // Synchronously emits 'close' (code 0), which nativeClosed ignores as the state has moved on.
     this.client.close();
-    if (reason !== 'closed') notify(this.expiredListeners, reason);
+    // Ended first: the modules of src/zk (elections, watches) update their state
+    // there, so that an onExpired listener already sees e.g. isActive() false.
     notify(this.endedListeners, reason);
+    if (reason !== 'closed') notify(this.expiredListeners, reason);
     this.expiredListeners.clear();
     this.endedListeners.clear();
     this.disconnectedListeners.clear();

@@ -48,7 +48,9 @@ export function watchChildren(
       try {
         await onChildren(latest);
       } catch (err) {
-        report(err);
+        // Reading what the children hold failed (the list itself was read):
+        // read again rather than leave the caller with a stale view.
+        await retryLater(generation, err);
       }
     });
   };

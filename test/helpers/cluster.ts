@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OfsClient } from '../../src/client/ofs-client.js';
 import { readClusterFile, type ClusterFile, type ClusterProcess } from '../../src/cluster/cluster-file.js';
+import { spawnWithoutInheritedSockets as spawn } from '../../src/zk/child-process.js';
 
 export const OFS_BIN = fileURLToPath(new URL('../../../bin/ofs', import.meta.url));
 
@@ -47,8 +48,8 @@ export function runOfs(args: string[], options: { zk?: string; input?: Buffer; t
     const child = spawn(process.execPath, [OFS_BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => stdout.push(d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => stdout.push(d));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`ofs ${args.join(' ')} did not finish within ${options.timeoutMs ?? 60_000} ms; stderr: ${stderr}`));
@@ -58,7 +59,7 @@ export function runOfs(args: string[], options: { zk?: string; input?: Buffer; t
       clearTimeout(timer);
       resolve({ code, stdout: Buffer.concat(stdout), stderr });
     });
-    child.stdin.end(options.input ?? Buffer.alloc(0));
+    child.stdin!.end(options.input ?? Buffer.alloc(0));
   });
 }
 

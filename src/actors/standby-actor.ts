@@ -1,0 +1,91 @@
+import { dispatch, spawn, type Ref } from 'nact';
+import { OfsError, toOfsError } from '../core/errors.js';
+import type { MasterEvent } from '../core/events.js';
+import type { Logger } from '../core/logger.js';
+import type { MasterStore } from '../core/master-store.js';
+import { applyAll, type Namespace } from '../core/namespace.js';
+
+export type StandbyOutcome = { ok: true; seq: number } | { ok: false; code: OfsError['code']; message: string };
+
+export type StandbyMessage =
+  | { kind: 'install'; ns: Namespace; sender: Ref<StandbyOutcome> }
+  | { kind: 'append'; events: MasterEvent[]; epoch: number; sender: Ref<StandbyOutcome> }
+  | { kind: 'take-over'; sender: Ref<Namespace> };
+
+interface StandbyState {
+  ns: Namespace;
+  /** True once a snapshot from the current active is installed: only then do appends fit. */
+  attached: boolean;
+  /** Highest epoch seen from an active master: appends from a lower one are a deposed master's. */
+  epoch: number;
+  sinceCheckpoint: number;
+}
+
+/**
+ * The standby master's copy of the namespace: installs the active's snapshot,
+ * then journals and applies each batch of events in order before answering,
+ * so every acknowledged mutation is on its disk too. `take-over` hands the
+ * state to the new active master.
+ */
+export function spawnStandbyActor(
+  parent: Ref<unknown>,
+  initial: Namespace,
+  store: MasterStore,
+  checkpointEvery: number,
+  log: Logger,
+): Ref<StandbyMessage> {
+  const reply = (sender: Ref<StandbyOutcome>, run: () => Promise<number>) =>
+    run().then(
+      (seq) => dispatch(sender, { ok: true, seq }),
+      (err: unknown) => {
+        const error = toOfsError(err);
+        dispatch(sender, { ok: false, code: error.code, message: error.message });
+      },
+    );
+
+  return spawn(
+    parent,
+    async (state: StandbyState, msg: StandbyMessage): Promise<StandbyState> => {
+      switch (msg.kind) {
+        case 'install': {
+          let next = state;
+          await reply(msg.sender, async () => {
+            await store.reset(msg.ns);
+            next = { ...state, ns: msg.ns, attached: true, sinceCheckpoint: 0 };
+            log.info({ seq: msg.ns.seq }, 'standby: installed the active master’s snapshot');
+            return msg.ns.seq;
+          });
+          return next;
+        }
+        case 'append': {
+          let next = state;
+          await reply(msg.sender, async () => {
+            if (msg.epoch < state.epoch) {
+              throw new OfsError('ESTALE', `events from epoch ${msg.epoch}, but a master of epoch ${state.epoch} is active`);
+            }
+            if (!state.attached) throw new OfsError('EUNAVAILABLE', 'standby is still installing its snapshot');
+            const fresh = msg.events.filter((e) => e.seq > state.ns.seq);
+            if (fresh.length > 0 && fresh[0]!.seq !== state.ns.seq + 1) {
+              throw new OfsError('EINVAL', `standby is at seq ${state.ns.seq} and cannot apply seq ${fresh[0]!.seq}: re-attach`);
+            }
+            await store.append(fresh);
+            const ns = applyAll(state.ns, fresh);
+            let sinceCheckpoint = state.sinceCheckpoint + fresh.length;
+            if (sinceCheckpoint >= checkpointEvery) {
+              sinceCheckpoint = 0;
+              void store.checkpoint(ns).catch((err) => log.error({ err }, 'standby checkpoint failed'));
+            }
+            next = { ...state, ns, epoch: msg.epoch, sinceCheckpoint };
+            return ns.seq;
+          });
+          return next;
+        }
+        case 'take-over':
+          dispatch(msg.sender, state.ns);
+          return { ...state, attached: false };
+      }
+    },
+    'standby',
+    { initialState: { ns: initial, attached: false, epoch: 0, sinceCheckpoint: 0 } },
+  );
+}

@@ -1,0 +1,134 @@
+import { OfsError } from '../core/errors.js';
+import type { MasterEvent } from '../core/events.js';
+import type { Logger } from '../core/logger.js';
+import type { RpcClient } from '../transport/rpc-client.js';
+
+export interface StandbyRef {
+  id: string;
+  address: string;
+}
+
+interface Waiter {
+  seq: number;
+  resolve: () => void;
+}
+
+export interface ReplicatorHooks {
+  /** Is the standby still registered in ZooKeeper? Once not, it need not acknowledge. */
+  isRegistered: () => boolean;
+  /** The standby acknowledged for the first time: it now holds a complete copy. */
+  onInSync: () => Promise<void>;
+  /** The standby is gone or refused our history; resolve-without-it is allowed only after this resolves. */
+  onDetach: (why: string) => Promise<void>;
+  /** A master of a later epoch answered: this one has been replaced and must stop at once. */
+  onFenced: (why: string) => void;
+}
+
+const APPEND_TIMEOUT_MS = 2_000;
+const RETRY_DELAY_MS = 100;
+/** Events per standby.append: bounds message size while a standby catches up. */
+const MAX_BATCH = 2_000;
+
+/**
+ * Streams the active master's events to one standby, in order, batching
+ * whatever accumulated while the previous batch was in flight. `replicate`
+ * resolves once the standby has journaled the events, which is when the
+ * active may acknowledge the mutation (DESIGN: durable on both masters).
+ */
+export class StandbyReplicator {
+  private readonly queue: MasterEvent[] = [];
+  private readonly waiters: Waiter[] = [];
+  private sending = false;
+  private detached = false;
+  private inSync = false;
+  private markFirstAck!: () => void;
+  /** Resolves when the standby first acknowledges: it has installed its snapshot. */
+  readonly firstAck = new Promise<void>((resolve) => (this.markFirstAck = resolve));
+  ackedSeq: number;
+
+  constructor(
+    readonly standby: StandbyRef,
+    /** The seq of the snapshot the standby attached with: events after it are ours to send. */
+    startSeq: number,
+    private readonly rpc: RpcClient,
+    private readonly hooks: ReplicatorHooks,
+    private readonly log: Logger,
+  ) {
+    this.ackedSeq = startSeq;
+    // A first, empty append confirms the standby installed its snapshot.
+    void this.pump();
+  }
+
+  /**
+   * The standby attached again (it restarted, or re-synced): a new replicator
+   * carries on from a fresh snapshot, which includes everything queued here.
+   * Waiters are released when the new one first hears back.
+   */
+  supersede(successor: StandbyReplicator): void {
+    this.detached = true;
+    void successor.firstAck.then(() => this.release(Number.MAX_SAFE_INTEGER));
+  }
+
+  replicate(events: MasterEvent[]): Promise<void> {
+    if (this.detached || events.length === 0) return Promise.resolve();
+    this.queue.push(...events);
+    const seq = events.at(-1)!.seq;
+    const acked = new Promise<void>((resolve) => this.waiters.push({ seq, resolve }));
+    void this.pump();
+    return acked;
+  }
+
+  lag(currentSeq: number): number {
+    return Math.max(0, currentSeq - this.ackedSeq);
+  }
+
+  private async pump(): Promise<void> {
+    if (this.sending || this.detached) return;
+    this.sending = true;
+    try {
+      while (!this.detached && (this.queue.length > 0 || !this.inSync)) {
+        const batch = this.queue.slice(0, MAX_BATCH);
+        try {
+          const { body } = await this.rpc.call(this.standby.address, 'standby.append', { events: batch }, { timeoutMs: APPEND_TIMEOUT_MS });
+          this.queue.splice(0, batch.length);
+          this.ackedSeq = Math.max(this.ackedSeq, body.seq);
+          if (!this.inSync) {
+            this.inSync = true;
+            await this.hooks.onInSync();
+            this.markFirstAck();
+            this.log.info({ standby: this.standby.id, seq: this.ackedSeq }, 'standby in sync');
+          }
+          this.release(this.ackedSeq);
+        } catch (err) {
+          await this.handleFailure(err as OfsError);
+        }
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  private async handleFailure(err: OfsError): Promise<void> {
+    if (err.code === 'ESTALE') return this.hooks.onFenced(`standby ${this.standby.id} answered: ${err.message}`);
+    const refused = err.code === 'EINVAL' || err.code === 'ENOTACTIVE';
+    if (refused || !this.hooks.isRegistered()) {
+      const why = refused ? `refused: ${err.message}` : 'left ZooKeeper';
+      this.detached = true;
+      try {
+        await this.hooks.onDetach(why);
+      } catch (detachErr) {
+        // Could not record that the standby is out of sync: acknowledging
+        // without it now could lose work if it later took over. Stop instead.
+        return this.hooks.onFenced(`could not detach standby ${this.standby.id}: ${(detachErr as Error).message}`);
+      }
+      this.log.warn({ standby: this.standby.id, why }, 'standby detached: acknowledging without it');
+      this.release(Number.MAX_SAFE_INTEGER);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+  }
+
+  private release(uptoSeq: number): void {
+    while (this.waiters.length > 0 && this.waiters[0]!.seq <= uptoSeq) this.waiters.shift()!.resolve();
+  }
+}

@@ -1,0 +1,21 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * A digest of a state that does not depend on key insertion order, so the
+ * active master, its standby and a replay from disk can be compared exactly.
+ */
+export function stateDigest(state: unknown): string {
+  return createHash('sha256').update(canonicalJson(state)).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.keys(value)
+      .sort()
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
