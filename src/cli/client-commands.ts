@@ -140,6 +140,19 @@ export function registerClientCommands(program: Command): void {
     );
 
   program
+    .command('admin')
+    .description('operator commands')
+    .command('checkpoint')
+    .description('make the active master write a checkpoint of its namespace now')
+    .addOption(zkOption())
+    .action(
+      withClient('admin checkpoint', async (client) => {
+        const { seq, path } = await client.checkpoint();
+        process.stdout.write(`checkpoint at event ${seq}: ${path}\n`);
+      }),
+    );
+
+  program
     .command('status')
     .description('active master, standby, chunkservers and their space')
     .option('--json', 'print JSON')

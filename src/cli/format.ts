@@ -41,10 +41,15 @@ export function formatStat(stat: FileStat): string {
   return lines.join('\n');
 }
 
+function formatStandby(s: ClusterStatus['standby'][number]): string {
+  const lag = s.lag === null ? 'catching up' : s.lag === 0 ? 'in sync' : `${s.lag} events behind`;
+  return `${s.id} at ${s.address} (${lag})`;
+}
+
 export function formatStatus(status: ClusterStatus): string {
   const lines = [
     `active master:  ${status.master.id} at ${status.master.address} (epoch ${status.master.epoch}, event ${status.master.seq})`,
-    `standby:        ${status.standby.map((s) => `${s.id} at ${s.address}`).join(', ') || 'none: a master failure stops the cluster until it restarts'}`,
+    `standby:        ${status.standby.map(formatStandby).join(', ') || 'none: mutations are durable on the active master only'}`,
     `files: ${status.files}   chunks: ${status.chunks}   under-replicated: ${status.underReplicated}   replication: ${status.replication}   chunk size: ${formatBytes(status.chunkSize)}`,
     `chunkservers:   ${status.chunkservers.length} live`,
   ];

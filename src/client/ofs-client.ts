@@ -111,6 +111,11 @@ export class OfsClient {
     return this.master.call('master.status', {});
   }
 
+  /** Makes the active master write a checkpoint now (old journal segments can then go). */
+  async checkpoint(): Promise<{ seq: number; path: string }> {
+    return this.master.call('master.checkpoint', {});
+  }
+
   async close(): Promise<void> {
     this.rpc.close();
     await this.zk.close();

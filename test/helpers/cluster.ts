@@ -140,6 +140,15 @@ export class TestCluster {
     return dirs;
   }
 
+  /** cluster.json process id (master-0) → the id that role registers under (master-1a2b3c4d). */
+  async roleIds(role: 'master' | 'chunkserver'): Promise<Map<string, string>> {
+    const ids = new Map<string, string>();
+    for (const p of (await this.file()).processes.filter((p) => p.role === role)) {
+      ids.set(p.id, (await readFile(join(p.dir, 'id'), 'utf8')).trim());
+    }
+    return ids;
+  }
+
   client(): Promise<OfsClient> {
     return OfsClient.connect({ zk: this.zk });
   }

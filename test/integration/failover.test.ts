@@ -1,0 +1,85 @@
+import test from 'ava';
+import { Dealer } from 'zeromq';
+import { encodeEnvelope } from '../../src/transport/envelope.js';
+import { patternBytes, sha256, TestCluster, waitFor } from '../helpers/cluster.js';
+import { killActiveMasterRounds } from '../helpers/failover.js';
+import { activeMaster, waitForNewActiveWithStandby } from '../helpers/workload.js';
+
+test('kill -9 of the active master, three times, with writes in flight: nothing acknowledged is lost', async (t) => {
+  const recoveries = await killActiveMasterRounds(t, 3);
+  t.is(recoveries.length, 3);
+});
+
+test('a paused (SIGSTOP) active master that wakes after a takeover changes nothing and steps down', async (t) => {
+  const cluster = await TestCluster.start({ masters: 2, chunkSize: 256 * 1024 });
+  t.teardown(() => cluster.stop());
+  const client = await cluster.client();
+  t.teardown(() => client.close());
+  await waitForNewActiveWithStandby(client, 'none');
+  await client.write('/fence/before', 'before');
+
+  const old = await activeMaster(cluster, client);
+  const { pid, port } = await cluster.process(old.processId);
+  process.kill(pid, 'SIGSTOP');
+  let resumed = false;
+  t.teardown(() => {
+    if (!resumed) process.kill(pid, 'SIGCONT');
+  });
+  // The standby takes over once the paused master's ZooKeeper session expires.
+  await waitFor('the standby to take over', async () => (await activeMaster(cluster, client)).masterId !== old.masterId, 60_000);
+  const data = patternBytes(600_000, 3);
+  await client.write('/fence/after', data);
+  const digest = (await client.status()).master.digest;
+
+  // Wake the old master and, straight away, send it a mutation as a stale client would.
+  const stale = new Dealer({ linger: 0, receiveTimeout: 10_000 });
+  stale.connect(`tcp://127.0.0.1:${port}`);
+  t.teardown(() => stale.close());
+  process.kill(pid, 'SIGCONT');
+  resumed = true;
+  await stale.send(encodeEnvelope({ type: 'master.mkdir', id: 'stale-1', epoch: old.epoch, from: 'stale-client', body: { path: '/fence/from-old-master', parents: true } }));
+  const reply = await stale.receive().then(([header]) => JSON.parse(header!.toString()), () => ({ type: 'no reply' }));
+  t.not(reply.type, 'reply', `the deposed master acknowledged a mutation: ${JSON.stringify(reply)}`);
+
+  // It steps down (its process ends; the supervisor starts a fresh one as standby)...
+  await waitFor('the old master to step down', async () => (await cluster.process(old.processId)).pid !== pid, 30_000);
+  // ...and nothing it did landed.
+  await t.throwsAsync(client.list('/fence/from-old-master'), { message: /does not exist/ });
+  t.deepEqual((await client.list('/fence')).map((e) => e.name), ['after', 'before']);
+  t.is(sha256(await client.read('/fence/after')), sha256(data));
+  t.is((await client.status()).master.digest, digest);
+});
+
+test('both masters killed and restarted: namespace from checkpoint + journal, locations from reports', async (t) => {
+  const cluster = await TestCluster.start({ masters: 2, chunkSize: 256 * 1024 });
+  t.teardown(() => cluster.stop());
+  const client = await cluster.client();
+  t.teardown(() => client.close());
+  await waitForNewActiveWithStandby(client, 'none');
+  const early = patternBytes(700_000, 1);
+  await client.write('/both/early', early);
+  const checkpoint = await cluster.ofs(['admin', 'checkpoint']);
+  t.is(checkpoint.code, 0, checkpoint.stderr);
+  t.regex(checkpoint.stdout.toString(), /checkpoint at event \d+/);
+  // Written after the checkpoint: comes back from the journal tail.
+  const late = patternBytes(300_000, 2);
+  await client.write('/both/late', late);
+  await client.mkdir('/both/dir/sub', { parents: true });
+  await client.rename('/both/late', '/both/dir/late');
+  const digest = (await client.status()).master.digest;
+
+  const pids = await Promise.all(['master-0', 'master-1'].map((id) => cluster.kill(id)));
+  await waitFor('both masters restarted', async () => {
+    const file = await cluster.file();
+    return file.processes.filter((p) => p.role === 'master').every((p) => !pids.includes(p.pid));
+  });
+  t.deepEqual((await client.list('/both')).map((e) => e.name), ['dir', 'early']);
+  t.is((await client.status()).master.digest, digest, 'the namespace is exactly as before');
+  t.is(sha256(await client.read('/both/early')), sha256(early));
+  t.is(sha256(await client.read('/both/dir/late')), sha256(late));
+  const stat = await client.stat('/both/early');
+  await waitFor('every chunk reported by its 3 replicas', async () =>
+    (await client.stat('/both/early')).chunks.every((c) => c.replicas.length === 3),
+  );
+  t.is(stat.chunks.length, 3);
+});
