@@ -23,6 +23,8 @@ export class FileWriter {
   private chunkIndex = 0;
   private offsetInChunk = 0;
   private size = 0;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
   private readonly window = new InFlightWindow<unknown>(WRITE_WINDOW);
 
   private constructor(
@@ -39,20 +41,34 @@ export class FileWriter {
 
   /** Queues `data`; resolves once it is in flight (not yet durable: see `close`). */
   async write(data: Buffer): Promise<void> {
-    let at = 0;
-    while (at < data.length) {
-      if (!this.chunk || this.offsetInChunk === this.chunkSize) await this.nextChunk();
-      const take = Math.min(PIECE_BYTES, this.chunkSize - this.offsetInChunk, data.length - at);
-      await this.sendPiece(data.subarray(at, at + take));
-      at += take;
-    }
+    // Small writes (a stream's 64 KiB reads) are gathered into whole pieces:
+    // one message per piece, not per caller's write.
+    this.pending.push(data);
+    this.pendingBytes += data.length;
+    while (this.pendingBytes >= this.nextPieceBytes()) await this.sendPiece(this.takePending(this.nextPieceBytes()));
   }
 
   /** Seals the last chunk and records the file's size: the file is complete when this resolves. */
   async close(): Promise<number> {
+    while (this.pendingBytes > 0) await this.sendPiece(this.takePending(Math.min(this.pendingBytes, this.nextPieceBytes())));
     await this.sealChunk();
     await this.master.call('master.complete', { path: this.path, size: this.size });
     return this.size;
+  }
+
+  /** Bytes the next piece may hold: a piece never crosses a chunk boundary. */
+  private nextPieceBytes(): number {
+    const roomInChunk = this.chunk ? this.chunkSize - this.offsetInChunk : this.chunkSize;
+    return Math.min(PIECE_BYTES, roomInChunk === 0 ? this.chunkSize : roomInChunk);
+  }
+
+  private takePending(bytes: number): Buffer {
+    const joined = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+    const piece = joined.subarray(0, bytes);
+    const rest = joined.subarray(bytes);
+    this.pending = rest.length > 0 ? [rest] : [];
+    this.pendingBytes = rest.length;
+    return piece;
   }
 
   private async nextChunk(): Promise<void> {
@@ -63,6 +79,7 @@ export class FileWriter {
   }
 
   private async sendPiece(piece: Buffer): Promise<void> {
+    if (!this.chunk || this.offsetInChunk === this.chunkSize) await this.nextChunk();
     const chunk = this.chunk!;
     const [head, ...chain] = chunk.replicas.map((r) => r.address);
     const offset = this.offsetInChunk;
