@@ -5,11 +5,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >&2 || exit 1
 
-files=()
-if [ "${1:-}" = "--chaos" ]; then files=("dist/test/chaos/**/*.test.js"); fi
+config=ava.config.js
+if [ "${1:-}" = "--chaos" ]; then config=ava.chaos.config.js; fi
 
 out=$(mktemp)
-npx ava --tap "${files[@]}" 2>&1 | tee "$out"
+npx ava --config "$config" --tap 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
 passed=$(grep -cE '^ok [0-9]+' "$out" || true)
 failed=$(grep -cE '^not ok [0-9]+' "$out" || true)
