@@ -6,7 +6,7 @@ import type { Namespace } from '../core/namespace.js';
 import { protocol, type MessageType } from '../transport/protocol.js';
 import { RpcClient } from '../transport/rpc-client.js';
 import { RpcServer, type HandlerMap } from '../transport/rpc-server.js';
-import { MasterElection, watchMasters } from '../zk/election.js';
+import { listMasters, MasterElection, watchMasters } from '../zk/election.js';
 import { incrementEpoch } from '../zk/epoch.js';
 import { readInSync, writeInSync } from '../zk/in-sync.js';
 import { ensurePaths } from '../zk/paths.js';
@@ -109,7 +109,8 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
       seq,
       rpc,
       {
-        isRegistered: () => masters.some((m) => m.id === standby.id),
+        // Asked of ZooKeeper itself, not our watched copy, which may not show a standby that just joined.
+        isRegistered: async () => (await listMasters(zk)).some((m) => m.id === standby.id),
         onInSync: async () => {
           inSyncStandbys.add(standby.id);
           await recordInSync();

@@ -15,7 +15,7 @@ interface Waiter {
 
 export interface ReplicatorHooks {
   /** Is the standby still registered in ZooKeeper? Once not, it need not acknowledge. */
-  isRegistered: () => boolean;
+  isRegistered: () => Promise<boolean>;
   /** The standby acknowledged for the first time: it now holds a complete copy. */
   onInSync: () => Promise<void>;
   /** The standby is gone or refused our history; resolve-without-it is allowed only after this resolves. */
@@ -111,7 +111,7 @@ export class StandbyReplicator {
   private async handleFailure(err: OfsError): Promise<void> {
     if (err.code === 'ESTALE') return this.hooks.onFenced(`standby ${this.standby.id} answered: ${err.message}`);
     const refused = err.code === 'EINVAL' || err.code === 'ENOTACTIVE';
-    if (refused || !this.hooks.isRegistered()) {
+    if (refused || !(await this.hooks.isRegistered())) {
       const why = refused ? `refused: ${err.message}` : 'left ZooKeeper';
       this.detached = true;
       try {

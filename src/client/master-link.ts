@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { OfsError } from '../core/errors.js';
 import { RETRY_CACHED_TYPES, type MessageType, type ReplyOf, type RequestOf } from '../transport/protocol.js';
 import type { RpcClient } from '../transport/rpc-client.js';
-import { findActiveMaster } from '../zk/election.js';
+import { findActiveMaster, watchMasters } from '../zk/election.js';
 import type { ZkSession } from '../zk/session.js';
 
 /** Errors after which another attempt may reach a (new) active master. */
@@ -15,13 +15,32 @@ const RETRYABLE = new Set<OfsError['code']>(['ENOTACTIVE', 'ETIMEDOUT', 'EUNAVAI
  */
 export class MasterLink {
   private address: string | undefined;
+  /** The active master as last seen by the watch; undefined until it first reports. */
+  private watched: string | undefined;
+  private readonly watch: { stop(): void };
 
   constructor(
     private readonly zk: ZkSession,
     private readonly rpc: RpcClient,
     private readonly retryForMs: number,
     private readonly callTimeoutMs: number,
-  ) {}
+  ) {
+    // When ZooKeeper elects another master, calls still waiting on the old one
+    // will never be answered: fail them now so they retry, rather than after
+    // the call timeout.
+    this.watch = watchMasters(zk, (masters) => {
+      this.watched = masters[0]?.address;
+      const current = this.address;
+      if (current && this.watched !== current) {
+        this.address = undefined;
+        this.rpc.reset(current, 'another master was elected');
+      }
+    });
+  }
+
+  stop(): void {
+    this.watch.stop();
+  }
 
   async call<T extends MessageType>(type: T, body: RequestOf<T>): Promise<ReplyOf<T>> {
     // One id for every attempt: the master recognises a retry of a request
@@ -44,6 +63,9 @@ export class MasterLink {
   }
 
   private async resolve(): Promise<string> {
+    // The watched value, when there is one, so that a change after this point
+    // always finds the address in use and resets it.
+    if (this.watched) return this.watched;
     const active = await findActiveMaster(this.zk);
     if (!active) throw new OfsError('EUNAVAILABLE', 'no master is registered in ZooKeeper (is `ofs master` running?)');
     return active.address;

@@ -117,6 +117,7 @@ export class OfsClient {
   }
 
   async close(): Promise<void> {
+    this.master.stop();
     this.rpc.close();
     await this.zk.close();
   }

@@ -109,6 +109,12 @@ export class RpcClient {
     });
   }
 
+  /** Fails every call still waiting on `address` (EUNAVAILABLE) and drops the connection. */
+  reset(address: string, why: string): void {
+    const connection = this.connections.get(address);
+    if (connection) this.drop(connection, why);
+  }
+
   close(): void {
     for (const connection of this.connections.values()) this.drop(connection, 'client closed');
   }
