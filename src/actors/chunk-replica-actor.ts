@@ -1,71 +1,183 @@
 import { dispatch, spawn, type Ref } from 'nact';
 import type { ChunkInfo, ChunkStore } from '../chunkstore/chunk-store.js';
 import { OfsError, toOfsError } from '../core/errors.js';
+import type { HeldLeases } from '../core/held-leases.js';
 
 export type ReplicaOutcome<T> = { ok: true; value: T } | { ok: false; code: OfsError['code']; message: string };
 
+/** How a mutation changes the bytes: the pushed data at an offset, or zeros over a range (padding). */
+export type Mutation = { data: Buffer; offset: number } | { pad: true; offset: number; length: number };
+
+/** A mutation the primary ordered, to send on to a secondary. */
+export interface OrderedMutation {
+  serial: number;
+  offset: number;
+  length: number;
+  padded: boolean;
+}
+
+interface Sender<T> {
+  sender: Ref<ReplicaOutcome<T>>;
+}
+
 export type ReplicaMessage =
-  | { kind: 'write'; chunkId: string; version: number; offset: number; data: Buffer; sender: Ref<ReplicaOutcome<ChunkInfo>> }
-  | { kind: 'seal'; chunkId: string; version: number; length: number; sender: Ref<ReplicaOutcome<ChunkInfo>> }
-  | { kind: 'read'; chunkId: string; version: number; offset: number; length: number; sender: Ref<ReplicaOutcome<Buffer>> }
-  | { kind: 'delete'; chunkId: string; sender?: Ref<ReplicaOutcome<void>> };
+  | ({ kind: 'set-version'; chunkId: string; version: number } & Sender<ChunkInfo>)
+  | ({
+      kind: 'commit';
+      chunkId: string;
+      version: number;
+      mode: 'write' | 'append';
+      offset: number;
+      data: Buffer;
+      /** The master's chunk size: a record that would pass it pads the chunk instead. */
+      chunkSize: number;
+      /** Sends the ordered mutation to the secondaries; called inside the actor so they see serial order. */
+      forward: (ordered: OrderedMutation) => Promise<unknown>;
+    } & Sender<{ ordered: OrderedMutation; durable: Promise<unknown>; forwarded: Promise<unknown> }>)
+  | ({ kind: 'apply'; chunkId: string; version: number; serial: number; mutation: Mutation } & Sender<{ durable: Promise<unknown> }>)
+  | ({ kind: 'read'; chunkId: string; version: number; offset: number; length: number } & Sender<Buffer>)
+  | { kind: 'flush'; chunkId: string }
+  | ({ kind: 'delete'; chunkId: string } & Partial<Sender<void>>);
+
+/**
+ * Serial of the last mutation applied to each chunk at its version (a new
+ * version starts again at 0). Kept by the chunkserver, not the actor, so that
+ * an idle replica actor that was stopped does not forget it.
+ */
+export type SerialBook = Map<string, { version: number; serial: number }>;
+
+interface ReplicaState {
+  /** Callers waiting for the next sync of this chunk; one fsync serves them all (group commit). */
+  syncWaiters: { resolve: () => void; reject: (err: unknown) => void }[];
+}
 
 /** Idle replicas are stopped so a server with a million chunks does not hold a million actors. */
 const IDLE_SHUTDOWN_MS = 30_000;
+/** Zeros are written in pieces of this size to fill holes and padding. */
+const ZERO_PIECE = Buffer.alloc(1024 * 1024);
 
 /**
- * One chunk's replica on this chunkserver. Being an actor, it applies the
- * operations on its chunk one at a time in arrival order: the order the
- * upstream replica forwarded them in.
+ * One chunk's replica on this chunkserver. As an actor it applies the
+ * operations on its chunk one at a time: as primary it gives each mutation
+ * the next serial number and forwards it in that order; as secondary it
+ * applies mutations only in serial order (GFS 3.1).
  */
-export function spawnChunkReplica(parent: Ref<unknown>, chunkId: string, store: ChunkStore): Ref<ReplicaMessage> {
+export function spawnChunkReplica(
+  parent: Ref<unknown>,
+  chunkId: string,
+  store: ChunkStore,
+  leases: HeldLeases,
+  serials: SerialBook,
+): Ref<ReplicaMessage> {
+  const order = (version: number) => {
+    let entry = serials.get(chunkId);
+    if (!entry || entry.version !== version) serials.set(chunkId, (entry = { version, serial: 0 }));
+    return entry;
+  };
+  const info = (): ChunkInfo => {
+    const found = store.get(chunkId);
+    if (!found) throw new OfsError('ENOENT', `chunk ${chunkId} not found on this chunkserver`);
+    return found;
+  };
   const requireVersion = (version: number): ChunkInfo => {
-    const info = store.get(chunkId);
-    if (!info) throw new OfsError('ENOENT', `chunk ${chunkId} not found on this chunkserver`);
-    if (info.version !== version) {
-      throw new OfsError('ESTALE', `chunk ${chunkId} is at version ${info.version} here, not ${version}`);
+    const found = info();
+    if (found.version !== version) {
+      throw new OfsError('ESTALE', `chunk ${chunkId} is at version ${found.version} here, not ${version}`);
     }
-    return info;
+    return found;
   };
 
-  const perform = async (msg: ReplicaMessage): Promise<unknown> => {
+  /** Writes zeros from `from` to `to` (a hole before a write past the end, or padding). */
+  const zeroFill = async (from: number, to: number): Promise<void> => {
+    for (let at = from; at < to; at += ZERO_PIECE.length) {
+      await store.write(chunkId, at, ZERO_PIECE.subarray(0, Math.min(ZERO_PIECE.length, to - at)));
+    }
+  };
+
+  const applyLocally = async (mutation: Mutation): Promise<void> => {
+    const { length } = info();
+    if ('pad' in mutation) return zeroFill(Math.max(length, mutation.offset), mutation.offset + mutation.length);
+    if (mutation.offset > length) await zeroFill(length, mutation.offset);
+    await store.write(chunkId, mutation.offset, mutation.data);
+  };
+
+  /** The returned promise resolves once the chunk is synced; the sync itself runs as a later message. */
+  const durableSoon = (state: ReplicaState, self: Ref<ReplicaMessage>): Promise<void> => {
+    if (state.syncWaiters.length === 0) dispatch(self, { kind: 'flush', chunkId });
+    return new Promise((resolve, reject) => state.syncWaiters.push({ resolve, reject }));
+  };
+
+  const perform = async (state: ReplicaState, msg: ReplicaMessage, self: Ref<ReplicaMessage>): Promise<unknown> => {
+    // Note: a failed mutation leaves the serial unchanged at a secondary, so
+    // every later one fails too until a new lease (a new version) starts over.
     switch (msg.kind) {
-      case 'write': {
-        // The first bytes of a new chunk create it: allocation happened at the master.
-        if (!store.get(chunkId) && msg.offset === 0) await store.create(chunkId, msg.version);
-        requireVersion(msg.version);
-        return store.write(chunkId, msg.offset, msg.data);
+      case 'set-version': {
+        if (!store.get(chunkId)) await store.create(chunkId, msg.version);
+        const updated = info().version === msg.version ? info() : await store.setVersion(chunkId, msg.version);
+        order(msg.version).serial = 0;
+        return updated;
       }
-      case 'seal': {
-        if (!store.get(chunkId) && msg.length === 0) await store.create(chunkId, msg.version);
-        const info = requireVersion(msg.version);
-        if (info.length !== msg.length) {
-          throw new OfsError('EINVAL', `chunk ${chunkId} holds ${info.length} bytes here, but the writer sent ${msg.length}`);
+      case 'commit': {
+        const current = requireVersion(msg.version);
+        leases.check(chunkId, msg.version, Date.now());
+        const offset = msg.mode === 'append' ? current.length : msg.offset;
+        const padded = offset + msg.data.length > msg.chunkSize;
+        if (padded && msg.mode === 'write') {
+          throw new OfsError('EINVAL', `a write of ${msg.data.length} bytes at ${offset} passes the end of chunk ${chunkId}`);
         }
-        return store.sync(chunkId);
+        const length = padded ? msg.chunkSize - offset : msg.data.length;
+        const ordered: OrderedMutation = { serial: ++order(msg.version).serial, offset, length, padded };
+        const forwarded = msg.forward(ordered);
+        forwarded.catch(() => undefined);
+        await applyLocally(padded ? { pad: true, offset, length } : { data: msg.data, offset });
+        return { ordered, durable: durableSoon(state, self), forwarded };
+      }
+      case 'apply': {
+        requireVersion(msg.version);
+        const book = order(msg.version);
+        if (msg.serial !== book.serial + 1) {
+          throw new OfsError('EINVAL', `chunk ${chunkId} expected mutation ${book.serial + 1} of version ${msg.version}, got ${msg.serial}`);
+        }
+        await applyLocally(msg.mutation);
+        book.serial = msg.serial;
+        return { durable: durableSoon(state, self) };
       }
       case 'read':
         requireVersion(msg.version);
         return store.read(chunkId, msg.offset, msg.length);
+      case 'flush': {
+        const waiters = state.syncWaiters.splice(0);
+        try {
+          if (store.get(chunkId)) await store.sync(chunkId);
+          waiters.forEach((w) => w.resolve());
+        } catch (err) {
+          waiters.forEach((w) => w.reject(err));
+        }
+        return undefined;
+      }
       case 'delete':
+        leases.revoke(chunkId);
         return store.delete(chunkId);
     }
   };
 
   return spawn(
     parent,
-    async (state: null, msg: ReplicaMessage) => {
+    async (state: ReplicaState, msg: ReplicaMessage, ctx) => {
       let outcome: ReplicaOutcome<unknown>;
       try {
-        outcome = { ok: true, value: await perform(msg) };
+        outcome = { ok: true, value: await perform(state, msg, ctx.self) };
       } catch (err) {
         const error = toOfsError(err);
         outcome = { ok: false, code: error.code, message: error.message };
       }
-      if (msg.sender) dispatch(msg.sender as Ref<ReplicaOutcome<unknown>>, outcome);
+      if ('sender' in msg && msg.sender) dispatch(msg.sender as Ref<ReplicaOutcome<unknown>>, outcome);
       return state;
     },
     `chunk-${chunkId}`,
-    { initialState: null, shutdownAfter: IDLE_SHUTDOWN_MS },
+    {
+      initialStateFunc: () => ({ syncWaiters: [] }),
+      shutdownAfter: IDLE_SHUTDOWN_MS,
+    },
   );
 }

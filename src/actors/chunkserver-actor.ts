@@ -1,7 +1,8 @@
 import { dispatch, query, spawnStateless, type Ref } from 'nact';
 import type { ChunkStore } from '../chunkstore/chunk-store.js';
 import { OfsError } from '../core/errors.js';
-import { spawnChunkReplica, type ReplicaMessage, type ReplicaOutcome } from './chunk-replica-actor.js';
+import type { HeldLeases } from '../core/held-leases.js';
+import { spawnChunkReplica, type ReplicaMessage, type ReplicaOutcome, type SerialBook } from './chunk-replica-actor.js';
 
 /** How long a single chunk operation may take before the caller gives up. */
 const REPLICA_TIMEOUT_MS = 60_000;
@@ -10,12 +11,13 @@ const REPLICA_TIMEOUT_MS = 60_000;
  * The chunkserver's root actor: routes each chunk operation to that chunk's
  * replica actor, starting it on first use.
  */
-export function spawnChunkserverActor(parent: Ref<unknown>, store: ChunkStore): Ref<ReplicaMessage> {
+export function spawnChunkserverActor(parent: Ref<unknown>, store: ChunkStore, leases: HeldLeases): Ref<ReplicaMessage> {
+  const serials: SerialBook = new Map();
   return spawnStateless(
     parent,
     (msg: ReplicaMessage, ctx) => {
       const name = `chunk-${msg.chunkId}`;
-      const replica = (ctx.children.get(name) as Ref<ReplicaMessage> | undefined) ?? spawnChunkReplica(ctx.self, msg.chunkId, store);
+      const replica = (ctx.children.get(name) as Ref<ReplicaMessage> | undefined) ?? spawnChunkReplica(ctx.self, msg.chunkId, store, leases, serials);
       dispatch(replica, msg);
     },
     'chunkserver',

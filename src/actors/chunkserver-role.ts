@@ -10,7 +10,10 @@ import { registerChunkserver } from '../zk/registry.js';
 import { watchMasters } from '../zk/election.js';
 import { connectZk } from '../zk/session.js';
 import { ensurePaths } from '../zk/paths.js';
+import { HeldLeases } from '../core/held-leases.js';
+import type { Mutation, OrderedMutation } from './chunk-replica-actor.js';
 import { askReplica, spawnChunkserverActor } from './chunkserver-actor.js';
+import { PushBuffers } from './push-buffers.js';
 import { loadOrCreateIdentity } from './node-identity.js';
 
 export interface ChunkserverOptions {
@@ -32,15 +35,22 @@ export interface RunningChunkserver {
 }
 
 const MAX_READ_BYTES = MAX_DATA_FRAME;
+/** The master picks the chunk size; this only guards against nonsense. */
+export const MAX_CHUNK_SIZE = 2 ** 30;
 const FULL_REPORT_EVERY_BEATS = 30;
+/** Memory for bytes pushed but not yet committed, and how long an uncommitted push is kept. */
+const PUSH_BUFFER_BYTES = 256 * 1024 * 1024;
+const PUSH_BUFFER_TTL_MS = 60_000;
 
 export async function runChunkserver(options: ChunkserverOptions): Promise<RunningChunkserver> {
   const { log } = options;
   const id = await loadOrCreateIdentity(options.dir, 'cs');
-  const store = await ChunkStore.open(options.dir, { capacity: options.capacity });
+  const store = await ChunkStore.open(options.dir, { capacity: options.capacity, maxChunkSize: MAX_CHUNK_SIZE });
   if (store.damaged.length > 0) log.warn({ damaged: store.damaged }, 'chunks with unreadable metadata were skipped');
   const system = start();
-  const chunkserver = spawnChunkserverActor(system, store);
+  const leases = new HeldLeases();
+  const buffers = new PushBuffers(PUSH_BUFFER_BYTES, PUSH_BUFFER_TTL_MS);
+  const chunkserver = spawnChunkserverActor(system, store, leases);
   let master: MemberInfo | undefined;
   /** The highest epoch any master has shown us: orders from a lower one come from a deposed master. */
   let masterEpoch = 0;
@@ -59,21 +69,56 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
     epoch: () => masterEpoch,
     log,
     handlers: {
-      'chunk.write': async (body, data) => {
-        const bytes = singleFrame(data, 'chunk.write');
-        const forward = forwardTo(body.chain, (next, chain) =>
-          rpc.call(next, 'chunk.write', { ...body, chain }, { data: [bytes] }),
-        );
-        const local = askReplica<ChunkInfo>(chunkserver, (sender) => ({ kind: 'write', chunkId: body.chunkId, version: body.version, offset: body.offset, data: bytes, sender }));
-        const [info] = await Promise.all([local, forward]);
-        return { body: { length: info.length } };
+      'chunk.push': async (body, data) => {
+        const bytes = singleFrame(data, 'chunk.push');
+        buffers.put(body.bufferId, bytes, Date.now());
+        // Forward down the chain while this hop is done: the client waits for the whole chain.
+        await forwardTo(body.chain, (next, chain) => rpc.call(next, 'chunk.push', { ...body, chain }, { data: [bytes] }));
+        return { body: {} };
       },
-      'chunk.seal': async (body) => {
-        const forward = forwardTo(body.chain, (next, chain) => rpc.call(next, 'chunk.seal', { ...body, chain }));
-        const local = askReplica<ChunkInfo>(chunkserver, (sender) => ({ kind: 'seal', chunkId: body.chunkId, version: body.version, length: body.length, sender }));
-        const [info] = await Promise.all([local, forward]);
-        await reportChunks(false, [{ chunkId: info.id, version: info.version, length: info.length }]);
-        return { body: { length: info.length } };
+      'chunk.setVersion': async (body, _data, envelope) => {
+        const sentAt = Date.now();
+        if (!fromCurrentMaster(envelope.epoch, 'chunk.setVersion')) {
+          throw new OfsError('ESTALE', `epoch ${envelope.epoch} is below the current master epoch ${masterEpoch}`);
+        }
+        const info = await askReplica<ChunkInfo>(chunkserver, (sender) => ({ kind: 'set-version', chunkId: body.chunkId, version: body.version, sender }));
+        if (body.leaseMs) leases.grant(body.chunkId, body.version, body.leaseMs, sentAt);
+        else leases.revoke(body.chunkId);
+        return { body: { version: info.version, length: info.length } };
+      },
+      'chunk.revokeLease': async (body, _data, envelope) => {
+        if (fromCurrentMaster(envelope.epoch, 'chunk.revokeLease')) leases.revoke(body.chunkId);
+        return { body: {} };
+      },
+      'chunk.commit': async (body) => {
+        const data = buffers.get(body.bufferId, body.length);
+        const forward = (ordered: OrderedMutation) =>
+          Promise.all(
+            body.secondaries.map((secondary) =>
+              rpc
+                .call(secondary, 'chunk.apply', { chunkId: body.chunkId, version: body.version, serial: ordered.serial, bufferId: ordered.padded ? undefined : body.bufferId, offset: ordered.offset, length: ordered.length })
+                .catch((err: OfsError) => {
+                  throw new OfsError(err.code, `secondary ${secondary}: ${err.message}`);
+                }),
+            ),
+          );
+        const { ordered, durable, forwarded } = await askReplica<{ ordered: OrderedMutation; durable: Promise<unknown>; forwarded: Promise<unknown> }>(
+          chunkserver,
+          (sender) => ({ kind: 'commit', chunkId: body.chunkId, version: body.version, mode: body.mode, offset: body.offset, data, chunkSize: body.chunkSize, forward, sender }),
+        );
+        // Success only when every replica applied it (GFS 3.1 step 7); else the client retries.
+        await Promise.all([durable, forwarded]);
+        buffers.release(body.bufferId);
+        return { body: { offset: ordered.offset, padded: ordered.padded } };
+      },
+      'chunk.apply': async (body) => {
+        const mutation: Mutation = body.bufferId
+          ? { data: buffers.get(body.bufferId, body.length), offset: body.offset }
+          : { pad: true, offset: body.offset, length: body.length };
+        const { durable } = await askReplica<{ durable: Promise<unknown> }>(chunkserver, (sender) => ({ kind: 'apply', chunkId: body.chunkId, version: body.version, serial: body.serial, mutation, sender }));
+        await durable;
+        if (body.bufferId) buffers.release(body.bufferId);
+        return { body: {} };
       },
       'chunkserver.report': async (_body, _data, envelope) => {
         if (!fromCurrentMaster(envelope.epoch, 'chunkserver.report')) {
@@ -127,8 +172,11 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
   const heartbeat = async (): Promise<void> => {
     if (!master) return;
     try {
-      const { body, epoch } = await rpc.call(master.address, 'master.heartbeat', await load(), { timeoutMs: options.heartbeatMs * 3 });
+      const sentAt = Date.now();
+      const wanted = leases.wanted(sentAt);
+      const { body, epoch } = await rpc.call(master.address, 'master.heartbeat', { ...(await load()), leases: wanted }, { timeoutMs: options.heartbeatMs * 3 });
       if (!fromCurrentMaster(epoch, 'heartbeat reply')) return;
+      for (const lease of body.extended) leases.extend(lease.chunkId, lease.version, lease.leaseMs, sentAt);
       deleteChunks(body.deleteChunks);
       // A full report now and then lets the master find garbage it missed (GFS 4.4).
       if (!body.known || ++beats % FULL_REPORT_EVERY_BEATS === 0) await reportChunks(true, fullReport());

@@ -1,17 +1,10 @@
 import { dispatch, spawn, type Ref } from 'nact';
 import { chooseReplicas, ClusterView, type ChunkserverLoad } from '../core/cluster-view.js';
-import {
-  decideAllocateChunk,
-  decideComplete,
-  decideCreate,
-  decideDelete,
-  decideMkdir,
-  decideRename,
-} from '../core/commands.js';
+import { decideChunksUpTo, decideCreate, decideDelete, decideExtend, decideMkdir, decideRename } from '../core/commands.js';
 import { OfsError, toOfsError } from '../core/errors.js';
 import type { MasterEvent, UnsequencedEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
-import { applyAll, lookup, ownedChunks, type FileNode, type Namespace } from '../core/namespace.js';
+import { applyAll, lookup, ownedChunks, type ChunkOwners, type FileNode, type Namespace } from '../core/namespace.js';
 import { joinPath, normalizePath } from '../core/paths.js';
 import { stateDigest } from '../core/digest.js';
 import { RETRY_CACHED_TYPES, type MessageType, type ReplyOf, type RequestOf } from '../transport/protocol.js';
@@ -35,6 +28,28 @@ export interface MasterSettings {
   standbys: (seq: number) => { id: string; address: string; lag: number | null }[];
   /** Starts streaming events after `seq` to a standby that took the snapshot at `seq`. */
   attachStandby: (standby: { id: string; address: string }, seq: number) => void;
+  /** Chunks whose file was deleted, renamed or replaced: their leases are revoked. */
+  onChunksDetached: (chunkIds: string[]) => void;
+}
+
+/** What the lease manager needs to grant a lease on one chunk. */
+export interface LeaseCandidate {
+  path: string;
+  index: number;
+  chunkId: string;
+  version: number;
+  /** Live servers at the chunk's version; for a chunk on no server yet, where to create it. */
+  candidates: { id: string; address: string }[];
+  liveIds: string[];
+}
+
+export interface GrantedLease {
+  path: string;
+  index: number;
+  chunkId: string;
+  version: number;
+  replicas: { id: string; address: string; length: number }[];
+  failed: string[];
 }
 
 export type MasterOutcome<T extends MessageType = MessageType> =
@@ -44,6 +59,8 @@ export type MasterOutcome<T extends MessageType = MessageType> =
 export type MasterMessage =
   | { kind: 'request'; type: MessageType; body: unknown; sender: Ref<MasterOutcome> }
   | { kind: 'attach-standby'; standby: { id: string; address: string }; sender: Ref<Namespace> }
+  | { kind: 'prepare-lease'; path: string; index: number | 'last'; sender: Ref<MasterOutcome> }
+  | { kind: 'lease-granted'; lease: GrantedLease; sender: Ref<MasterOutcome> }
   | { kind: 'expire-dead'; now: number }
   | { kind: 'chunkserver-gone'; id: string };
 
@@ -51,7 +68,7 @@ interface MasterState {
   ns: Namespace;
   view: ClusterView;
   sinceCheckpoint: number;
-  owned?: { ns: Namespace; chunks: ReturnType<typeof ownedChunks> };
+  owned?: { ns: Namespace; chunks: ChunkOwners };
 }
 
 type Handled = { reply: unknown; events?: UnsequencedEvent[]; after?: Promise<unknown> };
@@ -77,7 +94,11 @@ export function spawnMasterActor(
   const persist = (state: MasterState, events: UnsequencedEvent[]): { state: MasterState; durable: Promise<void> } => {
     if (events.length === 0) return { state, durable: Promise.resolve() };
     const sequenced = events.map((e, i) => ({ ...e, seq: state.ns.seq + 1 + i }) as MasterEvent);
+    const detached = sequenced.flatMap((e) =>
+      e.type === 'NodeDeleted' || e.type === 'FileCreated' ? [...ownedChunks(state.ns, e.path).keys()] : e.type === 'NodeRenamed' ? [...ownedChunks(state.ns, e.from).keys()] : [],
+    );
     const ns = applyAll(state.ns, sequenced);
+    if (detached.length > 0) settings.onChunksDetached(detached);
     const durable = sink.append(sequenced).catch((err: unknown) => {
       // The in-memory state is now ahead of the log: continuing would serve
       // metadata that a restart forgets. Crash loudly; the supervisor restarts us.
@@ -110,28 +131,8 @@ export function spawnMasterActor(
           reply: { chunkSize: settings.chunkSize, replication: settings.replication },
           events: tagged(decideCreate(ns, normalizePath(body.path), body.overwrite, now), body.requestId),
         };
-      case 'master.allocateChunk': {
-        const path = normalizePath(body.path);
-        const live = view.liveServers(now);
-        const replicas = chooseReplicas(live, settings.replication, settings.chunkSize);
-        if (replicas.length === 0) {
-          throw new OfsError(
-            'ENOSPC',
-            `no chunkserver can take a ${settings.chunkSize}-byte chunk for ${path} (${live.length} live chunkservers)`,
-          );
-        }
-        if (replicas.length < settings.replication) {
-          log.warn({ path, placed: replicas.length, wanted: settings.replication }, 'chunk placed under-replicated');
-        }
-        const events = decideAllocateChunk(ns, path, body.index, 1);
-        const allocated = events[0] as Extract<UnsequencedEvent, { type: 'ChunkAllocated' }>;
-        return {
-          reply: { chunkId: allocated.chunkId, version: allocated.version, replicas: replicas.map(({ id, address }) => ({ id, address })) },
-          events,
-        };
-      }
-      case 'master.complete':
-        return { reply: {}, events: tagged(decideComplete(ns, normalizePath(body.path), body.size, settings.chunkSize, now), body.requestId) };
+      case 'master.extend':
+        return { reply: {}, events: tagged(decideExtend(ns, normalizePath(body.path), body.size, settings.chunkSize, now), body.requestId) };
       case 'master.delete':
         return { reply: {}, events: tagged(decideDelete(ns, normalizePath(body.path), body.recursive), body.requestId) };
       case 'master.rename':
@@ -148,7 +149,7 @@ export function spawnMasterActor(
         return { reply: status(state, now) };
       case 'master.heartbeat': {
         const known = view.heartbeat(body as ChunkserverLoad, now);
-        return { reply: { known, deleteChunks: [] } };
+        return { reply: { known, deleteChunks: [], extended: [] } };
       }
       case 'master.chunkReport': {
         const report = body as RequestOf<'master.chunkReport'>;
@@ -176,21 +177,75 @@ export function spawnMasterActor(
     const owned = state.owned.chunks;
     return chunks
       .filter((c) => c.version > (owned.get(c.chunkId)?.version ?? Infinity))
-      .map((c) => ({ type: 'ChunkVersionAdopted', chunkId: c.chunkId, version: c.version }));
+      .map((c) => ({ type: 'ChunkVersionBumped', ...owned.get(c.chunkId)!, chunkId: c.chunkId, version: c.version }));
+  };
+
+  /** Allocates the chunk if needed and says where a lease on it may go. */
+  const prepareLease = (state: MasterState, rawPath: string, at: number | 'last', now: number): Handled => {
+    const path = normalizePath(rawPath);
+    const file = lookup(state.ns, path);
+    if (!file) throw new OfsError('ENOENT', `${path} does not exist`);
+    if (file.kind !== 'file') throw new OfsError('EISDIR', `${path} is a directory`);
+    const index = at === 'last' ? Math.max(0, file.chunks.length - 1) : at;
+    const events = decideChunksUpTo(state.ns, path, index);
+    const allocated = events.filter((e) => e.type === 'ChunkAllocated').map((e) => e as Extract<UnsequencedEvent, { type: 'ChunkAllocated' }>);
+    const chunk = allocated.find((e) => e.index === index) ?? { chunkId: (file as FileNode).chunks[index]!.id, version: (file as FileNode).chunks[index]!.version };
+    const live = state.view.liveServers(now);
+    const candidates =
+      chunk.version === 0
+        ? chooseReplicas(live, settings.replication, settings.chunkSize)
+        : state.view.holders(chunk.chunkId, chunk.version, now);
+    const reply: LeaseCandidate = {
+      path,
+      index,
+      chunkId: chunk.chunkId,
+      version: chunk.version,
+      candidates: candidates.map(({ id, address }) => ({ id, address })),
+      liveIds: live.map((s) => s.id),
+    };
+    return { reply, events };
+  };
+
+  /** Journals the version a new lease set on the replicas, and notes where they are. */
+  const recordGrant = (state: MasterState, lease: GrantedLease): Handled => {
+    for (const replica of lease.replicas) state.view.recordReplica(replica.id, lease.chunkId, lease.version, replica.length);
+    for (const id of lease.failed) state.view.forgetReplica(lease.chunkId, id);
+    const { path, index, chunkId, version } = lease;
+    return { reply: {}, events: [{ type: 'ChunkVersionBumped', path, index, chunkId, version }] };
+  };
+
+  /** Runs a handler, persists its events and answers once they are durable. */
+  const answer = (state: MasterState, sender: Ref<MasterOutcome>, run: () => Handled): MasterState => {
+    try {
+      const { reply, events = [], after } = run();
+      const next = persist(state, events);
+      Promise.all([next.durable, after]).then(
+        ([, late]) => dispatch(sender, { ok: true, body: (reply ?? late) as never }),
+        (err: unknown) => {
+          const error = toOfsError(err);
+          dispatch(sender, { ok: false, code: error.code, message: error.message });
+        },
+      );
+      return next.state;
+    } catch (err) {
+      const error = toOfsError(err);
+      if (error.code === 'EINTERNAL') log.error({ err }, 'request failed');
+      dispatch(sender, { ok: false, code: error.code, message: error.message });
+      return state;
+    }
   };
 
   const locate = (state: MasterState, path: string, now: number): ReplyOf<'master.locate'> => {
     const node = lookup(state.ns, path);
     if (!node) throw new OfsError('ENOENT', `${path} does not exist`);
     if (node.kind === 'dir') {
-      return { path, type: 'dir', size: 0, mtime: node.mtime, complete: true, chunkSize: settings.chunkSize, chunks: [] };
+      return { path, type: 'dir', size: 0, mtime: node.mtime, chunkSize: settings.chunkSize, chunks: [] };
     }
     return {
       path,
       type: 'file',
       size: node.size,
       mtime: node.mtime,
-      complete: node.complete,
       chunkSize: settings.chunkSize,
       chunks: node.chunks.map((chunk, index) => ({
         index,
@@ -236,6 +291,10 @@ export function spawnMasterActor(
           settings.attachStandby(msg.standby, state.ns.seq);
           dispatch(msg.sender, state.ns);
           return state;
+        case 'prepare-lease':
+          return answer(state, msg.sender, () => prepareLease(state, msg.path, msg.index, Date.now()));
+        case 'lease-granted':
+          return answer(state, msg.sender, () => recordGrant(state, msg.lease));
         case 'expire-dead':
           for (const id of state.view.expire(msg.now)) log.warn({ chunkserver: id }, 'chunkserver missed its heartbeats: dropped');
           return state;
@@ -243,26 +302,8 @@ export function spawnMasterActor(
           if (state.view.servers.has(msg.id)) log.warn({ chunkserver: msg.id }, 'chunkserver left ZooKeeper: dropped');
           state.view.remove(msg.id);
           return state;
-        case 'request': {
-          try {
-            const { reply, events = [], after } = handle(state, msg.type, msg.body, Date.now());
-            const next = persist(state, events);
-            const sender = msg.sender;
-            Promise.all([next.durable, after]).then(
-              ([, late]) => dispatch(sender, { ok: true, body: (reply ?? late) as never }),
-              (err: unknown) => {
-                const error = toOfsError(err);
-                dispatch(sender, { ok: false, code: error.code, message: error.message });
-              },
-            );
-            return next.state;
-          } catch (err) {
-            const error = toOfsError(err);
-            if (error.code === 'EINTERNAL') log.error({ err }, `${msg.type} failed`);
-            dispatch(msg.sender, { ok: false, code: error.code, message: error.message });
-            return state;
-          }
-        }
+        case 'request':
+          return answer(state, msg.sender, () => handle(state, msg.type, msg.body, Date.now()));
       }
     },
     'master',

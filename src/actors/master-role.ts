@@ -3,7 +3,7 @@ import { OfsError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { MasterStore } from '../core/master-store.js';
 import type { Namespace } from '../core/namespace.js';
-import { protocol, type MessageType } from '../transport/protocol.js';
+import { protocol, type MessageType, type ReplyOf } from '../transport/protocol.js';
 import { RpcClient } from '../transport/rpc-client.js';
 import { RpcServer, type HandlerMap } from '../transport/rpc-server.js';
 import { listMasters, MasterElection, watchMasters } from '../zk/election.js';
@@ -13,6 +13,7 @@ import { ensurePaths } from '../zk/paths.js';
 import { listChunkservers, watchChunkservers, type MemberInfo } from '../zk/registry.js';
 import { connectZk } from '../zk/session.js';
 import { spawnMasterActor, type MasterMessage, type MasterOutcome } from './master-actor.js';
+import { spawnLeaseManager, type LeaseMessage, type LeaseOutcome } from './lease-manager.js';
 import { loadOrCreateIdentity } from './node-identity.js';
 import { spawnStandbyActor, type StandbyMessage, type StandbyOutcome } from './standby-actor.js';
 import { StandbyReplicator } from './standby-replicator.js';
@@ -28,6 +29,8 @@ export interface MasterOptions {
   heartbeatMs: number;
   /** Events between automatic checkpoints. */
   checkpointEvery?: number;
+  /** How long a chunk lease lasts (extended by the primary's heartbeats). */
+  leaseMs: number;
   log: Logger;
   onFatal: (reason: string) => void;
 }
@@ -61,6 +64,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
   let epoch = 0;
   let mode: 'standby' | 'taking-over' | 'active' = 'standby';
   let actor: Ref<MasterMessage> | undefined;
+  let leaseManager: Ref<LeaseMessage> | undefined;
   let masters: MemberInfo[] = [];
   let attachedTo: string | undefined;
   const standbyActor = spawnStandbyActor(system, recovered, store, checkpointEvery, log);
@@ -82,6 +86,17 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
 
   const handlers: HandlerMap = {
     ...Object.fromEntries(MASTER_TYPES.map((type) => [type, (body: unknown) => askActive(type, body)])),
+    'master.lease': async (body) => {
+      if (!leaseManager) throw new OfsError('ENOTACTIVE', `master ${id} is not the active master`);
+      const outcome = (await query(leaseManager, (sender) => ({ kind: 'lease', ...body, sender }) as LeaseMessage, QUERY_TIMEOUT_MS)) as LeaseOutcome;
+      if (!outcome.ok) throw new OfsError(outcome.code, outcome.message);
+      return { body: outcome.lease };
+    },
+    'master.heartbeat': async (body) => {
+      const { body: beat } = await askActive('master.heartbeat', body);
+      const extended = body.leases.length === 0 || !leaseManager ? [] : ((await query(leaseManager, (sender) => ({ kind: 'extend', serverId: body.id, leases: body.leases, sender }) as LeaseMessage, QUERY_TIMEOUT_MS)) as ReplyOf<'master.heartbeat'>['extended']);
+      return { body: { ...(beat as ReplyOf<'master.heartbeat'>), extended } };
+    },
     'master.attachStandby': async (standby) => {
       if (!actor) throw new OfsError('ENOTACTIVE', `master ${id} is not the active master`);
       const ns = (await query(actor, (sender) => ({ kind: 'attach-standby', standby, sender }) as MasterMessage, QUERY_TIMEOUT_MS)) as Namespace;
@@ -223,10 +238,14 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
         standbys: (seq) =>
           masters.filter((m) => m.id !== id).map((m) => ({ id: m.id, address: m.address, lag: replicators.get(m.id)?.lag(seq) ?? null })),
         attachStandby,
+        onChunksDetached: (chunkIds) => {
+          if (leaseManager) dispatch(leaseManager, { kind: 'revoke', chunkIds });
+        },
       },
       sink,
       log,
     );
+    leaseManager = spawnLeaseManager(system, actor, rpc, { leaseMs: options.leaseMs, chunkSize: options.chunkSize }, log);
     mode = 'active';
     log.info({ id, address, epoch, seq: ns.seq }, 'elected: serving as the active master');
     void collectChunkReports();

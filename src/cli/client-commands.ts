@@ -1,4 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
+import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import { Option, type Command } from 'commander';
 import { OfsClient } from '../client/ofs-client.js';
@@ -49,6 +50,19 @@ export function registerClientCommands(program: Command): void {
       withClient('put', async (client, local: string, path: string, opts: { overwrite: boolean }) => {
         const source = local === '-' ? process.stdin : createReadStream(local);
         await pipeline(source, client.createWriteStream(path, { overwrite: opts.overwrite }));
+      }),
+    );
+
+  program
+    .command('append')
+    .description('append a local file (or - for stdin) to PATH as one record; prints the offset it got')
+    .argument('<path>', 'OFS path')
+    .argument('<local>', 'local file, or - for stdin')
+    .addOption(zkOption())
+    .action(
+      withClient('append', async (client, path: string, local: string) => {
+        const record = await buffer(local === '-' ? process.stdin : createReadStream(local));
+        process.stdout.write(`${await client.append(path, record)}\n`);
       }),
     );
 

@@ -4,7 +4,7 @@ import { Supervisor } from '../cluster/supervisor.js';
 import { createLogger } from '../core/logger.js';
 import { OfsError } from '../core/errors.js';
 import { reportAndExit } from './errors.js';
-import { parseByteCount, parsePort, parsePositiveInt } from './options.js';
+import { parseByteCount, parseChunkSize, parseLeaseMs, parsePort, parsePositiveInt } from './options.js';
 
 export function registerClusterCommands(program: Command): void {
   const cluster = program.command('cluster').description('run a whole local cluster, supervised');
@@ -16,10 +16,11 @@ export function registerClusterCommands(program: Command): void {
     .option('--chunkservers <n>', 'number of chunkservers', parsePositiveInt, 3)
     .option('--masters <n>', 'number of masters (one active, the rest standby)', parsePositiveInt, 2)
     .option('--replication <n>', 'replicas per chunk', parsePositiveInt, 3)
-    .option('--chunk-size <bytes>', 'chunk size', parseByteCount, 64 * 2 ** 20)
+    .option('--chunk-size <bytes>', 'chunk size (64 KiB to 1 GiB)', parseChunkSize, 64 * 2 ** 20)
     .option('--capacity <bytes>', 'per-chunkserver capacity (default: the disk)', parseByteCount)
     .option('--zk-port <port>', 'ZooKeeper client port (default: a free one)', parsePort)
     .option('--heartbeat-ms <ms>', 'chunkserver heartbeat interval', parsePositiveInt, 1000)
+    .option('--lease-ms <ms>', 'chunk lease duration', parseLeaseMs, 60_000)
     .action(async (opts) => {
       const log = createLogger('cluster');
       const supervisor = new Supervisor({ ...opts, log });

@@ -28,7 +28,7 @@ export function formatStat(stat: FileStat): string {
   const lines = [
     `path:    ${stat.path}`,
     `type:    ${stat.type}`,
-    `size:    ${stat.size} (${formatBytes(stat.size)})${stat.complete ? '' : ' [being written]'}`,
+    `size:    ${stat.size} (${formatBytes(stat.size)})`,
     `mtime:   ${formatTime(stat.mtime)}`,
   ];
   if (stat.type === 'file') {

@@ -29,3 +29,16 @@ export function parseZkAddress(value: string): string {
   }
   return value;
 }
+
+export function parseLeaseMs(value: string): number {
+  const n = parsePositiveInt(value);
+  if (n < 1000) throw new InvalidArgumentError(`a lease must last at least 1000 ms, got ${n}`);
+  return n;
+}
+
+/** Whole 64 KiB blocks (the checksum unit), up to what a chunkserver accepts. */
+export function parseChunkSize(value: string): number {
+  const n = parseByteCount(value);
+  if (n % 65536 !== 0 || n > 2 ** 30) throw new InvalidArgumentError(`a chunk size is a multiple of 64 KiB up to 1 GiB, got ${n}`);
+  return n;
+}

@@ -4,7 +4,7 @@ import { runMaster } from '../actors/master-role.js';
 import { createLogger } from '../core/logger.js';
 import { runZooKeeperForeground } from '../zk/server.js';
 import { reportAndExit } from './errors.js';
-import { parseByteCount, parsePort, parsePositiveInt, parseZkAddress } from './options.js';
+import { parseByteCount, parseChunkSize, parseLeaseMs, parsePort, parsePositiveInt, parseZkAddress } from './options.js';
 
 /** Stops a role cleanly on SIGINT/SIGTERM so its ZooKeeper node goes at once, not after a session timeout. */
 function stopOnSignals(stop: () => Promise<void>): void {
@@ -38,9 +38,10 @@ export function registerRoleCommands(program: Command): void {
     .requiredOption('--dir <dir>', 'directory for the journal')
     .option('--host <host>', 'address to listen on and advertise', '127.0.0.1')
     .option('--port <port>', 'port (0 picks a free one)', parsePort, 0)
-    .option('--chunk-size <bytes>', 'chunk size', parseByteCount, 64 * 2 ** 20)
+    .option('--chunk-size <bytes>', 'chunk size (64 KiB to 1 GiB)', parseChunkSize, 64 * 2 ** 20)
     .option('--replication <n>', 'replicas per chunk', parsePositiveInt, 3)
     .option('--heartbeat-ms <ms>', 'chunkserver heartbeat interval (3 missed = dead)', parsePositiveInt, 1000)
+    .option('--lease-ms <ms>', 'chunk lease duration (at least 1000)', parseLeaseMs, 60_000)
     .action(async (opts) => {
       const log = createLogger('master');
       const master = await runMaster({ ...opts, log, onFatal: fatal(log) }).catch(reportAndExit('master'));

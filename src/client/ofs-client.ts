@@ -5,6 +5,7 @@ import type { ReplyOf } from '../transport/protocol.js';
 import { RpcClient } from '../transport/rpc-client.js';
 import { connectZk, type ZkSession } from '../zk/session.js';
 import { readPieces, resolveRange } from './file-reader.js';
+import { ChunkMutator } from './chunk-mutator.js';
 import { FileWriter, PIECE_BYTES } from './file-writer.js';
 import { MasterLink } from './master-link.js';
 
@@ -28,12 +29,18 @@ const MASTER_CALL_TIMEOUT_MS = 10_000;
  * ZooKeeper); bytes go straight to and from chunkservers.
  */
 export class OfsClient {
+  private readonly mutator: ChunkMutator;
+  /** Per file, the chunk this client last appended to: where its next record goes first. */
+  private readonly appendChunk = new Map<string, number>();
+
   private constructor(
     private readonly zk: ZkSession,
     private readonly rpc: RpcClient,
     private readonly master: MasterLink,
     private readonly retryForMs: number,
-  ) {}
+  ) {
+    this.mutator = new ChunkMutator(master, rpc, retryForMs);
+  }
 
   static async connect(options: ConnectOptions): Promise<OfsClient> {
     const zk = await connectZk(options.zk, { connectTimeoutMs: options.connectTimeoutMs ?? 5000 });
@@ -42,11 +49,58 @@ export class OfsClient {
     return new OfsClient(zk, rpc, new MasterLink(zk, rpc, retryForMs, MASTER_CALL_TIMEOUT_MS), retryForMs);
   }
 
-  /** Creates (or replaces) `path` with `data`; missing parent directories are made. */
-  async write(path: string, data: Buffer | Uint8Array | string, options: { overwrite?: boolean } = {}): Promise<void> {
-    const writer = await FileWriter.create(this.master, this.rpc, path, options.overwrite ?? true);
-    await writer.write(typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  /**
+   * Without `offset`: creates (or replaces) `path` with `data`, making missing
+   * parent directories. With `offset`: writes `data` there in the existing
+   * file, overwriting what was there and extending it if the range passes its
+   * end (a gap past the old end reads as zeros).
+   */
+  async write(path: string, data: Buffer | Uint8Array | string, options: { overwrite?: boolean; offset?: number } = {}): Promise<void> {
+    const bytes = toBuffer(data);
+    const writer =
+      options.offset === undefined
+        ? await FileWriter.create(this.master, this.mutator, path, options.overwrite ?? true)
+        : await this.writerAt(path, options.offset);
+    await writer.write(bytes);
     await writer.close();
+  }
+
+  /**
+   * Record append (GFS 3.3): adds `data` as one record at an offset the
+   * primary chooses, atomically and at least once, and returns that offset.
+   * A record never straddles chunks; at most a quarter of the chunk size.
+   * The file is created if missing.
+   */
+  async append(path: string, data: Buffer | Uint8Array | string): Promise<number> {
+    const record = toBuffer(data);
+    const { chunkSize } = await this.stat(path).catch(async (err: OfsError) => {
+      if (err.code !== 'ENOENT') throw err;
+      await this.master.call('master.create', { path, overwrite: false }).catch((e: OfsError) => {
+        if (e.code !== 'EEXIST') throw e; // another appender made it first
+      });
+      return this.stat(path);
+    });
+    if (record.length === 0 || record.length > chunkSize / 4) {
+      throw new OfsError('EINVAL', `a record must be 1 to ${chunkSize / 4} bytes (a quarter of a chunk), not ${record.length}`);
+    }
+    let index: number | 'last' = this.appendChunk.get(path) ?? 'last';
+    for (;;) {
+      const result = await this.mutator.mutate(path, index, 'append', 0, record);
+      if (!result.padded) {
+        this.appendChunk.set(path, result.index);
+        const offset = result.index * chunkSize + result.offset;
+        await this.master.call('master.extend', { path, size: offset + record.length });
+        return offset;
+      }
+      index = result.index + 1; // the chunk was full: the record goes to the next one
+    }
+  }
+
+  private async writerAt(path: string, offset: number): Promise<FileWriter> {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new OfsError('EINVAL', `invalid write offset ${offset}`);
+    const file = await this.stat(path);
+    if (file.type === 'dir') throw new OfsError('EISDIR', `${path} is a directory`);
+    return new FileWriter(this.master, this.mutator, path, file.chunkSize, offset);
   }
 
   /** Reads a range (the whole file by default) into one Buffer; use createReadStream for large files. */
@@ -70,7 +124,7 @@ export class OfsClient {
   /** A stream that creates (or replaces) `path`; the file is complete when the stream finishes. */
   createWriteStream(path: string, options: { overwrite?: boolean } = {}): Writable {
     let writer: Promise<FileWriter> | undefined;
-    const open = () => (writer ??= FileWriter.create(this.master, this.rpc, path, options.overwrite ?? true));
+    const open = () => (writer ??= FileWriter.create(this.master, this.mutator, path, options.overwrite ?? true));
     return new Writable({
       highWaterMark: PIECE_BYTES,
       write(data: Buffer, _encoding, done) {
@@ -136,4 +190,8 @@ export class OfsClient {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
+}
+
+function toBuffer(data: Buffer | Uint8Array | string): Buffer {
+  return typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }

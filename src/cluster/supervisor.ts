@@ -16,6 +16,7 @@ export interface ClusterOptions {
   replication: number;
   chunkSize: number;
   heartbeatMs: number;
+  leaseMs: number;
   zkPort?: number;
   /** Per-chunkserver capacity in bytes (default: the disk). */
   capacity?: number;
@@ -63,6 +64,7 @@ export class Supervisor {
         '--port', String(port),
         '--chunk-size', String(this.options.chunkSize),
         '--replication', String(this.options.replication),
+        '--lease-ms', String(this.options.leaseMs),
       ]);
     }
     for (let i = 0; i < this.options.chunkservers; i++) {

@@ -47,6 +47,13 @@ export class ClusterView {
     }
   }
 
+  /** A replica the master itself just set up (a lease grant told it its version). */
+  recordReplica(serverId: string, chunkId: string, version: number, length: number): void {
+    let holders = this.replicas.get(chunkId);
+    if (!holders) this.replicas.set(chunkId, (holders = new Map()));
+    holders.set(serverId, { version, length });
+  }
+
   /** A chunkserver is gone (its ZooKeeper node vanished or it stopped beating). */
   remove(serverId: string): void {
     this.servers.delete(serverId);

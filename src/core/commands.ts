@@ -50,46 +50,38 @@ export function decideCreate(ns: Namespace, path: string, overwrite: boolean, no
   return [...ensureDirectories(ns, parentPath(path), now), { type: 'FileCreated', path, mtime: now }];
 }
 
-function requireFileUnderConstruction(ns: Namespace, path: string) {
+function requireFile(ns: Namespace, path: string) {
   const node = lookup(ns, path);
-  if (!node) throw new OfsError('ENOENT', `${path} does not exist (was it deleted or replaced while being written?)`);
+  if (!node) throw new OfsError('ENOENT', `${path} does not exist`);
   if (node.kind !== 'file') throw new OfsError('EISDIR', `${path} is a directory`);
-  if (node.complete) throw new OfsError('EINVAL', `${path} is already complete; write it again to replace it`);
   return node;
 }
 
-export function decideAllocateChunk(
-  ns: Namespace,
-  path: string,
-  index: number,
-  version: number,
-): UnsequencedEvent[] {
-  const file = requireFileUnderConstruction(ns, path);
-  // Asking again for the last chunk replaces it: that is how a writer retries a
-  // chunk whose replicas failed (or whose allocation reply a failover lost);
-  // the abandoned chunk is garbage-collected through chunkserver reports.
-  if (index !== file.chunks.length && index !== file.chunks.length - 1) {
-    throw new OfsError('EINVAL', `chunk ${index} of ${path} is out of order: the file has ${file.chunks.length} chunks`);
+/** The largest chunk index a file may have: bounds what one request can make the master allocate. */
+export const MAX_CHUNKS_PER_FILE = 1 << 20;
+
+/**
+ * Allocates every chunk of `path` up to `index` that does not exist yet (a
+ * write past the end, or an append that filled the last chunk). New chunks are
+ * at version 0, on no chunkserver: their first lease creates the replicas.
+ */
+export function decideChunksUpTo(ns: Namespace, path: string, index: number): UnsequencedEvent[] {
+  const file = requireFile(ns, path);
+  if (index >= MAX_CHUNKS_PER_FILE) throw new OfsError('EINVAL', `chunk ${index} of ${path} is beyond the ${MAX_CHUNKS_PER_FILE}-chunk limit`);
+  const events: UnsequencedEvent[] = [];
+  for (let i = file.chunks.length; i <= index; i++) {
+    events.push({ type: 'ChunkAllocated', path, index: i, chunkId: formatChunkId(ns.nextChunkId + events.length), version: 0 });
   }
-  return [{ type: 'ChunkAllocated', path, index, chunkId: formatChunkId(ns.nextChunkId), version }];
+  return events;
 }
 
-export function decideComplete(
-  ns: Namespace,
-  path: string,
-  size: number,
-  chunkSize: number,
-  now: number,
-): UnsequencedEvent[] {
-  const file = requireFileUnderConstruction(ns, path);
-  const expected = Math.ceil(size / chunkSize);
-  if (file.chunks.length !== expected) {
-    throw new OfsError(
-      'EINVAL',
-      `${path}: ${size} bytes need ${expected} chunks of ${chunkSize} bytes, but ${file.chunks.length} were written`,
-    );
+/** Records that `path` is at least `size` bytes; nothing when it already is. */
+export function decideExtend(ns: Namespace, path: string, size: number, chunkSize: number, now: number): UnsequencedEvent[] {
+  const file = requireFile(ns, path);
+  if (size > file.chunks.length * chunkSize) {
+    throw new OfsError('EINVAL', `${path}: size ${size} lies beyond its ${file.chunks.length} allocated chunks`);
   }
-  return [{ type: 'FileCompleted', path, size, mtime: now }];
+  return size > file.size ? [{ type: 'FileExtended', path, size, mtime: now }] : [];
 }
 
 export function decideDelete(ns: Namespace, path: string, recursive: boolean): UnsequencedEvent[] {

@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   'EBADMSG', // a message that does not match its schema
   'ECORRUPT', // stored bytes fail their checksum
   'ESTALE', // a chunk version older than the one asked for
+  'ELEASE', // a mutation sent to a replica that holds no valid lease for it
   'ENOSPC', // no room on a chunkserver, or not enough chunkservers
   'ENOTACTIVE', // sent to a master that is not the active one
   'EUNAVAILABLE', // a peer (ZooKeeper, master, chunkserver) cannot be reached

@@ -21,17 +21,22 @@ export const masterEventSchema = z.discriminatedUnion('type', [
     path,
     index: z.number().int().nonnegative(),
     chunkId: z.string().regex(/^[0-9a-f]{16}$/),
-    version: z.number().int().positive(),
+    /** 0: on no chunkserver yet; the first lease creates the replicas at version 1. */
+    version: z.number().int().nonnegative(),
     requestId,
   }),
+  /** A new lease (GFS 4.5), or a replica reported a version the master missed. */
   z.object({
-    type: z.literal('ChunkVersionAdopted'),
+    type: z.literal('ChunkVersionBumped'),
     seq,
+    path,
+    index: z.number().int().nonnegative(),
     chunkId: z.string().regex(/^[0-9a-f]{16}$/),
     version: z.number().int().positive(),
     requestId,
   }),
-  z.object({ type: z.literal('FileCompleted'), seq, path, size: z.number().int().nonnegative(), mtime: time, requestId }),
+  /** The file is at least `size` bytes long; a size never shrinks but by FileCreated. */
+  z.object({ type: z.literal('FileExtended'), seq, path, size: z.number().int().nonnegative(), mtime: time, requestId }),
   z.object({ type: z.literal('NodeDeleted'), seq, path, requestId }),
   z.object({ type: z.literal('NodeRenamed'), seq, from: path, to: path, mtime: time, requestId }),
 ]);

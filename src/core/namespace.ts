@@ -12,8 +12,6 @@ export interface FileNode {
   kind: 'file';
   size: number;
   mtime: number;
-  /** A file is under construction from FileCreated until FileCompleted. */
-  complete: boolean;
   chunks: ChunkRef[];
 }
 
@@ -115,34 +113,33 @@ export function apply(ns: Namespace, event: MasterEvent): Namespace {
           kind: 'file',
           size: 0,
           mtime: event.mtime,
-          complete: false,
           chunks: [],
         };
         break;
       case 'ChunkAllocated': {
         const file = fileDraft(draft.root, event.path);
-        if (event.index > file.chunks.length) {
-          throw new OfsError('EINTERNAL', `invariant broken: chunk ${event.index} of ${event.path} leaves a gap`);
+        if (event.index !== file.chunks.length) {
+          throw new OfsError('EINTERNAL', `invariant broken: chunk ${event.index} of ${event.path} allocated, but it has ${file.chunks.length}`);
         }
-        file.chunks[event.index] = { id: event.chunkId, version: event.version };
+        file.chunks.push({ id: event.chunkId, version: event.version });
         draft.nextChunkId = Math.max(draft.nextChunkId, parseInt(event.chunkId, 16) + 1);
         break;
       }
-      case 'ChunkVersionAdopted': {
-        const owner = ownedChunks(ns).get(event.chunkId);
-        if (!owner) throw new OfsError('EINTERNAL', `invariant broken: version adopted for unknown chunk ${event.chunkId}`);
-        const chunk = fileDraft(draft.root, owner.path).chunks[owner.index]!;
+      case 'ChunkVersionBumped': {
+        const chunk = fileDraft(draft.root, event.path).chunks[event.index];
+        if (chunk?.id !== event.chunkId) {
+          throw new OfsError('EINTERNAL', `invariant broken: chunk ${event.index} of ${event.path} is not ${event.chunkId}`);
+        }
         if (event.version < chunk.version) {
           throw new OfsError('EINTERNAL', `invariant broken: chunk ${event.chunkId} version would go down from ${chunk.version} to ${event.version}`);
         }
         chunk.version = event.version;
         break;
       }
-      case 'FileCompleted': {
+      case 'FileExtended': {
         const file = fileDraft(draft.root, event.path);
-        file.size = event.size;
+        file.size = Math.max(file.size, event.size);
         file.mtime = event.mtime;
-        file.complete = true;
         break;
       }
       case 'NodeDeleted':
@@ -165,16 +162,16 @@ export function applyAll(ns: Namespace, events: readonly MasterEvent[]): Namespa
   return events.reduce(apply, ns);
 }
 
-/** Every chunk a file still refers to: anything else on a chunkserver is garbage. */
-export function ownedChunks(ns: Namespace): Map<string, { path: string; index: number; version: number }> {
-  const owned = new Map<string, { path: string; index: number; version: number }>();
-  const walk = (dir: DirNode, prefix: string): void => {
-    for (const [name, node] of Object.entries(dir.children)) {
-      const path = `${prefix}/${name}`;
-      if (node.kind === 'dir') walk(node, path);
-      else node.chunks.forEach((c, index) => owned.set(c.id, { path, index, version: c.version }));
-    }
+export type ChunkOwners = Map<string, { path: string; index: number; version: number }>;
+
+/** Every chunk a file at or below `path` refers to (all of them by default): anything else on a chunkserver is garbage. */
+export function ownedChunks(ns: Namespace, path = '/'): ChunkOwners {
+  const owned: ChunkOwners = new Map();
+  const visit = (node: Node, at: string): void => {
+    if (node.kind === 'file') node.chunks.forEach((c, index) => owned.set(c.id, { path: at, index, version: c.version }));
+    else for (const [name, child] of Object.entries(node.children)) visit(child, at === '/' ? `/${name}` : `${at}/${name}`);
   };
-  walk(ns.root, '');
+  const start = lookup(ns, path);
+  if (start) visit(start, path);
   return owned;
 }

@@ -12,6 +12,7 @@ const nonNegative = z.number().int().nonnegative();
 const address = z.string().regex(/^tcp:\/\/[^\s]+:\d+$/, 'an address looks like tcp://host:port');
 const serverRef = z.object({ id: z.string().min(1), address });
 const empty = z.object({});
+const bufferId = z.string().regex(/^[0-9a-f]{8,64}$/, 'a buffer id is hex');
 /** Names a mutating request across retries, so a retry after a failover is not applied twice. */
 const requestId = z.string().min(1).max(64).optional();
 
@@ -49,11 +50,27 @@ export const protocol = {
     request: z.object({ path: z.string(), overwrite: z.boolean(), requestId }),
     reply: z.object({ chunkSize: z.number().int().positive(), replication: z.number().int().positive() }),
   },
-  'master.allocateChunk': {
-    request: z.object({ path: z.string(), index: nonNegative }),
-    reply: z.object({ chunkId, version: nonNegative, replicas: z.array(serverRef) }),
+  /**
+   * Where to send a mutation of chunk `index` (`last`: the file's last chunk,
+   * for record append): the primary holding the lease and every replica.
+   * Missing chunks up to `index` are allocated. `afterFailure` says the last
+   * mutation through the current lease failed: grant a new lease, with a new
+   * version, on the replicas that still answer.
+   */
+  'master.lease': {
+    request: z.object({ path: z.string(), index: z.union([nonNegative, z.literal('last')]), afterFailure: z.boolean() }),
+    reply: z.object({
+      index: nonNegative,
+      chunkId,
+      version: nonNegative,
+      primary: serverRef,
+      replicas: z.array(serverRef),
+      leaseMs: z.number().int().positive(),
+      chunkSize: z.number().int().positive(),
+    }),
   },
-  'master.complete': { request: z.object({ path: z.string(), size: nonNegative, requestId }), reply: empty },
+  /** The file is at least `size` bytes long (a writer's mutations up to there succeeded). */
+  'master.extend': { request: z.object({ path: z.string(), size: nonNegative, requestId }), reply: empty },
   'master.locate': {
     request: z.object({ path: z.string() }),
     reply: z.object({
@@ -61,7 +78,6 @@ export const protocol = {
       type: z.enum(['file', 'dir']),
       size: nonNegative,
       mtime: nonNegative,
-      complete: z.boolean(),
       chunkSize: z.number().int().positive(),
       chunks: z.array(locatedChunk),
     }),
@@ -96,29 +112,58 @@ export const protocol = {
 
   // chunkserver → master
   'master.heartbeat': {
-    request: chunkserverLoad,
+    /** `leases`: leases this chunkserver holds as primary and wants extended (GFS 3.1). */
+    request: chunkserverLoad.extend({ leases: z.array(z.object({ chunkId, version: nonNegative })) }),
     /** `known: false` asks the chunkserver for a full chunk report (a master that just started). */
-    reply: z.object({ known: z.boolean(), deleteChunks: z.array(chunkId) }),
+    reply: z.object({
+      known: z.boolean(),
+      deleteChunks: z.array(chunkId),
+      extended: z.array(z.object({ chunkId, version: nonNegative, leaseMs: z.number().int().positive() })),
+    }),
   },
   'master.chunkReport': {
     request: chunkserverLoad.extend({ full: z.boolean(), chunks: z.array(chunkReportEntry) }),
     reply: z.object({ deleteChunks: z.array(chunkId) }),
   },
 
-  // client or upstream chunkserver → chunkserver: data (one raw frame of bytes)
-  'chunk.write': {
+  // client or upstream chunkserver → chunkserver: the bytes of one mutation (one raw frame),
+  // held under `bufferId` until the primary orders them applied (GFS 3.2)
+  'chunk.push': {
+    request: z.object({ bufferId, chain: z.array(address) }),
+    reply: empty,
+  },
+  // master → replica: the chunk's new version, before any client hears of the lease (GFS 4.5)
+  'chunk.setVersion': {
+    request: z.object({ chunkId, version: nonNegative, leaseMs: z.number().int().positive().optional() }),
+    reply: z.object({ version: nonNegative, length: nonNegative }),
+  },
+  'chunk.revokeLease': { request: z.object({ chunkId }), reply: empty },
+  // client → primary: apply the pushed bytes; the primary picks the order (and, to append, the offset)
+  'chunk.commit': {
     request: z.object({
       chunkId,
       version: nonNegative,
+      bufferId,
+      mode: z.enum(['write', 'append']),
       offset: nonNegative,
-      /** The replicas still to receive these bytes, in order: this one forwards to chain[0]. */
-      chain: z.array(address),
+      length: nonNegative,
+      chunkSize: z.number().int().positive(),
+      secondaries: z.array(address),
     }),
-    reply: z.object({ length: nonNegative }),
+    /** `padded`: the record did not fit, the chunk was padded to its end; append to the next chunk. */
+    reply: z.object({ offset: nonNegative, padded: z.boolean() }),
   },
-  'chunk.seal': {
-    request: z.object({ chunkId, version: nonNegative, length: nonNegative, chain: z.array(address) }),
-    reply: z.object({ length: nonNegative }),
+  // primary → secondary: apply mutation `serial` exactly as the primary did
+  'chunk.apply': {
+    request: z.object({
+      chunkId,
+      version: nonNegative,
+      serial: z.number().int().positive(),
+      bufferId: bufferId.optional(),
+      offset: nonNegative,
+      length: nonNegative,
+    }),
+    reply: empty,
   },
   'chunk.read': {
     request: z.object({ chunkId, version: nonNegative, offset: nonNegative, length: nonNegative }),
@@ -134,7 +179,7 @@ export type ReplyOf<T extends MessageType> = z.infer<(typeof protocol)[T]['reply
 export const RETRY_CACHED_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([
   'master.mkdir',
   'master.create',
-  'master.complete',
+  'master.extend',
   'master.delete',
   'master.rename',
 ]);
@@ -143,5 +188,5 @@ export function isMessageType(type: unknown): type is MessageType {
   return typeof type === 'string' && Object.hasOwn(protocol, type);
 }
 
-/** The largest data frame a request may carry; bigger pieces are a client bug or an attack. */
-export const MAX_DATA_FRAME = 8 * 1024 * 1024;
+/** The largest data frame a request may carry (a record of up to a quarter of a 64 MiB chunk); bigger is a bug or an attack. */
+export const MAX_DATA_FRAME = 16 * 1024 * 1024;

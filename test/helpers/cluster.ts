@@ -16,6 +16,7 @@ export interface ClusterSpec {
   replication?: number;
   chunkSize?: number;
   heartbeatMs?: number;
+  leaseMs?: number;
 }
 
 export interface CliResult {
@@ -95,6 +96,7 @@ export class TestCluster {
       '--replication', String(spec.replication ?? 3),
       '--chunk-size', String(spec.chunkSize ?? 256 * 1024),
       '--heartbeat-ms', String(spec.heartbeatMs ?? 300),
+      '--lease-ms', String(spec.leaseMs ?? 5000),
     ];
     const supervisor = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';

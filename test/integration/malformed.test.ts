@@ -40,8 +40,10 @@ const anyRole: Case[] = [
 ];
 const chunkserverCases: Case[] = [
   ['chunk id with a path in it', [header('chunk.read', { chunkId: '../../etc/passwd', version: 1, offset: 0, length: 1 })], /chunkId/],
-  ['negative offset', [header('chunk.write', { chunkId: '0'.repeat(16), version: 1, offset: -5, chain: [] }), Buffer.from('x')], /offset/],
-  ['oversize data frame', [header('chunk.write', { chunkId: '0'.repeat(16), version: 1, offset: 0, chain: [] }), Buffer.alloc(9 * 1024 * 1024)], /exceeds/],
+  ['negative offset', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, bufferId: 'ab12ab12', mode: 'write', offset: -5, length: 1, chunkSize: 65536, secondaries: [] })], /offset/],
+  ['unknown mutation mode', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, bufferId: 'ab12ab12', mode: 'truncate', offset: 0, length: 1, chunkSize: 65536, secondaries: [] })], /mode/],
+  ['oversize data frame', [header('chunk.push', { bufferId: 'ab12ab12', chain: [] }), Buffer.alloc(17 * 1024 * 1024)], /exceeds/],
+  ['push without data', [header('chunk.push', { bufferId: 'ab12ab12', chain: [] })], /exactly one data frame/],
   ['a master request', [header('master.list', { path: '/' })], /unknown message type "master\.list"/],
 ];
 const masterCases: Case[] = [

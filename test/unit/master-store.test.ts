@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decideAllocateChunk, decideComplete, decideCreate, decideDelete, decideMkdir, decideRename } from '../../src/core/commands.js';
+import { decideChunksUpTo, decideCreate, decideDelete, decideExtend, decideMkdir, decideRename } from '../../src/core/commands.js';
 import { stateDigest } from '../../src/core/digest.js';
 import type { MasterEvent, UnsequencedEvent } from '../../src/core/events.js';
 import { MasterStore } from '../../src/core/master-store.js';
@@ -27,8 +27,8 @@ async function workload(store: MasterStore, ns: Namespace, round: number): Promi
   for (let i = 0; i < 20; i++) {
     const path = `${dir}/a/f${i}`;
     ns = await record(store, ns, decideCreate(ns, path, false, round));
-    ns = await record(store, ns, decideAllocateChunk(ns, path, 0, 1));
-    ns = await record(store, ns, decideComplete(ns, path, 10, 64, round));
+    ns = await record(store, ns, decideChunksUpTo(ns, path, 0));
+    ns = await record(store, ns, decideExtend(ns, path, 10, 64, round));
   }
   ns = await record(store, ns, decideRename(ns, `${dir}/a/f0`, `${dir}/a/b/g`, round));
   return record(store, ns, decideDelete(ns, `${dir}/a/f1`, false));

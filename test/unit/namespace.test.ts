@@ -1,5 +1,5 @@
 import test from 'ava';
-import { decideAllocateChunk, decideComplete, decideCreate, decideDelete, decideMkdir, decideRename } from '../../src/core/commands.js';
+import { decideChunksUpTo, decideCreate, decideDelete, decideExtend, decideMkdir, decideRename } from '../../src/core/commands.js';
 import type { MasterEvent, UnsequencedEvent } from '../../src/core/events.js';
 import { applyAll, emptyNamespace, lookup, ownedChunks, type Namespace } from '../../src/core/namespace.js';
 
@@ -12,8 +12,8 @@ const CHUNK = 100;
 
 function withFile(ns: Namespace, path: string, size: number): Namespace {
   ns = run(ns, decideCreate(ns, path, true, 1));
-  for (let i = 0; i * CHUNK < size; i++) ns = run(ns, decideAllocateChunk(ns, path, i, 1));
-  return run(ns, decideComplete(ns, path, size, CHUNK, 2));
+  if (size > 0) ns = run(ns, decideChunksUpTo(ns, path, Math.ceil(size / CHUNK) - 1));
+  return run(ns, decideExtend(ns, path, size, CHUNK, 2));
 }
 
 test('mkdir -p makes each missing ancestor once; mkdir needs a parent', (t) => {
@@ -28,26 +28,28 @@ test('mkdir -p makes each missing ancestor once; mkdir needs a parent', (t) => {
 
 test('create makes parents, replaces a file only when asked, never a directory', (t) => {
   let ns = withFile(emptyNamespace, '/d/f', 250);
-  t.like(lookup(ns, '/d/f'), { kind: 'file', size: 250, complete: true });
+  t.like(lookup(ns, '/d/f'), { kind: 'file', size: 250 });
   t.is((lookup(ns, '/d/f') as { chunks: unknown[] }).chunks.length, 3);
   t.throws(() => decideCreate(ns, '/d/f', false, 3), { message: '/d/f already exists' });
   t.throws(() => decideCreate(ns, '/d', true, 3), { message: '/d is a directory' });
   t.throws(() => decideCreate(ns, '/d/f/g', true, 3), { message: '/d/f is a file, not a directory' });
   ns = run(ns, decideCreate(ns, '/d/f', true, 3));
-  t.like(lookup(ns, '/d/f'), { kind: 'file', size: 0, complete: false });
+  t.like(lookup(ns, '/d/f'), { kind: 'file', size: 0 });
 });
 
-test('chunks are allocated in order with ids that never repeat, and complete checks the count', (t) => {
+test('chunks are allocated up to an index with ids that never repeat; sizes only grow', (t) => {
   let ns = run(emptyNamespace, decideCreate(emptyNamespace, '/f', false, 1));
-  t.throws(() => decideAllocateChunk(ns, '/f', 1, 1), { message: /out of order/ });
-  ns = run(ns, decideAllocateChunk(ns, '/f', 0, 1));
-  ns = run(ns, decideAllocateChunk(ns, '/f', 1, 1));
-  t.throws(() => decideComplete(ns, '/f', 350, CHUNK, 2), { message: /350 bytes need 4 chunks .* but 2 were written/ });
-  ns = run(ns, decideComplete(ns, '/f', 150, CHUNK, 2));
-  t.throws(() => decideAllocateChunk(ns, '/f', 2, 1), { message: /already complete/ });
+  t.deepEqual(decideChunksUpTo(ns, '/f', 2).map((e) => (e as { chunkId: string }).chunkId), ['0000000000000001', '0000000000000002', '0000000000000003']);
+  ns = run(ns, decideChunksUpTo(ns, '/f', 1));
+  t.deepEqual(decideChunksUpTo(ns, '/f', 1), [], 'existing chunks are not allocated again');
+  t.throws(() => decideExtend(ns, '/f', 2 * CHUNK + 1, CHUNK, 2), { message: /beyond its 2 allocated chunks/ });
+  ns = run(ns, decideExtend(ns, '/f', 150, CHUNK, 2));
+  t.deepEqual(decideExtend(ns, '/f', 100, CHUNK, 3), [], 'a smaller size changes nothing');
+  t.like(lookup(ns, '/f'), { size: 150 });
+  t.throws(() => decideChunksUpTo(ns, '/nope', 0), { message: '/nope does not exist' });
   // Replacing the file keeps the counter: old chunk ids are garbage, never reused.
   ns = run(ns, decideCreate(ns, '/f', true, 3));
-  ns = run(ns, decideAllocateChunk(ns, '/f', 0, 1));
+  ns = run(ns, decideChunksUpTo(ns, '/f', 0));
   t.deepEqual([...ownedChunks(ns).keys()], ['0000000000000003']);
 });
 
@@ -91,8 +93,8 @@ test('replaying the same events gives the same state', (t) => {
   };
   record(decideMkdir(ns, '/x/y', true, 1));
   record(decideCreate(ns, '/x/y/f', false, 2));
-  record(decideAllocateChunk(ns, '/x/y/f', 0, 1));
-  record(decideComplete(ns, '/x/y/f', 42, CHUNK, 3));
+  record(decideChunksUpTo(ns, '/x/y/f', 0));
+  record(decideExtend(ns, '/x/y/f', 42, CHUNK, 3));
   record(decideRename(ns, '/x/y', '/z', 4));
   record(decideDelete(ns, '/x', true));
   t.deepEqual(applyAll(emptyNamespace, JSON.parse(JSON.stringify(events))), ns);

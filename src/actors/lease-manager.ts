@@ -1,0 +1,186 @@
+import { dispatch, query, spawn, type Ref } from 'nact';
+import { OfsError, toOfsError } from '../core/errors.js';
+import { LeaseTable, type Lease } from '../core/lease-table.js';
+import type { Logger } from '../core/logger.js';
+import type { ReplyOf } from '../transport/protocol.js';
+import type { RpcClient } from '../transport/rpc-client.js';
+import type { GrantedLease, LeaseCandidate, MasterMessage, MasterOutcome } from './master-actor.js';
+
+export type LeaseReply = ReplyOf<'master.lease'>;
+export type LeaseOutcome = { ok: true; lease: LeaseReply } | { ok: false; code: OfsError['code']; message: string };
+
+interface LeaseRequest {
+  path: string;
+  index: number | 'last';
+  afterFailure: boolean;
+  sender: Ref<LeaseOutcome>;
+}
+
+export type LeaseMessage =
+  | ({ kind: 'lease' } & LeaseRequest)
+  | { kind: 'prepared'; request: LeaseRequest; candidate: LeaseCandidate }
+  | { kind: 'granted'; chunkId: string; outcome: { ok: true; lease: Lease; index: number } | { ok: false; code: OfsError['code']; message: string } }
+  | { kind: 'extend'; serverId: string; leases: { chunkId: string; version: number }[]; sender: Ref<ReplyOf<'master.heartbeat'>['extended']> }
+  | { kind: 'revoke'; chunkIds: string[] };
+
+interface LeaseState {
+  table: LeaseTable;
+  /** Chunks with a grant under way, and who waits for it: one grant at a time per chunk. */
+  granting: Map<string, Ref<LeaseOutcome>[]>;
+}
+
+export interface LeaseSettings {
+  leaseMs: number;
+  chunkSize: number;
+}
+
+const CALL_TIMEOUT_MS = 3_000;
+const QUERY_TIMEOUT_MS = 30_000;
+
+/**
+ * The lease manager (GFS 3.1, 4.5): hands out a chunk's lease, or the one in
+ * force. A new lease bumps the chunk's version on every live replica before
+ * the master journals it and before any client hears of the primary, so a
+ * replica that missed it is stale and never served again. The master's state
+ * (namespace, chunk locations) stays with the master actor, asked by message.
+ */
+export function spawnLeaseManager(
+  parent: Ref<unknown>,
+  master: Ref<MasterMessage>,
+  rpc: RpcClient,
+  settings: LeaseSettings,
+  log: Logger,
+): Ref<LeaseMessage> {
+  const askMaster = async <T>(make: (sender: Ref<MasterOutcome>) => MasterMessage): Promise<T> => {
+    const outcome = (await query(master, make as never, QUERY_TIMEOUT_MS)) as MasterOutcome;
+    if (!outcome.ok) throw new OfsError(outcome.code, outcome.message);
+    return outcome.body as T;
+  };
+
+  const reply = (lease: Lease, index: number): LeaseReply => ({
+    index,
+    chunkId: lease.chunkId,
+    version: lease.version,
+    primary: lease.primary,
+    replicas: lease.replicas,
+    leaseMs: settings.leaseMs,
+    chunkSize: settings.chunkSize,
+  });
+
+  /** The slow part, outside the actor: revoke what is in force, set the new version on the replicas, journal it. */
+  const grant = async (candidate: LeaseCandidate, inForce: Lease | undefined): Promise<Lease> => {
+    if (inForce) {
+      // Only a revocation the primary confirmed allows a new primary before expiry.
+      await rpc.call(inForce.primary.address, 'chunk.revokeLease', { chunkId: inForce.chunkId }, { timeoutMs: CALL_TIMEOUT_MS }).catch(() => {
+        throw new OfsError(
+          'EUNAVAILABLE',
+          `chunk ${inForce.chunkId}: the lease held by ${inForce.primary.id} cannot be revoked; it expires in ${Math.max(0, inForce.expiresAt - Date.now())} ms`,
+        );
+      });
+    }
+    const { chunkId, candidates } = candidate;
+    if (candidates.length === 0) {
+      throw new OfsError('EUNAVAILABLE', `chunk ${chunkId} of ${candidate.path}: no live replica at version ${candidate.version}`);
+    }
+    const version = candidate.version + 1;
+    const grantedAt = Date.now();
+    const setVersion = (server: { address: string }, leaseMs?: number) =>
+      rpc.call(server.address, 'chunk.setVersion', { chunkId, version, leaseMs }, { timeoutMs: CALL_TIMEOUT_MS });
+    const results = await Promise.allSettled(candidates.map((c, i) => setVersion(c, i === 0 ? settings.leaseMs : undefined)));
+    const replicas = candidates.flatMap((c, i) => {
+      const r = results[i]!;
+      return r.status === 'fulfilled' ? [{ ...c, length: r.value.body.length }] : [];
+    });
+    const failed = candidates.filter((_, i) => results[i]!.status === 'rejected').map((c) => c.id);
+    let primary: { id: string; address: string } | undefined = replicas[0];
+    if (primary && primary.id !== candidates[0]!.id) {
+      // The intended primary did not answer: the first replica that did takes the lease.
+      const fallback = primary;
+      primary = await setVersion(fallback, settings.leaseMs).then(() => fallback, () => undefined);
+    }
+    const granted: GrantedLease = { path: candidate.path, index: candidate.index, chunkId, version, replicas, failed };
+    if (replicas.length > 0) await askMaster((sender) => ({ kind: 'lease-granted', lease: granted, sender }));
+    if (!primary) throw new OfsError('EUNAVAILABLE', `chunk ${chunkId}: no replica took the lease (${failed.join(', ')} did not answer)`);
+    if (failed.length > 0) log.warn({ chunkId, version, failed }, 'replicas missed a new lease version: they are stale now');
+    return {
+      chunkId,
+      version,
+      primary: { id: primary.id, address: primary.address },
+      replicas: replicas.map(({ id, address }) => ({ id, address })),
+      expiresAt: grantedAt + settings.leaseMs,
+    };
+  };
+
+  const fail = (sender: Ref<LeaseOutcome>, err: unknown) => {
+    const error = toOfsError(err);
+    dispatch(sender, { ok: false, code: error.code, message: error.message });
+  };
+
+  return spawn(
+    parent,
+    (state: LeaseState, msg: LeaseMessage, ctx): LeaseState => {
+      const now = Date.now();
+      switch (msg.kind) {
+        case 'lease': {
+          const { kind: _, ...request } = msg;
+          askMaster<LeaseCandidate>((sender) => ({ kind: 'prepare-lease', path: msg.path, index: msg.index, sender })).then(
+            (candidate) => dispatch(ctx.self, { kind: 'prepared', request, candidate }),
+            (err) => fail(msg.sender, err),
+          );
+          return state;
+        }
+        case 'prepared': {
+          const { request, candidate } = msg;
+          const inForce = state.table.current(candidate.chunkId, now);
+          const usable = inForce && inForce.version === candidate.version && candidate.liveIds.includes(inForce.primary.id);
+          if (usable && !request.afterFailure) {
+            dispatch(request.sender, { ok: true, lease: reply(inForce, candidate.index) });
+            return state;
+          }
+          const waiting = state.granting.get(candidate.chunkId);
+          if (waiting) {
+            waiting.push(request.sender);
+            return state;
+          }
+          state.granting.set(candidate.chunkId, [request.sender]);
+          grant(candidate, inForce).then(
+            (lease) => dispatch(ctx.self, { kind: 'granted', chunkId: candidate.chunkId, outcome: { ok: true, lease, index: candidate.index } }),
+            (err) => {
+              const error = toOfsError(err);
+              dispatch(ctx.self, { kind: 'granted', chunkId: candidate.chunkId, outcome: { ok: false, code: error.code, message: error.message } });
+            },
+          );
+          return state;
+        }
+        case 'granted': {
+          const waiters = state.granting.get(msg.chunkId) ?? [];
+          state.granting.delete(msg.chunkId);
+          const { outcome } = msg;
+          if (outcome.ok) {
+            state.table.revoke(msg.chunkId);
+            state.table.grant(outcome.lease);
+            for (const sender of waiters) dispatch(sender, { ok: true, lease: reply(outcome.lease, outcome.index) });
+          } else {
+            for (const sender of waiters) dispatch(sender, outcome);
+          }
+          return state;
+        }
+        case 'extend': {
+          const extended = msg.leases
+            .filter((l) => state.table.extend(l.chunkId, l.version, msg.serverId, now, settings.leaseMs))
+            .map((l) => ({ ...l, leaseMs: settings.leaseMs }));
+          dispatch(msg.sender, extended);
+          return state;
+        }
+        case 'revoke':
+          for (const chunkId of msg.chunkIds) {
+            const lease = state.table.revoke(chunkId);
+            if (lease) void rpc.call(lease.primary.address, 'chunk.revokeLease', { chunkId }, { timeoutMs: CALL_TIMEOUT_MS }).catch(() => undefined);
+          }
+          return state;
+      }
+    },
+    'lease-manager',
+    { initialState: { table: new LeaseTable(), granting: new Map() } },
+  );
+}

@@ -1,0 +1,58 @@
+import { OfsError } from './errors.js';
+
+/**
+ * The leases a chunkserver holds as primary. It trusts a lease for less time
+ * than the master granted (SAFETY), so that it stops ordering mutations before
+ * the master could hand the chunk to another primary.
+ */
+const SAFETY_FRACTION = 0.1;
+const MIN_SAFETY_MS = 200;
+
+interface HeldLease {
+  version: number;
+  expiresAt: number;
+  leaseMs: number;
+  lastUsed: number;
+}
+
+export class HeldLeases {
+  private readonly leases = new Map<string, HeldLease>();
+
+  /** `grantedAt` is when the request left the master or reached us: whichever is earlier is safer. */
+  grant(chunkId: string, version: number, leaseMs: number, grantedAt: number): void {
+    this.leases.set(chunkId, { version, leaseMs, expiresAt: grantedAt + trusted(leaseMs), lastUsed: grantedAt });
+  }
+
+  extend(chunkId: string, version: number, leaseMs: number, requestedAt: number): void {
+    const lease = this.leases.get(chunkId);
+    if (lease && lease.version === version) lease.expiresAt = requestedAt + trusted(leaseMs);
+  }
+
+  revoke(chunkId: string): void {
+    this.leases.delete(chunkId);
+  }
+
+  /** Throws ELEASE unless this server may order mutations of `chunkId` at `version` now. */
+  check(chunkId: string, version: number, now: number): void {
+    const lease = this.leases.get(chunkId);
+    if (!lease || lease.version !== version) {
+      throw new OfsError('ELEASE', `this chunkserver holds no lease on chunk ${chunkId} at version ${version}`);
+    }
+    if (lease.expiresAt <= now) throw new OfsError('ELEASE', `the lease on chunk ${chunkId} expired ${now - lease.expiresAt} ms ago`);
+    lease.lastUsed = now;
+  }
+
+  /** Leases in use lately: the ones to ask the master to extend in the next heartbeat. */
+  wanted(now: number): { chunkId: string; version: number }[] {
+    const result: { chunkId: string; version: number }[] = [];
+    for (const [chunkId, lease] of this.leases) {
+      if (lease.expiresAt <= now) this.leases.delete(chunkId);
+      else if (now - lease.lastUsed < lease.leaseMs) result.push({ chunkId, version: lease.version });
+    }
+    return result;
+  }
+}
+
+function trusted(leaseMs: number): number {
+  return leaseMs - Math.max(MIN_SAFETY_MS, leaseMs * SAFETY_FRACTION);
+}
