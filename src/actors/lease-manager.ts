@@ -21,7 +21,8 @@ export type LeaseMessage =
   | { kind: 'prepared'; request: LeaseRequest; candidate: LeaseCandidate }
   | { kind: 'granted'; chunkId: string; outcome: { ok: true; lease: Lease; index: number } | { ok: false; code: OfsError['code']; message: string } }
   | { kind: 'extend'; serverId: string; leases: { chunkId: string; version: number }[]; sender: Ref<ReplyOf<'master.heartbeat'>['extended']> }
-  | { kind: 'revoke'; chunkIds: string[] };
+  | { kind: 'revoke'; chunkIds: string[] }
+  | { kind: 'primaries'; chunkIds: string[]; sender: Ref<(string | null)[]> };
 
 interface LeaseState {
   table: LeaseTable;
@@ -172,6 +173,9 @@ export function spawnLeaseManager(
           dispatch(msg.sender, extended);
           return state;
         }
+        case 'primaries':
+          dispatch(msg.sender, msg.chunkIds.map((chunkId) => state.table.current(chunkId, now)?.primary.id ?? null));
+          return state;
         case 'revoke':
           for (const chunkId of msg.chunkIds) {
             const lease = state.table.revoke(chunkId);

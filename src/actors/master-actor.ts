@@ -255,6 +255,7 @@ export function spawnMasterActor(
         replicas: shuffle(
           state.view.holders(chunk.id, chunk.version, now).map(({ id, address, version }) => ({ id, address, version })),
         ),
+        primary: null, // filled in by the lease manager, which knows the leases
       })),
     };
   };

@@ -92,6 +92,13 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
       if (!outcome.ok) throw new OfsError(outcome.code, outcome.message);
       return { body: outcome.lease };
     },
+    'master.locate': async (body) => {
+      const located = (await askActive('master.locate', body)).body as ReplyOf<'master.locate'>;
+      if (!leaseManager || located.chunks.length === 0) return { body: located };
+      const chunkIds = located.chunks.map((c) => c.chunkId);
+      const primaries = (await query(leaseManager, (sender) => ({ kind: 'primaries', chunkIds, sender }) as LeaseMessage, QUERY_TIMEOUT_MS)) as (string | null)[];
+      return { body: { ...located, chunks: located.chunks.map((c, i) => ({ ...c, primary: primaries[i] ?? null })) } };
+    },
     'master.heartbeat': async (body) => {
       const { body: beat } = await askActive('master.heartbeat', body);
       const extended = body.leases.length === 0 || !leaseManager ? [] : ((await query(leaseManager, (sender) => ({ kind: 'extend', serverId: body.id, leases: body.leases, sender }) as LeaseMessage, QUERY_TIMEOUT_MS)) as ReplyOf<'master.heartbeat'>['extended']);

@@ -35,7 +35,8 @@ export function formatStat(stat: FileStat): string {
     lines.push(`chunks:  ${stat.chunks.length} of up to ${formatBytes(stat.chunkSize)}`);
     for (const c of stat.chunks) {
       const where = c.replicas.map((r) => r.id).join(', ') || 'no live replica';
-      lines.push(`  #${c.index} ${c.chunkId} v${c.version} ${c.length} bytes, ${c.replicas.length} replicas: ${where}`);
+      const lease = c.primary ? `, lease held by ${c.primary}` : '';
+      lines.push(`  #${c.index} ${c.chunkId} v${c.version} ${c.length} bytes, ${c.replicas.length} replicas: ${where}${lease}`);
     }
   }
   return lines.join('\n');

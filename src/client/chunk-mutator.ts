@@ -31,6 +31,8 @@ const FINAL_MASTER_ERRORS = new Set<OfsError['code']>(['ENOENT', 'EISDIR', 'ENOT
  */
 export class ChunkMutator {
   private readonly leases = new Map<string, { lease: Lease; reuseUntil: number }>();
+  /** Mutations attempted again after a failure: each may have taken effect before (at least once). */
+  retries = 0;
 
   constructor(
     private readonly master: MasterLink,
@@ -56,6 +58,7 @@ export class ChunkMutator {
         }
         // ELEASE / ESTALE: the lease moved on (expired, revoked, re-granted); just ask again.
         afterFailure = error.code !== 'ELEASE' && error.code !== 'ESTALE';
+        this.retries++;
         await new Promise((resolve) => setTimeout(resolve, delay));
         delay = Math.min(delay * 2, 1_000);
       }

@@ -165,6 +165,11 @@ export class OfsClient {
     return this.master.call('master.status', {});
   }
 
+  /** Counters of this client: how many chunk mutations it had to retry (a retried append may be duplicated). */
+  stats(): { mutationRetries: number } {
+    return { mutationRetries: this.mutator.retries };
+  }
+
   /** Makes the active master write a checkpoint now (old journal segments can then go). */
   async checkpoint(): Promise<{ seq: number; path: string }> {
     return this.master.call('master.checkpoint', {});

@@ -34,6 +34,8 @@ const locatedChunk = z.object({
   /** Bytes of this chunk that belong to the file. */
   length: nonNegative,
   replicas: z.array(serverRef.extend({ version: nonNegative })),
+  /** The chunkserver holding the chunk's lease now, if any. */
+  primary: z.string().nullable(),
 });
 
 const directoryEntry = z.object({

@@ -32,7 +32,15 @@ class Connection {
   readonly socket = new Dealer({ linger: 0, sendHighWaterMark: 64, receiveHighWaterMark: 64 });
   readonly sendQueue = new SendQueue((frames) => this.socket.send(frames));
 
-  constructor(readonly address: string) {
+  constructor(
+    readonly address: string,
+    private readonly onLost: (why: string) => void,
+  ) {
+    // A peer that died closes its TCP connection (disconnect), and one that is
+    // not there refuses it (connect:retry): either way no answer is coming, so
+    // waiting calls fail now instead of at their timeout.
+    this.socket.events.on('disconnect', () => this.onLost('the connection closed'));
+    this.socket.events.on('connect:retry', () => this.onLost('it refuses connections'));
     this.socket.connect(address);
     void this.receiveLoop();
   }
@@ -122,14 +130,15 @@ export class RpcClient {
   private connection(address: string): Connection {
     let connection = this.connections.get(address);
     if (!connection) {
-      connection = new Connection(address);
-      this.connections.set(address, connection);
+      const created: Connection = new Connection(address, (why) => this.drop(created, why));
+      this.connections.set(address, (connection = created));
     }
     return connection;
   }
 
   private drop(connection: Connection, why: string): void {
-    if (this.connections.get(connection.address) === connection) this.connections.delete(connection.address);
-    connection.close(new OfsError('EUNAVAILABLE', `connection to ${connection.address} reset: ${why}`));
+    if (this.connections.get(connection.address) !== connection) return;
+    this.connections.delete(connection.address);
+    connection.close(new OfsError('EUNAVAILABLE', `connection to ${connection.address} lost: ${why}`));
   }
 }
