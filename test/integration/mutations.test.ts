@@ -1,0 +1,133 @@
+import test from 'ava';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { patternBytes, sha256, TestCluster, waitFor } from '../helpers/cluster.js';
+import { replicaDigests } from '../helpers/replicas.js';
+
+const CHUNK = 256 * 1024;
+
+test('a write at an offset spanning three chunks reads back at every offset and every edge range', async (t) => {
+  const cluster = await TestCluster.start({ chunkSize: CHUNK, masters: 1 });
+  t.teardown(() => cluster.stop());
+  const client = await cluster.client();
+  t.teardown(() => client.close());
+  const base = patternBytes(4 * CHUNK, 1);
+  await client.write('/span', base);
+  // Overwrite in place across chunks 0-2, then extend past the old end.
+  const patch = patternBytes(2 * CHUNK + 1000, 2);
+  await client.write('/span', patch, { offset: CHUNK - 500 });
+  const tail = patternBytes(300_000, 3);
+  await client.write('/span', tail, { offset: 4 * CHUNK - 100 });
+  const expected = Buffer.concat([base.subarray(0, 4 * CHUNK - 100), tail]);
+  patch.copy(expected, CHUNK - 500);
+
+  t.is((await client.stat('/span')).size, expected.length);
+  t.is(sha256(await client.read('/span')), sha256(expected));
+  for (let offset = 0; offset < expected.length; offset += 4099) {
+    const got = await client.read('/span', { offset, length: 7 });
+    t.is(got.toString('hex'), expected.subarray(offset, offset + 7).toString('hex'), `offset ${offset}`);
+  }
+  for (let edge = CHUNK; edge < expected.length; edge += CHUNK) {
+    for (const d of [1, 2, 100, 65_536]) {
+      const got = await client.read('/span', { offset: edge - d, length: 2 * d });
+      t.is(sha256(got), sha256(expected.subarray(edge - d, edge + d)), `range ${edge - d}+${2 * d}`);
+    }
+  }
+  // A write past the end leaves a hole that reads as zeros.
+  await client.write('/span', 'end', { offset: expected.length + 10 });
+  t.is((await client.read('/span', { offset: expected.length, length: 13 })).toString('hex'), `${'00'.repeat(10)}${Buffer.from('end').toString('hex')}`);
+});
+
+test('4 clients overwriting the same region at once: every replica of every chunk ends byte-identical', async (t) => {
+  const cluster = await TestCluster.start({ chunkSize: CHUNK, masters: 1 });
+  t.teardown(() => cluster.stop());
+  const clients = await Promise.all([0, 1, 2, 3].map(() => cluster.client()));
+  t.teardown(() => Promise.all(clients.map((c) => c.close())));
+  await clients[0]!.write('/contended', patternBytes(3 * CHUNK, 9));
+  const region = { offset: CHUNK - 100_000, length: 500_000 }; // straddles chunks 0, 1 and 2
+  await Promise.all(
+    clients.map(async (client, c) => {
+      for (let round = 0; round < 15; round++) {
+        await client.write('/contended', patternBytes(region.length, 1000 * c + round), { offset: region.offset });
+      }
+    }),
+  );
+  const stat = await clients[0]!.stat('/contended');
+  for (const { chunkId, digests } of await replicaDigests(stat)) {
+    t.is(digests.size, 3, `chunk ${chunkId} has 3 replicas`);
+    t.is(new Set(digests.values()).size, 1, `replicas of chunk ${chunkId} differ: ${[...digests.values()].join(' ')}`);
+  }
+  // Consistent but undefined: each chunk's part of the region is one of the writers' data.
+  const data = await clients[0]!.read('/contended');
+  // A write is one mutation per chunk it touches, so each chunk's share is atomic on its own.
+  for (const [from, to] of [[region.offset, CHUNK], [CHUNK, 2 * CHUNK], [2 * CHUNK, region.offset + region.length]] as const) {
+    const candidates = [0, 1, 2, 3].flatMap((c) =>
+      Array.from({ length: 15 }, (_, round) => sha256(patternBytes(region.length, 1000 * c + round).subarray(from - region.offset, to - region.offset))),
+    );
+    t.true(candidates.includes(sha256(data.subarray(from, to))), `bytes ${from}-${to} are one writer's mutation`);
+  }
+});
+
+test('a chunkserver killed in the middle of a write: the client retries and succeeds; the replica that missed it is stale and never served', async (t) => {
+  const cluster = await TestCluster.start({ chunkSize: CHUNK, masters: 1, leaseMs: 3000 });
+  t.teardown(() => cluster.stop());
+  const client = await cluster.client();
+  t.teardown(() => client.close());
+  const data = patternBytes(6 * CHUNK, 21);
+  await client.write('/killed', Buffer.alloc(0));
+  const victim = await cluster.process('chunkserver-1');
+  const victimId = (await cluster.roleIds('chunkserver')).get('chunkserver-1')!;
+
+  // A slow writer: one piece every 20 ms, so the kill lands mid-write.
+  const writing = (async () => {
+    for (let at = 0; at < data.length; at += 64 * 1024) {
+      await client.write('/killed', data.subarray(at, at + 64 * 1024), { offset: at });
+      await sleep(20);
+    }
+  })();
+  await sleep(300);
+  process.kill(victim.pid, 'SIGKILL');
+  await writing;
+
+  t.true(client.stats().mutationRetries > 0, 'the kill interrupted a mutation that the client then retried');
+  t.is(sha256(await client.read('/killed')), sha256(data));
+  // Chunks mutated after the kill are at a newer version than the dead replica holds...
+  const stat = await client.stat('/killed');
+  t.true(stat.chunks.some((c) => c.version >= 2));
+  // ...and once it is back (restarted by the supervisor) its stale replicas are never handed out...
+  await waitFor('the killed chunkserver to rejoin', async () => (await client.status()).chunkservers.some((c) => c.id === victimId), 60_000);
+  const dirs = await cluster.chunkserverDirs();
+  await waitFor('its stale replicas to be deleted through its reports', async () => {
+    const now = await client.stat('/killed');
+    const served = now.chunks.filter((c) => c.replicas.some((r) => r.id === victimId));
+    const { readdir } = await import('node:fs/promises');
+    const files = await readdir(`${dirs.get(victimId)}/chunks`);
+    const staleOnDisk = now.chunks.filter((c) => !served.includes(c) && files.includes(`${c.chunkId}.data`));
+    return staleOnDisk.length === 0;
+  }, 60_000);
+  for (const chunk of (await client.stat('/killed')).chunks) {
+    for (const replica of chunk.replicas) t.is(replica.version, chunk.version, `chunk ${chunk.chunkId} is served only at its current version`);
+  }
+  t.is(sha256(await client.read('/killed')), sha256(data));
+});
+
+test('lease expiry: kill the primary; once its lease runs out a new primary is chosen and writes go on', async (t) => {
+  const cluster = await TestCluster.start({ chunkSize: CHUNK, masters: 1, leaseMs: 3000 });
+  t.teardown(() => cluster.stop());
+  const client = await cluster.client();
+  t.teardown(() => client.close());
+  await client.write('/leased', patternBytes(1000, 1));
+  await client.write('/leased', 'x', { offset: 10 }); // takes (or reuses) a lease on chunk 0
+  const before = (await client.stat('/leased')).chunks[0]!;
+  t.truthy(before.primary, 'chunk 0 has a primary');
+  const primaryProcess = [...(await cluster.roleIds('chunkserver'))].find(([, id]) => id === before.primary)![0];
+  await cluster.kill(primaryProcess);
+  const killedAt = Date.now();
+
+  await client.write('/leased', 'after', { offset: 20 });
+  const after = (await client.stat('/leased')).chunks[0]!;
+  t.truthy(after.primary);
+  t.not(after.primary, before.primary, 'another replica holds the lease now');
+  t.true(after.version > before.version, 'the new lease bumped the version');
+  t.is((await client.read('/leased', { offset: 20, length: 5 })).toString(), 'after');
+  t.log(`write went on ${Date.now() - killedAt} ms after the primary was killed`);
+});
