@@ -142,9 +142,11 @@ export function spawnChunkReplica(
         book.serial = msg.serial;
         return { durable: durableSoon(state, self) };
       }
-      case 'read':
-        requireVersion(msg.version);
-        return store.read(chunkId, msg.offset, msg.length);
+      case 'read': {
+        // Past this replica's end is a hole the file's size covers: the reader fills it with zeros.
+        const { length } = requireVersion(msg.version);
+        return msg.offset >= length ? Buffer.alloc(0) : store.read(chunkId, msg.offset, msg.length);
+      }
       case 'flush': {
         const waiters = state.syncWaiters.splice(0);
         try {

@@ -48,6 +48,8 @@ export async function* readPieces(rpc: RpcClient, file: Located, range: ByteRang
 }
 
 async function readFromAnyReplica(rpc: RpcClient, path: string, chunk: LocatedChunk, offset: number, length: number): Promise<Buffer> {
+  // Version 0: allocated under a hole (a write further on) but never written.
+  if (chunk.version === 0) return Buffer.alloc(length);
   const failures: string[] = [];
   for (const replica of chunk.replicas) {
     try {

@@ -50,7 +50,7 @@ export class FileWriter {
   async close(): Promise<number> {
     while (this.pendingBytes > 0) await this.send(this.takePending(Math.min(this.pendingBytes, this.nextPieceBytes())));
     await this.window.drain();
-    await this.master.call('master.extend', { path: this.path, size: this.position });
+    if (this.position > this.start || this.start === 0) await this.master.call('master.extend', { path: this.path, size: this.position });
     return this.position - this.start;
   }
 

@@ -190,7 +190,7 @@ export class OfsClient {
     for (;;) {
       const file = await this.stat(path);
       if (file.type === 'dir') throw new OfsError('EISDIR', `${path} is a directory`);
-      const missing = file.chunks.filter((c) => c.length > 0 && c.replicas.length === 0);
+      const missing = file.chunks.filter((c) => c.length > 0 && c.version > 0 && c.replicas.length === 0);
       if (missing.length === 0 || Date.now() > deadline) return file;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
