@@ -1,6 +1,9 @@
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { patternBytes, sha256, TestCluster, waitFor } from '../helpers/cluster.js';
+import { randomBytes } from 'node:crypto';
+import type { OfsError } from '../../src/core/errors.js';
+import { RpcClient } from '../../src/transport/rpc-client.js';
 import { replicaDigests } from '../helpers/replicas.js';
 
 const CHUNK = 256 * 1024;
@@ -130,4 +133,32 @@ test('lease expiry: kill the primary; once its lease runs out a new primary is c
   t.true(after.version > before.version, 'the new lease bumped the version');
   t.is((await client.read('/leased', { offset: 20, length: 5 })).toString(), 'after');
   t.log(`write went on ${Date.now() - killedAt} ms after the primary was killed`);
+});
+
+test('deleting a file revokes the leases on its chunks: its primary refuses further mutations', async (t) => {
+  const cluster = await TestCluster.start({ chunkSize: CHUNK, masters: 1, leaseMs: 60_000 });
+  t.teardown(() => cluster.stop());
+  const client = await cluster.client();
+  t.teardown(() => client.close());
+  await client.write('/revoked', patternBytes(CHUNK, 4));
+  await client.write('/revoked', 'first', { offset: 0 }); // a lease on chunk 0, good for a minute
+  const chunk = (await client.stat('/revoked')).chunks[0]!;
+  const primary = chunk.replicas.find((r) => r.id === chunk.primary)!;
+
+  // What a writer still holding the lease would send to the primary.
+  const rpc = new RpcClient('test-stale-writer');
+  t.teardown(() => rpc.close());
+  const commit = async () => {
+    const bufferId = randomBytes(8).toString('hex');
+    await rpc.call(primary.address, 'chunk.push', { bufferId, chain: [] }, { data: [Buffer.from('late')] });
+    return rpc.call(primary.address, 'chunk.commit', { chunkId: chunk.chunkId, version: chunk.version, bufferId, mode: 'write', offset: 0, length: 4, chunkSize: CHUNK, secondaries: [] });
+  };
+  await t.notThrowsAsync(commit(), 'before the delete the primary accepts');
+
+  await client.delete('/revoked');
+  const refused = await waitFor('the primary to refuse the revoked lease', async () => {
+    const error = await commit().then(() => undefined, (err: OfsError) => err);
+    return error?.code === 'ELEASE' ? error : undefined;
+  }, 10_000);
+  t.regex(refused.message, /holds no lease on chunk/);
 });
