@@ -267,7 +267,8 @@ export function spawnMasterActor(
     const owned = ownedChunks(state.ns);
     let underReplicated = 0;
     for (const [chunkId, { version }] of owned) {
-      if (state.view.holders(chunkId, version, now).length < settings.replication) underReplicated++;
+      // Version 0: a chunk under a hole, never written, on no server by design.
+      if (version > 0 && state.view.holders(chunkId, version, now).length < settings.replication) underReplicated++;
     }
     return {
       master: { id: settings.id, address: settings.address, epoch: settings.epoch(), seq: state.ns.seq, digest: stateDigest(state.ns) },

@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ExecutionContext } from 'ava';
 import { OfsClient } from '../../src/client/ofs-client.js';
 import { readClusterFile, type ClusterFile, type ClusterProcess } from '../../src/cluster/cluster-file.js';
 import { spawnWithoutInheritedSockets as spawn } from '../../src/zk/child-process.js';
@@ -133,22 +134,19 @@ export class TestCluster {
     return pid;
   }
 
-  /** The chunkserver id (as the master knows it) of each chunkserver directory. */
+  /** The chunkserver id (as the master knows it) → that chunkserver's data directory. */
   async chunkserverDirs(): Promise<Map<string, string>> {
-    const dirs = new Map<string, string>();
-    for (const p of (await this.file()).processes.filter((p) => p.role === 'chunkserver')) {
-      dirs.set((await readFile(join(p.dir, 'id'), 'utf8')).trim(), p.dir);
-    }
-    return dirs;
+    return new Map((await this.roles('chunkserver')).map((r) => [r.roleId, r.dir]));
   }
 
   /** cluster.json process id (master-0) → the id that role registers under (master-1a2b3c4d). */
   async roleIds(role: 'master' | 'chunkserver'): Promise<Map<string, string>> {
-    const ids = new Map<string, string>();
-    for (const p of (await this.file()).processes.filter((p) => p.role === role)) {
-      ids.set(p.id, (await readFile(join(p.dir, 'id'), 'utf8')).trim());
-    }
-    return ids;
+    return new Map((await this.roles(role)).map((r) => [r.id, r.roleId]));
+  }
+
+  private async roles(role: 'master' | 'chunkserver'): Promise<(ClusterProcess & { roleId: string })[]> {
+    const processes = (await this.file()).processes.filter((p) => p.role === role);
+    return Promise.all(processes.map(async (p) => ({ ...p, roleId: (await readFile(join(p.dir, 'id'), 'utf8')).trim() })));
   }
 
   client(): Promise<OfsClient> {
@@ -167,4 +165,13 @@ export class TestCluster {
     }
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A cluster and a connected client for one test, both stopped when it ends. */
+export async function clusterFor(t: ExecutionContext, spec: ClusterSpec = {}): Promise<{ cluster: TestCluster; client: OfsClient }> {
+  const cluster = await TestCluster.start(spec);
+  t.teardown(() => cluster.stop());
+  const client = await cluster.client();
+  t.teardown(() => client.close());
+  return { cluster, client };
 }

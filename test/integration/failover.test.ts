@@ -1,7 +1,7 @@
 import test from 'ava';
 import { Dealer } from 'zeromq';
 import { encodeEnvelope } from '../../src/transport/envelope.js';
-import { patternBytes, sha256, TestCluster, waitFor } from '../helpers/cluster.js';
+import { clusterFor, patternBytes, sha256, waitFor } from '../helpers/cluster.js';
 import { killActiveMasterRounds } from '../helpers/failover.js';
 import { activeMaster, waitForNewActiveWithStandby } from '../helpers/workload.js';
 
@@ -11,10 +11,7 @@ test('kill -9 of the active master, three times, with writes in flight: nothing 
 });
 
 test('a paused (SIGSTOP) active master that wakes after a takeover changes nothing and steps down', async (t) => {
-  const cluster = await TestCluster.start({ masters: 2, chunkSize: 256 * 1024 });
-  t.teardown(() => cluster.stop());
-  const client = await cluster.client();
-  t.teardown(() => client.close());
+  const { cluster, client } = await clusterFor(t, { masters: 2, chunkSize: 256 * 1024 });
   await waitForNewActiveWithStandby(client, 'none');
   await client.write('/fence/before', 'before');
 
@@ -51,10 +48,7 @@ test('a paused (SIGSTOP) active master that wakes after a takeover changes nothi
 });
 
 test('both masters killed and restarted: namespace from checkpoint + journal, locations from reports', async (t) => {
-  const cluster = await TestCluster.start({ masters: 2, chunkSize: 256 * 1024 });
-  t.teardown(() => cluster.stop());
-  const client = await cluster.client();
-  t.teardown(() => client.close());
+  const { cluster, client } = await clusterFor(t, { masters: 2, chunkSize: 256 * 1024 });
   await waitForNewActiveWithStandby(client, 'none');
   const early = patternBytes(700_000, 1);
   await client.write('/both/early', early);

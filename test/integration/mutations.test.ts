@@ -1,6 +1,6 @@
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { patternBytes, sha256, TestCluster, waitFor } from '../helpers/cluster.js';
+import { clusterFor, patternBytes, sha256, TestCluster, waitFor } from '../helpers/cluster.js';
 import { randomBytes } from 'node:crypto';
 import type { OfsError } from '../../src/core/errors.js';
 import { RpcClient } from '../../src/transport/rpc-client.js';
@@ -9,10 +9,7 @@ import { replicaDigests } from '../helpers/replicas.js';
 const CHUNK = 256 * 1024;
 
 test('a write at an offset spanning three chunks reads back at every offset and every edge range', async (t) => {
-  const cluster = await TestCluster.start({ chunkSize: CHUNK, masters: 1 });
-  t.teardown(() => cluster.stop());
-  const client = await cluster.client();
-  t.teardown(() => client.close());
+  const { cluster, client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1 });
   const base = patternBytes(4 * CHUNK, 1);
   await client.write('/span', base);
   // Overwrite in place across chunks 0-2, then extend past the old end.
@@ -71,10 +68,7 @@ test('4 clients overwriting the same region at once: every replica of every chun
 });
 
 test('a chunkserver killed in the middle of a write: the client retries and succeeds; the replica that missed it is stale and never served', async (t) => {
-  const cluster = await TestCluster.start({ chunkSize: CHUNK, masters: 1, leaseMs: 3000 });
-  t.teardown(() => cluster.stop());
-  const client = await cluster.client();
-  t.teardown(() => client.close());
+  const { cluster, client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1, leaseMs: 3000 });
   const data = patternBytes(6 * CHUNK, 21);
   await client.write('/killed', Buffer.alloc(0));
   const victim = await cluster.process('chunkserver-1');
@@ -114,10 +108,7 @@ test('a chunkserver killed in the middle of a write: the client retries and succ
 });
 
 test('lease expiry: kill the primary; once its lease runs out a new primary is chosen and writes go on', async (t) => {
-  const cluster = await TestCluster.start({ chunkSize: CHUNK, masters: 1, leaseMs: 3000 });
-  t.teardown(() => cluster.stop());
-  const client = await cluster.client();
-  t.teardown(() => client.close());
+  const { cluster, client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1, leaseMs: 3000 });
   await client.write('/leased', patternBytes(1000, 1));
   await client.write('/leased', 'x', { offset: 10 }); // takes (or reuses) a lease on chunk 0
   const before = (await client.stat('/leased')).chunks[0]!;
@@ -136,10 +127,7 @@ test('lease expiry: kill the primary; once its lease runs out a new primary is c
 });
 
 test('deleting a file revokes the leases on its chunks: its primary refuses further mutations', async (t) => {
-  const cluster = await TestCluster.start({ chunkSize: CHUNK, masters: 1, leaseMs: 60_000 });
-  t.teardown(() => cluster.stop());
-  const client = await cluster.client();
-  t.teardown(() => client.close());
+  const { cluster, client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1, leaseMs: 60_000 });
   await client.write('/revoked', patternBytes(CHUNK, 4));
   await client.write('/revoked', 'first', { offset: 0 }); // a lease on chunk 0, good for a minute
   const chunk = (await client.stat('/revoked')).chunks[0]!;

@@ -1,14 +1,11 @@
 import test from 'ava';
 import { createServer } from 'node:net';
-import { patternBytes, runOfs, sha256, TestCluster, waitFor } from '../helpers/cluster.js';
+import { clusterFor, patternBytes, runOfs, sha256, TestCluster, waitFor } from '../helpers/cluster.js';
 
 const CHUNK = 256 * 1024;
 
 test('a chunkserver killed with -9 is restarted on its data and its replicas count again', async (t) => {
-  const cluster = await TestCluster.start({ chunkSize: CHUNK, masters: 1 });
-  t.teardown(() => cluster.stop());
-  const client = await cluster.client();
-  t.teardown(() => client.close());
+  const { cluster, client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1 });
   const data = patternBytes(3 * CHUNK + 1, 11);
   await client.write('/restart/cs', data);
 
@@ -33,10 +30,7 @@ test('a chunkserver killed with -9 is restarted on its data and its replicas cou
 });
 
 test('a master killed with -9 comes back with its namespace, and chunk locations from reports', async (t) => {
-  const cluster = await TestCluster.start({ chunkSize: CHUNK, masters: 1 });
-  t.teardown(() => cluster.stop());
-  const client = await cluster.client();
-  t.teardown(() => client.close());
+  const { cluster, client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1 });
   const data = patternBytes(2 * CHUNK + 77, 12);
   await client.mkdir('/m/dir', { parents: true });
   await client.write('/m/dir/file', data);
