@@ -147,6 +147,8 @@ export function spawnMasterActor(
         return { reply: list(ns, normalizePath(body.path)) };
       case 'master.status':
         return { reply: status(state, now) };
+      case 'master.fsck':
+        return { reply: fsck(state, normalizePath(body.path), now) };
       case 'master.heartbeat': {
         const known = view.heartbeat(body as ChunkserverLoad, now);
         return { reply: { known, deleteChunks: [], extended: [] } };
@@ -263,6 +265,30 @@ export function spawnMasterActor(
   const chunkLength = (file: FileNode, index: number): number =>
     Math.max(0, Math.min(settings.chunkSize, file.size - index * settings.chunkSize));
 
+  /** Every file's chunks with their live and stale replicas (HDFS fsck, for OFS). */
+  const fsck = (state: MasterState, path: string, now: number): ReplyOf<'master.fsck'> => {
+    if (!lookup(state.ns, path)) throw new OfsError('ENOENT', `${path} does not exist`);
+    const files = new Map<string, ReplyOf<'master.fsck'>['files'][number]>();
+    const summary = { files: 0, chunks: 0, healthy: 0, underReplicated: 0, missing: 0, stale: 0 };
+    const owned = [...ownedChunks(state.ns, path)].sort(([, a], [, b]) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.index - b.index));
+    for (const [chunkId, { path: file, index, version }] of owned) {
+      const reported = state.view.reported(chunkId, now);
+      const live = reported.filter((r) => r.version === version).map((r) => r.id);
+      const stale = reported.filter((r) => r.version < version);
+      const status =
+        version === 0 ? 'hole' : live.length === 0 ? 'missing' : live.length < settings.replication ? 'under-replicated' : 'healthy';
+      if (!files.has(file)) files.set(file, { path: file, size: (lookup(state.ns, file) as FileNode).size, chunks: [] });
+      files.get(file)!.chunks.push({ index, chunkId, version, live, stale, status });
+      summary.chunks++;
+      summary.stale += stale.length;
+      if (status === 'healthy') summary.healthy++;
+      else if (status === 'under-replicated') summary.underReplicated++;
+      else if (status === 'missing') summary.missing++;
+    }
+    summary.files = countFiles(state.ns, path);
+    return { files: [...files.values()], summary, replication: settings.replication };
+  };
+
   const status = (state: MasterState, now: number): ReplyOf<'master.status'> => {
     const owned = ownedChunks(state.ns);
     let underReplicated = 0;
@@ -330,7 +356,8 @@ function list(ns: Namespace, path: string): ReplyOf<'master.list'> {
   return { entries };
 }
 
-function countFiles(ns: Namespace): number {
+function countFiles(ns: Namespace, root = '/'): number {
+  if (lookup(ns, root)?.kind === 'file') return 1;
   let count = 0;
   const walk = (path: string): void => {
     const node = lookup(ns, path);
@@ -340,7 +367,7 @@ function countFiles(ns: Namespace): number {
       else walk(joinPath(path, name));
     }
   };
-  walk('/');
+  walk(root);
   return count;
 }
 

@@ -5,7 +5,7 @@ import { Option, type Command } from 'commander';
 import { OfsClient } from '../client/ofs-client.js';
 import { OfsError } from '../core/errors.js';
 import { reportAndExit } from './errors.js';
-import { formatListing, formatStat, formatStatus } from './format.js';
+import { formatFsck, formatListing, formatStat, formatStatus } from './format.js';
 import { parseZkAddress } from './options.js';
 
 const zkOption = () =>
@@ -150,6 +150,20 @@ export function registerClientCommands(program: Command): void {
       withClient('stat', async (client, path: string, opts: { json?: boolean }) => {
         const stat = await client.stat(path);
         process.stdout.write(`${opts.json ? JSON.stringify(stat, null, 2) : formatStat(stat)}\n`);
+      }),
+    );
+
+  program
+    .command('fsck')
+    .description('chunks and replicas of every file: under-replicated, stale and missing chunks; exits 1 if data is unrecoverable')
+    .argument('[path]', 'OFS path', '/')
+    .option('--json', 'print JSON')
+    .addOption(zkOption())
+    .action(
+      withClient('fsck', async (client, path: string, opts: { json?: boolean }) => {
+        const report = await client.fsck(path);
+        process.stdout.write(`${opts.json ? JSON.stringify(report, null, 2) : formatFsck(report)}\n`);
+        if (report.summary.missing > 0) process.exitCode = 1;
       }),
     );
 

@@ -1,4 +1,4 @@
-import type { ClusterStatus, DirectoryEntry, FileStat } from '../client/ofs-client.js';
+import type { ClusterStatus, DirectoryEntry, FileStat, FsckReport } from '../client/ofs-client.js';
 
 /** Human-readable output of the client verbs; `--json` prints the raw reply instead. */
 
@@ -57,5 +57,23 @@ export function formatStatus(status: ClusterStatus): string {
   for (const cs of status.chunkservers) {
     lines.push(`  ${cs.id}  ${cs.address}  chunks ${cs.chunkCount}  used ${formatBytes(cs.used)}  free ${formatBytes(cs.free)}`);
   }
+  return lines.join('\n');
+}
+
+/** Like `hdfs fsck`: the chunks that need attention, then a summary and a verdict. */
+export function formatFsck(report: FsckReport): string {
+  const lines: string[] = [];
+  for (const file of report.files) {
+    for (const c of file.chunks.filter((c) => c.status !== 'healthy' && c.status !== 'hole' || c.stale.length > 0)) {
+      const stale = c.stale.length > 0 ? `; stale: ${c.stale.map((s) => `${s.id} (v${s.version})`).join(', ')}` : '';
+      const where = c.live.length > 0 ? ` (${c.live.join(', ')})` : '';
+      lines.push(`${file.path} #${c.index} ${c.chunkId} v${c.version}: ${c.live.length} of ${report.replication} replicas${where} ${c.status.toUpperCase()}${stale}`);
+    }
+  }
+  const s = report.summary;
+  lines.push(
+    `files: ${s.files}   chunks: ${s.chunks}   healthy: ${s.healthy}   under-replicated: ${s.underReplicated}   missing: ${s.missing}   stale replicas: ${s.stale}`,
+    s.missing > 0 ? `status: CORRUPT: ${s.missing} chunks have no live replica` : s.underReplicated > 0 ? 'status: HEALTHY (under-replicated chunks are being copied)' : 'status: HEALTHY',
+  );
   return lines.join('\n');
 }

@@ -21,6 +21,7 @@ export interface ConnectOptions {
 export type DirectoryEntry = ReplyOf<'master.list'>['entries'][number];
 export type FileStat = ReplyOf<'master.locate'>;
 export type ClusterStatus = ReplyOf<'master.status'>;
+export type FsckReport = ReplyOf<'master.fsck'>;
 
 const MASTER_CALL_TIMEOUT_MS = 10_000;
 
@@ -163,6 +164,11 @@ export class OfsClient {
 
   async status(): Promise<ClusterStatus> {
     return this.master.call('master.status', {});
+  }
+
+  /** Replica health of every file at or below `path`. */
+  async fsck(path = '/'): Promise<FsckReport> {
+    return this.master.call('master.fsck', { path });
   }
 
   /** Counters of this client: how many chunk mutations it had to retry (a retried append may be duplicated). */

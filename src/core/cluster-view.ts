@@ -89,6 +89,16 @@ export class ClusterView {
     return result;
   }
 
+  /** Every live server's report of a chunk, at whatever version: fsck's view of stale copies. */
+  reported(chunkId: string, now: number): { id: string; version: number }[] {
+    const result: { id: string; version: number }[] = [];
+    for (const [serverId, replica] of this.replicas.get(chunkId) ?? []) {
+      const server = this.servers.get(serverId);
+      if (server && this.isLive(server, now)) result.push({ id: serverId, version: replica.version });
+    }
+    return result;
+  }
+
   /** Chunk ids reported by a server, for orphan detection. */
   chunksOf(serverId: string): string[] {
     const ids: string[] = [];

@@ -102,6 +102,37 @@ export const protocol = {
     }),
   },
 
+  /** Health of every file at or below `path`: replica counts and versions per chunk. */
+  'master.fsck': {
+    request: z.object({ path: z.string() }),
+    reply: z.object({
+      files: z.array(
+        z.object({
+          path: z.string(),
+          size: nonNegative,
+          chunks: z.array(
+            z.object({
+              index: nonNegative,
+              chunkId,
+              version: nonNegative,
+              live: z.array(z.string()),
+              stale: z.array(z.object({ id: z.string(), version: nonNegative })),
+              status: z.enum(['healthy', 'under-replicated', 'missing', 'hole']),
+            }),
+          ),
+        }),
+      ),
+      summary: z.object({
+        files: nonNegative,
+        chunks: nonNegative,
+        healthy: nonNegative,
+        underReplicated: nonNegative,
+        missing: nonNegative,
+        stale: nonNegative,
+      }),
+      replication: z.number().int().positive(),
+    }),
+  },
   'master.checkpoint': { request: empty, reply: z.object({ seq: nonNegative, path: z.string() }) },
 
   // standby → active master: the reply's data frame is the namespace snapshot (JSON) at `seq`
