@@ -36,6 +36,13 @@ export type ReplicaMessage =
     } & Sender<{ ordered: OrderedMutation; durable: Promise<unknown>; forwarded: Promise<unknown> }>)
   | ({ kind: 'apply'; chunkId: string; version: number; serial: number; mutation: Mutation } & Sender<{ durable: Promise<unknown> }>)
   | ({ kind: 'read'; chunkId: string; version: number; offset: number; length: number } & Sender<Buffer>)
+  | ({
+      kind: 'copy';
+      chunkId: string;
+      version: number;
+      /** Reads the next piece of the chunk from the replica being copied; a short piece is the last. */
+      fetch: (offset: number) => Promise<Buffer>;
+    } & Sender<ChunkInfo>)
   | { kind: 'flush'; chunkId: string }
   | ({ kind: 'delete'; chunkId: string } & Partial<Sender<void>>);
 
@@ -53,6 +60,8 @@ interface ReplicaState {
 
 /** Idle replicas are stopped so a server with a million chunks does not hold a million actors. */
 const IDLE_SHUTDOWN_MS = 30_000;
+/** A replica being copied is read from its source in pieces of this size. */
+export const COPY_PIECE_BYTES = 1024 * 1024;
 /** Zeros are written in pieces of this size to fill holes and padding. */
 const ZERO_PIECE = Buffer.alloc(1024 * 1024);
 
@@ -141,6 +150,23 @@ export function spawnChunkReplica(
         await applyLocally(msg.mutation);
         book.serial = msg.serial;
         return { durable: durableSoon(state, self) };
+      }
+      case 'copy': {
+        // A new replica replaces whatever (stale) copy this server had.
+        if (store.get(chunkId)) await store.delete(chunkId);
+        await store.create(chunkId, msg.version);
+        try {
+          for (let at = 0; ; ) {
+            const piece = await msg.fetch(at);
+            if (piece.length > 0) await store.write(chunkId, at, piece);
+            at += piece.length;
+            if (piece.length < COPY_PIECE_BYTES) break;
+          }
+          return await store.sync(chunkId);
+        } catch (err) {
+          await store.delete(chunkId); // half a replica must not be reported as one
+          throw err;
+        }
       }
       case 'read': {
         // Past this replica's end is a hole the file's size covers: the reader fills it with zeros.

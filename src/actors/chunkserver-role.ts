@@ -11,7 +11,7 @@ import { watchMasters } from '../zk/election.js';
 import { connectZk } from '../zk/session.js';
 import { ensurePaths } from '../zk/paths.js';
 import { HeldLeases } from '../core/held-leases.js';
-import type { Mutation, OrderedMutation } from './chunk-replica-actor.js';
+import { COPY_PIECE_BYTES, type Mutation, type OrderedMutation } from './chunk-replica-actor.js';
 import { askReplica, spawnChunkserverActor } from './chunkserver-actor.js';
 import { PushBuffers } from './push-buffers.js';
 import { loadOrCreateIdentity } from './node-identity.js';
@@ -38,6 +38,8 @@ const MAX_READ_BYTES = MAX_DATA_FRAME;
 /** The master picks the chunk size; this only guards against nonsense. */
 export const MAX_CHUNK_SIZE = 2 ** 30;
 const FULL_REPORT_EVERY_BEATS = 30;
+/** Re-replication copies this server takes part in at once as a target: client traffic goes on meanwhile. */
+const MAX_CONCURRENT_COPIES = 2;
 /** Memory for bytes pushed but not yet committed, and how long an uncommitted push is kept. */
 const PUSH_BUFFER_BYTES = 256 * 1024 * 1024;
 const PUSH_BUFFER_TTL_MS = 60_000;
@@ -49,6 +51,7 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
   if (store.damaged.length > 0) log.warn({ damaged: store.damaged }, 'chunks with unreadable metadata were skipped');
   const system = start();
   const leases = new HeldLeases();
+  let copiesRunning = 0;
   const buffers = new PushBuffers(PUSH_BUFFER_BYTES, PUSH_BUFFER_TTL_MS);
   const chunkserver = spawnChunkserverActor(system, store, leases);
   let master: MemberInfo | undefined;
@@ -119,6 +122,23 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
         await durable;
         if (body.bufferId) buffers.release(body.bufferId);
         return { body: {} };
+      },
+      'chunk.copyFrom': async (body, _data, envelope) => {
+        if (!fromCurrentMaster(envelope.epoch, 'chunk.copyFrom')) {
+          throw new OfsError('ESTALE', `epoch ${envelope.epoch} is below the current master epoch ${masterEpoch}`);
+        }
+        if (copiesRunning >= MAX_CONCURRENT_COPIES) {
+          throw new OfsError('EUNAVAILABLE', `already copying ${copiesRunning} chunks; try another chunkserver or later`);
+        }
+        copiesRunning++;
+        try {
+          const fetch = async (offset: number) =>
+            (await rpc.call(body.source, 'chunk.read', { chunkId: body.chunkId, version: body.version, offset, length: COPY_PIECE_BYTES })).data[0] ?? Buffer.alloc(0);
+          const info = await askReplica<ChunkInfo>(chunkserver, (sender) => ({ kind: 'copy', chunkId: body.chunkId, version: body.version, fetch, sender }));
+          return { body: { length: info.length } };
+        } finally {
+          copiesRunning--;
+        }
       },
       'chunkserver.report': async (_body, _data, envelope) => {
         if (!fromCurrentMaster(envelope.epoch, 'chunkserver.report')) {

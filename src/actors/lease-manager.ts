@@ -8,6 +8,7 @@ import type { GrantedLease, LeaseCandidate, MasterMessage, MasterOutcome } from 
 
 export type LeaseReply = ReplyOf<'master.lease'>;
 export type LeaseOutcome = { ok: true; lease: LeaseReply } | { ok: false; code: OfsError['code']; message: string };
+export type BumpOutcome = { ok: true; version: number } | { ok: false; code: OfsError['code']; message: string };
 
 interface LeaseRequest {
   path: string;
@@ -19,7 +20,9 @@ interface LeaseRequest {
 export type LeaseMessage =
   | ({ kind: 'lease' } & LeaseRequest)
   | { kind: 'prepared'; request: LeaseRequest; candidate: LeaseCandidate }
-  | { kind: 'granted'; chunkId: string; outcome: { ok: true; lease: Lease; index: number } | { ok: false; code: OfsError['code']; message: string } }
+  | { kind: 'granted'; chunkId: string; outcome: { ok: true; lease?: Lease; version: number; index: number } | { ok: false; code: OfsError['code']; message: string } }
+  /** Re-replication: a new version on the live replicas with no primary, so a copy made now cannot miss a mutation. */
+  | { kind: 'bump'; candidate: LeaseCandidate; sender: Ref<BumpOutcome> }
   | { kind: 'extend'; serverId: string; leases: { chunkId: string; version: number }[]; sender: Ref<ReplyOf<'master.heartbeat'>['extended']> }
   | { kind: 'revoke'; chunkIds: string[] }
   | { kind: 'primaries'; chunkIds: string[]; sender: Ref<(string | null)[]> };
@@ -27,7 +30,7 @@ export type LeaseMessage =
 interface LeaseState {
   table: LeaseTable;
   /** Chunks with a grant under way, and who waits for it: one grant at a time per chunk. */
-  granting: Map<string, Ref<LeaseOutcome>[]>;
+  granting: Map<string, { leases: Ref<LeaseOutcome>[]; bump?: Ref<BumpOutcome> }>;
 }
 
 export interface LeaseSettings {
@@ -68,8 +71,12 @@ export function spawnLeaseManager(
     chunkSize: settings.chunkSize,
   });
 
-  /** The slow part, outside the actor: revoke what is in force, set the new version on the replicas, journal it. */
-  const grant = async (candidate: LeaseCandidate, inForce: Lease | undefined): Promise<Lease> => {
+  /**
+   * The slow part, outside the actor: revoke what is in force, set the new
+   * version on the replicas (the first one as primary, unless `withLease` is
+   * false), journal it. Returns the lease, if one was asked for.
+   */
+  const grant = async (candidate: LeaseCandidate, inForce: Lease | undefined, withLease: boolean): Promise<{ version: number; lease?: Lease }> => {
     if (inForce) {
       // Only a revocation the primary confirmed allows a new primary before expiry.
       await rpc.call(inForce.primary.address, 'chunk.revokeLease', { chunkId: inForce.chunkId }, { timeoutMs: CALL_TIMEOUT_MS }).catch(() => {
@@ -87,29 +94,43 @@ export function spawnLeaseManager(
     const grantedAt = Date.now();
     const setVersion = (server: { address: string }, leaseMs?: number) =>
       rpc.call(server.address, 'chunk.setVersion', { chunkId, version, leaseMs }, { timeoutMs: CALL_TIMEOUT_MS });
-    const results = await Promise.allSettled(candidates.map((c, i) => setVersion(c, i === 0 ? settings.leaseMs : undefined)));
+    const results = await Promise.allSettled(candidates.map((c, i) => setVersion(c, withLease && i === 0 ? settings.leaseMs : undefined)));
     const replicas = candidates.flatMap((c, i) => {
       const r = results[i]!;
       return r.status === 'fulfilled' ? [{ ...c, length: r.value.body.length }] : [];
     });
     const failed = candidates.filter((_, i) => results[i]!.status === 'rejected').map((c) => c.id);
     let primary: { id: string; address: string } | undefined = replicas[0];
-    if (primary && primary.id !== candidates[0]!.id) {
+    if (primary && withLease && primary.id !== candidates[0]!.id) {
       // The intended primary did not answer: the first replica that did takes the lease.
       const fallback = primary;
       primary = await setVersion(fallback, settings.leaseMs).then(() => fallback, () => undefined);
     }
     const granted: GrantedLease = { path: candidate.path, index: candidate.index, chunkId, version, replicas, failed };
     if (replicas.length > 0) await askMaster((sender) => ({ kind: 'lease-granted', lease: granted, sender }));
-    if (!primary) throw new OfsError('EUNAVAILABLE', `chunk ${chunkId}: no replica took the lease (${failed.join(', ')} did not answer)`);
-    if (failed.length > 0) log.warn({ chunkId, version, failed }, 'replicas missed a new lease version: they are stale now');
+    if (!primary) throw new OfsError('EUNAVAILABLE', `chunk ${chunkId}: no replica took version ${version} (${failed.join(', ')} did not answer)`);
+    if (failed.length > 0) log.warn({ chunkId, version, failed }, 'replicas missed a new version: they are stale now');
+    if (!withLease) return { version };
     return {
-      chunkId,
       version,
-      primary: { id: primary.id, address: primary.address },
-      replicas: replicas.map(({ id, address }) => ({ id, address })),
-      expiresAt: grantedAt + settings.leaseMs,
+      lease: {
+        chunkId,
+        version,
+        primary: { id: primary.id, address: primary.address },
+        replicas: replicas.map(({ id, address }) => ({ id, address })),
+        expiresAt: grantedAt + settings.leaseMs,
+      },
     };
+  };
+
+  const startGrant = (self: Ref<LeaseMessage>, candidate: LeaseCandidate, inForce: Lease | undefined, withLease: boolean): void => {
+    grant(candidate, inForce, withLease).then(
+      ({ version, lease }) => dispatch(self, { kind: 'granted', chunkId: candidate.chunkId, outcome: { ok: true, lease, version, index: candidate.index } }),
+      (err) => {
+        const error = toOfsError(err);
+        dispatch(self, { kind: 'granted', chunkId: candidate.chunkId, outcome: { ok: false, code: error.code, message: error.message } });
+      },
+    );
   };
 
   const fail = (sender: Ref<LeaseOutcome>, err: unknown) => {
@@ -140,30 +161,32 @@ export function spawnLeaseManager(
           }
           const waiting = state.granting.get(candidate.chunkId);
           if (waiting) {
-            waiting.push(request.sender);
+            waiting.leases.push(request.sender);
             return state;
           }
-          state.granting.set(candidate.chunkId, [request.sender]);
-          grant(candidate, inForce).then(
-            (lease) => dispatch(ctx.self, { kind: 'granted', chunkId: candidate.chunkId, outcome: { ok: true, lease, index: candidate.index } }),
-            (err) => {
-              const error = toOfsError(err);
-              dispatch(ctx.self, { kind: 'granted', chunkId: candidate.chunkId, outcome: { ok: false, code: error.code, message: error.message } });
-            },
-          );
+          state.granting.set(candidate.chunkId, { leases: [request.sender] });
+          startGrant(ctx.self, candidate, inForce, true);
+          return state;
+        }
+        case 'bump': {
+          if (state.granting.has(msg.candidate.chunkId)) {
+            dispatch(msg.sender, { ok: false, code: 'EUNAVAILABLE', message: `chunk ${msg.candidate.chunkId} is getting a new lease; copy it later` });
+            return state;
+          }
+          state.granting.set(msg.candidate.chunkId, { leases: [], bump: msg.sender });
+          startGrant(ctx.self, msg.candidate, state.table.current(msg.candidate.chunkId, now), false);
           return state;
         }
         case 'granted': {
-          const waiters = state.granting.get(msg.chunkId) ?? [];
+          const waiters = state.granting.get(msg.chunkId) ?? { leases: [] };
           state.granting.delete(msg.chunkId);
           const { outcome } = msg;
-          if (outcome.ok) {
-            state.table.revoke(msg.chunkId);
-            state.table.grant(outcome.lease);
-            for (const sender of waiters) dispatch(sender, { ok: true, lease: reply(outcome.lease, outcome.index) });
-          } else {
-            for (const sender of waiters) dispatch(sender, outcome);
-          }
+          if (outcome.ok) state.table.revoke(msg.chunkId);
+          if (outcome.ok && outcome.lease) state.table.grant(outcome.lease);
+          const leased = outcome.ok && outcome.lease ? { ok: true as const, lease: reply(outcome.lease, outcome.index) } : undefined;
+          const unleased = { ok: false as const, code: 'EUNAVAILABLE' as const, message: `chunk ${msg.chunkId} changed version under re-replication; ask again` };
+          for (const sender of waiters.leases) dispatch(sender, leased ?? (outcome.ok ? unleased : outcome));
+          if (waiters.bump) dispatch(waiters.bump, outcome.ok ? { ok: true, version: outcome.version } : outcome);
           return state;
         }
         case 'extend': {

@@ -43,6 +43,12 @@ export interface LeaseCandidate {
   liveIds: string[];
 }
 
+/** What re-replication works from: the chunks short of replicas, and the live servers. */
+export interface ReplicationNeeds {
+  chunks: (LeaseCandidate & { missing: number })[];
+  servers: { id: string; address: string; free: number }[];
+}
+
 export interface GrantedLease {
   path: string;
   index: number;
@@ -61,6 +67,8 @@ export type MasterMessage =
   | { kind: 'attach-standby'; standby: { id: string; address: string }; sender: Ref<Namespace> }
   | { kind: 'prepare-lease'; path: string; index: number | 'last'; sender: Ref<MasterOutcome> }
   | { kind: 'lease-granted'; lease: GrantedLease; sender: Ref<MasterOutcome> }
+  | { kind: 'replication-needs'; sender: Ref<MasterOutcome> }
+  | { kind: 'replica-copied'; chunkId: string; version: number; serverId: string; length: number; sender: Ref<MasterOutcome> }
   | { kind: 'expire-dead'; now: number }
   | { kind: 'chunkserver-gone'; id: string };
 
@@ -265,6 +273,22 @@ export function spawnMasterActor(
   const chunkLength = (file: FileNode, index: number): number =>
     Math.max(0, Math.min(settings.chunkSize, file.size - index * settings.chunkSize));
 
+  /** Written chunks with fewer live replicas than wanted (but at least one to copy from), fewest first. */
+  const replicationNeeds = (state: MasterState, now: number): ReplicationNeeds => {
+    const live = state.view.liveServers(now);
+    const chunks: ReplicationNeeds['chunks'] = [];
+    for (const [chunkId, { path, index, version }] of ownedChunks(state.ns)) {
+      if (version === 0) continue;
+      const holders = state.view.holders(chunkId, version, now);
+      const missing = settings.replication - holders.length;
+      if (holders.length > 0 && missing > 0) {
+        chunks.push({ path, index, chunkId, version, missing, candidates: holders.map(({ id, address }) => ({ id, address })), liveIds: live.map((s) => s.id) });
+      }
+    }
+    chunks.sort((a, b) => b.missing - a.missing);
+    return { chunks, servers: live.map(({ id, address, free }) => ({ id, address, free })) };
+  };
+
   /** Every file's chunks with their live and stale replicas (HDFS fsck, for OFS). */
   const fsck = (state: MasterState, path: string, now: number): ReplyOf<'master.fsck'> => {
     if (!lookup(state.ns, path)) throw new OfsError('ENOENT', `${path} does not exist`);
@@ -323,6 +347,16 @@ export function spawnMasterActor(
           return answer(state, msg.sender, () => prepareLease(state, msg.path, msg.index, Date.now()));
         case 'lease-granted':
           return answer(state, msg.sender, () => recordGrant(state, msg.lease));
+        case 'replication-needs':
+          return answer(state, msg.sender, () => ({ reply: replicationNeeds(state, Date.now()) }));
+        case 'replica-copied':
+          return answer(state, msg.sender, () => {
+            // Taken only if no new version came meanwhile: then the copy holds every mutation.
+            const owner = ownedChunks(state.ns).get(msg.chunkId);
+            const accepted = owner?.version === msg.version;
+            if (accepted) state.view.recordReplica(msg.serverId, msg.chunkId, msg.version, msg.length);
+            return { reply: { accepted } };
+          });
         case 'expire-dead':
           for (const id of state.view.expire(msg.now)) log.warn({ chunkserver: id }, 'chunkserver missed its heartbeats: dropped');
           return state;

@@ -14,6 +14,7 @@ import { listChunkservers, watchChunkservers, type MemberInfo } from '../zk/regi
 import { connectZk } from '../zk/session.js';
 import { spawnMasterActor, type MasterMessage, type MasterOutcome } from './master-actor.js';
 import { spawnLeaseManager, type LeaseMessage, type LeaseOutcome } from './lease-manager.js';
+import { spawnReplicationManager, type ReplicationMessage } from './replication-manager.js';
 import { loadOrCreateIdentity } from './node-identity.js';
 import { spawnStandbyActor, type StandbyMessage, type StandbyOutcome } from './standby-actor.js';
 import { StandbyReplicator } from './standby-replicator.js';
@@ -43,6 +44,9 @@ export interface RunningMaster {
 }
 
 const QUERY_TIMEOUT_MS = 30_000;
+/** Re-replication throttle: copies per chunkserver (source or target) and in all at once. */
+const MAX_COPIES_PER_SERVER = 2;
+const MAX_COPIES = 8;
 const MASTER_TYPES = (Object.keys(protocol) as MessageType[]).filter((t) => t.startsWith('master.'));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -65,6 +69,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
   let mode: 'standby' | 'taking-over' | 'active' = 'standby';
   let actor: Ref<MasterMessage> | undefined;
   let leaseManager: Ref<LeaseMessage> | undefined;
+  let replicationManager: Ref<ReplicationMessage> | undefined;
   let masters: MemberInfo[] = [];
   let attachedTo: string | undefined;
   const standbyActor = spawnStandbyActor(system, recovered, store, checkpointEvery, log);
@@ -253,6 +258,14 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
       log,
     );
     leaseManager = spawnLeaseManager(system, actor, rpc, { leaseMs: options.leaseMs, chunkSize: options.chunkSize }, log);
+    replicationManager = spawnReplicationManager(
+      system,
+      actor,
+      leaseManager,
+      rpc,
+      { maxCopiesPerServer: MAX_COPIES_PER_SERVER, maxCopies: MAX_COPIES, chunkSize: options.chunkSize },
+      log,
+    );
     mode = 'active';
     log.info({ id, address, epoch, seq: ns.seq }, 'elected: serving as the active master');
     void collectChunkReports();
@@ -266,7 +279,10 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
   };
   await joinElection();
 
-  const expiry = setInterval(() => tellActor({ kind: 'expire-dead', now: Date.now() }), options.heartbeatMs);
+  const expiry = setInterval(() => {
+    tellActor({ kind: 'expire-dead', now: Date.now() });
+    if (replicationManager) dispatch(replicationManager, { kind: 'tick' });
+  }, options.heartbeatMs);
 
   return {
     id,

@@ -10,6 +10,8 @@ type LocatedChunk = Located['chunks'][number];
 /** Pieces read ahead of the consumer. */
 const READ_AHEAD = 4;
 const CHUNK_CALL_TIMEOUT_MS = 60_000;
+/** Tries of one piece, each after asking the master again where the chunk is. */
+const RELOCATE_ATTEMPTS = 4;
 
 export interface ByteRange {
   offset: number;
@@ -32,7 +34,25 @@ export function resolveRange(size: number, offset = 0, length?: number): ByteRan
  * pieces read ahead. Each piece comes from one replica; a replica that fails
  * (down, stale, or a block that fails its checksum) is skipped for the next.
  */
-export async function* readPieces(rpc: RpcClient, file: Located, range: ByteRange): AsyncGenerator<Buffer> {
+export async function* readPieces(
+  rpc: RpcClient,
+  located: Located,
+  range: ByteRange,
+  /** Asks the master again: chunk versions and replicas change under re-replication and new leases. */
+  relocate: () => Promise<Located>,
+): AsyncGenerator<Buffer> {
+  let file = located;
+  const readPiece = async (index: number, offset: number, length: number): Promise<Buffer> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await readFromAnyReplica(rpc, file.path, file.chunks[index]!, offset, length);
+      } catch (err) {
+        if (attempt >= RELOCATE_ATTEMPTS) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+        file = await relocate();
+      }
+    }
+  };
   const window = new InFlightWindow<Buffer>(READ_AHEAD);
   const end = range.offset + range.length;
   for (let at = range.offset; at < end; ) {
@@ -41,7 +61,7 @@ export async function* readPieces(rpc: RpcClient, file: Located, range: ByteRang
     if (!chunk) throw new OfsError('EINTERNAL', `${file.path}: no chunk ${index} for offset ${at}`);
     const inChunk = at - index * file.chunkSize;
     const length = Math.min(PIECE_BYTES, file.chunkSize - inChunk, end - at);
-    for (const piece of await window.push(() => readFromAnyReplica(rpc, file.path, chunk, inChunk, length))) yield piece;
+    for (const piece of await window.push(() => readPiece(index, inChunk, length))) yield piece;
     at += length;
   }
   for (const piece of await window.drain()) yield piece;

@@ -171,6 +171,11 @@ export const protocol = {
     reply: z.object({ version: nonNegative, length: nonNegative }),
   },
   'chunk.revokeLease': { request: z.object({ chunkId }), reply: empty },
+  // master → a chunkserver that should hold another replica: copy the chunk from `source` (re-replication)
+  'chunk.copyFrom': {
+    request: z.object({ chunkId, version: nonNegative, source: address }),
+    reply: z.object({ length: nonNegative }),
+  },
   // client → primary: apply the pushed bytes; the primary picks the order (and, to append, the offset)
   'chunk.commit': {
     request: z.object({

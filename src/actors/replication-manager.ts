@@ -1,0 +1,128 @@
+import { dispatch, query, spawn, type Ref } from 'nact';
+import { OfsError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { RpcClient } from '../transport/rpc-client.js';
+import type { BumpOutcome, LeaseMessage } from './lease-manager.js';
+import type { LeaseCandidate, MasterMessage, MasterOutcome, ReplicationNeeds } from './master-actor.js';
+
+export type ReplicationMessage = { kind: 'tick' } | { kind: 'copy-done'; chunkId: string; source: string; target: string; ok: boolean };
+
+interface Copy {
+  source: string;
+  target: string;
+}
+
+interface ReplicationState {
+  copying: Map<string, Copy>;
+  /** Copies each chunkserver takes part in now, as source or target. */
+  busy: Map<string, number>;
+  /** Targets that just failed a copy of a chunk, not to be picked again for it at once. */
+  failed: Set<string>;
+}
+
+export interface ReplicationSettings {
+  /** Copies one chunkserver takes part in at once (source or target). */
+  maxCopiesPerServer: number;
+  /** Copies under way in the whole cluster at once. */
+  maxCopies: number;
+  chunkSize: number;
+}
+
+const COPY_TIMEOUT_MS = 120_000;
+const QUERY_TIMEOUT_MS = 30_000;
+
+/**
+ * The replication manager (GFS 4.3): brings every chunk back to its replica
+ * count after chunkservers die, chunks with the fewest live replicas first
+ * and, among equals, chunks being written. Each copy goes chunkserver to
+ * chunkserver, never through the master, under a fresh version (so that it
+ * cannot miss a mutation), and the number of copies is capped per
+ * chunkserver and in total so client traffic keeps going.
+ */
+export function spawnReplicationManager(
+  parent: Ref<unknown>,
+  master: Ref<MasterMessage>,
+  leases: Ref<LeaseMessage>,
+  rpc: RpcClient,
+  settings: ReplicationSettings,
+  log: Logger,
+): Ref<ReplicationMessage> {
+  const askMaster = async <T>(make: (sender: Ref<MasterOutcome>) => MasterMessage): Promise<T> => {
+    const outcome = (await query(master, make as never, QUERY_TIMEOUT_MS)) as MasterOutcome;
+    if (!outcome.ok) throw new OfsError(outcome.code, outcome.message);
+    return outcome.body as T;
+  };
+
+  /** One copy: a new version on the live replicas, then the target pulls the chunk from the source. */
+  const copy = async (chunk: LeaseCandidate, source: { id: string; address: string }, target: { id: string; address: string }): Promise<void> => {
+    const bumped = (await query(leases, (sender) => ({ kind: 'bump', candidate: chunk, sender }) as LeaseMessage, QUERY_TIMEOUT_MS)) as BumpOutcome;
+    if (!bumped.ok) throw new OfsError(bumped.code, bumped.message);
+    const { body } = await rpc.call(target.address, 'chunk.copyFrom', { chunkId: chunk.chunkId, version: bumped.version, source: source.address }, { timeoutMs: COPY_TIMEOUT_MS });
+    const { accepted } = await askMaster<{ accepted: boolean }>((sender) => ({ kind: 'replica-copied', chunkId: chunk.chunkId, version: bumped.version, serverId: target.id, length: body.length, sender }));
+    if (!accepted) throw new OfsError('ESTALE', `chunk ${chunk.chunkId} changed version while it was copied`);
+    log.info({ chunkId: chunk.chunkId, from: source.id, to: target.id, version: bumped.version, bytes: body.length }, 'chunk re-replicated');
+  };
+
+  /** Picks copies for the neediest chunks within the limits; returns them to start. */
+  const plan = (state: ReplicationState, needs: ReplicationNeeds, beingWritten: Set<string>) => {
+    const load = (id: string) => state.busy.get(id) ?? 0;
+    const ordered = [...needs.chunks].sort((a, b) => b.missing - a.missing || Number(beingWritten.has(b.chunkId)) - Number(beingWritten.has(a.chunkId)));
+    const started: { chunk: LeaseCandidate; source: { id: string; address: string }; target: { id: string; address: string } }[] = [];
+    for (const chunk of ordered) {
+      if (state.copying.size + started.length >= settings.maxCopies) break;
+      if (state.copying.has(chunk.chunkId)) continue;
+      const source = [...chunk.candidates].sort((a, b) => load(a.id) - load(b.id))[0];
+      const holders = new Set(chunk.candidates.map((c) => c.id));
+      const target = needs.servers
+        .filter((s) => !holders.has(s.id) && s.free >= settings.chunkSize && load(s.id) < settings.maxCopiesPerServer && !state.failed.has(`${chunk.chunkId}@${s.id}`))
+        .sort((a, b) => load(a.id) - load(b.id) || b.free - a.free)[0];
+      if (!source || !target || load(source.id) >= settings.maxCopiesPerServer) continue;
+      state.busy.set(source.id, load(source.id) + 1);
+      state.busy.set(target.id, load(target.id) + 1);
+      state.copying.set(chunk.chunkId, { source: source.id, target: target.id });
+      started.push({ chunk, source, target });
+    }
+    return started;
+  };
+
+  let checking = false;
+  return spawn(
+    parent,
+    (state: ReplicationState, msg: ReplicationMessage, ctx): ReplicationState => {
+      switch (msg.kind) {
+        case 'tick': {
+          if (checking) return state;
+          checking = true;
+          (async () => {
+            const needs = await askMaster<ReplicationNeeds>((sender) => ({ kind: 'replication-needs', sender }));
+            if (needs.chunks.length === 0) return;
+            const chunkIds = needs.chunks.map((c) => c.chunkId);
+            const primaries = (await query(leases, (sender) => ({ kind: 'primaries', chunkIds, sender }) as LeaseMessage, QUERY_TIMEOUT_MS)) as (string | null)[];
+            const beingWritten = new Set(chunkIds.filter((_, i) => primaries[i] !== null));
+            for (const { chunk, source, target } of plan(state, needs, beingWritten)) {
+              copy(chunk, source, target).then(
+                () => dispatch(ctx.self, { kind: 'copy-done', chunkId: chunk.chunkId, source: source.id, target: target.id, ok: true }),
+                (err: Error) => {
+                  log.warn({ chunkId: chunk.chunkId, from: source.id, to: target.id, err: err.message }, 'chunk copy failed; will retry');
+                  dispatch(ctx.self, { kind: 'copy-done', chunkId: chunk.chunkId, source: source.id, target: target.id, ok: false });
+                },
+              );
+            }
+          })()
+            .catch((err: Error) => log.warn({ err: err.message }, 'replication check failed'))
+            .finally(() => (checking = false));
+          return state;
+        }
+        case 'copy-done': {
+          state.copying.delete(msg.chunkId);
+          for (const id of [msg.source, msg.target]) state.busy.set(id, Math.max(0, (state.busy.get(id) ?? 1) - 1));
+          if (msg.ok) state.failed.delete(`${msg.chunkId}@${msg.target}`);
+          else state.failed.add(`${msg.chunkId}@${msg.target}`);
+          return state;
+        }
+      }
+    },
+    'replication-manager',
+    { initialState: { copying: new Map(), busy: new Map(), failed: new Set<string>() } },
+  );
+}
