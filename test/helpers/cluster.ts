@@ -18,6 +18,8 @@ export interface ClusterSpec {
   chunkSize?: number;
   heartbeatMs?: number;
   leaseMs?: number;
+  /** Per-chunkserver capacity in bytes. */
+  capacity?: number;
 }
 
 export interface CliResult {
@@ -98,6 +100,7 @@ export class TestCluster {
       '--chunk-size', String(spec.chunkSize ?? 256 * 1024),
       '--heartbeat-ms', String(spec.heartbeatMs ?? 300),
       '--lease-ms', String(spec.leaseMs ?? 5000),
+      ...(spec.capacity ? ['--capacity', String(spec.capacity)] : []),
     ];
     const supervisor = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
