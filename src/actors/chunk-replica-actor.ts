@@ -43,6 +43,7 @@ export type ReplicaMessage =
       /** Reads the next piece of the chunk from the replica being copied; a short piece is the last. */
       fetch: (offset: number) => Promise<Buffer>;
     } & Sender<ChunkInfo>)
+  | ({ kind: 'verify'; chunkId: string } & Sender<number[]>)
   | { kind: 'flush'; chunkId: string }
   | ({ kind: 'delete'; chunkId: string } & Partial<Sender<void>>);
 
@@ -173,6 +174,8 @@ export function spawnChunkReplica(
         const { length } = requireVersion(msg.version);
         return msg.offset >= length ? Buffer.alloc(0) : store.read(chunkId, msg.offset, msg.length);
       }
+      case 'verify':
+        return store.get(chunkId) ? store.verify(chunkId) : [];
       case 'flush': {
         const waiters = state.syncWaiters.splice(0);
         try {

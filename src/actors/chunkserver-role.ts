@@ -24,6 +24,8 @@ export interface ChunkserverOptions {
   capacity?: number;
   heartbeatMs: number;
   log: Logger;
+  /** A background scrub verifies one chunk's checksums this often (0: never). */
+  scrubIntervalMs: number;
   /** Called when the process must end: its ZooKeeper session is gone. */
   onFatal: (reason: string) => void;
 }
@@ -150,7 +152,12 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
         if (body.length > MAX_READ_BYTES) {
           throw new OfsError('EINVAL', `chunk.read of ${body.length} bytes exceeds the ${MAX_READ_BYTES}-byte limit per request`);
         }
-        const bytes = await askReplica<Buffer>(chunkserver, (sender) => ({ kind: 'read', chunkId: body.chunkId, version: body.version, offset: body.offset, length: body.length, sender }));
+        const bytes = await askReplica<Buffer>(chunkserver, (sender) => ({ kind: 'read', chunkId: body.chunkId, version: body.version, offset: body.offset, length: body.length, sender })).catch(
+          (err: OfsError) => {
+            if (err.code === 'ECORRUPT') void reportCorrupt(body.chunkId, []);
+            throw err;
+          },
+        );
         return { body: { length: bytes.length }, data: [bytes] };
       },
     },
@@ -188,6 +195,30 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
     }
   }
 
+  /** GFS 5.2: tell the master, which stops handing the replica out; delete it once another good one exists. */
+  async function reportCorrupt(chunkId: string, blocks: number[]): Promise<void> {
+    if (!master) return;
+    try {
+      const { body, epoch } = await rpc.call(master.address, 'master.reportCorrupt', { id, chunkId, blocks }, { timeoutMs: 10_000 });
+      if (body.discard && fromCurrentMaster(epoch, 'corrupt report reply')) deleteChunks([chunkId]);
+    } catch (err) {
+      log.warn({ chunkId, err: (err as Error).message }, 'corrupt replica not reported; the scrubber will find it again');
+    }
+  }
+
+  /** The scrubber: one chunk per interval, round robin, so idle data is checked too, at a bounded rate. */
+  let scrubNext = 0;
+  const scrub = async (): Promise<void> => {
+    const chunks = store.list();
+    if (chunks.length === 0) return;
+    const { id: chunkId } = chunks[scrubNext++ % chunks.length]!;
+    const bad = await askReplica<number[]>(chunkserver, (sender) => ({ kind: 'verify', chunkId, sender })).catch(() => []);
+    if (bad.length > 0) {
+      log.warn({ chunkId, blocks: bad }, 'scrubber found corrupt blocks');
+      await reportCorrupt(chunkId, bad);
+    }
+  };
+
   let beats = 0;
   const heartbeat = async (): Promise<void> => {
     if (!master) return;
@@ -224,11 +255,22 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
     void heartbeat().finally(() => (beating = false));
   }, options.heartbeatMs);
 
+  let scrubbing = false;
+  const scrubber =
+    options.scrubIntervalMs > 0
+      ? setInterval(() => {
+          if (scrubbing) return;
+          scrubbing = true;
+          void scrub().finally(() => (scrubbing = false));
+        }, options.scrubIntervalMs)
+      : undefined;
+
   return {
     id,
     address,
     async stop() {
       clearInterval(timer);
+      clearInterval(scrubber);
       masters.stop();
       server.close();
       rpc.close();

@@ -161,6 +161,13 @@ export function spawnMasterActor(
         const known = view.heartbeat(body as ChunkserverLoad, now);
         return { reply: { known, deleteChunks: [], extended: [] } };
       }
+      case 'master.reportCorrupt': {
+        const owner = ownedChunks(ns).get(body.chunkId);
+        view.markCorrupt(body.chunkId, body.id);
+        const others = owner ? view.holders(body.chunkId, owner.version, now).length : 0;
+        log.warn({ chunkserver: body.id, chunkId: body.chunkId, blocks: body.blocks, others }, 'corrupt replica reported');
+        return { reply: { discard: others > 0 || !owner } };
+      }
       case 'master.chunkReport': {
         const report = body as RequestOf<'master.chunkReport'>;
         view.report(report, report.chunks, report.full, now);
@@ -293,18 +300,20 @@ export function spawnMasterActor(
   const fsck = (state: MasterState, path: string, now: number): ReplyOf<'master.fsck'> => {
     if (!lookup(state.ns, path)) throw new OfsError('ENOENT', `${path} does not exist`);
     const files = new Map<string, ReplyOf<'master.fsck'>['files'][number]>();
-    const summary = { files: 0, chunks: 0, healthy: 0, underReplicated: 0, missing: 0, stale: 0 };
+    const summary = { files: 0, chunks: 0, healthy: 0, underReplicated: 0, missing: 0, stale: 0, corrupt: 0 };
     const owned = [...ownedChunks(state.ns, path)].sort(([, a], [, b]) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.index - b.index));
     for (const [chunkId, { path: file, index, version }] of owned) {
       const reported = state.view.reported(chunkId, now);
       const live = reported.filter((r) => r.version === version).map((r) => r.id);
       const stale = reported.filter((r) => r.version < version);
+      const corrupt = state.view.corruptReplicas(chunkId);
       const status =
         version === 0 ? 'hole' : live.length === 0 ? 'missing' : live.length < settings.replication ? 'under-replicated' : 'healthy';
       if (!files.has(file)) files.set(file, { path: file, size: (lookup(state.ns, file) as FileNode).size, chunks: [] });
-      files.get(file)!.chunks.push({ index, chunkId, version, live, stale, status });
+      files.get(file)!.chunks.push({ index, chunkId, version, live, stale, corrupt, status });
       summary.chunks++;
       summary.stale += stale.length;
+      summary.corrupt += corrupt.length;
       if (status === 'healthy') summary.healthy++;
       else if (status === 'under-replicated') summary.underReplicated++;
       else if (status === 'missing') summary.missing++;
@@ -354,7 +363,7 @@ export function spawnMasterActor(
             // Taken only if no new version came meanwhile: then the copy holds every mutation.
             const owner = ownedChunks(state.ns).get(msg.chunkId);
             const accepted = owner?.version === msg.version;
-            if (accepted) state.view.recordReplica(msg.serverId, msg.chunkId, msg.version, msg.length);
+            if (accepted) state.view.recordCopy(msg.serverId, msg.chunkId, msg.version, msg.length);
             return { reply: { accepted } };
           });
         case 'expire-dead':

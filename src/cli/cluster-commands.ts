@@ -4,7 +4,7 @@ import { Supervisor } from '../cluster/supervisor.js';
 import { createLogger } from '../core/logger.js';
 import { OfsError } from '../core/errors.js';
 import { reportAndExit } from './errors.js';
-import { parseByteCount, parseChunkSize, parseLeaseMs, parsePort, parsePositiveInt } from './options.js';
+import { parseByteCount, parseChunkSize, parseLeaseMs, parseNonNegativeInt, parsePort, parsePositiveInt } from './options.js';
 
 export function registerClusterCommands(program: Command): void {
   const cluster = program.command('cluster').description('run a whole local cluster, supervised');
@@ -21,6 +21,7 @@ export function registerClusterCommands(program: Command): void {
     .option('--zk-port <port>', 'ZooKeeper client port (default: a free one)', parsePort)
     .option('--heartbeat-ms <ms>', 'chunkserver heartbeat interval', parsePositiveInt, 1000)
     .option('--lease-ms <ms>', 'chunk lease duration', parseLeaseMs, 60_000)
+    .option('--scrub-interval-ms <ms>', 'each chunkserver verifies one chunk this often (0: never)', parseNonNegativeInt, 10_000)
     .action(async (opts) => {
       const log = createLogger('cluster');
       const supervisor = new Supervisor({ ...opts, log });

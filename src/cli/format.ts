@@ -64,15 +64,16 @@ export function formatStatus(status: ClusterStatus): string {
 export function formatFsck(report: FsckReport): string {
   const lines: string[] = [];
   for (const file of report.files) {
-    for (const c of file.chunks.filter((c) => c.status !== 'healthy' && c.status !== 'hole' || c.stale.length > 0)) {
+    for (const c of file.chunks.filter((c) => (c.status !== 'healthy' && c.status !== 'hole') || c.stale.length > 0 || c.corrupt.length > 0)) {
       const stale = c.stale.length > 0 ? `; stale: ${c.stale.map((s) => `${s.id} (v${s.version})`).join(', ')}` : '';
+      const corrupt = c.corrupt.length > 0 ? `; corrupt: ${c.corrupt.join(', ')}` : '';
       const where = c.live.length > 0 ? ` (${c.live.join(', ')})` : '';
-      lines.push(`${file.path} #${c.index} ${c.chunkId} v${c.version}: ${c.live.length} of ${report.replication} replicas${where} ${c.status.toUpperCase()}${stale}`);
+      lines.push(`${file.path} #${c.index} ${c.chunkId} v${c.version}: ${c.live.length} of ${report.replication} replicas${where} ${c.status.toUpperCase()}${stale}${corrupt}`);
     }
   }
   const s = report.summary;
   lines.push(
-    `files: ${s.files}   chunks: ${s.chunks}   healthy: ${s.healthy}   under-replicated: ${s.underReplicated}   missing: ${s.missing}   stale replicas: ${s.stale}`,
+    `files: ${s.files}   chunks: ${s.chunks}   healthy: ${s.healthy}   under-replicated: ${s.underReplicated}   missing: ${s.missing}   stale replicas: ${s.stale}   corrupt replicas: ${s.corrupt}`,
     s.missing > 0 ? `status: CORRUPT: ${s.missing} chunks have no live replica` : s.underReplicated > 0 ? 'status: HEALTHY (under-replicated chunks are being copied)' : 'status: HEALTHY',
   );
   return lines.join('\n');

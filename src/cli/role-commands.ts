@@ -4,7 +4,7 @@ import { runMaster } from '../actors/master-role.js';
 import { createLogger } from '../core/logger.js';
 import { runZooKeeperForeground } from '../zk/server.js';
 import { reportAndExit } from './errors.js';
-import { parseByteCount, parseChunkSize, parseLeaseMs, parsePort, parsePositiveInt, parseZkAddress } from './options.js';
+import { parseByteCount, parseChunkSize, parseLeaseMs, parseNonNegativeInt, parsePort, parsePositiveInt, parseZkAddress } from './options.js';
 
 /** Stops a role cleanly on SIGINT/SIGTERM so its ZooKeeper node goes at once, not after a session timeout. */
 function stopOnSignals(stop: () => Promise<void>): void {
@@ -57,6 +57,7 @@ export function registerRoleCommands(program: Command): void {
     .option('--port <port>', 'port (0 picks a free one)', parsePort, 0)
     .option('--capacity <bytes>', 'most bytes to store (default: the disk)', parseByteCount)
     .option('--heartbeat-ms <ms>', 'heartbeat interval', parsePositiveInt, 1000)
+    .option('--scrub-interval-ms <ms>', 'verify the checksums of one stored chunk this often (0: never)', parseNonNegativeInt, 10_000)
     .action(async (opts) => {
       const log = createLogger('chunkserver');
       const chunkserver = await runChunkserver({ ...opts, log, onFatal: fatal(log) }).catch(reportAndExit('chunkserver'));

@@ -17,6 +17,7 @@ export interface ClusterOptions {
   chunkSize: number;
   heartbeatMs: number;
   leaseMs: number;
+  scrubIntervalMs: number;
   zkPort?: number;
   /** Per-chunkserver capacity in bytes (default: the disk). */
   capacity?: number;
@@ -73,6 +74,7 @@ export class Supervisor {
       await this.launch({ role: 'chunkserver', id: `chunkserver-${i}`, port, dir: join(dir, `chunkserver-${i}`) }, [
         ...common,
         '--port', String(port),
+        '--scrub-interval-ms', String(this.options.scrubIntervalMs),
         ...capacity,
       ]);
     }

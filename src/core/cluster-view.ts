@@ -26,6 +26,8 @@ export class ClusterView {
   readonly servers = new Map<string, ChunkserverEntry>();
   /** chunk id → chunkserver id → what that server reported. */
   private readonly replicas = new Map<string, Map<string, ReplicaEntry>>();
+  /** chunk id → servers whose replica failed its checksums, until a fresh copy is made. */
+  private readonly corrupt = new Map<string, Set<string>>();
 
   constructor(private readonly heartbeatTimeoutMs: number) {}
 
@@ -45,6 +47,24 @@ export class ClusterView {
       if (!holders) this.replicas.set(chunkId, (holders = new Map()));
       holders.set(load.id, { version, length });
     }
+  }
+
+  /** A replica failed its checksums: it is no longer a holder, and fsck lists it until a copy replaces it. */
+  markCorrupt(chunkId: string, serverId: string): void {
+    this.forgetReplica(chunkId, serverId);
+    let servers = this.corrupt.get(chunkId);
+    if (!servers) this.corrupt.set(chunkId, (servers = new Set()));
+    servers.add(serverId);
+  }
+
+  corruptReplicas(chunkId: string): string[] {
+    return [...(this.corrupt.get(chunkId) ?? [])];
+  }
+
+  /** A copy made by re-replication replaces any corrupt replica of the chunk. */
+  recordCopy(serverId: string, chunkId: string, version: number, length: number): void {
+    this.corrupt.delete(chunkId);
+    this.recordReplica(serverId, chunkId, version, length);
   }
 
   /** A replica the master itself just set up (a lease grant told it its version). */

@@ -117,6 +117,8 @@ export const protocol = {
               version: nonNegative,
               live: z.array(z.string()),
               stale: z.array(z.object({ id: z.string(), version: nonNegative })),
+              /** Servers that reported this chunk's replica corrupt, until a copy replaces it. */
+              corrupt: z.array(z.string()),
               status: z.enum(['healthy', 'under-replicated', 'missing', 'hole']),
             }),
           ),
@@ -129,6 +131,7 @@ export const protocol = {
         underReplicated: nonNegative,
         missing: nonNegative,
         stale: nonNegative,
+        corrupt: nonNegative,
       }),
       replication: z.number().int().positive(),
     }),
@@ -153,6 +156,12 @@ export const protocol = {
       deleteChunks: z.array(chunkId),
       extended: z.array(z.object({ chunkId, version: nonNegative, leaseMs: z.number().int().positive() })),
     }),
+  },
+  /** A replica failed its checksums (on a read, or the scrubber): the master stops handing it out. */
+  'master.reportCorrupt': {
+    request: z.object({ id: z.string().min(1), chunkId, blocks: z.array(nonNegative) }),
+    /** `discard`: another good replica exists, so delete this one (re-replication replaces it). */
+    reply: z.object({ discard: z.boolean() }),
   },
   'master.chunkReport': {
     request: chunkserverLoad.extend({ full: z.boolean(), chunks: z.array(chunkReportEntry) }),

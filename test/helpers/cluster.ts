@@ -20,6 +20,7 @@ export interface ClusterSpec {
   leaseMs?: number;
   /** Per-chunkserver capacity in bytes. */
   capacity?: number;
+  scrubIntervalMs?: number;
 }
 
 export interface CliResult {
@@ -100,6 +101,7 @@ export class TestCluster {
       '--chunk-size', String(spec.chunkSize ?? 256 * 1024),
       '--heartbeat-ms', String(spec.heartbeatMs ?? 300),
       '--lease-ms', String(spec.leaseMs ?? 5000),
+      '--scrub-interval-ms', String(spec.scrubIntervalMs ?? 200),
       ...(spec.capacity ? ['--capacity', String(spec.capacity)] : []),
     ];
     const supervisor = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
