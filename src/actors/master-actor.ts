@@ -1,6 +1,15 @@
 import { dispatch, spawn, type Ref } from 'nact';
 import { chooseReplicas, ClusterView, type ChunkserverLoad } from '../core/cluster-view.js';
-import { decideChunksUpTo, decideCreate, decideDelete, decideExtend, decideMkdir, decideRename } from '../core/commands.js';
+import {
+  decideChunksUpTo,
+  decideCollectGarbage,
+  decideCreate,
+  decideDelete,
+  decideExtend,
+  decideMkdir,
+  decideRename,
+  decideUndelete,
+} from '../core/commands.js';
 import { OfsError, toOfsError } from '../core/errors.js';
 import type { MasterEvent, UnsequencedEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
@@ -70,6 +79,7 @@ export type MasterMessage =
   | { kind: 'replication-needs'; sender: Ref<MasterOutcome> }
   | { kind: 'replica-copied'; chunkId: string; version: number; serverId: string; length: number; sender: Ref<MasterOutcome> }
   | { kind: 'expire-dead'; now: number }
+  | { kind: 'collect-garbage'; now: number; keepMs: number }
   | { kind: 'chunkserver-gone'; id: string };
 
 interface MasterState {
@@ -107,6 +117,9 @@ export function spawnMasterActor(
     );
     const ns = applyAll(state.ns, sequenced);
     if (detached.length > 0) settings.onChunksDetached(detached);
+    // Chunks no file refers to any more are deleted through heartbeats.
+    const stillOwned = detached.length > 0 ? ownedChunks(ns) : undefined;
+    for (const chunkId of detached) if (!stillOwned!.has(chunkId)) state.view.scheduleDelete(chunkId);
     const durable = sink.append(sequenced).catch((err: unknown) => {
       // The in-memory state is now ahead of the log: continuing would serve
       // metadata that a restart forgets. Crash loudly; the supervisor restarts us.
@@ -142,7 +155,9 @@ export function spawnMasterActor(
       case 'master.extend':
         return { reply: {}, events: tagged(decideExtend(ns, normalizePath(body.path), body.size, settings.chunkSize, now), body.requestId) };
       case 'master.delete':
-        return { reply: {}, events: tagged(decideDelete(ns, normalizePath(body.path), body.recursive), body.requestId) };
+        return { reply: {}, events: tagged(decideDelete(ns, normalizePath(body.path), body.recursive, now), body.requestId) };
+      case 'master.undelete':
+        return { reply: {}, events: tagged(decideUndelete(ns, normalizePath(body.path), now), body.requestId) };
       case 'master.rename':
         return { reply: {}, events: tagged(decideRename(ns, normalizePath(body.from), normalizePath(body.to), now), body.requestId) };
       case 'master.checkpoint': {
@@ -159,7 +174,7 @@ export function spawnMasterActor(
         return { reply: fsck(state, normalizePath(body.path), now) };
       case 'master.heartbeat': {
         const known = view.heartbeat(body as ChunkserverLoad, now);
-        return { reply: { known, deleteChunks: [], extended: [] } };
+        return { reply: { known, deleteChunks: view.takeDeletes(body.id), extended: [] } };
       }
       case 'master.reportCorrupt': {
         const owner = ownedChunks(ns).get(body.chunkId);
@@ -366,6 +381,11 @@ export function spawnMasterActor(
             if (accepted) state.view.recordCopy(msg.serverId, msg.chunkId, msg.version, msg.length);
             return { reply: { accepted } };
           });
+        case 'collect-garbage': {
+          const events = decideCollectGarbage(state.ns, msg.now, msg.keepMs);
+          if (events.length > 0) log.info({ trash: events.map((e) => (e as { path: string }).path) }, 'garbage-collecting deleted files');
+          return persist(state, events).state;
+        }
         case 'expire-dead':
           for (const id of state.view.expire(msg.now)) log.warn({ chunkserver: id }, 'chunkserver missed its heartbeats: dropped');
           return state;

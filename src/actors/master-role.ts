@@ -15,6 +15,7 @@ import { connectZk } from '../zk/session.js';
 import { spawnMasterActor, type MasterMessage, type MasterOutcome } from './master-actor.js';
 import { spawnLeaseManager, type LeaseMessage, type LeaseOutcome } from './lease-manager.js';
 import { spawnReplicationManager, type ReplicationMessage } from './replication-manager.js';
+import { spawnGarbageCollector, type GarbageMessage } from './garbage-collector.js';
 import { loadOrCreateIdentity } from './node-identity.js';
 import { spawnStandbyActor, type StandbyMessage, type StandbyOutcome } from './standby-actor.js';
 import { StandbyReplicator } from './standby-replicator.js';
@@ -32,6 +33,8 @@ export interface MasterOptions {
   checkpointEvery?: number;
   /** How long a chunk lease lasts (extended by the primary's heartbeats). */
   leaseMs: number;
+  /** How long deleted files stay in the trash before GC removes them for good. */
+  gcIntervalMs: number;
   log: Logger;
   onFatal: (reason: string) => void;
 }
@@ -70,6 +73,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
   let actor: Ref<MasterMessage> | undefined;
   let leaseManager: Ref<LeaseMessage> | undefined;
   let replicationManager: Ref<ReplicationMessage> | undefined;
+  let garbageCollector: Ref<GarbageMessage> | undefined;
   let masters: MemberInfo[] = [];
   let attachedTo: string | undefined;
   const standbyActor = spawnStandbyActor(system, recovered, store, checkpointEvery, log);
@@ -266,6 +270,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
       { maxCopiesPerServer: MAX_COPIES_PER_SERVER, maxCopies: MAX_COPIES, chunkSize: options.chunkSize },
       log,
     );
+    garbageCollector = spawnGarbageCollector(system, actor, options.gcIntervalMs);
     mode = 'active';
     log.info({ id, address, epoch, seq: ns.seq }, 'elected: serving as the active master');
     void collectChunkReports();
@@ -282,6 +287,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
   const expiry = setInterval(() => {
     tellActor({ kind: 'expire-dead', now: Date.now() });
     if (replicationManager) dispatch(replicationManager, { kind: 'tick' });
+    if (garbageCollector) dispatch(garbageCollector, { kind: 'tick', now: Date.now() });
   }, options.heartbeatMs);
 
   return {

@@ -129,6 +129,17 @@ export function registerClientCommands(program: Command): void {
     );
 
   program
+    .command('undelete')
+    .description('bring back the most recently deleted PATH from the trash (until GC runs)')
+    .argument('<path>', 'OFS path')
+    .addOption(zkOption())
+    .action(
+      withClient('undelete', async (client, path: string) => {
+        await client.undelete(path);
+      }),
+    );
+
+  program
     .command('mv')
     .description('rename a file or directory')
     .argument('<src>', 'OFS path')

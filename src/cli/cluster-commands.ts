@@ -21,6 +21,7 @@ export function registerClusterCommands(program: Command): void {
     .option('--zk-port <port>', 'ZooKeeper client port (default: a free one)', parsePort)
     .option('--heartbeat-ms <ms>', 'chunkserver heartbeat interval', parsePositiveInt, 1000)
     .option('--lease-ms <ms>', 'chunk lease duration', parseLeaseMs, 60_000)
+    .option('--gc-interval <ms>', 'how long deleted files stay in the trash before GC', parsePositiveInt, 10 * 60_000)
     .option('--scrub-interval-ms <ms>', 'each chunkserver verifies one chunk this often (0: never)', parseNonNegativeInt, 10_000)
     .action(async (opts) => {
       const log = createLogger('cluster');

@@ -42,9 +42,10 @@ export function registerRoleCommands(program: Command): void {
     .option('--replication <n>', 'replicas per chunk', parsePositiveInt, 3)
     .option('--heartbeat-ms <ms>', 'chunkserver heartbeat interval (3 missed = dead)', parsePositiveInt, 1000)
     .option('--lease-ms <ms>', 'chunk lease duration (at least 1000)', parseLeaseMs, 60_000)
+    .option('--gc-interval <ms>', 'how long deleted files stay in the trash (undelete-able) before GC', parsePositiveInt, 10 * 60_000)
     .action(async (opts) => {
       const log = createLogger('master');
-      const master = await runMaster({ ...opts, log, onFatal: fatal(log) }).catch(reportAndExit('master'));
+      const master = await runMaster({ ...opts, gcIntervalMs: opts.gcInterval, log, onFatal: fatal(log) }).catch(reportAndExit('master'));
       stopOnSignals(() => master.stop());
     });
 

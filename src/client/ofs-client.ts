@@ -153,6 +153,11 @@ export class OfsClient {
     await this.master.call('master.delete', { path, recursive: options.recursive ?? false });
   }
 
+  /** Brings back the most recently deleted `path` from the trash (until GC removed it). */
+  async undelete(path: string): Promise<void> {
+    await this.master.call('master.undelete', { path });
+  }
+
   async rename(from: string, to: string): Promise<void> {
     await this.master.call('master.rename', { from, to });
   }

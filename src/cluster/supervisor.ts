@@ -18,6 +18,7 @@ export interface ClusterOptions {
   heartbeatMs: number;
   leaseMs: number;
   scrubIntervalMs: number;
+  gcInterval: number;
   zkPort?: number;
   /** Per-chunkserver capacity in bytes (default: the disk). */
   capacity?: number;
@@ -66,6 +67,7 @@ export class Supervisor {
         '--chunk-size', String(this.options.chunkSize),
         '--replication', String(this.options.replication),
         '--lease-ms', String(this.options.leaseMs),
+        '--gc-interval', String(this.options.gcInterval),
       ]);
     }
     for (let i = 0; i < this.options.chunkservers; i++) {

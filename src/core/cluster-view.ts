@@ -26,6 +26,8 @@ export class ClusterView {
   readonly servers = new Map<string, ChunkserverEntry>();
   /** chunk id → chunkserver id → what that server reported. */
   private readonly replicas = new Map<string, Map<string, ReplicaEntry>>();
+  /** chunkserver id → chunks to tell it to delete with its next heartbeat reply. */
+  private readonly doomed = new Map<string, Set<string>>();
   /** chunk id → servers whose replica failed its checksums, until a fresh copy is made. */
   private readonly corrupt = new Map<string, Set<string>>();
 
@@ -47,6 +49,24 @@ export class ClusterView {
       if (!holders) this.replicas.set(chunkId, (holders = new Map()));
       holders.set(load.id, { version, length });
     }
+  }
+
+  /** The chunk's file is gone: every server holding it deletes it on its next heartbeat (GFS 4.4, lazily). */
+  scheduleDelete(chunkId: string): void {
+    for (const serverId of this.replicas.get(chunkId)?.keys() ?? []) {
+      let chunks = this.doomed.get(serverId);
+      if (!chunks) this.doomed.set(serverId, (chunks = new Set()));
+      chunks.add(chunkId);
+    }
+    this.replicas.delete(chunkId);
+    this.corrupt.delete(chunkId);
+  }
+
+  /** Deletions waiting for this server, handed out once. */
+  takeDeletes(serverId: string): string[] {
+    const chunks = [...(this.doomed.get(serverId) ?? [])];
+    this.doomed.delete(serverId);
+    return chunks;
   }
 
   /** A replica failed its checksums: it is no longer a holder, and fsck lists it until a copy replaces it. */

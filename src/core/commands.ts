@@ -84,14 +84,43 @@ export function decideExtend(ns: Namespace, path: string, size: number, chunkSiz
   return size > file.size ? [{ type: 'FileExtended', path, size, mtime: now }] : [];
 }
 
-export function decideDelete(ns: Namespace, path: string, recursive: boolean): UnsequencedEvent[] {
+/** Deleted paths wait here, under a directory named for when they were deleted, until GC (HDFS's trash). */
+export const TRASH = '/.trash';
+
+/**
+ * `rm`: moves the path into the trash (recoverable with undelete until the
+ * GC interval passes). Deleting inside the trash deletes for good.
+ */
+export function decideDelete(ns: Namespace, path: string, recursive: boolean, now: number): UnsequencedEvent[] {
   if (path === '/') throw new OfsError('EINVAL', 'refusing to delete /');
   const node = lookup(ns, path);
   if (!node) throw new OfsError('ENOENT', `${path} does not exist`);
   if (node.kind === 'dir' && !recursive && Object.keys(node.children).length > 0) {
     throw new OfsError('ENOTEMPTY', `${path} is a non-empty directory (use rm -r)`);
   }
-  return [{ type: 'NodeDeleted', path }];
+  if (isSameOrBelow(path, TRASH)) return [{ type: 'NodeDeleted', path }];
+  const trashed = `${TRASH}/${now}-${ns.seq + 1}${path}`;
+  return [...ensureDirectories(ns, parentPath(trashed), now), { type: 'NodeRenamed', from: path, to: trashed, mtime: now }];
+}
+
+/** Brings back the most recently deleted `path` from the trash. */
+export function decideUndelete(ns: Namespace, path: string, now: number): UnsequencedEvent[] {
+  if (isSameOrBelow(path, TRASH)) throw new OfsError('EINVAL', `${path} is in the trash itself`);
+  const trash = lookup(ns, TRASH);
+  const stamps = trash?.kind === 'dir' ? Object.keys(trash.children).sort((a, b) => parseFloat(b) - parseFloat(a)) : [];
+  const from = stamps.map((stamp) => `${TRASH}/${stamp}${path}`).find((candidate) => lookup(ns, candidate));
+  if (!from) throw new OfsError('ENOENT', `${path} is not in the trash (never deleted, or garbage-collected already)`);
+  if (lookup(ns, path)) throw new OfsError('EEXIST', `${path} exists again; move it away before undeleting`);
+  return [...ensureDirectories(ns, parentPath(path), now), { type: 'NodeRenamed', from, to: path, mtime: now }];
+}
+
+/** The trash directories older than `keepMs`: deleted for good by the GC. */
+export function decideCollectGarbage(ns: Namespace, now: number, keepMs: number): UnsequencedEvent[] {
+  const trash = lookup(ns, TRASH);
+  if (trash?.kind !== 'dir') return [];
+  return Object.keys(trash.children)
+    .filter((stamp) => parseFloat(stamp) + keepMs <= now)
+    .map((stamp) => ({ type: 'NodeDeleted', path: `${TRASH}/${stamp}` }));
 }
 
 export function decideRename(ns: Namespace, from: string, to: string, now: number): UnsequencedEvent[] {

@@ -87,6 +87,8 @@ export const protocol = {
   'master.list': { request: z.object({ path: z.string() }), reply: z.object({ entries: z.array(directoryEntry) }) },
   'master.delete': { request: z.object({ path: z.string(), recursive: z.boolean(), requestId }), reply: empty },
   'master.rename': { request: z.object({ from: z.string(), to: z.string(), requestId }), reply: empty },
+  /** Brings back the most recently deleted `path` from the trash. */
+  'master.undelete': { request: z.object({ path: z.string(), requestId }), reply: empty },
   'master.status': {
     request: empty,
     reply: z.object({
@@ -229,6 +231,7 @@ export const RETRY_CACHED_TYPES: ReadonlySet<MessageType> = new Set<MessageType>
   'master.extend',
   'master.delete',
   'master.rename',
+  'master.undelete',
 ]);
 
 export function isMessageType(type: unknown): type is MessageType {

@@ -21,6 +21,7 @@ export interface ClusterSpec {
   /** Per-chunkserver capacity in bytes. */
   capacity?: number;
   scrubIntervalMs?: number;
+  gcIntervalMs?: number;
 }
 
 export interface CliResult {
@@ -102,6 +103,7 @@ export class TestCluster {
       '--heartbeat-ms', String(spec.heartbeatMs ?? 300),
       '--lease-ms', String(spec.leaseMs ?? 5000),
       '--scrub-interval-ms', String(spec.scrubIntervalMs ?? 200),
+      '--gc-interval', String(spec.gcIntervalMs ?? 600_000),
       ...(spec.capacity ? ['--capacity', String(spec.capacity)] : []),
     ];
     const supervisor = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

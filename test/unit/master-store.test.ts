@@ -31,7 +31,7 @@ async function workload(store: MasterStore, ns: Namespace, round: number): Promi
     ns = await record(store, ns, decideExtend(ns, path, 10, 64, round));
   }
   ns = await record(store, ns, decideRename(ns, `${dir}/a/f0`, `${dir}/a/b/g`, round));
-  return record(store, ns, decideDelete(ns, `${dir}/a/f1`, false));
+  return record(store, ns, decideDelete(ns, `${dir}/a/f1`, false, round));
 }
 
 test('replaying checkpoint + journal gives exactly the state the live master had', async (t) => {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { decideChunksUpTo, decideCreate, decideDelete, decideExtend, decideMkdir, decideRename } from '../../src/core/commands.js';
+import { decideChunksUpTo, decideCollectGarbage, decideCreate, decideDelete, decideExtend, decideMkdir, decideRename, decideUndelete, TRASH } from '../../src/core/commands.js';
 import type { MasterEvent, UnsequencedEvent } from '../../src/core/events.js';
 import { applyAll, emptyNamespace, lookup, ownedChunks, type Namespace } from '../../src/core/namespace.js';
 
@@ -53,13 +53,30 @@ test('chunks are allocated up to an index with ids that never repeat; sizes only
   t.deepEqual([...ownedChunks(ns).keys()], ['0000000000000003']);
 });
 
-test('delete: files, empty dirs, recursive dirs; never /', (t) => {
+test('delete moves to the trash; undelete brings back the latest; GC removes for good after the interval', (t) => {
   let ns = withFile(emptyNamespace, '/d/e/f', 10);
-  t.throws(() => decideDelete(ns, '/d', false), { message: /non-empty directory/ });
-  t.throws(() => decideDelete(ns, '/nope', false), { message: '/nope does not exist' });
-  t.throws(() => decideDelete(ns, '/', true), { message: 'refusing to delete /' });
-  ns = run(ns, decideDelete(ns, '/d', true));
+  t.throws(() => decideDelete(ns, '/d', false, 5), { message: /non-empty directory/ });
+  t.throws(() => decideDelete(ns, '/nope', false, 5), { message: '/nope does not exist' });
+  t.throws(() => decideDelete(ns, '/', true, 5), { message: 'refusing to delete /' });
+  ns = run(ns, decideDelete(ns, '/d', true, 1000));
   t.is(lookup(ns, '/d'), undefined);
+  t.is(ownedChunks(ns).size, 1, 'the chunks stay while the file is in the trash');
+  // A second deletion of the same path later: undelete brings back the newer one.
+  ns = withFile(ns, '/d/e/f', 20);
+  ns = run(ns, decideDelete(ns, '/d/e/f', false, 2000));
+  t.throws(() => decideUndelete(ns, '/zzz', 2500), { message: /not in the trash/ });
+  ns = run(ns, decideUndelete(ns, '/d/e/f', 2500));
+  t.like(lookup(ns, '/d/e/f'), { kind: 'file', size: 20 });
+  t.throws(() => decideUndelete(ns, '/d/e/f', 2600), { message: /exists again/ });
+  // GC: only trash older than the interval goes, and with it the chunks.
+  t.deepEqual(decideCollectGarbage(ns, 1500, 1000), []);
+  ns = run(ns, decideCollectGarbage(ns, 5000, 1000));
+  t.deepEqual(Object.keys((lookup(ns, TRASH) as { children: object }).children), []);
+  t.deepEqual([...ownedChunks(ns).values()].map((o) => o.path), ['/d/e/f']);
+  // Deleting inside the trash is for good.
+  ns = run(ns, decideDelete(ns, '/d', true, 6000));
+  const stamp = Object.keys((lookup(ns, TRASH) as { children: object }).children)[0]!;
+  ns = run(ns, decideDelete(ns, `${TRASH}/${stamp}`, true, 6001));
   t.is(ownedChunks(ns).size, 0);
 });
 
@@ -78,7 +95,7 @@ test('rename moves subtrees; refuses existing targets, missing parents and moves
 test('apply is pure: the old state is untouched, and an out-of-sequence event is refused', (t) => {
   const before = withFile(emptyNamespace, '/f', 10);
   const snapshot = JSON.stringify(before);
-  run(before, decideDelete(before, '/f', false));
+  run(before, decideDelete(before, '/f', false, 9));
   t.is(JSON.stringify(before), snapshot);
   t.throws(() => applyAll(before, [{ type: 'NodeDeleted', path: '/f', seq: before.seq + 2 }]), { message: /seq/ });
 });
@@ -96,6 +113,6 @@ test('replaying the same events gives the same state', (t) => {
   record(decideChunksUpTo(ns, '/x/y/f', 0));
   record(decideExtend(ns, '/x/y/f', 42, CHUNK, 3));
   record(decideRename(ns, '/x/y', '/z', 4));
-  record(decideDelete(ns, '/x', true));
+  record(decideDelete(ns, '/x', true, 5));
   t.deepEqual(applyAll(emptyNamespace, JSON.parse(JSON.stringify(events))), ns);
 });
