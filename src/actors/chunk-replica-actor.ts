@@ -2,6 +2,8 @@ import { dispatch, spawn, type Ref } from 'nact';
 import type { ChunkInfo, ChunkStore } from '../chunkstore/chunk-store.js';
 import { OfsError, toOfsError } from '../core/errors.js';
 import type { HeldLeases } from '../core/held-leases.js';
+import type { Logger } from '../core/logger.js';
+import { crashable, resetOnCrash } from './supervision.js';
 
 export type ReplicaOutcome<T> = { ok: true; value: T } | { ok: false; code: OfsError['code']; message: string };
 
@@ -78,6 +80,7 @@ export function spawnChunkReplica(
   store: ChunkStore,
   leases: HeldLeases,
   serials: SerialBook,
+  log: Logger,
 ): Ref<ReplicaMessage> {
   const order = (version: number) => {
     let entry = serials.get(chunkId);
@@ -194,7 +197,7 @@ export function spawnChunkReplica(
 
   return spawn(
     parent,
-    async (state: ReplicaState, msg: ReplicaMessage, ctx) => {
+    crashable(`chunk-${chunkId}`, async (state: ReplicaState, msg: ReplicaMessage, ctx: { self: Ref<ReplicaMessage> }) => {
       let outcome: ReplicaOutcome<unknown>;
       try {
         outcome = { ok: true, value: await perform(state, msg, ctx.self) };
@@ -204,11 +207,13 @@ export function spawnChunkReplica(
       }
       if ('sender' in msg && msg.sender) dispatch(msg.sender as Ref<ReplicaOutcome<unknown>>, outcome);
       return state;
-    },
+    }),
     `chunk-${chunkId}`,
     {
       initialStateFunc: () => ({ syncWaiters: [] }),
       shutdownAfter: IDLE_SHUTDOWN_MS,
+      // The chunk is on disk; a restarted replica actor reads it from there again.
+      onCrash: resetOnCrash(log) as never,
     },
   );
 }

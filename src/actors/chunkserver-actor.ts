@@ -2,6 +2,7 @@ import { dispatch, query, spawnStateless, type Ref } from 'nact';
 import type { ChunkStore } from '../chunkstore/chunk-store.js';
 import { OfsError } from '../core/errors.js';
 import type { HeldLeases } from '../core/held-leases.js';
+import type { Logger } from '../core/logger.js';
 import { spawnChunkReplica, type ReplicaMessage, type ReplicaOutcome, type SerialBook } from './chunk-replica-actor.js';
 
 /** How long a single chunk operation may take before the caller gives up. */
@@ -11,13 +12,13 @@ const REPLICA_TIMEOUT_MS = 60_000;
  * The chunkserver's root actor: routes each chunk operation to that chunk's
  * replica actor, starting it on first use.
  */
-export function spawnChunkserverActor(parent: Ref<unknown>, store: ChunkStore, leases: HeldLeases): Ref<ReplicaMessage> {
+export function spawnChunkserverActor(parent: Ref<unknown>, store: ChunkStore, leases: HeldLeases, log: Logger): Ref<ReplicaMessage> {
   const serials: SerialBook = new Map();
   return spawnStateless(
     parent,
     (msg: ReplicaMessage, ctx) => {
       const name = `chunk-${msg.chunkId}`;
-      const replica = (ctx.children.get(name) as Ref<ReplicaMessage> | undefined) ?? spawnChunkReplica(ctx.self, msg.chunkId, store, leases, serials);
+      const replica = (ctx.children.get(name) as Ref<ReplicaMessage> | undefined) ?? spawnChunkReplica(ctx.self, msg.chunkId, store, leases, serials, log);
       dispatch(replica, msg);
     },
     'chunkserver',

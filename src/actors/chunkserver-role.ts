@@ -1,4 +1,4 @@
-import { start, stop, type Ref } from 'nact';
+import { dispatch, start, stop, type Ref } from 'nact';
 import { ChunkStore, type ChunkInfo } from '../chunkstore/chunk-store.js';
 import { OfsError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -14,6 +14,7 @@ import { HeldLeases } from '../core/held-leases.js';
 import { COPY_PIECE_BYTES, type Mutation, type OrderedMutation } from './chunk-replica-actor.js';
 import { askReplica, spawnChunkserverActor } from './chunkserver-actor.js';
 import { PushBuffers } from './push-buffers.js';
+import { INJECTED_CRASH, requireFaultInjection } from './supervision.js';
 import { loadOrCreateIdentity } from './node-identity.js';
 
 export interface ChunkserverOptions {
@@ -24,6 +25,8 @@ export interface ChunkserverOptions {
   capacity?: number;
   heartbeatMs: number;
   log: Logger;
+  /** ZooKeeper session timeout: how long after a crash the master hears of it through ZooKeeper. */
+  zkSessionMs: number;
   /** A background scrub verifies one chunk's checksums this often (0: never). */
   scrubIntervalMs: number;
   /** Called when the process must end: its ZooKeeper session is gone. */
@@ -55,7 +58,7 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
   const leases = new HeldLeases();
   let copiesRunning = 0;
   const buffers = new PushBuffers(PUSH_BUFFER_BYTES, PUSH_BUFFER_TTL_MS);
-  const chunkserver = spawnChunkserverActor(system, store, leases);
+  const chunkserver = spawnChunkserverActor(system, store, leases, log);
   let master: MemberInfo | undefined;
   /** The highest epoch any master has shown us: orders from a lower one come from a deposed master. */
   let masterEpoch = 0;
@@ -141,6 +144,12 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
         } finally {
           copiesRunning--;
         }
+      },
+      'admin.crashActor': async ({ actor }) => {
+        const chunkId = /^chunk-([0-9a-f]{16})$/.exec(actor)?.[1];
+        requireFaultInjection(actor, chunkId !== undefined && store.get(chunkId) !== undefined);
+        dispatch(chunkserver, { kind: INJECTED_CRASH, chunkId } as never);
+        return { body: { crashed: actor } };
       },
       'chunkserver.report': async (_body, _data, envelope) => {
         if (!fromCurrentMaster(envelope.epoch, 'chunkserver.report')) {
@@ -236,7 +245,7 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
     }
   };
 
-  const zk = await connectZk(options.zk);
+  const zk = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs });
   zk.onExpired(() => options.onFatal('ZooKeeper session expired'));
   await ensurePaths(zk);
   const masters = watchMasters(zk, (list) => {

@@ -4,6 +4,7 @@ import { LeaseTable, type Lease } from '../core/lease-table.js';
 import type { Logger } from '../core/logger.js';
 import type { ReplyOf } from '../transport/protocol.js';
 import type { RpcClient } from '../transport/rpc-client.js';
+import { crashable, resetOnCrash } from './supervision.js';
 import type { GrantedLease, LeaseCandidate, MasterMessage, MasterOutcome } from './master-actor.js';
 
 export type LeaseReply = ReplyOf<'master.lease'>;
@@ -140,7 +141,7 @@ export function spawnLeaseManager(
 
   return spawn(
     parent,
-    (state: LeaseState, msg: LeaseMessage, ctx): LeaseState => {
+    crashable('lease-manager', (state: LeaseState, msg: LeaseMessage, ctx: { self: Ref<LeaseMessage> }): LeaseState => {
       const now = Date.now();
       switch (msg.kind) {
         case 'lease': {
@@ -206,8 +207,9 @@ export function spawnLeaseManager(
           }
           return state;
       }
-    },
+    }),
     'lease-manager',
-    { initialState: { table: new LeaseTable(), granting: new Map() } },
+    // A restarted lease manager knows no leases: safe, since every new lease bumps the version.
+    { initialStateFunc: () => ({ table: new LeaseTable(), granting: new Map() }), onCrash: resetOnCrash(log) as never },
   );
 }

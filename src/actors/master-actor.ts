@@ -16,6 +16,7 @@ import type { Logger } from '../core/logger.js';
 import { applyAll, lookup, ownedChunks, type ChunkOwners, type FileNode, type Namespace } from '../core/namespace.js';
 import { joinPath, normalizePath } from '../core/paths.js';
 import { stateDigest } from '../core/digest.js';
+import { crashable, resumeOnCrash } from './supervision.js';
 import { RETRY_CACHED_TYPES, type MessageType, type ReplyOf, type RequestOf } from '../transport/protocol.js';
 
 /** Where the master's events become durable (its journal, and the standby behind it). */
@@ -361,7 +362,7 @@ export function spawnMasterActor(
 
   return spawn(
     parent,
-    (state: MasterState, msg: MasterMessage): MasterState => {
+    crashable('master', (state: MasterState, msg: MasterMessage): MasterState => {
       switch (msg.kind) {
         case 'attach-standby':
           settings.attachStandby(msg.standby, state.ns.seq);
@@ -396,9 +397,10 @@ export function spawnMasterActor(
         case 'request':
           return answer(state, msg.sender, () => handle(state, msg.type, msg.body, Date.now()));
       }
-    },
+    }),
     'master',
-    { initialState },
+    // The namespace is the truth: a crash drops the message that caused it and keeps the state.
+    { initialState, onCrash: resumeOnCrash(log) as never },
   );
 }
 

@@ -19,6 +19,7 @@ import { spawnGarbageCollector, type GarbageMessage } from './garbage-collector.
 import { loadOrCreateIdentity } from './node-identity.js';
 import { spawnStandbyActor, type StandbyMessage, type StandbyOutcome } from './standby-actor.js';
 import { StandbyReplicator } from './standby-replicator.js';
+import { INJECTED_CRASH, requireFaultInjection } from './supervision.js';
 
 export interface MasterOptions {
   zk: string;
@@ -27,8 +28,12 @@ export interface MasterOptions {
   port: number;
   chunkSize: number;
   replication: number;
-  /** Chunkservers beat this often; three missed beats and one is presumed dead. */
+  /** Chunkservers beat this often. */
   heartbeatMs: number;
+  /** A chunkserver silent this long is dead (its ZooKeeper session ending is the other signal). */
+  deadAfterMs: number;
+  /** ZooKeeper session timeout: how long after a crash this master's election node goes. */
+  zkSessionMs: number;
   /** Events between automatic checkpoints. */
   checkpointEvery?: number;
   /** How long a chunk lease lasts (extended by the primary's heartbeats). */
@@ -118,6 +123,18 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
       const ns = (await query(actor, (sender) => ({ kind: 'attach-standby', standby, sender }) as MasterMessage, QUERY_TIMEOUT_MS)) as Namespace;
       return { body: { seq: ns.seq }, data: [Buffer.from(JSON.stringify(ns))] };
     },
+    'admin.crashActor': async ({ actor: name }) => {
+      const actors: Record<string, Ref<never> | undefined> = {
+        master: actor as Ref<never>,
+        'lease-manager': leaseManager as Ref<never>,
+        'replication-manager': replicationManager as Ref<never>,
+        standby: standbyActor as Ref<never>,
+      };
+      const target = actors[name];
+      requireFaultInjection(name, target !== undefined);
+      dispatch(target!, { kind: INJECTED_CRASH } as never);
+      return { body: { crashed: name } };
+    },
     'standby.append': async (body, _data, envelope) => {
       if (mode !== 'standby') throw new OfsError('ESTALE', `master ${id} is active at epoch ${epoch}: it takes no events from another master`);
       const seq = await askStandby((sender) => ({ kind: 'append', events: body.events, epoch: envelope.epoch, sender }));
@@ -127,7 +144,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
   const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, { id, epoch: () => epoch, handlers, log });
   const address = server.address;
 
-  const zk = await connectZk(options.zk);
+  const zk = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs });
   zk.onExpired(() => options.onFatal('ZooKeeper session expired: another master may be active now; stepping down'));
   await ensurePaths(zk);
 
@@ -248,7 +265,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
         address,
         chunkSize: options.chunkSize,
         replication: options.replication,
-        heartbeatTimeoutMs: options.heartbeatMs * 3,
+        heartbeatTimeoutMs: options.deadAfterMs,
         checkpointEvery,
         epoch: () => epoch,
         standbys: (seq) =>

@@ -2,6 +2,7 @@ import { dispatch, query, spawn, type Ref } from 'nact';
 import { OfsError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { RpcClient } from '../transport/rpc-client.js';
+import { crashable, resetOnCrash } from './supervision.js';
 import type { BumpOutcome, LeaseMessage } from './lease-manager.js';
 import type { LeaseCandidate, MasterMessage, MasterOutcome, ReplicationNeeds } from './master-actor.js';
 
@@ -88,7 +89,7 @@ export function spawnReplicationManager(
   let checking = false;
   return spawn(
     parent,
-    (state: ReplicationState, msg: ReplicationMessage, ctx): ReplicationState => {
+    crashable('replication-manager', (state: ReplicationState, msg: ReplicationMessage, ctx: { self: Ref<ReplicationMessage> }): ReplicationState => {
       switch (msg.kind) {
         case 'tick': {
           if (checking) return state;
@@ -121,8 +122,9 @@ export function spawnReplicationManager(
           return state;
         }
       }
-    },
+    }),
     'replication-manager',
-    { initialState: { copying: new Map(), busy: new Map(), failed: new Set<string>() } },
+    // Restarted, it forgets copies under way; they finish or fail on their own, and it plans again.
+    { initialStateFunc: () => ({ copying: new Map(), busy: new Map(), failed: new Set<string>() }), onCrash: resetOnCrash(log) as never },
   );
 }

@@ -4,6 +4,7 @@ import type { MasterEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import type { MasterStore } from '../core/master-store.js';
 import { applyAll, type Namespace } from '../core/namespace.js';
+import { crashable, resumeOnCrash } from './supervision.js';
 
 export type StandbyOutcome = { ok: true; seq: number } | { ok: false; code: OfsError['code']; message: string };
 
@@ -45,7 +46,7 @@ export function spawnStandbyActor(
 
   return spawn(
     parent,
-    async (state: StandbyState, msg: StandbyMessage): Promise<StandbyState> => {
+    crashable('standby', async (state: StandbyState, msg: StandbyMessage): Promise<StandbyState> => {
       switch (msg.kind) {
         case 'install': {
           let next = state;
@@ -84,8 +85,8 @@ export function spawnStandbyActor(
           dispatch(msg.sender, state.ns);
           return { ...state, attached: false };
       }
-    },
+    }),
     'standby',
-    { initialState: { ns: initial, attached: false, epoch: 0, sinceCheckpoint: 0 } },
+    { initialState: { ns: initial, attached: false, epoch: 0, sinceCheckpoint: 0 }, onCrash: resumeOnCrash(log) as never },
   );
 }

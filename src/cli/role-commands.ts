@@ -40,12 +40,15 @@ export function registerRoleCommands(program: Command): void {
     .option('--port <port>', 'port (0 picks a free one)', parsePort, 0)
     .option('--chunk-size <bytes>', 'chunk size (64 KiB to 1 GiB)', parseChunkSize, 64 * 2 ** 20)
     .option('--replication <n>', 'replicas per chunk', parsePositiveInt, 3)
-    .option('--heartbeat-ms <ms>', 'chunkserver heartbeat interval (3 missed = dead)', parsePositiveInt, 1000)
+    .option('--heartbeat-ms <ms>', 'chunkserver heartbeat interval', parsePositiveInt, 1000)
+    .option('--dead-after-ms <ms>', 'a chunkserver without heartbeats this long is dead (default: 3 heartbeats)', parsePositiveInt)
+    .option('--zk-session-ms <ms>', 'ZooKeeper session timeout (2000-20000 with the shipped zoo.cfg)', parsePositiveInt, 4000)
     .option('--lease-ms <ms>', 'chunk lease duration (at least 1000)', parseLeaseMs, 60_000)
     .option('--gc-interval <ms>', 'how long deleted files stay in the trash (undelete-able) before GC', parsePositiveInt, 10 * 60_000)
     .action(async (opts) => {
       const log = createLogger('master');
-      const master = await runMaster({ ...opts, gcIntervalMs: opts.gcInterval, log, onFatal: fatal(log) }).catch(reportAndExit('master'));
+      const deadAfterMs = opts.deadAfterMs ?? 3 * opts.heartbeatMs;
+      const master = await runMaster({ ...opts, deadAfterMs, gcIntervalMs: opts.gcInterval, log, onFatal: fatal(log) }).catch(reportAndExit('master'));
       stopOnSignals(() => master.stop());
     });
 
@@ -58,6 +61,7 @@ export function registerRoleCommands(program: Command): void {
     .option('--port <port>', 'port (0 picks a free one)', parsePort, 0)
     .option('--capacity <bytes>', 'most bytes to store (default: the disk)', parseByteCount)
     .option('--heartbeat-ms <ms>', 'heartbeat interval', parsePositiveInt, 1000)
+    .option('--zk-session-ms <ms>', 'ZooKeeper session timeout (2000-20000 with the shipped zoo.cfg)', parsePositiveInt, 4000)
     .option('--scrub-interval-ms <ms>', 'verify the checksums of one stored chunk this often (0: never)', parseNonNegativeInt, 10_000)
     .action(async (opts) => {
       const log = createLogger('chunkserver');

@@ -145,6 +145,9 @@ export const protocol = {
   // active → standby: events in order, journaled by the standby before it answers
   'standby.append': { request: z.object({ events: z.array(masterEventSchema) }), reply: z.object({ seq: nonNegative }) },
 
+  /** Chaos testing (OFS_FAULT_INJECTION=1 only): make one named actor crash, as a bug would. */
+  'admin.crashActor': { request: z.object({ actor: z.string().min(1).max(64) }), reply: z.object({ crashed: z.string() }) },
+
   // a master that just took over → chunkserver: everything it holds
   'chunkserver.report': { request: empty, reply: chunkserverLoad.extend({ chunks: z.array(chunkReportEntry) }) },
 

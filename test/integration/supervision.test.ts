@@ -1,0 +1,45 @@
+import test from 'ava';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RpcClient } from '../../src/transport/rpc-client.js';
+import { clusterFor, patternBytes, sha256 } from '../helpers/cluster.js';
+
+// Inherited by the cluster's processes: lets this test crash single actors on purpose.
+process.env.OFS_FAULT_INJECTION = '1';
+
+test('actors that crash inside a live process are restarted by nact supervision; the process and its data carry on', async (t) => {
+  const { cluster, client } = await clusterFor(t, { chunkSize: 256 * 1024, masters: 2 });
+  const rpc = new RpcClient('test-fault-injector');
+  t.teardown(() => rpc.close());
+  const data = patternBytes(700_000, 3);
+  await client.write('/sup/file', data);
+  const before = await cluster.file();
+  const active = (await client.status()).master.address;
+  const chunk = (await client.stat('/sup/file')).chunks[0]!;
+
+  const crashes: [string, string][] = [
+    [active, 'lease-manager'],
+    [active, 'replication-manager'],
+    [active, 'master'],
+    ...chunk.replicas.map((r) => [r.address, `chunk-${chunk.chunkId}`] as [string, string]),
+  ];
+  for (const [address, actor] of crashes) {
+    const { body } = await rpc.call(address, 'admin.crashActor', { actor });
+    t.is(body.crashed, actor);
+    // Writes and reads go on through the restarted actor.
+    const more = patternBytes(300_000, crashes.indexOf([address, actor]) + 10);
+    await client.write('/sup/file', more, { offset: 100_000 });
+    more.copy(data, 100_000);
+    t.is(sha256(await client.read('/sup/file')), sha256(data), `after crashing ${actor}`);
+  }
+  // Each crash really happened and was handled by supervision (the logs say so)...
+  const logs = (await Promise.all(before.processes.map((p) => readFile(join(cluster.dir, 'logs', `${p.id}.log`), 'utf8')))).join('\n');
+  for (const [, actor] of crashes) t.regex(logs, new RegExp(`injected crash of actor ${actor}`), actor);
+  t.regex(logs, /actor crashed: resumed with its state/);
+  t.regex(logs, /actor crashed: restarted from its initial state/);
+  // ...and no process went down for it.
+  const after = await cluster.file();
+  t.deepEqual(after.processes.map((p) => p.pid), before.processes.map((p) => p.pid), 'no process died or was restarted');
+  const unknown = await rpc.call(active, 'admin.crashActor', { actor: 'nobody' }).catch((err: Error) => err);
+  t.regex((unknown as Error).message, /no actor named nobody/);
+});
