@@ -17,6 +17,7 @@ import { applyAll, lookup, ownedChunks, type ChunkOwners, type FileNode, type Na
 import { joinPath, normalizePath } from '../core/paths.js';
 import { stateDigest } from '../core/digest.js';
 import { crashable, resumeOnCrash } from './supervision.js';
+import { pickMove, usageSpread } from '../core/balance.js';
 import { RETRY_CACHED_TYPES, type MessageType, type ReplyOf, type RequestOf } from '../transport/protocol.js';
 
 /** Where the master's events become durable (its journal, and the standby behind it). */
@@ -53,6 +54,12 @@ export interface LeaseCandidate {
   liveIds: string[];
 }
 
+/** A replica the balancer moves from a fuller to an emptier chunkserver, and the spread before it. */
+export interface BalanceMove {
+  spread: number;
+  move?: { chunk: LeaseCandidate; from: { id: string; address: string }; to: { id: string; address: string } };
+}
+
 /** What re-replication works from: the chunks short of replicas, and the live servers. */
 export interface ReplicationNeeds {
   chunks: (LeaseCandidate & { missing: number })[];
@@ -78,6 +85,8 @@ export type MasterMessage =
   | { kind: 'prepare-lease'; path: string; index: number | 'last'; sender: Ref<MasterOutcome> }
   | { kind: 'lease-granted'; lease: GrantedLease; sender: Ref<MasterOutcome> }
   | { kind: 'replication-needs'; sender: Ref<MasterOutcome> }
+  | { kind: 'balance-move'; threshold: number; sender: Ref<MasterOutcome> }
+  | { kind: 'drop-replica'; chunkId: string; serverId: string; sender: Ref<MasterOutcome> }
   | { kind: 'replica-copied'; chunkId: string; version: number; serverId: string; length: number; sender: Ref<MasterOutcome> }
   | { kind: 'expire-dead'; now: number }
   | { kind: 'collect-garbage'; now: number; keepMs: number }
@@ -312,6 +321,25 @@ export function spawnMasterActor(
     return { chunks, servers: live.map(({ id, address, free }) => ({ id, address, free })) };
   };
 
+  const balanceMove = (state: MasterState, threshold: number, now: number): BalanceMove => {
+    const live = state.view.liveServers(now);
+    const servers = live.map(({ id, address, used, free }) => ({ id, address, used, capacity: used + free }));
+    const chunks = [...ownedChunks(state.ns)]
+      .filter(([, o]) => o.version > 0)
+      .map(([chunkId, { path, index, version }]) => {
+        const holders = state.view.holders(chunkId, version, now);
+        return { chunkId, path, index, version, holders: holders.map((h) => h.id), candidates: holders.map(({ id, address }) => ({ id, address })), bytes: Math.max(0, ...holders.map((h) => h.length)) };
+      })
+      .filter((c) => c.holders.length >= settings.replication);
+    const picked = pickMove(servers, chunks, settings.chunkSize, threshold);
+    const move = picked && {
+      chunk: { path: picked.chunk.path, index: picked.chunk.index, chunkId: picked.chunk.chunkId, version: picked.chunk.version, candidates: picked.chunk.candidates, liveIds: live.map((s) => s.id) },
+      from: { id: picked.from.id, address: picked.from.address },
+      to: { id: picked.to.id, address: picked.to.address },
+    };
+    return { spread: usageSpread(servers), move };
+  };
+
   /** Every file's chunks with their live and stale replicas (HDFS fsck, for OFS). */
   const fsck = (state: MasterState, path: string, now: number): ReplyOf<'master.fsck'> => {
     if (!lookup(state.ns, path)) throw new OfsError('ENOENT', `${path} does not exist`);
@@ -374,6 +402,17 @@ export function spawnMasterActor(
           return answer(state, msg.sender, () => recordGrant(state, msg.lease));
         case 'replication-needs':
           return answer(state, msg.sender, () => ({ reply: replicationNeeds(state, Date.now()) }));
+        case 'balance-move':
+          return answer(state, msg.sender, () => ({ reply: balanceMove(state, msg.threshold, Date.now()) }));
+        case 'drop-replica':
+          return answer(state, msg.sender, () => {
+            const owner = ownedChunks(state.ns).get(msg.chunkId);
+            const holders = owner ? state.view.holders(msg.chunkId, owner.version, Date.now()).length : 0;
+            // Never below the replica count: the move's copy must be in place first.
+            const dropped = holders > settings.replication;
+            if (dropped) state.view.scheduleDeleteOn(msg.serverId, msg.chunkId);
+            return { reply: { dropped } };
+          });
         case 'replica-copied':
           return answer(state, msg.sender, () => {
             // Taken only if no new version came meanwhile: then the copy holds every mutation.

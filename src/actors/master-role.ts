@@ -14,7 +14,7 @@ import { listChunkservers, watchChunkservers, type MemberInfo } from '../zk/regi
 import { connectZk } from '../zk/session.js';
 import { spawnMasterActor, type MasterMessage, type MasterOutcome } from './master-actor.js';
 import { spawnLeaseManager, type LeaseMessage, type LeaseOutcome } from './lease-manager.js';
-import { spawnReplicationManager, type ReplicationMessage } from './replication-manager.js';
+import { spawnReplicationManager, type BalanceProgress, type ReplicationMessage } from './replication-manager.js';
 import { spawnGarbageCollector, type GarbageMessage } from './garbage-collector.js';
 import { loadOrCreateIdentity } from './node-identity.js';
 import { spawnStandbyActor, type StandbyMessage, type StandbyOutcome } from './standby-actor.js';
@@ -122,6 +122,13 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
       if (!actor) throw new OfsError('ENOTACTIVE', `master ${id} is not the active master`);
       const ns = (await query(actor, (sender) => ({ kind: 'attach-standby', standby, sender }) as MasterMessage, QUERY_TIMEOUT_MS)) as Namespace;
       return { body: { seq: ns.seq }, data: [Buffer.from(JSON.stringify(ns))] };
+    },
+    'master.balance': async ({ threshold }) => {
+      if (!replicationManager) throw new OfsError('ENOTACTIVE', `master ${id} is not the active master`);
+      const progress = (await query(replicationManager, (sender) => ({ kind: 'balance', threshold, sender }) as ReplicationMessage, QUERY_TIMEOUT_MS)) as BalanceProgress;
+      // The spread as of now (a dry run of the planner), not as of the last move.
+      const now = (await query(actor!, (sender) => ({ kind: 'balance-move', threshold, sender }) as MasterMessage, QUERY_TIMEOUT_MS)) as MasterOutcome;
+      return { body: { ...progress, spread: now.ok ? (now.body as unknown as { spread: number }).spread : progress.spread } };
     },
     'admin.crashActor': async ({ actor: name }) => {
       const actors: Record<string, Ref<never> | undefined> = {

@@ -4,9 +4,20 @@ import type { Logger } from '../core/logger.js';
 import type { RpcClient } from '../transport/rpc-client.js';
 import { crashable, resetOnCrash } from './supervision.js';
 import type { BumpOutcome, LeaseMessage } from './lease-manager.js';
-import type { LeaseCandidate, MasterMessage, MasterOutcome, ReplicationNeeds } from './master-actor.js';
+import { BALANCED_SPREAD } from '../core/balance.js';
+import type { BalanceMove, LeaseCandidate, MasterMessage, MasterOutcome, ReplicationNeeds } from './master-actor.js';
 
-export type ReplicationMessage = { kind: 'tick' } | { kind: 'copy-done'; chunkId: string; source: string; target: string; ok: boolean };
+export type ReplicationMessage =
+  | { kind: 'tick' }
+  | { kind: 'copy-done'; chunkId: string; source: string; target: string; ok: boolean; moved?: boolean }
+  /** `ofs balance`: balance down to `threshold` now; answers with the progress so far. */
+  | { kind: 'balance'; threshold: number; sender: Ref<BalanceProgress> };
+
+export interface BalanceProgress {
+  spread: number;
+  moved: number;
+  threshold: number;
+}
 
 interface Copy {
   source: string;
@@ -19,6 +30,10 @@ interface ReplicationState {
   busy: Map<string, number>;
   /** Targets that just failed a copy of a chunk, not to be picked again for it at once. */
   failed: Set<string>;
+  /** Balancing: the fill spread to reach (lowered by `ofs balance`), and replicas moved so far. */
+  threshold: number;
+  moved: number;
+  spread: number;
 }
 
 export interface ReplicationSettings {
@@ -86,6 +101,32 @@ export function spawnReplicationManager(
     return started;
   };
 
+  /** Moves one replica from the fullest chunkserver to the emptiest, if the spread calls for it. */
+  const balanceStep = async (state: ReplicationState, self: Ref<ReplicationMessage>): Promise<void> => {
+    const { spread, move } = await askMaster<BalanceMove>((sender) => ({ kind: 'balance-move', threshold: state.threshold, sender }));
+    state.spread = spread;
+    if (!move) {
+      state.threshold = BALANCED_SPREAD; // reached what `ofs balance` asked for: back to the background level
+      return;
+    }
+    const { chunk, from, to } = move;
+    state.copying.set(chunk.chunkId, { source: from.id, target: to.id });
+    state.busy.set(from.id, (state.busy.get(from.id) ?? 0) + 1);
+    state.busy.set(to.id, (state.busy.get(to.id) ?? 0) + 1);
+    copy(chunk, from, to)
+      .then(() => askMaster<{ dropped: boolean }>((sender) => ({ kind: 'drop-replica', chunkId: chunk.chunkId, serverId: from.id, sender })))
+      .then(
+        ({ dropped }) => {
+          log.info({ chunkId: chunk.chunkId, from: from.id, to: to.id, dropped }, 'replica moved to even out disk use');
+          dispatch(self, { kind: 'copy-done', chunkId: chunk.chunkId, source: from.id, target: to.id, ok: true, moved: dropped });
+        },
+        (err: Error) => {
+          log.warn({ chunkId: chunk.chunkId, err: err.message }, 'balancing move failed');
+          dispatch(self, { kind: 'copy-done', chunkId: chunk.chunkId, source: from.id, target: to.id, ok: false });
+        },
+      );
+  };
+
   let checking = false;
   return spawn(
     parent,
@@ -96,7 +137,11 @@ export function spawnReplicationManager(
           checking = true;
           (async () => {
             const needs = await askMaster<ReplicationNeeds>((sender) => ({ kind: 'replication-needs', sender }));
-            if (needs.chunks.length === 0) return;
+            // Restoring replicas comes first; balancing moves one replica at a time when nothing else is copying.
+            if (needs.chunks.length === 0) {
+              if (state.copying.size === 0) await balanceStep(state, ctx.self);
+              return;
+            }
             const chunkIds = needs.chunks.map((c) => c.chunkId);
             const primaries = (await query(leases, (sender) => ({ kind: 'primaries', chunkIds, sender }) as LeaseMessage, QUERY_TIMEOUT_MS)) as (string | null)[];
             const beingWritten = new Set(chunkIds.filter((_, i) => primaries[i] !== null));
@@ -114,8 +159,13 @@ export function spawnReplicationManager(
             .finally(() => (checking = false));
           return state;
         }
+        case 'balance':
+          state.threshold = msg.threshold;
+          dispatch(msg.sender, { spread: state.spread, moved: state.moved, threshold: state.threshold });
+          return state;
         case 'copy-done': {
           state.copying.delete(msg.chunkId);
+          if (msg.moved) state.moved++;
           for (const id of [msg.source, msg.target]) state.busy.set(id, Math.max(0, (state.busy.get(id) ?? 1) - 1));
           if (msg.ok) state.failed.delete(`${msg.chunkId}@${msg.target}`);
           else state.failed.add(`${msg.chunkId}@${msg.target}`);
@@ -125,6 +175,9 @@ export function spawnReplicationManager(
     }),
     'replication-manager',
     // Restarted, it forgets copies under way; they finish or fail on their own, and it plans again.
-    { initialStateFunc: () => ({ copying: new Map(), busy: new Map(), failed: new Set<string>() }), onCrash: resetOnCrash(log) as never },
+    {
+      initialStateFunc: () => ({ copying: new Map(), busy: new Map(), failed: new Set<string>(), threshold: BALANCED_SPREAD, moved: 0, spread: 0 }),
+      onCrash: resetOnCrash(log) as never,
+    },
   );
 }

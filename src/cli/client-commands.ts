@@ -6,7 +6,7 @@ import { OfsClient } from '../client/ofs-client.js';
 import { OfsError } from '../core/errors.js';
 import { reportAndExit } from './errors.js';
 import { formatFsck, formatListing, formatStat, formatStatus } from './format.js';
-import { parseZkAddress } from './options.js';
+import { parsePercent, parsePositiveInt, parseZkAddress } from './options.js';
 
 const zkOption = () =>
   new Option('--zk <host:port>', 'ZooKeeper connect string').env('OFS_ZK').argParser(parseZkAddress);
@@ -175,6 +175,29 @@ export function registerClientCommands(program: Command): void {
         const report = await client.fsck(path);
         process.stdout.write(`${opts.json ? JSON.stringify(report, null, 2) : formatFsck(report)}\n`);
         if (report.summary.missing > 0) process.exitCode = 1;
+      }),
+    );
+
+  program
+    .command('balance')
+    .description('move replicas from fuller to emptier chunkservers until disk use is even; shows progress')
+    .option('--threshold <percent>', 'stop when fullest and emptiest differ by at most this many percentage points', parsePercent, 5)
+    .option('--timeout <seconds>', 'give up after this long', parsePositiveInt, 600)
+    .addOption(zkOption())
+    .action(
+      withClient('balance', async (client, opts: { threshold: number; timeout: number }) => {
+        const deadline = Date.now() + opts.timeout * 1000;
+        for (;;) {
+          const { spread, moved } = await client.balance(opts.threshold / 100);
+          const line = `spread ${(spread * 100).toFixed(1)} points (target ${opts.threshold}), ${moved} replicas moved`;
+          if (spread <= opts.threshold / 100) {
+            process.stdout.write(`${line}: balanced\n`);
+            return;
+          }
+          if (Date.now() > deadline) throw new OfsError('ETIMEDOUT', `${line}: not balanced within ${opts.timeout} s`);
+          process.stdout.write(`${line}\n`);
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
       }),
     );
 

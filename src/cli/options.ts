@@ -48,3 +48,9 @@ export function parseChunkSize(value: string): number {
   if (n % 65536 !== 0 || n > 2 ** 30) throw new InvalidArgumentError(`a chunk size is a multiple of 64 KiB up to 1 GiB, got ${n}`);
   return n;
 }
+
+export function parsePercent(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 100) throw new InvalidArgumentError(`expected a percentage 0-100, got ${JSON.stringify(value)}`);
+  return n;
+}

@@ -171,6 +171,11 @@ export class OfsClient {
     return this.master.call('master.status', {});
   }
 
+  /** Asks for disk use to be evened out down to `threshold` (fill spread, 0-1) now; returns progress. */
+  async balance(threshold: number): Promise<ReplyOf<'master.balance'>> {
+    return this.master.call('master.balance', { threshold });
+  }
+
   /** Replica health of every file at or below `path`. */
   async fsck(path = '/'): Promise<FsckReport> {
     return this.master.call('master.fsck', { path });

@@ -53,13 +53,17 @@ export class ClusterView {
 
   /** The chunk's file is gone: every server holding it deletes it on its next heartbeat (GFS 4.4, lazily). */
   scheduleDelete(chunkId: string): void {
-    for (const serverId of this.replicas.get(chunkId)?.keys() ?? []) {
-      let chunks = this.doomed.get(serverId);
-      if (!chunks) this.doomed.set(serverId, (chunks = new Set()));
-      chunks.add(chunkId);
-    }
+    for (const serverId of [...(this.replicas.get(chunkId)?.keys() ?? [])]) this.scheduleDeleteOn(serverId, chunkId);
     this.replicas.delete(chunkId);
     this.corrupt.delete(chunkId);
+  }
+
+  /** One server's replica is surplus (moved elsewhere by the balancer): it deletes it on its next heartbeat. */
+  scheduleDeleteOn(serverId: string, chunkId: string): void {
+    this.forgetReplica(chunkId, serverId);
+    let chunks = this.doomed.get(serverId);
+    if (!chunks) this.doomed.set(serverId, (chunks = new Set()));
+    chunks.add(chunkId);
   }
 
   /** Deletions waiting for this server, handed out once. */

@@ -138,6 +138,11 @@ export const protocol = {
       replication: z.number().int().positive(),
     }),
   },
+  /** Balance disk use down to `threshold` (fullest minus emptiest fill, 0-1) now; reports progress. */
+  'master.balance': {
+    request: z.object({ threshold: z.number().min(0).max(1) }),
+    reply: z.object({ spread: z.number(), moved: nonNegative, threshold: z.number() }),
+  },
   'master.checkpoint': { request: empty, reply: z.object({ seq: nonNegative, path: z.string() }) },
 
   // standby → active master: the reply's data frame is the namespace snapshot (JSON) at `seq`

@@ -1,0 +1,31 @@
+import test from 'ava';
+import { clusterFor, patternBytes, sha256, waitFor } from '../helpers/cluster.js';
+
+test('a chunkserver that missed the writes gets replicas moved to it; ofs balance shows progress until even', async (t) => {
+  const { cluster, client } = await clusterFor(t, { chunkSize: 256 * 1024, chunkservers: 4, masters: 1, capacity: 32 * 2 ** 20 });
+  const late = await cluster.process('chunkserver-3');
+  const lateId = (await cluster.roleIds('chunkserver')).get('chunkserver-3')!;
+  process.kill(late.pid, 'SIGSTOP');
+  t.teardown(() => {
+    try {
+      process.kill(late.pid, 'SIGCONT');
+    } catch {
+      // already gone
+    }
+  });
+  await waitFor('the paused chunkserver to be dropped', async () => !(await client.status()).chunkservers.some((c) => c.id === lateId), 30_000);
+  const data = patternBytes(6 * 2 ** 20, 12);
+  await client.write('/bal/file', data);
+  process.kill(late.pid, 'SIGCONT');
+  await waitFor('all four chunkservers live again', async () => (await client.status()).chunkservers.length === 4, 60_000);
+
+  const balance = await cluster.ofs(['balance', '--threshold', '5', '--timeout', '120']);
+  t.is(balance.code, 0, balance.stderr);
+  t.regex(balance.stdout.toString(), /spread [\d.]+ points \(target 5\), \d+ replicas moved: balanced/);
+  const status = await client.status();
+  const fills = status.chunkservers.map((c) => c.used / c.capacity);
+  t.true(Math.max(...fills) - Math.min(...fills) <= 0.05 + 1e-9, `fills ${fills.map((f) => f.toFixed(3)).join(' ')}`);
+  t.true(status.chunkservers.find((c) => c.id === lateId)!.chunkCount > 0, 'the late chunkserver holds replicas now');
+  await waitFor('fsck healthy', async () => (await client.fsck('/bal')).summary.healthy === 24, 30_000);
+  t.is(sha256(await client.read('/bal/file')), sha256(data));
+});
