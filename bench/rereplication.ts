@@ -35,9 +35,11 @@ try {
   await cluster.kill(processId);
   await rm(dir, { recursive: true, force: true });
   const lostAt = Date.now();
+  const fsck = async () => (await client.fsck('/bench/rr')).summary;
+  await waitFor('the master to notice the loss', async () => (await fsck()).underReplicated > 0, 60_000);
   await waitFor('re-replication to finish', async () => {
-    const { summary } = await client.fsck('/bench/rr');
-    return summary.underReplicated > 0 || summary.healthy < summary.chunks ? false : Date.now() - lostAt > 2000;
+    const summary = await fsck();
+    return summary.healthy === summary.chunks;
   }, 1_800_000);
   const seconds = (Date.now() - lostAt) / 1000;
   await client.close();
