@@ -4,7 +4,7 @@ import { OfsError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { RpcClient } from '../transport/rpc-client.js';
 import { RpcServer } from '../transport/rpc-server.js';
-import { MAX_DATA_FRAME, type RequestOf } from '../transport/protocol.js';
+import { MAX_DATA_FRAME } from '../transport/protocol.js';
 import type { MemberInfo } from '../zk/registry.js';
 import { registerChunkserver } from '../zk/registry.js';
 import { watchMasters } from '../zk/election.js';
@@ -193,14 +193,14 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
 
   const fullReport = () => store.list().map((c) => ({ chunkId: c.id, version: c.version, length: c.length }));
 
-  async function reportChunks(full: boolean, chunks: RequestOf<'master.chunkReport'>['chunks']): Promise<void> {
+  async function sendFullReport(): Promise<void> {
     if (!master) return;
     try {
-      const { body, epoch } = await rpc.call(master.address, 'master.chunkReport', { ...(await load()), full, chunks }, { timeoutMs: 10_000 });
+      const { body, epoch } = await rpc.call(master.address, 'master.chunkReport', { ...(await load()), full: true, chunks: fullReport() }, { timeoutMs: 10_000 });
       if (fromCurrentMaster(epoch, 'chunk report reply')) deleteChunks(body.deleteChunks);
     } catch (err) {
       // The next heartbeat finds out whether the master needs a full report.
-      log.warn({ err: (err as Error).message, full }, 'chunk report not delivered');
+      log.warn({ err: (err as Error).message }, 'chunk report not delivered');
     }
   }
 
@@ -239,7 +239,7 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
       for (const lease of body.extended) leases.extend(lease.chunkId, lease.version, lease.leaseMs, sentAt);
       deleteChunks(body.deleteChunks);
       // A full report now and then lets the master find garbage it missed (GFS 4.4).
-      if (!body.known || ++beats % FULL_REPORT_EVERY_BEATS === 0) await reportChunks(true, fullReport());
+      if (!body.known || ++beats % FULL_REPORT_EVERY_BEATS === 0) await sendFullReport();
     } catch (err) {
       log.debug({ err: (err as Error).message }, 'heartbeat failed');
     }

@@ -10,5 +10,3 @@ export function createLogger(name: string, bindings: Record<string, unknown> = {
   return pino({ name, level: process.env.OFS_LOG_LEVEL ?? 'info', base: { pid: process.pid, ...bindings } }, pino.destination(2));
 }
 
-/** For library callers (OfsClient) that did not ask for logs. */
-export const silentLogger: Logger = pino({ level: 'silent' });
