@@ -81,7 +81,7 @@ test('a chunkserver killed in the middle of a write: the client retries and succ
       await sleep(20);
     }
   })();
-  await sleep(300);
+  await waitFor('the write to be under way', async () => (await client.stat('/killed')).size > 0);
   process.kill(victim.pid, 'SIGKILL');
   await writing;
 
