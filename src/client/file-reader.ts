@@ -10,8 +10,6 @@ type LocatedChunk = Located['chunks'][number];
 /** Pieces read ahead of the consumer. */
 const READ_AHEAD = 4;
 const CHUNK_CALL_TIMEOUT_MS = 60_000;
-/** Tries of one piece, each after asking the master again where the chunk is. */
-const RELOCATE_ATTEMPTS = 4;
 
 export interface ByteRange {
   offset: number;
@@ -40,15 +38,18 @@ export async function* readPieces(
   range: ByteRange,
   /** Asks the master again: chunk versions and replicas change under re-replication and new leases. */
   relocate: () => Promise<Located>,
+  /** How long one piece keeps trying (relocating in between) before the read fails. */
+  retryForMs: number,
 ): AsyncGenerator<Buffer> {
   let file = located;
   const readPiece = async (index: number, offset: number, length: number): Promise<Buffer> => {
-    for (let attempt = 1; ; attempt++) {
+    const deadline = Date.now() + retryForMs;
+    for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
       try {
         return await readFromAnyReplica(rpc, file.path, file.chunks[index]!, offset, length);
       } catch (err) {
-        if (attempt >= RELOCATE_ATTEMPTS) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+        if (Date.now() + delay > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, delay));
         file = await relocate();
       }
     }

@@ -116,7 +116,7 @@ export class OfsClient {
     return Readable.from(
       (async function* () {
         const file = await self.locateReadable(path);
-        yield* readPieces(self.rpc, file, resolveRange(file.size, range.offset, range.length), () => self.locateReadable(path));
+        yield* readPieces(self.rpc, file, resolveRange(file.size, range.offset, range.length), () => self.locateReadable(path), self.retryForMs);
       })(),
       { objectMode: false, highWaterMark: PIECE_BYTES },
     );
