@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -24,11 +25,12 @@ export function clusterFilePath(dir: string): string {
   return join(dir, 'cluster.json');
 }
 
-/** Written to a temp file and renamed, so a reader never sees half a file. */
+/** Written to a temp file of its own and renamed, so a reader never sees half a file. */
 export async function writeClusterFile(dir: string, file: ClusterFile): Promise<void> {
   const path = clusterFilePath(dir);
-  await writeFile(`${path}.tmp`, `${JSON.stringify(file, null, 2)}\n`);
-  await rename(`${path}.tmp`, path);
+  const temp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(temp, `${JSON.stringify(file, null, 2)}\n`);
+  await rename(temp, path);
 }
 
 export async function readClusterFile(dir: string): Promise<ClusterFile> {

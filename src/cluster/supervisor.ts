@@ -123,7 +123,10 @@ export class Supervisor {
     await log.close();
     entry.child = child;
     entry.startedAt = Date.now();
-    child.once('exit', (code, signal) => void this.onExit(entry, child, code, signal));
+    child.once('exit', (code, signal) =>
+      // A supervisor that dies of a restart failure would orphan every role: log it and go on.
+      this.onExit(entry, child, code, signal).catch((err: Error) => this.options.log.error({ id: entry.spec.id, err: err.message }, 'restart failed')),
+    );
     this.options.log.info({ id: entry.spec.id, pid: child.pid, port: entry.spec.port }, 'started');
     await this.save();
   }
@@ -138,7 +141,17 @@ export class Supervisor {
     if (!this.stopping) await this.spawn(entry);
   }
 
+  /** Saves one at a time, in order: two processes dying together must not race on cluster.json. */
+  private saving: Promise<void> = Promise.resolve();
+
   private save(): Promise<void> {
+    this.saving = this.saving.then(() => this.writeFile()).catch((err: Error) => {
+      this.options.log.error({ err: err.message }, 'could not update cluster.json');
+    });
+    return this.saving;
+  }
+
+  private writeFile(): Promise<void> {
     return writeClusterFile(this.options.dir, {
       zk: this.zk,
       supervisor: process.pid,
