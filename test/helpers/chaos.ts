@@ -1,11 +1,12 @@
 import { randomInt } from 'node:crypto';
-import { open, readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { cp, open, readdir, readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { OfsClient, type ConnectOptions, type FsckReport } from '../../src/client/ofs-client.js';
 import type { OfsError } from '../../src/core/errors.js';
 import { RpcClient } from '../../src/transport/rpc-client.js';
-import { patternBytes, sha256, type TestCluster } from './cluster.js';
+import { patternBytes, sha256, TestCluster, type ClusterSpec } from './cluster.js';
 
 /*
  * The chaos framework (TigerBeetle's simulator and Jepsen, at the scale of a
@@ -172,6 +173,25 @@ export function startChaos(t: ExecutionContext, options: ChaosOptions): ChaosRun
   return new ChaosRun(t, seed, options);
 }
 
+/**
+ * Liveness: writes a small new file, trying again until `timeoutMs`; returns
+ * how long it took to be acknowledged. Throws with the last error if it never was.
+ */
+export async function probeWrite(client: OfsClient, path: string, timeoutMs = 60_000): Promise<number> {
+  const started = Date.now();
+  let last = '';
+  while (Date.now() - started < timeoutMs) {
+    try {
+      await client.write(path, patternBytes(70_000, 3));
+      return Date.now() - started;
+    } catch (err) {
+      last = `${(err as OfsError).code}: ${(err as Error).message}`;
+      await sleep(500);
+    }
+  }
+  throw new Error(`no write to ${path} was acknowledged within ${timeoutMs} ms; last error ${last}`);
+}
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------
@@ -226,8 +246,8 @@ const DEFAULT_WORKLOAD: WorkloadOptions = {
   writers: 3,
   readers: 2,
   sizes: DEFAULT_SIZES,
-  maxWritesPerWriter: 150,
-  writePauseMs: [20, 250],
+  maxWritesPerWriter: 250,
+  writePauseMs: [100, 600],
   readPauseMs: [0, 80],
 };
 
@@ -253,6 +273,7 @@ export class ChaosWorkload {
   bytesReadOk = 0;
   private readonly removed = new Set<string>();
   private running = true;
+  private writing = true;
   private loops: Promise<void>[] = [];
 
   private constructor(
@@ -268,6 +289,8 @@ export class ChaosWorkload {
     );
     t.teardown(() => Promise.all(clients.map((c) => c.close().catch(() => undefined))));
     const workload = new ChaosWorkload(t, options, clients);
+    // Runs before the clients close (teardowns run last first): a failed test must not leave the loops running.
+    t.teardown(() => workload.stop());
     workload.loops = [
       ...clients.slice(0, options.writers).map((c, i) => workload.writeLoop(c, i, rng.fork(`writer-${i}`))),
       ...clients.slice(options.writers).map((c, i) => workload.readLoop(c, rng.fork(`reader-${i}`))),
@@ -308,9 +331,15 @@ export class ChaosWorkload {
     await Promise.all(this.loops);
   }
 
+  /** Stops the writers only (the readers go on); resolves once their last write is done. */
+  async stopWriters(): Promise<void> {
+    this.writing = false;
+    await Promise.all(this.loops.slice(0, this.options.writers));
+  }
+
   private async writeLoop(client: OfsClient, writer: number, rng: Prng): Promise<void> {
     const { root, sizes, maxWritesPerWriter, writePauseMs } = this.options;
-    for (let n = 0; this.running && n < maxWritesPerWriter; n++) {
+    for (let n = 0; this.running && this.writing && n < maxWritesPerWriter; n++) {
       const path = `${root}/w${writer}/f${n}`;
       const size = rng.pick(sizes);
       const dataSeed = rng.int(1, 2 ** 31);
@@ -339,25 +368,37 @@ export class ChaosWorkload {
       const file = rng.chance(0.5) ? rng.pick(files.slice(-20)) : rng.pick(files);
       const whole = rng.chance(0.5) || file.size < 2;
       const offset = whole ? 0 : rng.int(0, file.size - 1);
-      const length = whole ? file.size : rng.int(1, file.size - offset);
-      try {
-        const got = await client.read(file.path, whole ? {} : { offset, length });
-        if (this.removed.has(file.path)) continue; // deleted by the scenario while being read
-        const want = expectedBytes(file).subarray(offset, offset + length);
-        if (got.equals(want)) {
-          this.readsOk++;
-          this.bytesReadOk += got.length;
-        } else {
-          const wrong = { path: file.path, offset, length, gotLength: got.length, at: Date.now() };
-          this.wrongReads.push(wrong);
-          this.t.log(`WRONG BYTES: read of ${file.path} [${offset}, +${length}) returned ${got.length} bytes that differ from the acknowledged ones (${describeDifference(want, got)})`);
-        }
-      } catch (err) {
-        if (this.removed.has(file.path)) continue;
+      await this.checkRead(client, file, whole ? undefined : { offset, length: rng.int(1, file.size - offset) });
+      await sleep(rng.int(readPauseMs[0], readPauseMs[1]));
+    }
+  }
+
+  /**
+   * Reads an acknowledged file (or a range of it) and compares it with the
+   * acknowledged bytes: an error is counted (allowed during faults), wrong
+   * bytes are recorded as a violation.
+   */
+  async checkRead(client: OfsClient, file: AckedFile, range?: { offset: number; length: number }): Promise<'right' | 'error' | 'wrong'> {
+    const offset = range?.offset ?? 0;
+    const length = range?.length ?? file.size;
+    try {
+      const got = await client.read(file.path, range ?? {});
+      if (this.removed.has(file.path)) return 'error'; // deleted by the scenario while being read
+      const want = expectedBytes(file).subarray(offset, offset + length);
+      if (got.equals(want)) {
+        this.readsOk++;
+        this.bytesReadOk += got.length;
+        return 'right';
+      }
+      this.wrongReads.push({ path: file.path, offset, length, gotLength: got.length, at: Date.now() });
+      this.t.log(`WRONG BYTES: read of ${file.path} [${offset}, +${length}) returned ${got.length} bytes that differ from the acknowledged ones (${describeDifference(want, got)})`);
+      return 'wrong';
+    } catch (err) {
+      if (!this.removed.has(file.path)) {
         const code = (err as OfsError).code ?? 'unknown';
         this.readErrors.set(code, (this.readErrors.get(code) ?? 0) + 1);
       }
-      await sleep(rng.int(readPauseMs[0], readPauseMs[1]));
+      return 'error';
     }
   }
 }
@@ -377,11 +418,75 @@ function describeDifference(want: Buffer, got: Buffer): string {
 }
 
 // ---------------------------------------------------------------------------
+// The cluster under test.
+
+/**
+ * A cluster (`ofs cluster up`) and a client for one chaos test. Teardown, in
+ * order: the client, the cluster, then any process still running from this
+ * cluster's directory — if the supervisor died, `stop` cannot reach its
+ * children, and they must not outlive the test.
+ */
+export async function chaosCluster(t: ExecutionContext, spec: ClusterSpec): Promise<{ cluster: TestCluster; client: OfsClient }> {
+  const cluster = await TestCluster.start(spec);
+  let client: OfsClient | undefined;
+  t.teardown(async () => {
+    await client?.close().catch(() => undefined);
+    if (!t.passed) {
+      // The cluster's directory goes with it: keep the role logs of a failed run.
+      const kept = join(tmpdir(), 'ofs-chaos-failures', `${basename(cluster.dir)}-${t.title.replace(/\W+/g, '-').slice(0, 40)}`);
+      await cp(join(cluster.dir, 'logs'), kept, { recursive: true }).then(
+        () => t.log(`role logs of the failed run kept in ${kept}`),
+        () => undefined,
+      );
+    }
+    const orphans = (await supervisorAlive(cluster)) ? [] : await processesOf(cluster.dir);
+    await cluster.stop().catch(() => undefined);
+    for (const pid of [...orphans, ...(await processesOf(cluster.dir))]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    if (orphans.length > 0) t.log(`the supervisor had died: killed ${orphans.length} orphaned processes of ${cluster.dir}`);
+  });
+  client = await cluster.client();
+  return { cluster, client };
+}
+
+/** Pids of running processes whose command line names `dir` (the cluster's unique temp dir). */
+async function processesOf(dir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir('/proc').catch(() => [] as string[])) {
+    const pid = Number(name);
+    if (!Number.isSafeInteger(pid) || pid === process.pid) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(`${dir}/`) || cmdline.split('\0').includes(dir)) pids.push(pid);
+  }
+  return pids;
+}
+
+/** Whether `ofs cluster up` still runs: it alone restarts killed processes. */
+export async function supervisorAlive(cluster: TestCluster): Promise<boolean> {
+  const pid = await cluster.file().then((f) => f.supervisor, () => undefined);
+  if (!pid) return false;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return cmdline.includes(cluster.dir);
+}
+
+export async function assertSupervisorAlive(cluster: TestCluster, what: string): Promise<void> {
+  if (!(await supervisorAlive(cluster))) {
+    throw new Error(`the supervisor (ofs cluster up) of ${cluster.dir} died ${what}: nothing restarts killed processes any more`);
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Faults. Each one refuses to touch a pid that is not a live process of this cluster.
 
 /** The pid of a cluster process if it is running now and is ours (its command line names the cluster's dir). */
 export async function livePidOf(cluster: TestCluster, id: string): Promise<number | undefined> {
-  const { pid } = await cluster.process(id);
+  // cluster.json is rewritten on every restart: a read that catches it half written is retried.
+  const pid = await cluster.process(id).then((p) => p.pid, () => undefined);
   if (!pid) return undefined;
   try {
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
@@ -412,6 +517,7 @@ export async function waitRestarted(cluster: TestCluster, killed: Map<string, nu
     for (;;) {
       const pid = await livePidOf(cluster, id);
       if (pid !== undefined && pid !== oldPid) break;
+      await assertSupervisorAlive(cluster, `while ${id} (pid ${oldPid}) was to be restarted`);
       if (Date.now() > deadline) throw new Error(`${id} (pid ${oldPid}) was not restarted within ${timeoutMs} ms`);
       await sleep(100);
     }
@@ -631,7 +737,7 @@ export interface SettleResult {
  * acknowledged file back through a client, byte for byte. Asserts zero wrong
  * reads during the faults, zero lost or corrupt writes, a healed cluster.
  */
-export async function settle(run: ChaosRun, client: OfsClient, workload: ChaosWorkload, options: SettleOptions): Promise<SettleResult> {
+export async function settle(run: ChaosRun, cluster: TestCluster, client: OfsClient, workload: ChaosWorkload, options: SettleOptions): Promise<SettleResult> {
   const { t } = run;
   const healTimeoutMs = options.healTimeoutMs ?? 120_000;
   const requireNoCorrupt = options.requireNoCorruptReplicas ?? true;
@@ -684,18 +790,25 @@ export async function settle(run: ChaosRun, client: OfsClient, workload: ChaosWo
     } else bytesVerified += got.length;
   }
 
-  t.is(workload.wrongReads.length, 0, `${workload.wrongReads.length} reads during the faults returned wrong bytes; ${run.replay}`);
-  t.is(lost, 0, `${lost} of ${files.length} acknowledged writes are lost; ${run.replay}`);
-  t.is(corrupt, 0, `${corrupt} of ${files.length} acknowledged writes read back corrupt; ${run.replay}`);
-  t.deepEqual(audit.wrong, [], `copies that pass their checksums but hold other bytes; ${run.replay}`);
-  t.true(fsck !== undefined && fsckHealthy(fsck), `fsck not healthy ${healTimeoutMs} ms after the faults: ${fsckLine}; ${run.replay}`);
-  t.true(auditIsClean(audit, requireNoCorrupt), `replicas not healed ${healTimeoutMs} ms after the faults: ${describeAudit(audit)}; ${run.replay}`);
-  t.true(files.length > 0, 'the workload acknowledged no write at all');
-  return { healedMs, lost, corrupt, bytesVerified, audit, fsck: fsck?.summary };
+  const result: SettleResult = { healedMs, lost, corrupt, bytesVerified, audit, fsck: fsck?.summary };
+  closingNote(run, workload, result);
+
+  // Every broken invariant at once (an ava assertion stops the test at the first).
+  const violations: string[] = [];
+  if (workload.wrongReads.length > 0) violations.push(`${workload.wrongReads.length} reads during the faults returned wrong bytes`);
+  if (lost > 0) violations.push(`${lost} of ${files.length} acknowledged writes are lost`);
+  if (corrupt > 0) violations.push(`${corrupt} of ${files.length} acknowledged writes read back corrupt`);
+  if (audit.wrong.length > 0) violations.push(`${audit.wrong.length} copies pass their checksums but hold other bytes: ${audit.wrong.slice(0, 3).join('; ')}`);
+  if (!fsck || !fsckHealthy(fsck)) violations.push(`fsck not healthy ${healTimeoutMs} ms after the faults: ${fsckLine}`);
+  if (!auditIsClean(audit, requireNoCorrupt)) violations.push(`replicas not healed ${healTimeoutMs} ms after the faults: ${describeAudit(audit)}`);
+  if (files.length === 0) violations.push('the workload acknowledged no write at all');
+  if (!(await supervisorAlive(cluster))) violations.push('the supervisor (ofs cluster up) died during the run: killed processes were no longer restarted, and its children were orphaned');
+  t.deepEqual(violations, [], `chaos invariants broken; ${run.replay}`);
+  return result;
 }
 
 /** The closing note: seed, faults, workload, verification. */
-export function closingNote(run: ChaosRun, workload: ChaosWorkload, result: SettleResult): void {
+function closingNote(run: ChaosRun, workload: ChaosWorkload, result: SettleResult): void {
   const readErrors = [...workload.readErrors].map(([code, n]) => `${code} ${n}`).join(', ') || 'none';
   const failures = new Map<string, number>();
   for (const f of workload.writeFailures) failures.set(f.code, (failures.get(f.code) ?? 0) + 1);
