@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OfsClient } from '../client/ofs-client.js';
 import type { Logger } from '../core/logger.js';
-import { spawnWithoutInheritedSockets } from '../zk/child-process.js';
+import { dyingWithParent, spawnWithoutInheritedSockets } from '../zk/child-process.js';
 import { waitForZooKeeper } from '../zk/server.js';
 import { writeClusterFile, type ClusterProcess } from './cluster-file.js';
 import { findFreePort } from './free-port.js';
@@ -119,7 +119,9 @@ export class Supervisor {
 
   private async spawn(entry: Supervised): Promise<void> {
     const log = await open(join(this.options.dir, 'logs', `${entry.spec.id}.log`), 'a');
-    const child = spawnWithoutInheritedSockets(process.execPath, entry.args, { stdio: ['ignore', log.fd, log.fd] });
+    // Roles die with the supervisor, even by kill -9, instead of living on as orphans.
+    const [command, args] = dyingWithParent(process.execPath, entry.args);
+    const child = spawnWithoutInheritedSockets(command, args, { stdio: ['ignore', log.fd, log.fd] });
     await log.close();
     entry.child = child;
     entry.startedAt = Date.now();

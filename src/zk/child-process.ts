@@ -40,3 +40,15 @@ export function spawnWithoutInheritedSockets(command: string, args: readonly str
   const stdioCount = Array.isArray(options.stdio) ? Math.max(options.stdio.length, 3) : 3;
   return spawn(BASH, ['-c', CLOSE_INHERITED_AND_EXEC, 'bash', String(stdioCount - 1), command, ...args], options);
 }
+
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path));
+
+/**
+ * The command line that runs `command` so the kernel sends it SIGTERM when
+ * this process dies (setpriv --pdeathsig, from util-linux): a child of a
+ * supervisor that was killed must not live on as an orphan holding its port
+ * and data directory. Without setpriv, the command as it is.
+ */
+export function dyingWithParent(command: string, args: readonly string[]): [string, string[]] {
+  return SETPRIV ? [SETPRIV, ['--pdeathsig', 'TERM', '--', command, ...args]] : [command, [...args]];
+}

@@ -6,7 +6,7 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OfsError } from '../core/errors.js';
 import { sleep } from './backoff.js';
-import { spawnWithoutInheritedSockets } from './child-process.js';
+import { dyingWithParent, spawnWithoutInheritedSockets } from './child-process.js';
 
 /*
  * Launches the real Apache ZooKeeper (Debian's `zookeeper` package) as a
@@ -144,8 +144,6 @@ export interface SpawnOptions extends ServerConfigOptions {
   jvmArgs?: string[];
 }
 
-const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => isExecutable(path));
-
 export const DEFAULT_JVM_ARGS = ['-Xmx256m', '-XX:+UseSerialGC'];
 
 /** Starts `java ... ZooKeeperServerMain DIR/zoo.cfg`. It is ready when waitForZooKeeper says so. */
@@ -164,8 +162,8 @@ export function spawnZooKeeperServer(options: SpawnOptions): ChildProcess {
   // If our process is killed (kill -9 of `ofs zookeeper`, a crashed test
   // worker), java must not live on holding the port and the data directory,
   // or the restarted launcher finds its port taken: the kernel sends it
-  // SIGTERM when we die. setpriv comes with util-linux.
-  const [command, commandArgs] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'TERM', '--', java, ...args]] : [java, args];
+  // SIGTERM when we die.
+  const [command, commandArgs] = dyingWithParent(java, args);
   const stdio = options.stdio ?? 'file';
   // Tests start servers from processes that hold sessions to other servers.
   if (stdio !== 'file') return spawnWithoutInheritedSockets(command, commandArgs, { cwd: dir, stdio });
