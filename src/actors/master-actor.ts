@@ -237,6 +237,10 @@ export function spawnMasterActor(
       chunk.version === 0
         ? chooseReplicas(live, settings.replication, settings.chunkSize)
         : state.view.holders(chunk.chunkId, chunk.version, now);
+    if (chunk.version === 0 && candidates.length === 0) {
+      // Nowhere to put a new chunk: say so at once rather than let the writer retry.
+      throw new OfsError('ENOSPC', `no chunkserver has room for a new ${settings.chunkSize}-byte chunk of ${path} (${live.length} live)`);
+    }
     const reply: LeaseCandidate = {
       path,
       index,

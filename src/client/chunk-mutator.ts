@@ -20,7 +20,7 @@ const CHUNK_CALL_TIMEOUT_MS = 30_000;
 /** A lease is asked for again after this share of its life, so a client never leans on an expired one. */
 const LEASE_REUSE_FRACTION = 0.5;
 /** Errors of the master that no retry can fix. */
-const FINAL_MASTER_ERRORS = new Set<OfsError['code']>(['ENOENT', 'EISDIR', 'ENOTDIR', 'EINVAL', 'EBADMSG']);
+const FINAL_MASTER_ERRORS = new Set<OfsError['code']>(['ENOENT', 'EISDIR', 'ENOTDIR', 'EINVAL', 'EBADMSG', 'ENOSPC']);
 
 /**
  * One mutation of one chunk, done the GFS way (3.1): ask the master who holds
@@ -42,18 +42,20 @@ export class ChunkMutator {
 
   async mutate(path: string, index: number | 'last', mode: 'write' | 'append', offset: number, data: Buffer): Promise<MutationResult> {
     let afterFailure = false;
-    let deadline = Date.now() + this.retryForMs;
+    const started = Date.now();
+    let deadline = started + this.retryForMs;
     let delay = 50;
     for (;;) {
       const lease = await this.lease(path, index, afterFailure);
-      // A dead primary keeps its lease until it expires: be willing to wait that long.
-      deadline = Math.max(deadline, Date.now() + lease.leaseMs + 5_000);
+      // A dead primary keeps its lease until it expires: be willing to wait that long (once, from the start).
+      deadline = Math.max(deadline, started + lease.leaseMs + 5_000);
       try {
         return await this.attempt(lease, mode, offset, data);
       } catch (err) {
         this.leases.delete(`${path}#${index}`);
         const error = err as OfsError;
-        if (Date.now() + delay > deadline) {
+        // A full replica stays full however often we retry: say so now.
+        if (error.code === 'ENOSPC' || Date.now() + delay > deadline) {
           throw new OfsError(error.code ?? 'EUNAVAILABLE', `${mode} of ${data.length} bytes to ${path} chunk ${lease.index} failed: ${error.message}`);
         }
         // ELEASE / ESTALE: the lease moved on (expired, revoked, re-granted); just ask again.

@@ -182,7 +182,7 @@ export async function probeWrite(client: OfsClient, path: string, timeoutMs = 60
   let last = '';
   while (Date.now() - started < timeoutMs) {
     try {
-      await client.write(path, patternBytes(70_000, 3));
+      await withTimeout(client.write(path, patternBytes(70_000, 3)), timeoutMs - (Date.now() - started), `write of ${path}`);
       return Date.now() - started;
     } catch (err) {
       last = `${(err as OfsError).code}: ${(err as Error).message}`;
@@ -190,6 +190,19 @@ export async function probeWrite(client: OfsClient, path: string, timeoutMs = 60
     }
   }
   throw new Error(`no write to ${path} was acknowledged within ${timeoutMs} ms; last error ${last}`);
+}
+
+/** `promise`, or an error naming `what` if it has not settled within `ms` (the promise itself goes on). */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), Math.max(0, ms)))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -290,7 +303,7 @@ export class ChaosWorkload {
     t.teardown(() => Promise.all(clients.map((c) => c.close().catch(() => undefined))));
     const workload = new ChaosWorkload(t, options, clients);
     // Runs before the clients close (teardowns run last first): a failed test must not leave the loops running.
-    t.teardown(() => workload.stop());
+    t.teardown(() => workload.stop(1_000));
     workload.loops = [
       ...clients.slice(0, options.writers).map((c, i) => workload.writeLoop(c, i, rng.fork(`writer-${i}`))),
       ...clients.slice(options.writers).map((c, i) => workload.readLoop(c, rng.fork(`reader-${i}`))),
@@ -326,15 +339,40 @@ export class ChaosWorkload {
     }
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops writers and readers and waits for their last operation, for at
+   * most `timeoutMs`: an operation still running then is one the client
+   * never gives up on, a liveness bug, reported in `stuck` (not waited for).
+   */
+  async stop(timeoutMs = 90_000): Promise<void> {
     this.running = false;
-    await Promise.all(this.loops);
+    await this.settleLoops(this.loops, timeoutMs);
   }
 
-  /** Stops the writers only (the readers go on); resolves once their last write is done. */
-  async stopWriters(): Promise<void> {
+  /** Stops the writers only (the readers go on); waits for their last write as `stop` does. */
+  async stopWriters(timeoutMs = 90_000): Promise<void> {
     this.writing = false;
-    await Promise.all(this.loops.slice(0, this.options.writers));
+    await this.settleLoops(this.loops.slice(0, this.options.writers), timeoutMs);
+  }
+
+  /** Operations that had not finished when the workload was stopped and its wait ran out. */
+  readonly stuck: string[] = [];
+  private readonly inFlight = new Map<string, number>();
+
+  private async settleLoops(loops: Promise<void>[], timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      Promise.all(loops).then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (finished) return;
+    const now = Date.now();
+    for (const [what, since] of this.inFlight) {
+      const line = `${what}, running for ${Math.round((now - since) / 1000)} s`;
+      if (!this.stuck.includes(line)) this.stuck.push(line);
+    }
+    this.t.log(`STUCK: ${this.inFlight.size} operations still running ${timeoutMs} ms after the workload was stopped: ${[...this.inFlight.keys()].join(', ')}`);
   }
 
   private async writeLoop(client: OfsClient, writer: number, rng: Prng): Promise<void> {
@@ -345,12 +383,16 @@ export class ChaosWorkload {
       const dataSeed = rng.int(1, 2 ** 31);
       const data = patternBytes(size, dataSeed);
       const startedAt = Date.now();
+      const what = `write of ${path} (${size} bytes)`;
+      this.inFlight.set(what, startedAt);
       try {
         await client.write(path, data);
         this.acked.push({ path, size, dataSeed, sha: sha256(data), at: Date.now() });
       } catch (err) {
         const e = err as OfsError;
         this.writeFailures.push({ path, code: e.code ?? 'unknown', message: e.message, ms: Date.now() - startedAt, at: Date.now() });
+      } finally {
+        this.inFlight.delete(what);
       }
       await sleep(rng.int(writePauseMs[0], writePauseMs[1]));
     }
@@ -381,6 +423,8 @@ export class ChaosWorkload {
   async checkRead(client: OfsClient, file: AckedFile, range?: { offset: number; length: number }): Promise<'right' | 'error' | 'wrong'> {
     const offset = range?.offset ?? 0;
     const length = range?.length ?? file.size;
+    const what = `read of ${file.path} [${offset}, +${length})`;
+    this.inFlight.set(what, Date.now());
     try {
       const got = await client.read(file.path, range ?? {});
       if (this.removed.has(file.path)) return 'error'; // deleted by the scenario while being read
@@ -399,6 +443,8 @@ export class ChaosWorkload {
         this.readErrors.set(code, (this.readErrors.get(code) ?? 0) + 1);
       }
       return 'error';
+    } finally {
+      this.inFlight.delete(what);
     }
   }
 }
@@ -720,6 +766,8 @@ export interface SettleOptions {
    * relies on corrupt-replica reports and the scrubber to make it true.
    */
   requireNoCorruptReplicas?: boolean;
+  /** Broken invariants the scenario found itself, reported with the rest. */
+  violations?: string[];
 }
 
 export interface SettleResult {
@@ -741,7 +789,7 @@ export async function settle(run: ChaosRun, cluster: TestCluster, client: OfsCli
   const { t } = run;
   const healTimeoutMs = options.healTimeoutMs ?? 120_000;
   const requireNoCorrupt = options.requireNoCorruptReplicas ?? true;
-  await workload.stop();
+  await workload.stop(60_000);
   const files = workload.live();
   t.log(`faults over at ${run.elapsed()}: ${workload.acked.length} writes acknowledged (${mib(workload.ackedBytes())}), ${workload.writeFailures.length} failed (not acknowledged); settling`);
 
@@ -794,7 +842,7 @@ export async function settle(run: ChaosRun, cluster: TestCluster, client: OfsCli
   closingNote(run, workload, result);
 
   // Every broken invariant at once (an ava assertion stops the test at the first).
-  const violations: string[] = [];
+  const violations: string[] = [...(options.violations ?? [])];
   if (workload.wrongReads.length > 0) violations.push(`${workload.wrongReads.length} reads during the faults returned wrong bytes`);
   if (lost > 0) violations.push(`${lost} of ${files.length} acknowledged writes are lost`);
   if (corrupt > 0) violations.push(`${corrupt} of ${files.length} acknowledged writes read back corrupt`);
@@ -802,6 +850,7 @@ export async function settle(run: ChaosRun, cluster: TestCluster, client: OfsCli
   if (!fsck || !fsckHealthy(fsck)) violations.push(`fsck not healthy ${healTimeoutMs} ms after the faults: ${fsckLine}`);
   if (!auditIsClean(audit, requireNoCorrupt)) violations.push(`replicas not healed ${healTimeoutMs} ms after the faults: ${describeAudit(audit)}`);
   if (files.length === 0) violations.push('the workload acknowledged no write at all');
+  if (workload.stuck.length > 0) violations.push(`${workload.stuck.length} client operations never finished (no error, no result): ${workload.stuck.slice(0, 3).join('; ')}`);
   if (!(await supervisorAlive(cluster))) violations.push('the supervisor (ofs cluster up) died during the run: killed processes were no longer restarted, and its children were orphaned');
   t.deepEqual(violations, [], `chaos invariants broken; ${run.replay}`);
   return result;
