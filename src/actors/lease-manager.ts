@@ -1,11 +1,11 @@
-import { dispatch, query, spawn, type Ref } from 'nact';
+import { dispatch, spawn, type Ref } from 'nact';
 import { OfsError, toOfsError } from '../core/errors.js';
 import { LeaseTable, type Lease } from '../core/lease-table.js';
 import type { Logger } from '../core/logger.js';
 import type { ReplyOf } from '../transport/protocol.js';
 import type { RpcClient } from '../transport/rpc-client.js';
 import { crashable, resetOnCrash } from './supervision.js';
-import type { GrantedLease, LeaseCandidate, MasterMessage, MasterOutcome } from './master-actor.js';
+import { askMasterActor, type GrantedLease, type LeaseCandidate, type MasterMessage, type MasterOutcome } from './master-actor.js';
 
 export type LeaseReply = ReplyOf<'master.lease'>;
 export type LeaseOutcome = { ok: true; lease: LeaseReply } | { ok: false; code: OfsError['code']; message: string };
@@ -40,7 +40,6 @@ export interface LeaseSettings {
 }
 
 const CALL_TIMEOUT_MS = 3_000;
-const QUERY_TIMEOUT_MS = 30_000;
 
 /**
  * The lease manager (GFS 3.1, 4.5): hands out a chunk's lease, or the one in
@@ -56,11 +55,7 @@ export function spawnLeaseManager(
   settings: LeaseSettings,
   log: Logger,
 ): Ref<LeaseMessage> {
-  const askMaster = async <T>(make: (sender: Ref<MasterOutcome>) => MasterMessage): Promise<T> => {
-    const outcome = (await query(master, make as never, QUERY_TIMEOUT_MS)) as MasterOutcome;
-    if (!outcome.ok) throw new OfsError(outcome.code, outcome.message);
-    return outcome.body as T;
-  };
+  const askMaster = <T>(make: (sender: Ref<MasterOutcome>) => MasterMessage) => askMasterActor<T>(master, make);
 
   const reply = (lease: Lease, index: number): LeaseReply => ({
     index,

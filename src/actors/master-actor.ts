@@ -1,4 +1,4 @@
-import { dispatch, spawn, type Ref } from 'nact';
+import { dispatch, query, spawn, type Ref } from 'nact';
 import { chooseReplicas, ClusterView, type ChunkserverLoad } from '../core/cluster-view.js';
 import {
   decideChunksUpTo,
@@ -78,6 +78,15 @@ export interface GrantedLease {
 export type MasterOutcome<T extends MessageType = MessageType> =
   | { ok: true; body: ReplyOf<T> }
   | { ok: false; code: OfsError['code']; message: string };
+
+/** Asks the master actor something and unwraps its outcome (an OfsError if it failed). */
+export async function askMasterActor<T>(master: Ref<MasterMessage>, make: (sender: Ref<MasterOutcome>) => MasterMessage): Promise<T> {
+  const outcome = (await query(master, make as never, ASK_TIMEOUT_MS)) as MasterOutcome;
+  if (!outcome.ok) throw new OfsError(outcome.code, outcome.message);
+  return outcome.body as T;
+}
+
+const ASK_TIMEOUT_MS = 30_000;
 
 export type MasterMessage =
   | { kind: 'request'; type: MessageType; body: unknown; sender: Ref<MasterOutcome> }

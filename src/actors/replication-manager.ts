@@ -5,7 +5,7 @@ import type { RpcClient } from '../transport/rpc-client.js';
 import { crashable, resetOnCrash } from './supervision.js';
 import type { BumpOutcome, LeaseMessage } from './lease-manager.js';
 import { BALANCED_SPREAD } from '../core/balance.js';
-import type { BalanceMove, LeaseCandidate, MasterMessage, MasterOutcome, ReplicationNeeds } from './master-actor.js';
+import { askMasterActor, type BalanceMove, type LeaseCandidate, type MasterMessage, type MasterOutcome, type ReplicationNeeds } from './master-actor.js';
 
 export type ReplicationMessage =
   | { kind: 'tick' }
@@ -63,11 +63,7 @@ export function spawnReplicationManager(
   settings: ReplicationSettings,
   log: Logger,
 ): Ref<ReplicationMessage> {
-  const askMaster = async <T>(make: (sender: Ref<MasterOutcome>) => MasterMessage): Promise<T> => {
-    const outcome = (await query(master, make as never, QUERY_TIMEOUT_MS)) as MasterOutcome;
-    if (!outcome.ok) throw new OfsError(outcome.code, outcome.message);
-    return outcome.body as T;
-  };
+  const askMaster = <T>(make: (sender: Ref<MasterOutcome>) => MasterMessage) => askMasterActor<T>(master, make);
 
   /** One copy: a new version on the live replicas, then the target pulls the chunk from the source. */
   const copy = async (chunk: LeaseCandidate, source: { id: string; address: string }, target: { id: string; address: string }): Promise<void> => {
