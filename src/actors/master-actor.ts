@@ -247,7 +247,9 @@ export function spawnMasterActor(
         ? chooseReplicas(live, settings.replication, settings.chunkSize)
         : state.view.holders(chunk.chunkId, chunk.version, now);
     if (chunk.version === 0 && candidates.length === 0) {
-      // Nowhere to put a new chunk: say so at once rather than let the writer retry.
+      // No live chunkserver yet (a master that just took over waits for reports): the writer retries.
+      if (live.length === 0) throw new OfsError('EUNAVAILABLE', `no chunkserver has reported to this master yet; cannot place a chunk of ${path}`);
+      // Chunkservers, but all full: say so at once rather than let the writer retry.
       throw new OfsError('ENOSPC', `no chunkserver has room for a new ${settings.chunkSize}-byte chunk of ${path} (${live.length} live)`);
     }
     const reply: LeaseCandidate = {
