@@ -55,6 +55,8 @@ const QUERY_TIMEOUT_MS = 30_000;
 /** Re-replication throttle: copies per chunkserver (source or target) and in all at once. */
 const MAX_COPIES_PER_SERVER = 2;
 const MAX_COPIES = 8;
+/** How often a standby confirms that the active master streams events to it. */
+const STANDBY_CHECK_MS = 3_000;
 const MASTER_TYPES = (Object.keys(protocol) as MessageType[]).filter((t) => t.startsWith('master.'));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -308,6 +310,22 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
   };
   await joinElection();
 
+  // A standby checks that the active still streams to it (it lists it with a lag) and attaches
+  // again if not: an attach whose effect was lost must not leave it silently out of sync.
+  const attachCheck = setInterval(() => {
+    const active = masters[0];
+    if (mode !== 'standby' || attaching || !active || active.id === id) return;
+    rpc
+      .call(active.address, 'master.status', {}, { timeoutMs: 5_000 })
+      .then(({ body }) => {
+        if (mode !== 'standby' || body.standby.some((s) => s.id === id && s.lag !== null)) return;
+        log.warn({ active: active.id }, 'the active master is not streaming to this standby: attaching again');
+        attachedTo = undefined;
+        void attachToActive();
+      })
+      .catch(() => undefined);
+  }, STANDBY_CHECK_MS);
+
   const expiry = setInterval(() => {
     tellActor({ kind: 'expire-dead', now: Date.now() });
     if (replicationManager) dispatch(replicationManager, { kind: 'tick' });
@@ -320,6 +338,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
     isActive: () => mode === 'active',
     async stop() {
       clearInterval(expiry);
+      clearInterval(attachCheck);
       mastersWatch.stop();
       chunkserversWatch.stop();
       server.close();
