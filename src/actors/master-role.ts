@@ -81,6 +81,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
   let leaseManager: Ref<LeaseMessage> | undefined;
   let replicationManager: Ref<ReplicationMessage> | undefined;
   let garbageCollector: Ref<GarbageMessage> | undefined;
+  let replicationReady = false;
   let masters: MemberInfo[] = [];
   let attachedTo: string | undefined;
   const standbyActor = spawnStandbyActor(system, recovered, store, checkpointEvery, log);
@@ -299,7 +300,9 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
     garbageCollector = spawnGarbageCollector(system, actor, options.gcIntervalMs);
     mode = 'active';
     log.info({ id, address, epoch, seq: ns.seq }, 'elected: serving as the active master');
-    void collectChunkReports();
+    // Safe mode, as in HDFS: no re-replication until the chunkservers have reported, or
+    // replicas not yet reported would look missing and be copied (and versions bumped) for nothing.
+    void collectChunkReports().finally(() => setTimeout(() => (replicationReady = true), options.deadAfterMs));
   };
   const joinElection = async (): Promise<void> => {
     election = await MasterElection.join(zk, { id, address });
@@ -328,7 +331,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
 
   const expiry = setInterval(() => {
     tellActor({ kind: 'expire-dead', now: Date.now() });
-    if (replicationManager) dispatch(replicationManager, { kind: 'tick' });
+    if (replicationManager && replicationReady) dispatch(replicationManager, { kind: 'tick' });
     if (garbageCollector) dispatch(garbageCollector, { kind: 'tick', now: Date.now() });
   }, options.heartbeatMs);
 
