@@ -125,7 +125,11 @@ export function spawnChunkReplica(
     // every later one fails too until a new lease (a new version) starts over.
     switch (msg.kind) {
       case 'set-version': {
-        if (!store.get(chunkId)) await store.create(chunkId, msg.version);
+        if (!store.get(chunkId)) {
+          // Only a brand-new chunk's first version creates it: an empty replica of an older chunk would look current.
+          if (msg.version !== 1) throw new OfsError('ENOENT', `chunk ${chunkId} is not on this chunkserver; version ${msg.version} cannot create it`);
+          await store.create(chunkId, msg.version);
+        }
         const updated = info().version === msg.version ? info() : await store.setVersion(chunkId, msg.version);
         order(msg.version).serial = 0;
         return updated;

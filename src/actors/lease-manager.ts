@@ -86,25 +86,33 @@ export function spawnLeaseManager(
     if (candidates.length === 0) {
       throw new OfsError('EUNAVAILABLE', `chunk ${chunkId} of ${candidate.path}: no live replica at version ${candidate.version}`);
     }
-    const version = candidate.version + 1;
-    const grantedAt = Date.now();
-    const setVersion = (server: { address: string }, leaseMs?: number) =>
+    const setVersion = (server: { address: string }, version: number, leaseMs?: number) =>
       rpc.call(server.address, 'chunk.setVersion', { chunkId, version, leaseMs }, { timeoutMs: CALL_TIMEOUT_MS });
-    const results = await Promise.allSettled(candidates.map((c, i) => setVersion(c, withLease && i === 0 ? settings.leaseMs : undefined)));
-    const replicas = candidates.flatMap((c, i) => {
-      const r = results[i]!;
-      return r.status === 'fulfilled' ? [{ ...c, length: r.value.body.length }] : [];
-    });
-    const failed = candidates.filter((_, i) => results[i]!.status === 'rejected').map((c) => c.id);
-    let primary: { id: string; address: string } | undefined = replicas[0];
-    if (primary && withLease && primary.id !== candidates[0]!.id) {
-      // The intended primary did not answer: the first replica that did takes the lease.
-      const fallback = primary;
-      primary = await setVersion(fallback, settings.leaseMs).then(() => fallback, () => undefined);
+    // A replica that did not answer may still apply the version later (it was
+    // paused, or slow past the timeout), and would then pass for current
+    // without the mutations that follow. So after any miss, the replicas that
+    // answered go up once more, leaving every late one a version behind.
+    let version = candidate.version;
+    let replicas: (typeof candidates[number] & { length: number })[] = [];
+    const failed: string[] = [];
+    let grantedAt = Date.now();
+    for (let round: typeof candidates = candidates; round.length > 0; ) {
+      version += 1;
+      grantedAt = Date.now();
+      const results = await Promise.allSettled(round.map((c, i) => setVersion(c, version, withLease && i === 0 ? settings.leaseMs : undefined)));
+      replicas = round.flatMap((c, i) => {
+        const r = results[i]!;
+        return r.status === 'fulfilled' ? [{ ...c, length: r.value.body.length }] : [];
+      });
+      const missed = round.filter((_, i) => results[i]!.status === 'rejected').map((c) => c.id);
+      failed.push(...missed);
+      round = missed.length > 0 ? replicas : [];
     }
+    // The first replica of the last round was told it holds the lease.
+    const primary = replicas[0];
     const granted: GrantedLease = { path: candidate.path, index: candidate.index, chunkId, version, replicas, failed };
     if (replicas.length > 0) await askMaster((sender) => ({ kind: 'lease-granted', lease: granted, sender }));
-    if (!primary) throw new OfsError('EUNAVAILABLE', `chunk ${chunkId}: no replica took version ${version} (${failed.join(', ')} did not answer)`);
+    if (!primary) throw new OfsError('EUNAVAILABLE', `chunk ${chunkId}: no replica took a new version (${failed.join(', ')} did not answer)`);
     if (failed.length > 0) log.warn({ chunkId, version, failed }, 'replicas missed a new version: they are stale now');
     if (!withLease) return { version };
     return {

@@ -1,6 +1,5 @@
-import { join } from 'node:path';
 import test from 'ava';
-import { ChaosWorkload, chaosCluster, flipByte, settle, sleep, startChaos } from '../helpers/chaos.js';
+import { ChaosWorkload, chaosCluster, flipByte, pickReplicaFile, settle, sleep, startChaos } from '../helpers/chaos.js';
 
 const REPLICATION = 3;
 
@@ -15,7 +14,6 @@ test('bytes flipped in chunk files on disk while readers run: no read returns th
   // Fewer, paced writes: the scrubber (one chunk per 200 ms per server) must get round every chunk while settling.
   const workload = await ChaosWorkload.start(t, cluster, run.rng.fork('workload'), { root: '/chaos', writers: 2, readers: 2, maxWritesPerWriter: 60 });
   const schedule = run.rng.fork('faults');
-  const dirs = await cluster.chunkserverDirs();
   /** chunk id → the one server whose copy of it we corrupt: the others stay good, so the chunk can always be recovered. */
   const victims = new Map<string, string>();
   await workload.acksAfter(0, 20);
@@ -23,24 +21,26 @@ test('bytes flipped in chunk files on disk while readers run: no read returns th
   let targetedReads = 0;
   await run.eachRound(async (round) => {
     await sleep(schedule.int(200, 2000));
-    const files = workload.live();
+    // Sorted before choosing (the master lists replicas shuffled), so that a seed picks the same targets again.
+    const files = [...workload.live()].sort((a, b) => a.path.localeCompare(b.path));
     const file = files[Math.floor(schedule.next() * files.length)]!;
     const stat = await client.stat(file.path);
     const chunk = schedule.pick(stat.chunks);
     const length = Math.min(stat.chunkSize, file.size - chunk.index * stat.chunkSize);
-    const victim = victims.get(chunk.chunkId) ?? schedule.pick(chunk.replicas).id;
+    // One bad copy per chunk at most: once a server's copy of it was damaged, only that server's is damaged again.
+    const replicaIds = chunk.replicas.map((r) => r.id);
+    const only = victims.get(chunk.chunkId);
+    const target = await pickReplicaFile(cluster, schedule, chunk.chunkId, only ? replicaIds.filter((id) => id === only) : replicaIds);
     const offset = schedule.int(0, length - 1);
     const mask = 1 << schedule.int(0, 7);
-    const dir = dirs.get(victim);
-    if (!dir) return t.log(`round ${round}: no data directory known for ${victim}`);
-    const path = join(dir, 'chunks', `${chunk.chunkId}.data`);
+    if (!target) return t.log(`round ${round}: no replica of ${chunk.chunkId} to damage right now`);
     try {
-      const { before, after } = await flipByte(path, offset, mask);
-      victims.set(chunk.chunkId, victim);
-      run.faults.record('flip', victim, `${file.path} #${chunk.index} chunk ${chunk.chunkId} byte ${offset}: ${before} → ${after}`);
+      const { before, after } = await flipByte(target.path, offset, mask);
+      victims.set(chunk.chunkId, target.serverId);
+      run.faults.record('flip', target.name, `${target.serverId}: ${file.path} #${chunk.index} chunk ${chunk.chunkId} byte ${offset}: ${before} → ${after}`);
     } catch (err) {
       // The copy was dropped (found corrupt earlier) or moved meanwhile.
-      return t.log(`round ${round}: ${chunk.chunkId} on ${victim}: ${(err as Error).message}`);
+      return t.log(`round ${round}: ${chunk.chunkId} on ${target.name}: ${(err as Error).message}`);
     }
     // Half the time, read the damaged file at once, several times (replicas are tried in random order).
     if (schedule.chance(0.5)) {

@@ -26,7 +26,14 @@ test('chunkservers fill up under writes: writes fail cleanly with ENOSPC, capaci
     gcIntervalMs: 1_000,
   });
   // A short retry budget: a write that cannot succeed should say so in seconds.
-  const workload = await ChaosWorkload.start(t, cluster, run.rng.fork('workload'), { root: '/chaos', maxWritesPerWriter: 120, connect: { retryForMs: 5_000 } });
+  // Four eager writers: near full, chunks get placed on the strength of free space another write is taking.
+  const workload = await ChaosWorkload.start(t, cluster, run.rng.fork('workload'), {
+    root: '/chaos',
+    writers: 4,
+    maxWritesPerWriter: 120,
+    writePauseMs: [0, 150],
+    connect: { retryForMs: 5_000 },
+  });
   const schedule = run.rng.fork('faults');
 
   /** Broken invariants, all reported at the end (an assertion would stop the scenario at the first). */
@@ -50,8 +57,9 @@ test('chunkservers fill up under writes: writes fail cleanly with ENOSPC, capaci
     if (ms > 30_000) problems.push(`${when}: the failing write took ${ms} ms`);
   };
 
-  // 1. Fill every chunkserver: the "fault" is each disk running out of room.
+  // 1. Fill every chunkserver (the "fault" is each disk running out of room), and keep writing for a while once full.
   const full = new Set<string>();
+  let allFullAt: number | undefined;
   while (!run.outOfTime()) {
     const status = await client.status().catch(() => undefined);
     for (const s of status?.chunkservers ?? []) {
@@ -60,7 +68,8 @@ test('chunkservers fill up under writes: writes fail cleanly with ENOSPC, capaci
         run.faults.record('disk-full', s.id, `used ${s.used} of ${s.capacity}`);
       }
     }
-    if (full.size === CHUNKSERVERS && workload.writeFailures.length >= 3) break;
+    if (full.size === CHUNKSERVERS) allFullAt ??= Date.now();
+    if (allFullAt !== undefined && Date.now() - allFullAt > 10_000 && workload.writeFailures.length >= 3) break;
     await sleep(500);
   }
   t.log(`${full.size} of ${CHUNKSERVERS} chunkservers full after ${run.elapsed()}; ${workload.acked.length} writes acknowledged, ${workload.writeFailures.length} failed`);
@@ -100,6 +109,7 @@ test('chunkservers fill up under writes: writes fail cleanly with ENOSPC, capaci
   const failures = workload.writeFailures;
   const slowest = Math.max(0, ...failures.map((f) => f.ms));
   t.log(`failed writes: ${failures.length}, the slowest took ${slowest} ms to fail; codes: ${[...new Set(failures.map((f) => f.code))].join(', ') || 'none'}`);
+  if (slowest > 30_000) problems.push(`a failing write took ${slowest} ms to give up, with a 5 s retry budget`);
   await withinCapacity('before settling');
   await settle(run, cluster, client, workload, { root: '/chaos', replication: REPLICATION, violations: problems });
 });

@@ -531,7 +531,7 @@ export async function assertSupervisorAlive(cluster: TestCluster, what: string):
 
 /** The pid of a cluster process if it is running now and is ours (its command line names the cluster's dir). */
 export async function livePidOf(cluster: TestCluster, id: string): Promise<number | undefined> {
-  // cluster.json is rewritten on every restart: a read that catches it half written is retried.
+  // cluster.json is rewritten on every restart; callers poll, so an unreadable moment reads as 'not running'.
   const pid = await cluster.process(id).then((p) => p.pid, () => undefined);
   if (!pid) return undefined;
   try {
@@ -567,6 +567,34 @@ export async function waitRestarted(cluster: TestCluster, killed: Map<string, nu
       if (Date.now() > deadline) throw new Error(`${id} (pid ${oldPid}) was not restarted within ${timeoutMs} ms`);
       await sleep(100);
     }
+  }
+}
+
+/**
+ * Waits for an active master in an epoch after `afterEpoch` (0: any), then
+ * for a standby attached to it and in sync. No such master within the bound
+ * throws; a standby that never attaches is returned as a problem (the
+ * cluster works, but mutations are durable on one master only, and it cannot
+ * fail over), so that the scenario goes on and reports it with the rest.
+ */
+export async function waitForMasters(client: OfsClient, afterEpoch: number, timeoutMs = 60_000): Promise<string | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  let status = await client.status().catch(() => undefined);
+  while (!status || status.master.epoch <= afterEpoch) {
+    if (Date.now() > deadline) {
+      throw new Error(`no master active in an epoch after ${afterEpoch} within ${timeoutMs} ms${status ? `: ${status.master.id} still active at epoch ${status.master.epoch}` : ''}`);
+    }
+    await sleep(200);
+    status = await client.status().catch(() => undefined);
+  }
+  for (;;) {
+    if (status?.standby.some((s) => s.lag !== null)) return undefined;
+    if (Date.now() > deadline) {
+      const standbys = status?.standby.map((s) => `${s.id} lag ${s.lag}`).join(', ') || 'none registered';
+      return `active master ${status?.master.id ?? '?'} (epoch ${status?.master.epoch ?? '?'}) had no standby attached within ${timeoutMs} ms: standbys ${standbys}`;
+    }
+    await sleep(200);
+    status = (await client.status().catch(() => undefined)) ?? status;
   }
 }
 
@@ -627,6 +655,25 @@ export class Pauses {
   resumeAll(): void {
     for (const pid of [...this.paused]) this.resume(pid);
   }
+}
+
+/**
+ * Picks the chunk file of one replica to damage, choosing by cluster.json
+ * name (chunkserver-N, stable from run to run, unlike the servers' random
+ * ids) so that a seed replays the same choice. Returns its path and names.
+ */
+export async function pickReplicaFile(
+  cluster: TestCluster,
+  rng: Prng,
+  chunkId: string,
+  replicaIds: string[],
+): Promise<{ path: string; serverId: string; name: string } | undefined> {
+  const byRoleId = new Map([...(await cluster.roleIds('chunkserver'))].map(([name, roleId]) => [roleId, name]));
+  const candidates = replicaIds.filter((id) => byRoleId.has(id)).sort((a, b) => byRoleId.get(a)!.localeCompare(byRoleId.get(b)!));
+  if (candidates.length === 0) return undefined;
+  const serverId = rng.pick(candidates);
+  const dir = (await cluster.chunkserverDirs()).get(serverId)!;
+  return { path: join(dir, 'chunks', `${chunkId}.data`), serverId, name: byRoleId.get(serverId)! };
 }
 
 /** XORs one byte of a file on disk with `mask` (non-zero), as a bad disk or cable would; returns the old and new byte. */

@@ -17,6 +17,7 @@ export interface ClusterSpec {
   replication?: number;
   chunkSize?: number;
   heartbeatMs?: number;
+  zkSessionMs?: number;
   leaseMs?: number;
   /** Per-chunkserver capacity in bytes. */
   capacity?: number;
@@ -102,6 +103,7 @@ export class TestCluster {
       '--chunk-size', String(spec.chunkSize ?? 256 * 1024),
       '--heartbeat-ms', String(spec.heartbeatMs ?? 300),
       '--lease-ms', String(spec.leaseMs ?? 5000),
+      '--zk-session-ms', String(spec.zkSessionMs ?? 4000),
       '--scrub-interval-ms', String(spec.scrubIntervalMs ?? 200),
       '--gc-interval', String(spec.gcIntervalMs ?? 600_000),
       ...(spec.capacity ? ['--capacity', String(spec.capacity)] : []),

@@ -1,6 +1,5 @@
-import { join } from 'node:path';
 import test from 'ava';
-import { ChaosWorkload, chaosCluster, flipByte, killNow, probeWrite, settle, startChaos, waitChunkserversLive, waitRestarted } from '../helpers/chaos.js';
+import { ChaosWorkload, chaosCluster, flipByte, killNow, pickReplicaFile, probeWrite, settle, startChaos, waitChunkserversLive, waitRestarted } from '../helpers/chaos.js';
 
 // One small round of two chaos scenarios (test/chaos/ has the long runs), so
 // that `npm test` catches a regression in the fault paths. Each prints its
@@ -28,18 +27,18 @@ test.serial('chaos, one round: a byte flipped in one replica of three chunks is 
   const workload = await ChaosWorkload.start(t, cluster, run.rng.fork('workload'), { writers: 1, readers: 1, maxWritesPerWriter: 6 });
   await workload.acksAfter(0, 6);
   const schedule = run.rng.fork('faults');
-  const dirs = await cluster.chunkserverDirs();
   const damaged = new Set<string>();
-  for (const file of schedule.sample(workload.live(), 3)) {
+  for (const file of schedule.sample([...workload.live()].sort((a, b) => a.path.localeCompare(b.path)), 3)) {
     const stat = await client.stat(file.path);
     const chunk = schedule.pick(stat.chunks);
     if (damaged.has(chunk.chunkId)) continue;
     damaged.add(chunk.chunkId);
-    const replica = schedule.pick(chunk.replicas);
+    const target = await pickReplicaFile(cluster, schedule, chunk.chunkId, chunk.replicas.map((r) => r.id));
+    if (!target) continue;
     const length = Math.min(stat.chunkSize, file.size - chunk.index * stat.chunkSize);
     const offset = schedule.int(0, length - 1);
-    const { before, after } = await flipByte(join(dirs.get(replica.id)!, 'chunks', `${chunk.chunkId}.data`), offset, 1 << schedule.int(0, 7));
-    run.faults.record('flip', replica.id, `${file.path} #${chunk.index} byte ${offset}: ${before} → ${after}`);
+    const { before, after } = await flipByte(target.path, offset, 1 << schedule.int(0, 7));
+    run.faults.record('flip', target.name, `${file.path} #${chunk.index} byte ${offset}: ${before} → ${after}`);
     // Replicas are tried in random order: a few reads are likely to meet the bad one.
     for (let i = 0; i < 4; i++) t.not(await workload.checkRead(client, file), 'wrong', `${file.path}; ${run.replay}`);
   }

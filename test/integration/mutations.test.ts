@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { OfsError } from '../../src/core/errors.js';
 import { RpcClient } from '../../src/transport/rpc-client.js';
 import { replicaDigests } from '../helpers/replicas.js';
+import { activeMaster, waitForNewActiveWithStandby } from '../helpers/workload.js';
 
 const CHUNK = 256 * 1024;
 
@@ -149,4 +150,35 @@ test('deleting a file revokes the leases on its chunks: its primary refuses furt
     return error?.code === 'ELEASE' ? error : undefined;
   }, 10_000);
   t.regex(refused.message, /holds no lease on chunk/);
+});
+
+test('a chunkserver paused while a new chunk gets its lease applies the version late: its empty copy is stale, never served', async (t) => {
+  // A 6 s ZooKeeper session: the chunkserver survives its 3 s pause (no restart), and wakes up with the grant's
+  // chunk.setVersion still queued; it creates the chunk, empty, at that version.
+  const { cluster, client } = await clusterFor(t, { chunkSize: CHUNK, masters: 2, zkSessionMs: 6000 });
+  await waitForNewActiveWithStandby(client, 'none');
+  await client.write('/warm-up', 'x'); // every chunkserver has reported
+  const victim = await cluster.process('chunkserver-2');
+  const data = patternBytes(100_000, 31);
+
+  process.kill(victim.pid, 'SIGSTOP');
+  try {
+    // The master gives up on the paused replica after 3 s and goes on with the other two.
+    await client.write('/late', data);
+  } finally {
+    // The active master sleeps while the chunkserver catches up, so that its late chunk is first heard of in
+    // the full reports a new master asks for: re-replication cannot paper over it with a fresh copy first.
+    const master = await activeMaster(cluster, client);
+    await cluster.kill(master.processId, 'SIGSTOP');
+    process.kill(victim.pid, 'SIGCONT');
+    await sleep(2000);
+    await cluster.kill(master.processId, 'SIGKILL');
+    await waitForNewActiveWithStandby(client, master.masterId);
+  }
+
+  const stat = await client.stat('/late');
+  for (const { chunkId, digests } of await replicaDigests(stat)) {
+    for (const [serverId, digest] of digests) t.is(digest, sha256(data), `chunk ${chunkId} as served by ${serverId}`);
+  }
+  for (let i = 0; i < 10; i++) t.is(sha256(await client.read('/late')), sha256(data));
 });
