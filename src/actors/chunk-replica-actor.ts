@@ -65,6 +65,8 @@ interface ReplicaState {
 const IDLE_SHUTDOWN_MS = 30_000;
 /** A replica being copied is read from its source in pieces of this size. */
 export const COPY_PIECE_BYTES = 1024 * 1024;
+/** The version of a replica while it is being copied in: below every version a chunk is ever granted (1 and up). */
+export const UNFINISHED_COPY_VERSION = 0;
 /** Zeros are written in pieces of this size to fill holes and padding. */
 const ZERO_PIECE = Buffer.alloc(1024 * 1024);
 
@@ -160,9 +162,10 @@ export function spawnChunkReplica(
         return { durable: durableSoon(state, self) };
       }
       case 'copy': {
-        // A new replica replaces whatever (stale) copy this server had.
+        // A new replica replaces whatever (stale) copy this server had. It takes its version only once every
+        // byte is synced: a chunkserver killed mid-copy restarts with an unfinished copy, never a short "current" one.
         if (store.get(chunkId)) await store.delete(chunkId);
-        await store.create(chunkId, msg.version);
+        await store.create(chunkId, UNFINISHED_COPY_VERSION);
         try {
           for (let at = 0; ; ) {
             const piece = await msg.fetch(at);
@@ -170,7 +173,8 @@ export function spawnChunkReplica(
             at += piece.length;
             if (piece.length < COPY_PIECE_BYTES) break;
           }
-          return await store.sync(chunkId);
+          await store.sync(chunkId);
+          return await store.setVersion(chunkId, msg.version);
         } catch (err) {
           await store.delete(chunkId); // half a replica must not be reported as one
           throw err;

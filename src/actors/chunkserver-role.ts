@@ -11,7 +11,7 @@ import { watchMasters } from '../zk/election.js';
 import { connectZk } from '../zk/session.js';
 import { ensurePaths } from '../zk/paths.js';
 import { HeldLeases } from '../core/held-leases.js';
-import { COPY_PIECE_BYTES, type Mutation, type OrderedMutation } from './chunk-replica-actor.js';
+import { COPY_PIECE_BYTES, UNFINISHED_COPY_VERSION, type Mutation, type OrderedMutation } from './chunk-replica-actor.js';
 import { askReplica, spawnChunkserverActor } from './chunkserver-actor.js';
 import { PushBuffers } from './push-buffers.js';
 import { INJECTED_CRASH, requireFaultInjection } from './supervision.js';
@@ -54,6 +54,10 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
   const id = await loadOrCreateIdentity(options.dir, 'cs');
   const store = await ChunkStore.open(options.dir, { capacity: options.capacity, maxChunkSize: MAX_CHUNK_SIZE });
   if (store.damaged.length > 0) log.warn({ damaged: store.damaged }, 'chunks with unreadable metadata were skipped');
+  for (const unfinished of store.list().filter((c) => c.version === UNFINISHED_COPY_VERSION)) {
+    log.info({ chunkId: unfinished.id, bytes: unfinished.length }, 'deleting a copy that a crash interrupted');
+    await store.delete(unfinished.id);
+  }
   const system = start();
   const leases = new HeldLeases();
   let copiesRunning = 0;
@@ -191,7 +195,12 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
     }
   };
 
-  const fullReport = () => store.list().map((c) => ({ chunkId: c.id, version: c.version, length: c.length }));
+  // A copy under way is not a replica yet; the master hears of it when it is done (chunk.copyFrom's reply).
+  const fullReport = () =>
+    store
+      .list()
+      .filter((c) => c.version !== UNFINISHED_COPY_VERSION)
+      .map((c) => ({ chunkId: c.id, version: c.version, length: c.length }));
 
   async function sendFullReport(): Promise<void> {
     if (!master) return;

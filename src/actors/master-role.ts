@@ -294,7 +294,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
       actor,
       leaseManager,
       rpc,
-      { maxCopiesPerServer: MAX_COPIES_PER_SERVER, maxCopies: MAX_COPIES, chunkSize: options.chunkSize },
+      { maxCopiesPerServer: MAX_COPIES_PER_SERVER, maxCopies: MAX_COPIES, chunkSize: options.chunkSize, balanceSettleMs: 2 * options.heartbeatMs },
       log,
     );
     garbageCollector = spawnGarbageCollector(system, actor, options.gcIntervalMs);

@@ -9,7 +9,8 @@ import { askMasterActor, type BalanceMove, type LeaseCandidate, type MasterMessa
 
 export type ReplicationMessage =
   | { kind: 'tick' }
-  | { kind: 'copy-done'; chunkId: string; source: string; target: string; ok: boolean; moved?: boolean }
+  /** `targetFailed`: the target itself failed the copy (not the version bump before it). */
+  | { kind: 'copy-done'; chunkId: string; source: string; target: string; ok: boolean; targetFailed?: boolean; balancing?: boolean; moved?: boolean }
   /** `ofs balance`: balance down to `threshold` now; answers with the progress so far. */
   | { kind: 'balance'; threshold: number; sender: Ref<BalanceProgress> };
 
@@ -28,12 +29,14 @@ interface ReplicationState {
   copying: Map<string, Copy>;
   /** Copies each chunkserver takes part in now, as source or target. */
   busy: Map<string, number>;
-  /** Targets that just failed a copy of a chunk, not to be picked again for it at once. */
-  failed: Set<string>;
+  /** `chunk@target` → until when that target is passed over for that chunk, after it failed a copy of it. */
+  failed: Map<string, number>;
   /** Balancing: the fill spread to reach (lowered by `ofs balance`), and replicas moved so far. */
   threshold: number;
   moved: number;
   spread: number;
+  /** No balancing move before this time: the servers' reported use must first show the last one. */
+  nextMoveAt: number;
 }
 
 export interface ReplicationSettings {
@@ -42,10 +45,21 @@ export interface ReplicationSettings {
   /** Copies under way in the whole cluster at once. */
   maxCopies: number;
   chunkSize: number;
+  /**
+   * Pause after a balancing move. The source deletes its copy only on its
+   * next heartbeat, and reports its use on the one after, so a move planned
+   * sooner would see the old fills and overshoot, moving replicas back and forth.
+   */
+  balanceSettleMs: number;
 }
 
 const COPY_TIMEOUT_MS = 120_000;
 const QUERY_TIMEOUT_MS = 30_000;
+/** How long a target that failed a copy is passed over for that chunk: long enough to try others, short enough that a server that recovers (or is the only spare) is tried again. */
+const FAILED_TARGET_PAUSE_MS = 10_000;
+
+/** The target could not take the copy (it failed, refused or is out of room). */
+class TargetFailure extends Error {}
 
 /**
  * The replication manager (GFS 4.3): brings every chunk back to its replica
@@ -69,14 +83,19 @@ export function spawnReplicationManager(
   const copy = async (chunk: LeaseCandidate, source: { id: string; address: string }, target: { id: string; address: string }): Promise<void> => {
     const bumped = (await query(leases, (sender) => ({ kind: 'bump', candidate: chunk, sender }) as LeaseMessage, QUERY_TIMEOUT_MS)) as BumpOutcome;
     if (!bumped.ok) throw new OfsError(bumped.code, bumped.message);
-    const { body } = await rpc.call(target.address, 'chunk.copyFrom', { chunkId: chunk.chunkId, version: bumped.version, source: source.address }, { timeoutMs: COPY_TIMEOUT_MS });
+    const { body } = await rpc
+      .call(target.address, 'chunk.copyFrom', { chunkId: chunk.chunkId, version: bumped.version, source: source.address }, { timeoutMs: COPY_TIMEOUT_MS })
+      .catch((err: Error) => {
+        throw new TargetFailure(`${target.id} could not copy chunk ${chunk.chunkId} from ${source.id}: ${err.message}`);
+      });
     const { accepted } = await askMaster<{ accepted: boolean }>((sender) => ({ kind: 'replica-copied', chunkId: chunk.chunkId, version: bumped.version, serverId: target.id, length: body.length, sender }));
     if (!accepted) throw new OfsError('ESTALE', `chunk ${chunk.chunkId} changed version while it was copied`);
     log.info({ chunkId: chunk.chunkId, from: source.id, to: target.id, version: bumped.version, bytes: body.length }, 'chunk re-replicated');
   };
 
   /** Picks copies for the neediest chunks within the limits; returns them to start. */
-  const plan = (state: ReplicationState, needs: ReplicationNeeds, beingWritten: Set<string>) => {
+  const plan = (state: ReplicationState, needs: ReplicationNeeds, beingWritten: Set<string>, now: number) => {
+    const passedOver = (chunkId: string, serverId: string) => (state.failed.get(`${chunkId}@${serverId}`) ?? 0) > now;
     const load = (id: string) => state.busy.get(id) ?? 0;
     const ordered = [...needs.chunks].sort((a, b) => b.missing - a.missing || Number(beingWritten.has(b.chunkId)) - Number(beingWritten.has(a.chunkId)));
     const started: { chunk: LeaseCandidate; source: { id: string; address: string }; target: { id: string; address: string } }[] = [];
@@ -86,7 +105,7 @@ export function spawnReplicationManager(
       const source = [...chunk.candidates].sort((a, b) => load(a.id) - load(b.id))[0];
       const holders = new Set(chunk.candidates.map((c) => c.id));
       const target = needs.servers
-        .filter((s) => !holders.has(s.id) && s.free >= settings.chunkSize && load(s.id) < settings.maxCopiesPerServer && !state.failed.has(`${chunk.chunkId}@${s.id}`))
+        .filter((s) => !holders.has(s.id) && s.free >= settings.chunkSize && load(s.id) < settings.maxCopiesPerServer && !passedOver(chunk.chunkId, s.id))
         .sort((a, b) => load(a.id) - load(b.id) || b.free - a.free)[0];
       if (!source || !target || load(source.id) >= settings.maxCopiesPerServer) continue;
       state.busy.set(source.id, load(source.id) + 1);
@@ -114,11 +133,11 @@ export function spawnReplicationManager(
       .then(
         ({ dropped }) => {
           log.info({ chunkId: chunk.chunkId, from: from.id, to: to.id, dropped }, 'replica moved to even out disk use');
-          dispatch(self, { kind: 'copy-done', chunkId: chunk.chunkId, source: from.id, target: to.id, ok: true, moved: dropped });
+          dispatch(self, { kind: 'copy-done', chunkId: chunk.chunkId, source: from.id, target: to.id, ok: true, balancing: true, moved: dropped });
         },
         (err: Error) => {
           log.warn({ chunkId: chunk.chunkId, err: err.message }, 'balancing move failed');
-          dispatch(self, { kind: 'copy-done', chunkId: chunk.chunkId, source: from.id, target: to.id, ok: false });
+          dispatch(self, { kind: 'copy-done', chunkId: chunk.chunkId, source: from.id, target: to.id, ok: false, balancing: true, targetFailed: err instanceof TargetFailure });
         },
       );
   };
@@ -135,18 +154,18 @@ export function spawnReplicationManager(
             const needs = await askMaster<ReplicationNeeds>((sender) => ({ kind: 'replication-needs', sender }));
             // Restoring replicas comes first; balancing moves one replica at a time when nothing else is copying.
             if (needs.chunks.length === 0) {
-              if (state.copying.size === 0) await balanceStep(state, ctx.self);
+              if (state.copying.size === 0 && Date.now() >= state.nextMoveAt) await balanceStep(state, ctx.self);
               return;
             }
             const chunkIds = needs.chunks.map((c) => c.chunkId);
             const primaries = (await query(leases, (sender) => ({ kind: 'primaries', chunkIds, sender }) as LeaseMessage, QUERY_TIMEOUT_MS)) as (string | null)[];
             const beingWritten = new Set(chunkIds.filter((_, i) => primaries[i] !== null));
-            for (const { chunk, source, target } of plan(state, needs, beingWritten)) {
+            for (const { chunk, source, target } of plan(state, needs, beingWritten, Date.now())) {
               copy(chunk, source, target).then(
                 () => dispatch(ctx.self, { kind: 'copy-done', chunkId: chunk.chunkId, source: source.id, target: target.id, ok: true }),
                 (err: Error) => {
                   log.warn({ chunkId: chunk.chunkId, from: source.id, to: target.id, err: err.message }, 'chunk copy failed; will retry');
-                  dispatch(ctx.self, { kind: 'copy-done', chunkId: chunk.chunkId, source: source.id, target: target.id, ok: false });
+                  dispatch(ctx.self, { kind: 'copy-done', chunkId: chunk.chunkId, source: source.id, target: target.id, ok: false, targetFailed: err instanceof TargetFailure });
                 },
               );
             }
@@ -163,8 +182,10 @@ export function spawnReplicationManager(
           state.copying.delete(msg.chunkId);
           if (msg.moved) state.moved++;
           for (const id of [msg.source, msg.target]) state.busy.set(id, Math.max(0, (state.busy.get(id) ?? 1) - 1));
-          if (msg.ok) state.failed.delete(`${msg.chunkId}@${msg.target}`);
-          else state.failed.add(`${msg.chunkId}@${msg.target}`);
+          const now = Date.now();
+          for (const [key, until] of state.failed) if (until <= now) state.failed.delete(key);
+          if (msg.targetFailed) state.failed.set(`${msg.chunkId}@${msg.target}`, now + FAILED_TARGET_PAUSE_MS);
+          if (msg.balancing) state.nextMoveAt = now + settings.balanceSettleMs;
           return state;
         }
       }
@@ -172,7 +193,7 @@ export function spawnReplicationManager(
     'replication-manager',
     // Restarted, it forgets copies under way; they finish or fail on their own, and it plans again.
     {
-      initialStateFunc: () => ({ copying: new Map(), busy: new Map(), failed: new Set<string>(), threshold: BALANCED_SPREAD, moved: 0, spread: 0 }),
+      initialStateFunc: () => ({ copying: new Map(), busy: new Map(), failed: new Map(), threshold: BALANCED_SPREAD, moved: 0, spread: 0, nextMoveAt: 0 }),
       onCrash: resetOnCrash(log) as never,
     },
   );

@@ -159,13 +159,16 @@ export class ClusterView {
 }
 
 /**
- * Where a new chunk goes: `count` distinct live servers, most free space first,
- * as HDFS's default placement does on a single rack. Servers without room for
- * a whole chunk are skipped.
+ * Where a new chunk goes: `count` distinct live servers, the least filled
+ * first, then the most free space. Fill (used / (used + free)) rather than
+ * free space alone: chunkservers sharing a disk all report the same free
+ * space, and would otherwise always fall to the same few. Servers without
+ * room for a whole chunk are skipped.
  */
 export function chooseReplicas(servers: readonly ChunkserverLoad[], count: number, chunkSize: number): ChunkserverLoad[] {
+  const fill = (s: ChunkserverLoad) => s.used / Math.max(1, s.used + s.free);
   return servers
     .filter((s) => s.free >= chunkSize)
-    .sort((a, b) => b.free - a.free || a.id.localeCompare(b.id))
+    .sort((a, b) => fill(a) - fill(b) || b.free - a.free || a.id.localeCompare(b.id))
     .slice(0, count);
 }

@@ -1,5 +1,9 @@
 import test from 'ava';
 import { rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Router } from 'zeromq';
+import { RpcClient } from '../../src/transport/rpc-client.js';
+import { replicaDigests } from '../helpers/replicas.js';
 import { patternBytes, sha256, TestCluster, waitFor } from '../helpers/cluster.js';
 
 const CHUNK = 256 * 1024;
@@ -41,4 +45,38 @@ test('two of five chunkservers lost for good at once: every chunk is copied back
   const fsck = await cluster.ofs(['fsck', '/rr']);
   t.is(fsck.code, 0);
   t.regex(fsck.stdout.toString(), /status: HEALTHY/);
+});
+
+test('a chunkserver killed in the middle of copying a chunk in comes back without it: no short replica passes for current', async (t) => {
+  const cluster = await TestCluster.start({ chunkSize: CHUNK, chunkservers: 4, masters: 1 });
+  t.teardown(() => cluster.stop());
+  const client = await cluster.client();
+  t.teardown(() => client.close());
+  const data = patternBytes(200_000, 51);
+  await client.write('/copied', data);
+  const chunk = (await client.stat('/copied')).chunks[0]!;
+  const [victim, victimId] = [...(await cluster.roleIds('chunkserver'))].find(([, id]) => !chunk.replicas.some((r) => r.id === id))!;
+
+  // A source that never answers: the copy waits on its first piece, with the new replica created on disk.
+  const source = new Router({ linger: 0 });
+  t.teardown(() => source.close());
+  await source.bind('tcp://127.0.0.1:*');
+  const { epoch } = (await client.status()).master;
+  const rpc = new RpcClient('test-copier', () => epoch);
+  t.teardown(() => rpc.close());
+  const address = (await client.status()).chunkservers.find((c) => c.id === victimId)!.address;
+  const copying = rpc.call(address, 'chunk.copyFrom', { chunkId: chunk.chunkId, version: chunk.version, source: source.lastEndpoint! }, { timeoutMs: 60_000 });
+  copying.catch(() => undefined);
+  await sleep(1000);
+  await cluster.kill(victim);
+
+  const isLive = async () => (await client.status()).chunkservers.some((c) => c.id === victimId);
+  await waitFor('the master to notice the kill', async () => !(await isLive()), 30_000);
+  await waitFor('the restarted chunkserver to report', isLive, 30_000);
+  await sleep(2000); // its full report is in
+  const after = await client.stat('/copied');
+  for (const { digests } of await replicaDigests(after)) {
+    for (const [serverId, digest] of digests) t.is(digest, sha256(data), `the chunk as served by ${serverId}`);
+  }
+  t.false(after.chunks[0]!.replicas.some((r) => r.id === victimId), 'the interrupted copy is not a replica');
 });

@@ -10,6 +10,12 @@ test('placement: distinct servers with the most free space, skipping those witho
   t.deepEqual(chooseReplicas([], 3, 1), []);
 });
 
+test('placement: servers sharing a disk (the same free space) take new chunks the least filled first', (t) => {
+  const shared = (id: string, used: number) => ({ ...load(id, 1000), used, capacity: 1000 + used });
+  const servers = [shared('a', 300), shared('b', 0), shared('c', 200), shared('d', 100), shared('e', 400)];
+  t.deepEqual(chooseReplicas(servers, 3, 100).map((s) => s.id), ['b', 'd', 'c']);
+});
+
 test('holders: only live servers at the exact version; full reports replace, partial add', (t) => {
   const view = new ClusterView(1000);
   t.false(view.heartbeat(load('a', 1), 0));
