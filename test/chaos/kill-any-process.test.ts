@@ -1,5 +1,5 @@
 import test from 'ava';
-import { assertSupervisorAlive, ChaosWorkload, chaosCluster, killNow, livePidOf, probeWrite, settle, sleep, startChaos, waitForMasters } from '../helpers/chaos.js';
+import { assertSupervisorAlive, ChaosWorkload, chaosCluster, killNow, livePidOf, noteProblem, probeWrite, settle, sleep, startChaos, waitForMasters } from '../helpers/chaos.js';
 import { waitFor } from '../helpers/cluster.js';
 
 const REPLICATION = 3;
@@ -11,12 +11,7 @@ test('kill -9 of a random process (ZooKeeper, master, chunkserver) every few sec
   const run = startChaos(t, { rounds: 15, budgetMs: 110_000 });
   const { cluster, client } = await chaosCluster(t, { chunkservers: 5, masters: 2, replication: REPLICATION, chunkSize: 256 * 1024 });
   const problems: string[] = [];
-  const noStandby = (problem: string | undefined): void => {
-    if (!problem) return;
-    problems.push(problem);
-    t.log(`PROBLEM: ${problem}`);
-  };
-  noStandby(await waitForMasters(client, 0));
+  noteProblem(t, problems, await waitForMasters(client, 0));
   const workload = await ChaosWorkload.start(t, cluster, run.rng.fork('workload'), { root: '/chaos' });
   const schedule = run.rng.fork('faults');
   const ids = (await cluster.file()).processes.map((p) => p.id).sort();
@@ -35,7 +30,7 @@ test('kill -9 of a random process (ZooKeeper, master, chunkserver) every few sec
   // Liveness once the faults stop: every process back, a master active with a standby in sync, writes going again.
   const stoppedAt = Date.now();
   await waitFor('every process to be running again', async () => (await Promise.all(ids.map((id) => livePidOf(cluster, id)))).every((pid) => pid !== undefined), 60_000);
-  noStandby(await waitForMasters(client, 0, 90_000));
+  noteProblem(t, problems, await waitForMasters(client, 0, 90_000));
   await probeWrite(client, '/probe/after-faults', 90_000);
   t.log(`after the last fault: every process back, a standby in sync and a write acknowledged ${Date.now() - stoppedAt} ms later`);
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { ChaosWorkload, chaosCluster, livePidOf, Pauses, probeWrite, settle, sleep, startChaos, waitForMasters } from '../helpers/chaos.js';
+import { ChaosWorkload, chaosCluster, livePidOf, noteProblem, Pauses, probeWrite, settle, sleep, startChaos, waitForMasters } from '../helpers/chaos.js';
 import { activeMaster } from '../helpers/workload.js';
 
 const REPLICATION = 3;
@@ -17,12 +17,7 @@ test('SIGSTOP/SIGCONT of a chunkserver or the active master past its ZooKeeper s
   const run = startChaos(t, { rounds: 6, budgetMs: 150_000 });
   const { cluster, client } = await chaosCluster(t, { chunkservers: 5, masters: 2, replication: REPLICATION, chunkSize: 256 * 1024, leaseMs: LEASE_MS });
   const problems: string[] = [];
-  const noStandby = (problem: string | undefined): void => {
-    if (!problem) return;
-    problems.push(problem);
-    t.log(`PROBLEM: ${problem}`);
-  };
-  noStandby(await waitForMasters(client, 0));
+  noteProblem(t, problems, await waitForMasters(client, 0));
   const workload = await ChaosWorkload.start(t, cluster, run.rng.fork('workload'), { root: '/chaos' });
   const pauses = new Pauses(t, cluster, run.faults);
   const schedule = run.rng.fork('faults');
@@ -42,7 +37,7 @@ test('SIGSTOP/SIGCONT of a chunkserver or the active master past its ZooKeeper s
     if (before) {
       // A new term must begin (the standby takes over; or, with none in sync, the old master restarts into
       // a new epoch): the paused master must step down, not serve on in its old epoch.
-      noStandby(await waitForMasters(client, before.epoch, 45_000));
+      noteProblem(t, problems, await waitForMasters(client, before.epoch, 45_000));
       const after = await activeMaster(cluster, client);
       t.log(`round ${round}: ${after.processId} active at epoch ${after.epoch} (was ${before.processId} at ${before.epoch})`);
     }

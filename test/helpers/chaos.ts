@@ -598,6 +598,13 @@ export async function waitForMasters(client: OfsClient, afterEpoch: number, time
   }
 }
 
+/** Notes a broken invariant for settle() to report with the rest (an assertion would stop the scenario at the first). */
+export function noteProblem(t: ExecutionContext, problems: string[], problem: string | undefined): void {
+  if (!problem) return;
+  problems.push(problem);
+  t.log(`PROBLEM: ${problem}`);
+}
+
 /** Waits until the active master counts `count` live chunkservers. */
 export async function waitChunkserversLive(client: OfsClient, count: number, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
