@@ -62,7 +62,8 @@ export interface BalanceMove {
 
 /** What re-replication works from: the chunks short of replicas, and the live servers. */
 export interface ReplicationNeeds {
-  chunks: (LeaseCandidate & { missing: number })[];
+  /** `readLately`: a client located the chunk's file in the last minute. */
+  chunks: (LeaseCandidate & { missing: number; readLately: boolean })[];
   servers: { id: string; address: string; free: number }[];
 }
 
@@ -87,6 +88,8 @@ export async function askMasterActor<T>(master: Ref<MasterMessage>, make: (sende
 }
 
 const ASK_TIMEOUT_MS = 30_000;
+/** A file located within this long counts as being read, for re-replication's priorities. */
+const READ_LATELY_MS = 60_000;
 
 export type MasterMessage =
   | { kind: 'request'; type: MessageType; body: unknown; sender: Ref<MasterOutcome> }
@@ -106,6 +109,8 @@ interface MasterState {
   view: ClusterView;
   sinceCheckpoint: number;
   owned?: { ns: Namespace; chunks: ChunkOwners };
+  /** File path → when a client last asked where its chunks are: re-replication copies those chunks first. */
+  readAt: Map<string, number>;
 }
 
 type Handled = { reply: unknown; events?: UnsequencedEvent[]; after?: Promise<unknown> };
@@ -126,7 +131,7 @@ export function spawnMasterActor(
   sink: EventSink,
   log: Logger,
 ): Ref<MasterMessage> {
-  const initialState: MasterState = { ns: initial, view: new ClusterView(settings.heartbeatTimeoutMs), sinceCheckpoint: 0 };
+  const initialState: MasterState = { ns: initial, view: new ClusterView(settings.heartbeatTimeoutMs), sinceCheckpoint: 0, readAt: new Map() };
 
   const persist = (state: MasterState, events: UnsequencedEvent[]): { state: MasterState; durable: Promise<void> } => {
     if (events.length === 0) return { state, durable: Promise.resolve() };
@@ -183,8 +188,12 @@ export function spawnMasterActor(
         const written = sink.checkpoint(ns);
         return { reply: undefined, after: written };
       }
-      case 'master.locate':
-        return { reply: locate(state, normalizePath(body.path), now) };
+      case 'master.locate': {
+        const path = normalizePath(body.path);
+        const reply = locate(state, path, now);
+        if (reply.type === 'file') state.readAt.set(path, now);
+        return { reply };
+      }
       case 'master.list':
         return { reply: list(ns, normalizePath(body.path)) };
       case 'master.status':
@@ -323,16 +332,17 @@ export function spawnMasterActor(
   /** Written chunks with fewer live replicas than wanted (but at least one to copy from), fewest first. */
   const replicationNeeds = (state: MasterState, now: number): ReplicationNeeds => {
     const live = state.view.liveServers(now);
+    for (const [path, at] of state.readAt) if (now - at > READ_LATELY_MS) state.readAt.delete(path);
     const chunks: ReplicationNeeds['chunks'] = [];
     for (const [chunkId, { path, index, version }] of ownedChunks(state.ns)) {
       if (version === 0) continue;
       const holders = state.view.holders(chunkId, version, now);
       const missing = settings.replication - holders.length;
       if (holders.length > 0 && missing > 0) {
-        chunks.push({ path, index, chunkId, version, missing, candidates: holders.map(({ id, address }) => ({ id, address })), liveIds: live.map((s) => s.id) });
+        const candidates = holders.map(({ id, address }) => ({ id, address }));
+        chunks.push({ path, index, chunkId, version, missing, readLately: state.readAt.has(path), candidates, liveIds: live.map((s) => s.id) });
       }
     }
-    chunks.sort((a, b) => b.missing - a.missing);
     return { chunks, servers: live.map(({ id, address, free }) => ({ id, address, free })) };
   };
 

@@ -5,6 +5,7 @@ import type { RpcClient } from '../transport/rpc-client.js';
 import { crashable, resetOnCrash } from './supervision.js';
 import type { BumpOutcome, LeaseMessage } from './lease-manager.js';
 import { BALANCED_SPREAD } from '../core/balance.js';
+import { byReplicationPriority } from '../core/replication-priority.js';
 import { askMasterActor, type BalanceMove, type LeaseCandidate, type MasterMessage, type MasterOutcome, type ReplicationNeeds } from './master-actor.js';
 
 export type ReplicationMessage =
@@ -64,7 +65,7 @@ class TargetFailure extends Error {}
 /**
  * The replication manager (GFS 4.3): brings every chunk back to its replica
  * count after chunkservers die, chunks with the fewest live replicas first
- * and, among equals, chunks being written. Each copy goes chunkserver to
+ * and, among equals, chunks being written or read. Each copy goes chunkserver to
  * chunkserver, never through the master, under a fresh version (so that it
  * cannot miss a mutation), and the number of copies is capped per
  * chunkserver and in total so client traffic keeps going.
@@ -97,7 +98,7 @@ export function spawnReplicationManager(
   const plan = (state: ReplicationState, needs: ReplicationNeeds, beingWritten: Set<string>, now: number) => {
     const passedOver = (chunkId: string, serverId: string) => (state.failed.get(`${chunkId}@${serverId}`) ?? 0) > now;
     const load = (id: string) => state.busy.get(id) ?? 0;
-    const ordered = [...needs.chunks].sort((a, b) => b.missing - a.missing || Number(beingWritten.has(b.chunkId)) - Number(beingWritten.has(a.chunkId)));
+    const ordered = byReplicationPriority(needs.chunks.map((c) => ({ ...c, inUse: c.readLately || beingWritten.has(c.chunkId) })));
     const started: { chunk: LeaseCandidate; source: { id: string; address: string }; target: { id: string; address: string } }[] = [];
     for (const chunk of ordered) {
       if (state.copying.size + started.length >= settings.maxCopies) break;
