@@ -329,7 +329,7 @@ export function spawnMasterActor(
   const chunkLength = (file: FileNode, index: number): number =>
     Math.max(0, Math.min(settings.chunkSize, file.size - index * settings.chunkSize));
 
-  /** Written chunks with fewer live replicas than wanted (but at least one to copy from), fewest first. */
+  /** Written chunks with fewer live replicas than wanted (but at least one to copy from); the replication manager orders them. */
   const replicationNeeds = (state: MasterState, now: number): ReplicationNeeds => {
     const live = state.view.liveServers(now);
     for (const [path, at] of state.readAt) if (now - at > READ_LATELY_MS) state.readAt.delete(path);

@@ -56,7 +56,11 @@ export interface ReplicationSettings {
 
 const COPY_TIMEOUT_MS = 120_000;
 const QUERY_TIMEOUT_MS = 30_000;
-/** How long a target that failed a copy is passed over for that chunk: long enough to try others, short enough that a server that recovers (or is the only spare) is tried again. */
+/**
+ * How long a target that failed a copy is passed over for that chunk: long
+ * enough to try the others, short enough that a server that recovers (or is
+ * the only spare) is tried again.
+ */
 const FAILED_TARGET_PAUSE_MS = 10_000;
 
 /** The target could not take the copy (it failed, refused or is out of room). */
@@ -64,11 +68,10 @@ class TargetFailure extends Error {}
 
 /**
  * The replication manager (GFS 4.3): brings every chunk back to its replica
- * count after chunkservers die, chunks with the fewest live replicas first
- * and, among equals, chunks being written or read. Each copy goes chunkserver to
- * chunkserver, never through the master, under a fresh version (so that it
- * cannot miss a mutation), and the number of copies is capped per
- * chunkserver and in total so client traffic keeps going.
+ * count after chunkservers die, in the order of byReplicationPriority. Each
+ * copy goes chunkserver to chunkserver, never through the master, under a
+ * fresh version (so that it cannot miss a mutation), and the number of copies
+ * is capped per chunkserver and in total so client traffic keeps going.
  */
 export function spawnReplicationManager(
   parent: Ref<unknown>,
