@@ -161,6 +161,9 @@ test('a chunkserver paused while a new chunk gets its lease applies the version 
   const victim = await cluster.process('chunkserver-2');
   const data = patternBytes(100_000, 31);
 
+  const master = await activeMaster(cluster, client);
+  t.teardown(() => cluster.kill(master.processId, 'SIGCONT').catch(() => undefined)); // if the test fails below
+
   process.kill(victim.pid, 'SIGSTOP');
   try {
     // The master gives up on the paused replica after 3 s and goes on with the other two.
@@ -168,13 +171,12 @@ test('a chunkserver paused while a new chunk gets its lease applies the version 
   } finally {
     // The active master sleeps while the chunkserver catches up, so that its late chunk is first heard of in
     // the full reports a new master asks for: re-replication cannot paper over it with a fresh copy first.
-    const master = await activeMaster(cluster, client);
     await cluster.kill(master.processId, 'SIGSTOP');
     process.kill(victim.pid, 'SIGCONT');
-    await sleep(2000);
-    await cluster.kill(master.processId, 'SIGKILL');
-    await waitForNewActiveWithStandby(client, master.masterId);
   }
+  await sleep(2000);
+  await cluster.kill(master.processId, 'SIGKILL');
+  await waitForNewActiveWithStandby(client, master.masterId);
 
   const stat = await client.stat('/late');
   for (const { chunkId, digests } of await replicaDigests(stat)) {
