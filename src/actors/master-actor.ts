@@ -155,7 +155,7 @@ export function spawnMasterActor(
       sinceCheckpoint = 0;
       void sink.checkpoint(ns).catch((err) => log.error({ err }, 'checkpoint failed'));
     }
-    return { state: { ...state, ns, sinceCheckpoint }, durable };
+    return { state: { ...state, ns, sinceCheckpoint, owned: stillOwned && { ns, chunks: stillOwned } }, durable };
   };
 
   /** Marks the last event of a mutation with its request id, for the retry cache. */
@@ -205,7 +205,7 @@ export function spawnMasterActor(
         return { reply: { known, deleteChunks: view.takeDeletes(body.id), extended: [] } };
       }
       case 'master.reportCorrupt': {
-        const owner = ownedChunks(ns).get(body.chunkId);
+        const owner = owners(state).get(body.chunkId);
         view.markCorrupt(body.chunkId, body.id);
         const others = owner ? view.holders(body.chunkId, owner.version, now).length : 0;
         log.warn({ chunkserver: body.id, chunkId: body.chunkId, blocks: body.blocks, others }, 'corrupt replica reported');
@@ -221,10 +221,15 @@ export function spawnMasterActor(
     }
   };
 
+  /** Every chunk's owning file, kept until the namespace changes (a walk of every file is O(files)). */
+  const owners = (state: MasterState): ChunkOwners => {
+    if (state.owned?.ns !== state.ns) state.owned = { ns: state.ns, chunks: ownedChunks(state.ns) };
+    return state.owned.chunks;
+  };
+
   /** Reported replicas no file owns, or at a version below the file's: delete them (GFS 4.4). */
   const garbageIn = (state: MasterState, chunks: RequestOf<'master.chunkReport'>['chunks']): string[] => {
-    if (state.owned?.ns !== state.ns) state.owned = { ns: state.ns, chunks: ownedChunks(state.ns) };
-    const owned = state.owned.chunks;
+    const owned = owners(state);
     return chunks.filter((c) => (owned.get(c.chunkId)?.version ?? Infinity) > c.version).map((c) => c.chunkId);
   };
 
@@ -233,8 +238,7 @@ export function spawnMasterActor(
    * (it failed between telling the replicas and journaling): take the higher.
    */
   const adoptHigherVersions = (state: MasterState, chunks: RequestOf<'master.chunkReport'>['chunks']): UnsequencedEvent[] => {
-    if (state.owned?.ns !== state.ns) state.owned = { ns: state.ns, chunks: ownedChunks(state.ns) };
-    const owned = state.owned.chunks;
+    const owned = owners(state);
     return chunks
       .filter((c) => c.version > (owned.get(c.chunkId)?.version ?? Infinity))
       .map((c) => ({ type: 'ChunkVersionBumped', ...owned.get(c.chunkId)!, chunkId: c.chunkId, version: c.version }));
@@ -334,7 +338,7 @@ export function spawnMasterActor(
     const live = state.view.liveServers(now);
     for (const [path, at] of state.readAt) if (now - at > READ_LATELY_MS) state.readAt.delete(path);
     const chunks: ReplicationNeeds['chunks'] = [];
-    for (const [chunkId, { path, index, version }] of ownedChunks(state.ns)) {
+    for (const [chunkId, { path, index, version }] of owners(state)) {
       if (version === 0) continue;
       const holders = state.view.holders(chunkId, version, now);
       const missing = settings.replication - holders.length;
@@ -349,7 +353,7 @@ export function spawnMasterActor(
   const balanceMove = (state: MasterState, threshold: number, now: number): BalanceMove => {
     const live = state.view.liveServers(now);
     const servers = live.map(({ id, address, used, free }) => ({ id, address, used, capacity: used + free }));
-    const chunks = [...ownedChunks(state.ns)]
+    const chunks = [...owners(state)]
       .filter(([, o]) => o.version > 0)
       .map(([chunkId, { path, index, version }]) => {
         const holders = state.view.holders(chunkId, version, now);
@@ -392,7 +396,7 @@ export function spawnMasterActor(
   };
 
   const status = (state: MasterState, now: number): ReplyOf<'master.status'> => {
-    const owned = ownedChunks(state.ns);
+    const owned = owners(state);
     let underReplicated = 0;
     for (const [chunkId, { version }] of owned) {
       // Version 0: a chunk under a hole, never written, on no server by design.
@@ -431,7 +435,7 @@ export function spawnMasterActor(
           return answer(state, msg.sender, () => ({ reply: balanceMove(state, msg.threshold, Date.now()) }));
         case 'drop-replica':
           return answer(state, msg.sender, () => {
-            const owner = ownedChunks(state.ns).get(msg.chunkId);
+            const owner = owners(state).get(msg.chunkId);
             const holders = owner ? state.view.holders(msg.chunkId, owner.version, Date.now()).length : 0;
             // Never below the replica count: the move's copy must be in place first.
             const dropped = holders > settings.replication;
@@ -441,7 +445,7 @@ export function spawnMasterActor(
         case 'replica-copied':
           return answer(state, msg.sender, () => {
             // Taken only if no new version came meanwhile: then the copy holds every mutation.
-            const owner = ownedChunks(state.ns).get(msg.chunkId);
+            const owner = owners(state).get(msg.chunkId);
             const accepted = owner?.version === msg.version;
             if (accepted) state.view.recordCopy(msg.serverId, msg.chunkId, msg.version, msg.length);
             return { reply: { accepted } };

@@ -12,7 +12,7 @@ import { readInSync, writeInSync } from '../zk/in-sync.js';
 import { ensurePaths } from '../zk/paths.js';
 import { listChunkservers, watchChunkservers, type MemberInfo } from '../zk/registry.js';
 import { connectZk } from '../zk/session.js';
-import { spawnMasterActor, type MasterMessage, type MasterOutcome } from './master-actor.js';
+import { askMasterActor, spawnMasterActor, type BalanceMove, type MasterMessage, type MasterOutcome } from './master-actor.js';
 import { spawnLeaseManager, type LeaseMessage, type LeaseOutcome } from './lease-manager.js';
 import { spawnReplicationManager, type BalanceProgress, type ReplicationMessage } from './replication-manager.js';
 import { spawnGarbageCollector, type GarbageMessage } from './garbage-collector.js';
@@ -130,8 +130,8 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
       if (!replicationManager) throw new OfsError('ENOTACTIVE', `master ${id} is not the active master`);
       const progress = (await query(replicationManager, (sender) => ({ kind: 'balance', threshold, sender }) as ReplicationMessage, QUERY_TIMEOUT_MS)) as BalanceProgress;
       // The spread as of now (a dry run of the planner), not as of the last move.
-      const now = (await query(actor!, (sender) => ({ kind: 'balance-move', threshold, sender }) as MasterMessage, QUERY_TIMEOUT_MS)) as MasterOutcome;
-      return { body: { ...progress, spread: now.ok ? (now.body as unknown as { spread: number }).spread : progress.spread } };
+      const { spread } = await askMasterActor<BalanceMove>(actor!, (sender) => ({ kind: 'balance-move', threshold, sender })).catch(() => progress);
+      return { body: { ...progress, spread } };
     },
     'admin.crashActor': async ({ actor: name }) => {
       const actors: Record<string, Ref<never> | undefined> = {

@@ -44,11 +44,7 @@ export class ClusterView {
   report(load: ChunkserverLoad, chunks: { chunkId: string; version: number; length: number }[], full: boolean, now: number): void {
     this.servers.set(load.id, { ...load, lastHeartbeat: now });
     if (full) this.forgetReplicasOf(load.id);
-    for (const { chunkId, version, length } of chunks) {
-      let holders = this.replicas.get(chunkId);
-      if (!holders) this.replicas.set(chunkId, (holders = new Map()));
-      holders.set(load.id, { version, length });
-    }
+    for (const { chunkId, version, length } of chunks) this.recordReplica(load.id, chunkId, version, length);
   }
 
   /** The chunk's file is gone: every server holding it deletes it on its next heartbeat (GFS 4.4, lazily). */
@@ -61,9 +57,7 @@ export class ClusterView {
   /** One server's replica is surplus (moved elsewhere by the balancer): it deletes it on its next heartbeat. */
   scheduleDeleteOn(serverId: string, chunkId: string): void {
     this.forgetReplica(chunkId, serverId);
-    let chunks = this.doomed.get(serverId);
-    if (!chunks) this.doomed.set(serverId, (chunks = new Set()));
-    chunks.add(chunkId);
+    entry(this.doomed, serverId, () => new Set()).add(chunkId);
   }
 
   /** Deletions waiting for this server, handed out once. */
@@ -76,9 +70,7 @@ export class ClusterView {
   /** A replica failed its checksums: it is no longer a holder, and fsck lists it until a copy replaces it. */
   markCorrupt(chunkId: string, serverId: string): void {
     this.forgetReplica(chunkId, serverId);
-    let servers = this.corrupt.get(chunkId);
-    if (!servers) this.corrupt.set(chunkId, (servers = new Set()));
-    servers.add(serverId);
+    entry(this.corrupt, chunkId, () => new Set()).add(serverId);
   }
 
   corruptReplicas(chunkId: string): string[] {
@@ -93,9 +85,7 @@ export class ClusterView {
 
   /** A replica the master itself just set up (a lease grant told it its version). */
   recordReplica(serverId: string, chunkId: string, version: number, length: number): void {
-    let holders = this.replicas.get(chunkId);
-    if (!holders) this.replicas.set(chunkId, (holders = new Map()));
-    holders.set(serverId, { version, length });
+    entry(this.replicas, chunkId, () => new Map()).set(serverId, { version, length });
   }
 
   /** A chunkserver is gone (its ZooKeeper node vanished or it stopped beating). */
@@ -156,6 +146,13 @@ export class ClusterView {
       if (holders.size === 0) this.replicas.delete(chunkId);
     }
   }
+}
+
+/** The collection kept under `key`, created empty on first use. */
+function entry<K, V>(map: Map<K, V>, key: K, empty: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) map.set(key, (value = empty()));
+  return value;
 }
 
 /**

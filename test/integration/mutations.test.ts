@@ -2,6 +2,8 @@ import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clusterFor, patternBytes, sha256, TestCluster, waitFor } from '../helpers/cluster.js';
 import { randomBytes } from 'node:crypto';
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { OfsError } from '../../src/core/errors.js';
 import { RpcClient } from '../../src/transport/rpc-client.js';
 import { replicaDigests } from '../helpers/replicas.js';
@@ -164,17 +166,20 @@ test('a chunkserver paused while a new chunk gets its lease applies the version 
   const master = await activeMaster(cluster, client);
   t.teardown(() => cluster.kill(master.processId, 'SIGCONT').catch(() => undefined)); // if the test fails below
 
+  let chunkId = '';
   process.kill(victim.pid, 'SIGSTOP');
   try {
     // The master gives up on the paused replica after 3 s and goes on with the other two.
     await client.write('/late', data);
+    chunkId = (await client.stat('/late')).chunks[0]!.chunkId;
   } finally {
     // The active master sleeps while the chunkserver catches up, so that its late chunk is first heard of in
     // the full reports a new master asks for: re-replication cannot paper over it with a fresh copy first.
     await cluster.kill(master.processId, 'SIGSTOP');
     process.kill(victim.pid, 'SIGCONT');
   }
-  await sleep(2000);
+  // The chunk's meta file is written last when the late order creates it.
+  await waitFor('the woken chunkserver to create the chunk late', () => access(join(victim.dir, 'chunks', `${chunkId}.meta`)).then(() => true, () => false), 15_000);
   await cluster.kill(master.processId, 'SIGKILL');
   await waitForNewActiveWithStandby(client, master.masterId);
 

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { rm } from 'node:fs/promises';
+import { access, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Router } from 'zeromq';
 import { RpcClient } from '../../src/transport/rpc-client.js';
@@ -67,13 +68,15 @@ test('a chunkserver killed in the middle of copying a chunk in comes back withou
   const address = (await client.status()).chunkservers.find((c) => c.id === victimId)!.address;
   const copying = rpc.call(address, 'chunk.copyFrom', { chunkId: chunk.chunkId, version: chunk.version, source: source.lastEndpoint! }, { timeoutMs: 60_000 });
   copying.catch(() => undefined);
-  await sleep(1000);
+  const { dir } = await cluster.process(victim);
+  await waitFor('the copy to be under way on disk', () => access(join(dir, 'chunks', `${chunk.chunkId}.meta`)).then(() => true, () => false), 15_000);
   await cluster.kill(victim);
 
   const isLive = async () => (await client.status()).chunkservers.some((c) => c.id === victimId);
   await waitFor('the master to notice the kill', async () => !(await isLive()), 30_000);
   await waitFor('the restarted chunkserver to report', isLive, 30_000);
-  await sleep(2000); // its full report is in
+  // What must not happen is a report: its absence cannot be waited for, only given the time a report takes.
+  await sleep(2000);
   const after = await client.stat('/copied');
   for (const { digests } of await replicaDigests(after)) {
     for (const [serverId, digest] of digests) t.is(digest, sha256(data), `the chunk as served by ${serverId}`);
