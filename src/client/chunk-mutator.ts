@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { OfsError } from '../core/errors.js';
 import type { ReplyOf } from '../transport/protocol.js';
 import type { RpcClient } from '../transport/rpc-client.js';
+import { timeLeft } from './deadline.js';
 import type { MasterLink } from './master-link.js';
 
 type Lease = ReplyOf<'master.lease'>;
@@ -19,6 +21,8 @@ export interface MutationResult {
 const CHUNK_CALL_TIMEOUT_MS = 30_000;
 /** A lease is asked for again after this share of its life, so a client never leans on an expired one. */
 const LEASE_REUSE_FRACTION = 0.5;
+/** Pause before asking again for a lease the master could not grant (usually one a dead primary still holds). */
+const LEASE_RETRY_MS = 250;
 /** Errors of the master that no retry can fix. */
 const FINAL_MASTER_ERRORS = new Set<OfsError['code']>(['ENOENT', 'EISDIR', 'ENOTDIR', 'EINVAL', 'EBADMSG', 'ENOSPC']);
 
@@ -27,7 +31,8 @@ const FINAL_MASTER_ERRORS = new Set<OfsError['code']>(['ENOENT', 'EISDIR', 'ENOT
  * the lease; push the bytes along the chain of replicas; ask the primary to
  * commit, which it does only once every replica applied it. Any failure
  * retries the whole mutation; a failure at a replica first asks the master for
- * a new lease (a new version) on the replicas that still answer.
+ * a new lease (a new version) on the replicas that still answer. Every wait
+ * inside, for the master or a chunkserver, ends by the mutation's deadline.
  */
 export class ChunkMutator {
   private readonly leases = new Map<string, { lease: Lease; reuseUntil: number }>();
@@ -46,11 +51,11 @@ export class ChunkMutator {
     let deadline = started + this.retryForMs;
     let delay = 50;
     for (;;) {
-      const lease = await this.lease(path, index, afterFailure);
+      const lease = await this.lease(path, index, afterFailure, deadline);
       // A dead primary keeps its lease until it expires: be willing to wait that long (once, from the start).
       deadline = Math.max(deadline, started + lease.leaseMs + 5_000);
       try {
-        return await this.attempt(lease, mode, offset, data);
+        return await this.attempt(lease, mode, offset, data, deadline);
       } catch (err) {
         this.leases.delete(`${path}#${index}`);
         const error = err as OfsError;
@@ -61,40 +66,40 @@ export class ChunkMutator {
         // ELEASE / ESTALE: the lease moved on (expired, revoked, re-granted); just ask again.
         afterFailure = error.code !== 'ELEASE' && error.code !== 'ESTALE';
         this.retries++;
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        await sleep(delay);
         delay = Math.min(delay * 2, 1_000);
       }
     }
   }
 
-  private async attempt(lease: Lease, mode: 'write' | 'append', offset: number, data: Buffer): Promise<MutationResult> {
+  private async attempt(lease: Lease, mode: 'write' | 'append', offset: number, data: Buffer, deadline: number): Promise<MutationResult> {
     const bufferId = randomBytes(12).toString('hex');
     const [head, ...chain] = lease.replicas.map((r) => r.address);
-    await this.rpc.call(head!, 'chunk.push', { bufferId, chain }, { data: [data], timeoutMs: CHUNK_CALL_TIMEOUT_MS });
+    const pushTimeoutMs = timeLeft(deadline, CHUNK_CALL_TIMEOUT_MS, `pushing chunk ${lease.chunkId}`);
+    await this.rpc.call(head!, 'chunk.push', { bufferId, chain }, { data: [data], timeoutMs: pushTimeoutMs });
     const secondaries = lease.replicas.filter((r) => r.id !== lease.primary.id).map((r) => r.address);
     const { body } = await this.rpc.call(
       lease.primary.address,
       'chunk.commit',
       { chunkId: lease.chunkId, version: lease.version, bufferId, mode, offset, length: data.length, chunkSize: lease.chunkSize, secondaries },
-      { timeoutMs: CHUNK_CALL_TIMEOUT_MS },
+      { timeoutMs: timeLeft(deadline, CHUNK_CALL_TIMEOUT_MS, `committing chunk ${lease.chunkId}`) },
     );
     return { index: lease.index, offset: body.offset, padded: body.padded, chunkSize: lease.chunkSize };
   }
 
-  private async lease(path: string, index: number | 'last', afterFailure: boolean): Promise<Lease> {
+  private async lease(path: string, index: number | 'last', afterFailure: boolean, deadline: number): Promise<Lease> {
     const key = `${path}#${index}`;
     const cached = this.leases.get(key);
     if (cached && !afterFailure && cached.reuseUntil > Date.now()) return cached.lease;
-    const deadline = Date.now() + this.retryForMs;
     for (;;) {
       try {
-        const lease = await this.master.call('master.lease', { path, index, afterFailure });
+        const lease = await this.master.call('master.lease', { path, index, afterFailure }, deadline);
         this.leases.set(key, { lease, reuseUntil: Date.now() + lease.leaseMs * LEASE_REUSE_FRACTION });
         return lease;
       } catch (err) {
         // EUNAVAILABLE here is usually a lease held by a dead primary until it expires.
-        if (FINAL_MASTER_ERRORS.has((err as OfsError).code) || Date.now() > deadline) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 250));
+        if (FINAL_MASTER_ERRORS.has((err as OfsError).code) || Date.now() + LEASE_RETRY_MS >= deadline) throw err;
+        await sleep(LEASE_RETRY_MS);
       }
     }
   }

@@ -1,6 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { OfsError } from '../core/errors.js';
 import type { ReplyOf } from '../transport/protocol.js';
 import type { RpcClient } from '../transport/rpc-client.js';
+import { timeLeft } from './deadline.js';
 import { PIECE_BYTES } from './file-writer.js';
 import { InFlightWindow } from './in-flight-window.js';
 
@@ -36,9 +38,9 @@ export async function* readPieces(
   rpc: RpcClient,
   located: Located,
   range: ByteRange,
-  /** Asks the master again: chunk versions and replicas change under re-replication and new leases. */
-  relocate: () => Promise<Located>,
-  /** How long one piece keeps trying (relocating in between) before the read fails. */
+  /** Asks the master again, giving up at `deadline`: chunk versions and replicas change under re-replication and new leases. */
+  relocate: (deadline: number) => Promise<Located>,
+  /** How long one piece keeps trying (relocating in between) before the read fails: no wait inside outlasts it. */
   retryForMs: number,
 ): AsyncGenerator<Buffer> {
   let file = located;
@@ -46,11 +48,11 @@ export async function* readPieces(
     const deadline = Date.now() + retryForMs;
     for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
       try {
-        return await readFromAnyReplica(rpc, file.path, file.chunks[index]!, offset, length);
+        return await readFromAnyReplica(rpc, file.path, file.chunks[index]!, offset, length, deadline);
       } catch (err) {
-        if (Date.now() + delay > deadline) throw err;
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        file = await relocate();
+        if (Date.now() + delay >= deadline) throw err;
+        await sleep(delay);
+        file = await relocate(deadline);
       }
     }
   };
@@ -68,7 +70,14 @@ export async function* readPieces(
   for (const piece of await window.drain()) yield piece;
 }
 
-async function readFromAnyReplica(rpc: RpcClient, path: string, chunk: LocatedChunk, offset: number, length: number): Promise<Buffer> {
+async function readFromAnyReplica(
+  rpc: RpcClient,
+  path: string,
+  chunk: LocatedChunk,
+  offset: number,
+  length: number,
+  deadline: number,
+): Promise<Buffer> {
   // Version 0: allocated under a hole (a write further on) but never written.
   if (chunk.version === 0) return Buffer.alloc(length);
   const failures: string[] = [];
@@ -78,7 +87,7 @@ async function readFromAnyReplica(rpc: RpcClient, path: string, chunk: LocatedCh
         replica.address,
         'chunk.read',
         { chunkId: chunk.chunkId, version: chunk.version, offset, length },
-        { timeoutMs: CHUNK_CALL_TIMEOUT_MS },
+        { timeoutMs: timeLeft(deadline, CHUNK_CALL_TIMEOUT_MS, `reading ${path} chunk ${chunk.chunkId}`) },
       );
       const bytes = data[0] ?? Buffer.alloc(0);
       if (bytes.length === length) return bytes;

@@ -1,9 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { OfsError } from '../core/errors.js';
 import { RETRY_CACHED_TYPES, type MessageType, type ReplyOf, type RequestOf } from '../transport/protocol.js';
 import type { RpcClient } from '../transport/rpc-client.js';
 import { findActiveMaster, watchMasters } from '../zk/election.js';
+import type { RenewingZkSession } from '../zk/renewing-session.js';
 import type { ZkSession } from '../zk/session.js';
+import type { Watch } from '../zk/watch.js';
+import { timeLeft } from './deadline.js';
 
 /** Errors after which another attempt may reach a (new) active master. */
 const RETRYABLE = new Set<OfsError['code']>(['ENOTACTIVE', 'ETIMEDOUT', 'EUNAVAILABLE']);
@@ -11,25 +15,73 @@ const RETRYABLE = new Set<OfsError['code']>(['ENOTACTIVE', 'ETIMEDOUT', 'EUNAVAI
 /**
  * The client's path to the active master: found through ZooKeeper, found
  * again when it stops answering or says it is not active, so that a master
- * failover costs a caller a delay, not an error.
+ * failover costs a caller a delay, not an error. No call outlives its
+ * deadline, whatever ZooKeeper does: a lost ZooKeeper session is replaced
+ * (RenewingZkSession) and the watch set again on the new one.
  */
 export class MasterLink {
   private address: string | undefined;
-  /** The active master as last seen by the watch; undefined until it first reports. */
+  /** The active master as last seen by the watch; undefined until the current session's watch first reports. */
   private watched: string | undefined;
-  private readonly watch: { stop(): void };
+  /** Counts the watch's reports, to tell whether one came in during a lookup. */
+  private reports = 0;
+  private watch: Watch | undefined;
+  private readonly offSession: () => void;
 
   constructor(
-    private readonly zk: ZkSession,
+    private readonly zk: RenewingZkSession,
     private readonly rpc: RpcClient,
     private readonly retryForMs: number,
     private readonly callTimeoutMs: number,
   ) {
+    this.offSession = zk.onSession((session) => this.watchOn(session));
+  }
+
+  stop(): void {
+    this.offSession();
+    this.watch?.stop();
+  }
+
+  /**
+   * Sends one request to the active master, retrying through failovers until
+   * `deadline` (epoch ms; default `retryForMs` from now), then throws the last
+   * error: EUNAVAILABLE naming ZooKeeper if the master could not be looked up.
+   */
+  async call<T extends MessageType>(type: T, body: RequestOf<T>, deadline = Date.now() + this.retryForMs): Promise<ReplyOf<T>> {
+    // One id for every attempt: the master recognises a retry of a request
+    // that already took effect and answers it instead of applying it twice.
+    if (RETRY_CACHED_TYPES.has(type)) body = { ...body, requestId: randomBytes(12).toString('hex') };
+    let delay = 50;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // After a failure the watch may be stale (ZooKeeper down, the master
+        // restarted on the same address as a standby): ask ZooKeeper itself.
+        const address = this.address ?? (this.address = await this.resolve(deadline, attempt > 0));
+        const timeoutMs = timeLeft(deadline, this.callTimeoutMs, `${type} to the active master`);
+        return (await this.rpc.call(address, type, body, { timeoutMs })).body;
+      } catch (err) {
+        if (!(err instanceof OfsError) || !RETRYABLE.has(err.code)) throw err;
+        if (Date.now() + delay >= deadline) {
+          throw new OfsError(err.code, `${type}: no active master answered within ${this.retryForMs} ms: ${err.message}`);
+        }
+        this.address = undefined;
+        await sleep(delay);
+        delay = Math.min(delay * 2, 1000);
+      }
+    }
+  }
+
+  /** Watches the election through `session`, the first or one that replaced a lost one. */
+  private watchOn(session: ZkSession): void {
+    this.watch?.stop();
+    // What the lost session's watch saw last may have changed unseen since.
+    this.watched = undefined;
     // When ZooKeeper elects another master, calls still waiting on the old one
     // will never be answered: fail them now so they retry, rather than after
     // the call timeout.
-    this.watch = watchMasters(zk, (masters) => {
+    this.watch = watchMasters(session, (masters) => {
       this.watched = masters[0]?.address;
+      this.reports++;
       const current = this.address;
       if (current && this.watched !== current) {
         this.address = undefined;
@@ -38,36 +90,23 @@ export class MasterLink {
     });
   }
 
-  stop(): void {
-    this.watch.stop();
-  }
-
-  async call<T extends MessageType>(type: T, body: RequestOf<T>): Promise<ReplyOf<T>> {
-    // One id for every attempt: the master recognises a retry of a request
-    // that already took effect and answers it instead of applying it twice.
-    if (RETRY_CACHED_TYPES.has(type)) body = { ...body, requestId: randomBytes(12).toString('hex') };
-    const deadline = Date.now() + this.retryForMs;
-    let delay = 50;
+  private async resolve(deadline: number, lookUp: boolean): Promise<string> {
+    if (this.watched && !lookUp) return this.watched;
     for (;;) {
+      const session = await this.zk.session(deadline);
+      const reports = this.reports;
       try {
-        const address = this.address ?? (this.address = await this.resolve());
-        return (await this.rpc.call(address, type, body, { timeoutMs: this.callTimeoutMs })).body;
+        const active = await findActiveMaster(session, deadline);
+        // A report during the lookup is newer than what it read, and the
+        // watch resets only an address in use: take the report.
+        if (this.reports !== reports && this.watched) return this.watched;
+        if (!active) throw new OfsError('EUNAVAILABLE', 'no master is registered in ZooKeeper (is `ofs master` running?)');
+        return active.address;
       } catch (err) {
-        const retryable = err instanceof OfsError && RETRYABLE.has(err.code);
-        if (!retryable || Date.now() + delay > deadline) throw err;
-        this.address = undefined;
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        delay = Math.min(delay * 2, 1000);
+        // The session was lost under the request; the next one is on its way.
+        if (!session.isOpen && Date.now() < deadline) continue;
+        throw err;
       }
     }
-  }
-
-  private async resolve(): Promise<string> {
-    // The watched value, when there is one, so that a change after this point
-    // always finds the address in use and resets it.
-    if (this.watched) return this.watched;
-    const active = await findActiveMaster(this.zk);
-    if (!active) throw new OfsError('EUNAVAILABLE', 'no master is registered in ZooKeeper (is `ofs master` running?)');
-    return active.address;
   }
 }

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { OfsError } from '../core/errors.js';
 import type { ReplyOf } from '../transport/protocol.js';
 import { RpcClient } from '../transport/rpc-client.js';
-import { connectZk, type ZkSession } from '../zk/session.js';
+import { RenewingZkSession } from '../zk/renewing-session.js';
 import { readPieces, resolveRange } from './file-reader.js';
 import { ChunkMutator } from './chunk-mutator.js';
 import { FileWriter, PIECE_BYTES } from './file-writer.js';
@@ -14,7 +15,13 @@ export interface ConnectOptions {
   zk: string;
   /** How long to wait for ZooKeeper before failing (ms). */
   connectTimeoutMs?: number;
-  /** How long a call keeps retrying while no master answers (a failover in progress). */
+  /**
+   * How long one step of a call (a request to the master, a chunk mutation, a
+   * piece read) keeps retrying while the cluster does not answer: a failover
+   * in progress, ZooKeeper down. No step waits longer; then the call fails
+   * with the last error (EUNAVAILABLE naming ZooKeeper when the active master
+   * could not be looked up). Default 20 s.
+   */
   retryForMs?: number;
 }
 
@@ -24,6 +31,8 @@ export type ClusterStatus = ReplyOf<'master.status'>;
 export type FsckReport = ReplyOf<'master.fsck'>;
 
 const MASTER_CALL_TIMEOUT_MS = 10_000;
+/** Pause before locating again a file whose chunk locations have not all been reported yet. */
+const LOCATE_RETRY_MS = 200;
 
 /**
  * The programmatic OFS client. Metadata goes to the active master (found via
@@ -35,7 +44,7 @@ export class OfsClient {
   private readonly appendChunk = new Map<string, number>();
 
   private constructor(
-    private readonly zk: ZkSession,
+    private readonly zk: RenewingZkSession,
     private readonly rpc: RpcClient,
     private readonly master: MasterLink,
     private readonly retryForMs: number,
@@ -44,7 +53,7 @@ export class OfsClient {
   }
 
   static async connect(options: ConnectOptions): Promise<OfsClient> {
-    const zk = await connectZk(options.zk, { connectTimeoutMs: options.connectTimeoutMs ?? 5000 });
+    const zk = await RenewingZkSession.connect(options.zk, { connectTimeoutMs: options.connectTimeoutMs ?? 5000 });
     const rpc = new RpcClient(`client-${randomBytes(4).toString('hex')}`);
     const retryForMs = options.retryForMs ?? 20_000;
     return new OfsClient(zk, rpc, new MasterLink(zk, rpc, retryForMs, MASTER_CALL_TIMEOUT_MS), retryForMs);
@@ -115,8 +124,9 @@ export class OfsClient {
     const self = this;
     return Readable.from(
       (async function* () {
-        const file = await self.locateReadable(path);
-        yield* readPieces(self.rpc, file, resolveRange(file.size, range.offset, range.length), () => self.locateReadable(path), self.retryForMs);
+        const file = await self.locateReadable(path, Date.now() + self.retryForMs);
+        const relocate = (deadline: number) => self.locateReadable(path, deadline);
+        yield* readPieces(self.rpc, file, resolveRange(file.size, range.offset, range.length), relocate, self.retryForMs);
       })(),
       { objectMode: false, highWaterMark: PIECE_BYTES },
     );
@@ -199,16 +209,16 @@ export class OfsClient {
 
   /**
    * Locates a file for reading. Right after a master starts, chunk locations
-   * are still arriving in chunkserver reports: wait for them rather than fail.
+   * are still arriving in chunkserver reports: wait for them (until
+   * `deadline`) rather than fail.
    */
-  private async locateReadable(path: string): Promise<FileStat> {
-    const deadline = Date.now() + this.retryForMs;
+  private async locateReadable(path: string, deadline: number): Promise<FileStat> {
     for (;;) {
-      const file = await this.stat(path);
+      const file = await this.master.call('master.locate', { path }, deadline);
       if (file.type === 'dir') throw new OfsError('EISDIR', `${path} is a directory`);
       const missing = file.chunks.filter((c) => c.length > 0 && c.version > 0 && c.replicas.length === 0);
-      if (missing.length === 0 || Date.now() > deadline) return file;
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      if (missing.length === 0 || Date.now() + LOCATE_RETRY_MS >= deadline) return file;
+      await sleep(LOCATE_RETRY_MS);
     }
   }
 }

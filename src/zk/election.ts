@@ -232,15 +232,19 @@ export function sortCandidates(children: readonly string[]): string[] {
   return children.filter((name) => CANDIDATE.test(name)).sort((a, b) => candidateSequence(a) - candidateSequence(b));
 }
 
-/** The active master's info: the lowest candidate's. Undefined when no master is running. */
-export async function findActiveMaster(session: ZkSession): Promise<MemberInfo | undefined> {
+/**
+ * The active master's info: the lowest candidate's. Undefined when no master
+ * is running. Gives up with EUNAVAILABLE at `deadline` (epoch ms), if given.
+ */
+export async function findActiveMaster(session: ZkSession, deadline?: number): Promise<MemberInfo | undefined> {
+  const bound = deadline === undefined ? undefined : { deadline, doing: `finding the active master under ${MASTERS_PATH}` };
   try {
     for (;;) {
-      const candidates = sortCandidates(await withReconnect(session, () => session.client.get_children(MASTERS_PATH, false)));
+      const candidates = sortCandidates(await withReconnect(session, () => session.client.get_children(MASTERS_PATH, false), bound));
       if (candidates.length === 0) return undefined;
       const lowest = `${MASTERS_PATH}/${candidates[0]}`;
       try {
-        const [, data] = await withReconnect(session, () => session.client.get(lowest, false));
+        const [, data] = await withReconnect(session, () => session.client.get(lowest, false), bound);
         const info = decodeMemberInfo(data);
         if (!info) throw new OfsError('EBADMSG', `the active master's znode ${lowest} does not hold a master's info: ${String(data)}`);
         return info;

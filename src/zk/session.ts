@@ -31,6 +31,8 @@ export interface ConnectOptions {
    * (disconnected, reconnected, expired) say the same thing once.
    */
   nativeLogLevel?: NativeLogLevel;
+  /** Gives up on connecting when aborted (rejects with EUNAVAILABLE), leaving nothing behind. */
+  signal?: AbortSignal;
 }
 
 export type NativeLogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug';
@@ -67,6 +69,7 @@ export async function connectZk(connect: string, options: ConnectOptions = {}): 
   if (!CONNECT_STRING.test(connect)) {
     throw new OfsError('EINVAL', `bad ZooKeeper address "${connect}": expected host:port[,host:port...][/chroot]`);
   }
+  if (options.signal?.aborted) throw givenUp(connect);
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const client = new ZooKeeper({
     connect,
@@ -80,6 +83,7 @@ export async function connectZk(connect: string, options: ConnectOptions = {}): 
       clearTimeout(timer);
       client.removeListener('connect', onConnect);
       client.removeListener('close', onClose);
+      options.signal?.removeEventListener('abort', onAbort);
     };
     const fail = (err: OfsError): void => {
       cleanUp();
@@ -104,6 +108,8 @@ export async function connectZk(connect: string, options: ConnectOptions = {}): 
         ),
       );
     }, connectTimeoutMs);
+    const onAbort = (): void => fail(givenUp(connect));
+    options.signal?.addEventListener('abort', onAbort);
     client.on('connect', onConnect);
     client.on('close', onClose);
     client.init({});
@@ -111,6 +117,10 @@ export async function connectZk(connect: string, options: ConnectOptions = {}): 
     // the handle unset (state 0) instead of connecting (state 1).
     if (client.state === 0) fail(new OfsError('EUNAVAILABLE', `cannot resolve ZooKeeper address ${connect}`));
   });
+}
+
+function givenUp(connect: string): OfsError {
+  return new OfsError('EUNAVAILABLE', `connecting to ZooKeeper at ${connect} was given up`);
 }
 
 function nativeLogLevelFromEnv(): NativeLogLevel {
@@ -281,18 +291,46 @@ export class ZkSession {
  * sent again once the session is connected. Other errors are thrown as they
  * are (raw, so that callers can look at the ZooKeeper code); a session that
  * ends while waiting gives EUNAVAILABLE.
+ *
+ * With a `deadline` (epoch ms) nothing waits past it: the request and the
+ * wait for a reconnection are cut off there with EUNAVAILABLE naming
+ * ZooKeeper and `doing`. Without one the wait is bounded by the session
+ * itself, which ends after `lostAfterDisconnectedMs` disconnected.
  */
-export async function withReconnect<T>(session: ZkSession, request: () => Promise<T>): Promise<T> {
+export async function withReconnect<T>(
+  session: ZkSession,
+  request: () => Promise<T>,
+  bound?: { deadline: number; doing: string },
+): Promise<T> {
+  const timely = <V>(promise: Promise<V>): Promise<V> => (bound ? beforeDeadline(session, promise, bound.deadline, bound.doing) : promise);
   for (;;) {
     session.assertUsable();
     try {
-      return await request();
+      return await timely(request());
     } catch (err) {
+      if (err instanceof OfsError) throw err; // the deadline passed
       session.assertUsable(); // ended while the request was out: say so, not "zookeeper is closing"
       if (!isConnectionError(err)) throw err;
-      await session.whenConnected();
+      await timely(session.whenConnected());
     }
   }
+}
+
+/**
+ * `promise`, or EUNAVAILABLE at `deadline`. An abandoned ZooKeeper request
+ * still settles later (the native client fails it with the connection); its
+ * result is ignored.
+ */
+export function beforeDeadline<T>(session: ZkSession, promise: Promise<T>, deadline: number, doing: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new OfsError('EUNAVAILABLE', `ZooKeeper at ${session.connect} did not answer in time while ${doing} (session ${session.state})`)),
+      Math.max(0, deadline - Date.now()),
+    );
+  });
+  promise.catch(() => {}); // lost the race: its rejection is nobody's
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 function subscribe<T>(set: Set<T>, listener: T): () => void {
