@@ -1,5 +1,6 @@
+import { dispatch, type Ref } from 'nact';
 import { OfsError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../util/logger.js';
 
 /**
  * How OFS actors recover from a crash inside a live process (nact
@@ -26,6 +27,11 @@ export function requireFaultInjection(actor: string, known: boolean): void {
   if (!known) throw new OfsError('ENOENT', `no actor named ${actor} here`);
 }
 
+/** Sends an actor the message that makes `crashable` throw inside it. */
+export function injectCrash(actor: Ref<unknown>): void {
+  dispatch(actor, { kind: INJECTED_CRASH });
+}
+
 export function isInjectedCrash(msg: unknown): boolean {
   return typeof msg === 'object' && msg !== null && (msg as { kind?: unknown }).kind === INJECTED_CRASH;
 }
@@ -38,17 +44,18 @@ export function crashable<A extends unknown[], R>(name: string, fn: (...args: A)
   };
 }
 
-type CrashContext = { resume: symbol; reset: symbol; name: string };
+/** The part of nact's supervision context these policies use (nact types its decisions as `Symbol`). */
+type CrashContext = { resume: Symbol; reset: Symbol; name: string };
 
 export function resumeOnCrash(log: Logger) {
-  return (_msg: unknown, err: Error | undefined, ctx: CrashContext): symbol => {
+  return (_msg: unknown, err: Error | undefined, ctx: CrashContext): Symbol => {
     log.error({ actor: ctx.name, err: err?.message }, 'actor crashed: resumed with its state, the message dropped');
     return ctx.resume;
   };
 }
 
 export function resetOnCrash(log: Logger) {
-  return (_msg: unknown, err: Error | undefined, ctx: CrashContext): symbol => {
+  return (_msg: unknown, err: Error | undefined, ctx: CrashContext): Symbol => {
     log.error({ actor: ctx.name, err: err?.message }, 'actor crashed: restarted from its initial state');
     return ctx.reset;
   };

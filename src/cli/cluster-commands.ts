@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { readClusterFile } from '../cluster/cluster-file.js';
 import { Supervisor } from '../cluster/supervisor.js';
-import { createLogger } from '../core/logger.js';
+import { createLogger } from '../util/logger.js';
 import { OfsError } from '../core/errors.js';
 import { reportAndExit } from './errors.js';
 import { parseByteCount, parseChunkSize, parseLeaseMs, parseNonNegativeInt, parsePort, parsePositiveInt } from './options.js';

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { runChunkserver } from '../actors/chunkserver-role.js';
-import { runMaster } from '../actors/master-role.js';
-import { createLogger } from '../core/logger.js';
-import { runZooKeeperForeground } from '../zk/server.js';
+import { runChunkserver } from '../actors/chunkserver/role.js';
+import { runMaster } from '../actors/master/role.js';
+import { createLogger } from '../util/logger.js';
+import { runZooKeeperForeground } from '../cluster/zookeeper-server.js';
 import { reportAndExit } from './errors.js';
 import { parseByteCount, parseChunkSize, parseLeaseMs, parseNonNegativeInt, parsePort, parsePositiveInt, parseZkAddress } from './options.js';
 

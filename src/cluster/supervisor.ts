@@ -3,9 +3,9 @@ import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OfsClient } from '../client/ofs-client.js';
-import type { Logger } from '../core/logger.js';
-import { dyingWithParent, spawnWithoutInheritedSockets } from '../zk/child-process.js';
-import { waitForZooKeeper } from '../zk/server.js';
+import type { Logger } from '../util/logger.js';
+import { dyingWithParent, spawnWithoutInheritedSockets } from './child-process.js';
+import { waitForZooKeeper } from './zookeeper-server.js';
 import { writeClusterFile, type ClusterProcess } from './cluster-file.js';
 import { findFreePort } from './free-port.js';
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { chunkIdSchema } from './chunk-id.js';
 
 /**
  * The facts the master journals. State is `events.reduce(apply, initial)`;
@@ -20,7 +21,7 @@ export const masterEventSchema = z.discriminatedUnion('type', [
     seq,
     path,
     index: z.number().int().nonnegative(),
-    chunkId: z.string().regex(/^[0-9a-f]{16}$/),
+    chunkId: chunkIdSchema,
     /** 0: on no chunkserver yet; the first lease creates the replicas at version 1. */
     version: z.number().int().nonnegative(),
     requestId,
@@ -31,7 +32,7 @@ export const masterEventSchema = z.discriminatedUnion('type', [
     seq,
     path,
     index: z.number().int().nonnegative(),
-    chunkId: z.string().regex(/^[0-9a-f]{16}$/),
+    chunkId: chunkIdSchema,
     version: z.number().int().positive(),
     requestId,
   }),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { chunkIdSchema } from '../core/chunk-id.js';
 import { masterEventSchema } from '../core/events.js';
 
 /**
@@ -7,7 +8,7 @@ import { masterEventSchema } from '../core/events.js';
  * Bytes never appear here: they travel as raw ZeroMQ frames beside the body.
  */
 
-const chunkId = z.string().regex(/^[0-9a-f]{16}$/, 'a chunk id is 16 lowercase hex digits');
+const chunkId = chunkIdSchema;
 const nonNegative = z.number().int().nonnegative();
 const address = z.string().regex(/^tcp:\/\/[^\s]+:\d+$/, 'an address looks like tcp://host:port');
 const serverRef = z.object({ id: z.string().min(1), address });

@@ -1,6 +1,6 @@
 import { Router } from 'zeromq';
 import { OfsError, toOfsError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../util/logger.js';
 import { decodeEnvelope, encodeEnvelope, errorBody, type Envelope } from './envelope.js';
 import { MAX_DATA_FRAME, isMessageType, protocol, type MessageType, type ReplyOf, type RequestOf } from './protocol.js';
 import { SendQueue } from './send-queue.js';

@@ -1,6 +1,6 @@
 import ZooKeeper from 'zookeeper';
 import { OfsError } from '../core/errors.js';
-import { ExponentialBackoff, sleep } from './backoff.js';
+import { ExponentialBackoff, sleep } from '../util/backoff.js';
 import { decodeMemberInfo, encodeMemberInfo, readMembers, sameMembers, validateMemberInfo, type MemberInfo } from './members.js';
 import { ensurePaths, MASTERS_PATH } from './paths.js';
 import { withReconnect, type ZkSession } from './session.js';

@@ -1,6 +1,6 @@
 import ZooKeeper from 'zookeeper';
 import { OfsError } from '../core/errors.js';
-import { ExponentialBackoff, sleep } from './backoff.js';
+import { ExponentialBackoff, sleep } from '../util/backoff.js';
 import { ensurePaths, EPOCH_PATH } from './paths.js';
 import { withReconnect, type ZkSession } from './session.js';
 import { isConnectionError, isZkError, toOfsZkError, ZK } from './zk-errors.js';

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OfsError } from '../core/errors.js';
-import { ExponentialBackoff } from './backoff.js';
+import { ExponentialBackoff } from '../util/backoff.js';
 import { connectZk, type ConnectOptions, type ZkSession } from './session.js';
 
 /**

@@ -1,4 +1,4 @@
-import { ExponentialBackoff, sleep } from './backoff.js';
+import { ExponentialBackoff, sleep } from '../util/backoff.js';
 import type { ZkSession } from './session.js';
 import { isConnectionError, isZkError, toOfsZkError, ZK, ZK_EVENT } from './zk-errors.js';
 

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
 import { OfsClient } from '../../src/client/ofs-client.js';
 import { readClusterFile, type ClusterFile, type ClusterProcess } from '../../src/cluster/cluster-file.js';
-import { spawnWithoutInheritedSockets as spawn } from '../../src/zk/child-process.js';
+import { spawnWithoutInheritedSockets as spawn } from '../../src/cluster/child-process.js';
 
 export const OFS_BIN = fileURLToPath(new URL('../../../bin/ofs', import.meta.url));
 

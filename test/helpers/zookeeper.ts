@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnZooKeeperServer, waitForZooKeeper } from '../../src/zk/server.js';
+import { spawnZooKeeperServer, waitForZooKeeper } from '../../src/cluster/zookeeper-server.js';
 
 export interface TestZooKeeper {
   /** Connect string for connectZk: `127.0.0.1:PORT`. */

@@ -8,8 +8,8 @@ import { findActiveMaster, listMasters, MasterElection, watchMasters } from '../
 import { incrementEpoch, readEpoch } from '../../src/zk/epoch.js';
 import { CHUNKSERVERS_PATH, ensurePaths, MASTERS_PATH, ZK_ROOT } from '../../src/zk/paths.js';
 import { listChunkservers, registerChunkserver, watchChunkservers, type MemberInfo } from '../../src/zk/registry.js';
-import { spawnWithoutInheritedSockets } from '../../src/zk/child-process.js';
-import { findJava, findZooKeeperJar, writeServerConfig } from '../../src/zk/server.js';
+import { spawnWithoutInheritedSockets } from '../../src/cluster/child-process.js';
+import { findJava, findZooKeeperJar, writeServerConfig } from '../../src/cluster/zookeeper-server.js';
 import { connectZk, type ConnectOptions, type ZkSession } from '../../src/zk/session.js';
 import { freePort, startTestZooKeeper, type TestZooKeeper } from '../helpers/zookeeper.js';
 

@@ -8,7 +8,7 @@ import {
   encodeCheckpoint,
   loadNewestCheckpoint,
   writeCheckpoint,
-} from '../../src/core/checkpoint.js';
+} from '../../src/storage/checkpoint.js';
 import { OfsError } from '../../src/core/errors.js';
 
 async function tempDir(t: ExecutionContext): Promise<string> {

@@ -7,7 +7,7 @@ import {
   checksumBlocks,
   checksumsAfterWrite,
   edgeBlocksToVerify,
-} from '../../src/chunkstore/block-checksums.js';
+} from '../../src/storage/block-checksums.js';
 
 const B = BLOCK_SIZE;
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { classifyChunkFiles, toChunkError } from '../../src/chunkstore/chunk-files.js';
+import { classifyChunkFiles, toChunkError } from '../../src/storage/chunk-files.js';
 import { OfsError } from '../../src/core/errors.js';
 
 test('classifyChunkFiles sorts temp files from chunk files and ignores the rest', (t) => {

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { BLOCK_SIZE } from '../../src/chunkstore/block-checksums.js';
-import { decodeMeta, encodeMeta, type ChunkMeta } from '../../src/chunkstore/chunk-meta.js';
+import { BLOCK_SIZE } from '../../src/storage/block-checksums.js';
+import { decodeMeta, encodeMeta, type ChunkMeta } from '../../src/storage/chunk-meta.js';
 import { OfsError } from '../../src/core/errors.js';
 
 const B = BLOCK_SIZE;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { OfsError } from '../../src/core/errors.js';
-import { BLOCK_SIZE, ChunkStore } from '../../src/chunkstore/index.js';
+import { BLOCK_SIZE, ChunkStore } from '../../src/storage/chunk-store.js';
 
 const B = BLOCK_SIZE;
 const MAX = 1024 * 1024;

@@ -7,7 +7,7 @@ import {
   encodeRecords,
   MAX_RECORD_BYTES,
   RECORD_HEADER_BYTES,
-} from '../../src/core/journal-codec.js';
+} from '../../src/storage/journal-codec.js';
 import { OfsError } from '../../src/core/errors.js';
 
 const b = (s: string) => Buffer.from(s, 'utf8');

@@ -2,8 +2,8 @@ import test, { type ExecutionContext } from 'ava';
 import { mkdtemp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Journal, segmentFileName } from '../../src/core/journal.js';
-import { decodeRecords, encodeRecords, RECORD_HEADER_BYTES } from '../../src/core/journal-codec.js';
+import { Journal, segmentFileName } from '../../src/storage/journal.js';
+import { decodeRecords, encodeRecords, RECORD_HEADER_BYTES } from '../../src/storage/journal-codec.js';
 import { OfsError } from '../../src/core/errors.js';
 
 type Rec = { seq: number; type: string; path?: string; n?: number };

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { decideChunksUpTo, decideCreate, decideDelete, decideExtend, decideMkdir, decideRename } from '../../src/core/commands.js';
 import { stateDigest } from '../../src/core/digest.js';
 import type { MasterEvent, UnsequencedEvent } from '../../src/core/events.js';
-import { MasterStore } from '../../src/core/master-store.js';
+import { MasterStore } from '../../src/storage/master-store.js';
 import { applyAll, emptyNamespace, type Namespace } from '../../src/core/namespace.js';
 
 async function tempDir(t: { teardown: (fn: () => Promise<void>) => void }): Promise<string> {

@@ -23,7 +23,7 @@ import { crc32c } from '@node-rs/crc32';
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { OfsError } from './errors.js';
+import { OfsError } from '../core/errors.js';
 import { syncDir } from './journal.js';
 
 const MAGIC = Buffer.from('OFSCKPT1', 'ascii');

@@ -1,21 +1,22 @@
 import { dispatch, start, stop, type Ref } from 'nact';
-import { ChunkStore, type ChunkInfo } from '../chunkstore/chunk-store.js';
-import { OfsError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
-import { RpcClient } from '../transport/rpc-client.js';
-import { RpcServer } from '../transport/rpc-server.js';
-import { MAX_DATA_FRAME } from '../transport/protocol.js';
-import type { MemberInfo } from '../zk/registry.js';
-import { registerChunkserver } from '../zk/registry.js';
-import { watchMasters } from '../zk/election.js';
-import { connectZk } from '../zk/session.js';
-import { ensurePaths } from '../zk/paths.js';
-import { HeldLeases } from '../core/held-leases.js';
+import { ChunkStore, type ChunkInfo } from '../../storage/chunk-store.js';
+import { chunkIdOfReplicaActor } from '../../core/chunk-id.js';
+import { OfsError } from '../../core/errors.js';
+import type { Logger } from '../../util/logger.js';
+import { RpcClient } from '../../transport/rpc-client.js';
+import { RpcServer } from '../../transport/rpc-server.js';
+import { MAX_DATA_FRAME } from '../../transport/protocol.js';
+import type { MemberInfo } from '../../zk/registry.js';
+import { registerChunkserver } from '../../zk/registry.js';
+import { watchMasters } from '../../zk/election.js';
+import { connectZk } from '../../zk/session.js';
+import { ensurePaths } from '../../zk/paths.js';
+import { HeldLeases } from './held-leases.js';
 import { COPY_PIECE_BYTES, UNFINISHED_COPY_VERSION, type Mutation, type OrderedMutation } from './chunk-replica-actor.js';
 import { askReplica, spawnChunkserverActor } from './chunkserver-actor.js';
 import { PushBuffers } from './push-buffers.js';
-import { INJECTED_CRASH, requireFaultInjection } from './supervision.js';
-import { loadOrCreateIdentity } from './node-identity.js';
+import { INJECTED_CRASH, requireFaultInjection } from '../supervision.js';
+import { loadOrCreateIdentity } from '../node-identity.js';
 
 export interface ChunkserverOptions {
   zk: string;
@@ -150,9 +151,9 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
         }
       },
       'admin.crashActor': async ({ actor }) => {
-        const chunkId = /^chunk-([0-9a-f]{16})$/.exec(actor)?.[1];
+        const chunkId = chunkIdOfReplicaActor(actor);
         requireFaultInjection(actor, chunkId !== undefined && store.get(chunkId) !== undefined);
-        dispatch(chunkserver, { kind: INJECTED_CRASH, chunkId } as never);
+        dispatch(chunkserver, { kind: INJECTED_CRASH, chunkId: chunkId! });
         return { body: { crashed: actor } };
       },
       'chunkserver.report': async (_body, _data, envelope) => {

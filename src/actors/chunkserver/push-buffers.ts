@@ -1,4 +1,4 @@
-import { OfsError } from '../core/errors.js';
+import { OfsError } from '../../core/errors.js';
 
 /**
  * Bytes pushed ahead of a mutation (GFS 3.2), kept in memory under the id the

@@ -11,7 +11,7 @@
  * that were acknowledged may lie beyond them).
  */
 import { crc32c } from '@node-rs/crc32';
-import { OfsError } from './errors.js';
+import { OfsError } from '../core/errors.js';
 
 export const RECORD_HEADER_BYTES = 8;
 

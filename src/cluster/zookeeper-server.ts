@@ -5,7 +5,7 @@ import { constants as osConstants } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OfsError } from '../core/errors.js';
-import { sleep } from './backoff.js';
+import { sleep } from '../util/backoff.js';
 import { dyingWithParent, spawnWithoutInheritedSockets } from './child-process.js';
 
 /*

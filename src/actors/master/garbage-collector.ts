@@ -1,5 +1,5 @@
 import { dispatch, spawnStateless, type Ref } from 'nact';
-import type { MasterMessage } from './master-actor.js';
+import type { MasterMessage } from './master-messages.js';
 
 export type GarbageMessage = { kind: 'tick'; now: number };
 

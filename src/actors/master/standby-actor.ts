@@ -1,16 +1,16 @@
 import { dispatch, spawn, type Ref } from 'nact';
-import { OfsError, toOfsError } from '../core/errors.js';
-import type { MasterEvent } from '../core/events.js';
-import type { Logger } from '../core/logger.js';
-import type { MasterStore } from '../core/master-store.js';
-import { applyAll, type Namespace } from '../core/namespace.js';
-import { crashable, resumeOnCrash } from './supervision.js';
-
-export type StandbyOutcome = { ok: true; seq: number } | { ok: false; code: OfsError['code']; message: string };
+import { OfsError } from '../../core/errors.js';
+import type { MasterEvent } from '../../core/events.js';
+import type { Logger } from '../../util/logger.js';
+import type { MasterStore } from '../../storage/master-store.js';
+import { applyAll, type Namespace } from '../../core/namespace.js';
+import { settle, type Result } from '../../util/result.js';
+import { crashable, resumeOnCrash } from '../supervision.js';
 
 export type StandbyMessage =
-  | { kind: 'install'; ns: Namespace; sender: Ref<StandbyOutcome> }
-  | { kind: 'append'; events: MasterEvent[]; epoch: number; sender: Ref<StandbyOutcome> }
+  /** Answered with the seq the standby is at. */
+  | { kind: 'install'; ns: Namespace; sender: Ref<Result<number>> }
+  | { kind: 'append'; events: MasterEvent[]; epoch: number; sender: Ref<Result<number>> }
   | { kind: 'take-over'; sender: Ref<Namespace> };
 
 interface StandbyState {
@@ -35,14 +35,7 @@ export function spawnStandbyActor(
   checkpointEvery: number,
   log: Logger,
 ): Ref<StandbyMessage> {
-  const reply = (sender: Ref<StandbyOutcome>, run: () => Promise<number>) =>
-    run().then(
-      (seq) => dispatch(sender, { ok: true, seq }),
-      (err: unknown) => {
-        const error = toOfsError(err);
-        dispatch(sender, { ok: false, code: error.code, message: error.message });
-      },
-    );
+  const reply = async (sender: Ref<Result<number>>, run: () => Promise<number>) => dispatch(sender, await settle(run()));
 
   return spawn(
     parent,
@@ -87,6 +80,6 @@ export function spawnStandbyActor(
       }
     }),
     'standby',
-    { initialState: { ns: initial, attached: false, epoch: 0, sinceCheckpoint: 0 }, onCrash: resumeOnCrash(log) as never },
+    { initialState: { ns: initial, attached: false, epoch: 0, sinceCheckpoint: 0 }, onCrash: resumeOnCrash(log) },
   );
 }

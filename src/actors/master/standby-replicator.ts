@@ -1,7 +1,7 @@
-import { OfsError } from '../core/errors.js';
-import type { MasterEvent } from '../core/events.js';
-import type { Logger } from '../core/logger.js';
-import type { RpcClient } from '../transport/rpc-client.js';
+import { OfsError } from '../../core/errors.js';
+import type { MasterEvent } from '../../core/events.js';
+import type { Logger } from '../../util/logger.js';
+import type { RpcClient } from '../../transport/rpc-client.js';
 
 export interface StandbyRef {
   id: string;

@@ -1,9 +1,11 @@
-import { dispatch, query, spawnStateless, type Ref } from 'nact';
-import type { ChunkStore } from '../chunkstore/chunk-store.js';
-import { OfsError } from '../core/errors.js';
-import type { HeldLeases } from '../core/held-leases.js';
-import type { Logger } from '../core/logger.js';
-import { spawnChunkReplica, type ReplicaMessage, type ReplicaOutcome, type SerialBook } from './chunk-replica-actor.js';
+import { dispatch, spawnStateless, type Ref } from 'nact';
+import { replicaActorName } from '../../core/chunk-id.js';
+import type { ChunkStore } from '../../storage/chunk-store.js';
+import type { HeldLeases } from './held-leases.js';
+import type { Logger } from '../../util/logger.js';
+import { askResult } from '../../util/ask.js';
+import type { Result } from '../../util/result.js';
+import { spawnChunkReplica, type ReplicaMessage, type SerialBook } from './chunk-replica-actor.js';
 
 /** How long a single chunk operation may take before the caller gives up. */
 const REPLICA_TIMEOUT_MS = 60_000;
@@ -17,7 +19,7 @@ export function spawnChunkserverActor(parent: Ref<unknown>, store: ChunkStore, l
   return spawnStateless(
     parent,
     (msg: ReplicaMessage, ctx) => {
-      const name = `chunk-${msg.chunkId}`;
+      const name = replicaActorName(msg.chunkId);
       const replica = (ctx.children.get(name) as Ref<ReplicaMessage> | undefined) ?? spawnChunkReplica(ctx.self, msg.chunkId, store, leases, serials, log);
       dispatch(replica, msg);
     },
@@ -26,11 +28,6 @@ export function spawnChunkserverActor(parent: Ref<unknown>, store: ChunkStore, l
 }
 
 /** Asks the chunkserver actor to do one chunk operation and unwraps the outcome. */
-export async function askReplica<T>(
-  chunkserver: Ref<ReplicaMessage>,
-  make: (sender: Ref<ReplicaOutcome<T>>) => ReplicaMessage,
-): Promise<T> {
-  const outcome = (await query(chunkserver, make as never, REPLICA_TIMEOUT_MS)) as ReplicaOutcome<T>;
-  if (!outcome.ok) throw new OfsError(outcome.code, outcome.message);
-  return outcome.value;
+export function askReplica<T>(chunkserver: Ref<ReplicaMessage>, make: (sender: Ref<Result<T>>) => ReplicaMessage): Promise<T> {
+  return askResult(chunkserver, REPLICA_TIMEOUT_MS)(make);
 }

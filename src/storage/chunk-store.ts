@@ -11,7 +11,7 @@ import {
   checksumsAfterWrite,
   edgeBlocksToVerify,
 } from './block-checksums.js';
-import { assertChunkId } from './chunk-id.js';
+import { assertChunkId } from '../core/chunk-id.js';
 import {
   chunkPaths,
   classifyChunkFiles,

@@ -1,10 +1,10 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadNewestCheckpoint, writeCheckpoint } from './checkpoint.js';
-import { OfsError } from './errors.js';
-import { masterEventSchema, type MasterEvent } from './events.js';
+import { OfsError } from '../core/errors.js';
+import { masterEventSchema, type MasterEvent } from '../core/events.js';
 import { Journal } from './journal.js';
-import { applyAll, emptyNamespace, type Namespace } from './namespace.js';
+import { applyAll, emptyNamespace, type Namespace } from '../core/namespace.js';
 
 /**
  * A master's durable state on disk: the newest checkpoint plus the journal of

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { OfsError } from '../core/errors.js';
-import { isChunkId } from './chunk-id.js';
+import { isChunkId } from '../core/chunk-id.js';
 
 /** Where one chunk lives: `<id>.data` holds the bytes, `<id>.meta` version, length and checksums. */
 export interface ChunkPaths {

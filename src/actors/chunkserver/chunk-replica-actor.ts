@@ -1,11 +1,11 @@
 import { dispatch, spawn, type Ref } from 'nact';
-import type { ChunkInfo, ChunkStore } from '../chunkstore/chunk-store.js';
-import { OfsError, toOfsError } from '../core/errors.js';
-import type { HeldLeases } from '../core/held-leases.js';
-import type { Logger } from '../core/logger.js';
-import { crashable, resetOnCrash } from './supervision.js';
-
-export type ReplicaOutcome<T> = { ok: true; value: T } | { ok: false; code: OfsError['code']; message: string };
+import type { ChunkInfo, ChunkStore } from '../../storage/chunk-store.js';
+import { replicaActorName } from '../../core/chunk-id.js';
+import { OfsError } from '../../core/errors.js';
+import type { HeldLeases } from './held-leases.js';
+import type { Logger } from '../../util/logger.js';
+import { settle, type Result } from '../../util/result.js';
+import { crashable, INJECTED_CRASH, resetOnCrash } from '../supervision.js';
 
 /** How a mutation changes the bytes: the pushed data at an offset, or zeros over a range (padding). */
 export type Mutation = { data: Buffer; offset: number } | { pad: true; offset: number; length: number };
@@ -19,7 +19,7 @@ export interface OrderedMutation {
 }
 
 interface Sender<T> {
-  sender: Ref<ReplicaOutcome<T>>;
+  sender: Ref<Result<T>>;
 }
 
 export type ReplicaMessage =
@@ -47,7 +47,9 @@ export type ReplicaMessage =
     } & Sender<ChunkInfo>)
   | ({ kind: 'verify'; chunkId: string } & Sender<number[]>)
   | { kind: 'flush'; chunkId: string }
-  | ({ kind: 'delete'; chunkId: string } & Partial<Sender<void>>);
+  | ({ kind: 'delete'; chunkId: string } & Partial<Sender<void>>)
+  /** Fault injection: makes this chunk's replica actor crash, as a bug would. */
+  | { kind: typeof INJECTED_CRASH; chunkId: string };
 
 /**
  * Serial of the last mutation applied to each chunk at its version (a new
@@ -205,23 +207,17 @@ export function spawnChunkReplica(
 
   return spawn(
     parent,
-    crashable(`chunk-${chunkId}`, async (state: ReplicaState, msg: ReplicaMessage, ctx: { self: Ref<ReplicaMessage> }) => {
-      let outcome: ReplicaOutcome<unknown>;
-      try {
-        outcome = { ok: true, value: await perform(state, msg, ctx.self) };
-      } catch (err) {
-        const error = toOfsError(err);
-        outcome = { ok: false, code: error.code, message: error.message };
-      }
-      if ('sender' in msg && msg.sender) dispatch(msg.sender as Ref<ReplicaOutcome<unknown>>, outcome);
+    crashable(replicaActorName(chunkId), async (state: ReplicaState, msg: ReplicaMessage, ctx: { self: Ref<ReplicaMessage> }) => {
+      const outcome = await settle(perform(state, msg, ctx.self));
+      if ('sender' in msg && msg.sender) dispatch(msg.sender as Ref<Result<unknown>>, outcome);
       return state;
     }),
-    `chunk-${chunkId}`,
+    replicaActorName(chunkId),
     {
       initialStateFunc: () => ({ syncWaiters: [] }),
       shutdownAfter: IDLE_SHUTDOWN_MS,
       // The chunk is on disk; a restarted replica actor reads it from there again.
-      onCrash: resetOnCrash(log) as never,
+      onCrash: resetOnCrash(log),
     },
   );
 }

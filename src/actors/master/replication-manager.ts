@@ -1,15 +1,22 @@
-import { dispatch, query, spawn, type Ref } from 'nact';
-import { OfsError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
-import type { RpcClient } from '../transport/rpc-client.js';
-import { crashable, resetOnCrash } from './supervision.js';
-import type { BumpOutcome, LeaseMessage } from './lease-manager.js';
-import { BALANCED_SPREAD } from '../core/balance.js';
-import { byReplicationPriority } from '../core/replication-priority.js';
-import { askMasterActor, type BalanceMove, type LeaseCandidate, type MasterMessage, type MasterOutcome, type ReplicationNeeds } from './master-actor.js';
+import { dispatch, spawn, type Ref } from 'nact';
+import { BALANCED_SPREAD } from '../../core/balance.js';
+import { OfsError } from '../../core/errors.js';
+import type { BalanceMove, LeaseCandidate, ReplicationNeeds, ServerRef } from '../../core/master-planners.js';
+import { byReplicationPriority } from '../../core/replication-priority.js';
+import type { RpcClient } from '../../transport/rpc-client.js';
+import { ask, askResult } from '../../util/ask.js';
+import type { Logger } from '../../util/logger.js';
+import { crashable, resetOnCrash } from '../supervision.js';
+import type { LeaseMessage } from './lease-manager.js';
+import type { MasterMessage } from './master-messages.js';
 
 export type ReplicationMessage =
   | { kind: 'tick' }
+  /** What a check found: chunks short of replicas, and which of them are being written (their primary holds a lease). */
+  | { kind: 'needs'; needs: ReplicationNeeds; beingWritten: Set<string> }
+  /** With nothing to restore: the next balancing move, if the spread calls for one. */
+  | { kind: 'balance-planned'; plan: BalanceMove }
+  | { kind: 'check-failed'; err: Error }
   /** `targetFailed`: the target itself failed the copy (not the version bump before it). */
   | { kind: 'copy-done'; chunkId: string; source: string; target: string; ok: boolean; targetFailed?: boolean; balancing?: boolean; moved?: boolean }
   /** `ofs balance`: balance down to `threshold` now; answers with the progress so far. */
@@ -27,6 +34,8 @@ interface Copy {
 }
 
 interface ReplicationState {
+  /** A check (asking the master what needs copying) is under way: ticks meanwhile are skipped. */
+  checking: boolean;
   copying: Map<string, Copy>;
   /** Copies each chunkserver takes part in now, as source or target. */
   busy: Map<string, number>;
@@ -55,7 +64,6 @@ export interface ReplicationSettings {
 }
 
 const COPY_TIMEOUT_MS = 120_000;
-const QUERY_TIMEOUT_MS = 30_000;
 /**
  * How long a target that failed a copy is passed over for that chunk: long
  * enough to try the others, short enough that a server that recovers (or is
@@ -81,20 +89,19 @@ export function spawnReplicationManager(
   settings: ReplicationSettings,
   log: Logger,
 ): Ref<ReplicationMessage> {
-  const askMaster = <T>(make: (sender: Ref<MasterOutcome>) => MasterMessage) => askMasterActor<T>(master, make);
+  const askMaster = askResult(master);
 
   /** One copy: a new version on the live replicas, then the target pulls the chunk from the source. */
-  const copy = async (chunk: LeaseCandidate, source: { id: string; address: string }, target: { id: string; address: string }): Promise<void> => {
-    const bumped = (await query(leases, (sender) => ({ kind: 'bump', candidate: chunk, sender }) as LeaseMessage, QUERY_TIMEOUT_MS)) as BumpOutcome;
-    if (!bumped.ok) throw new OfsError(bumped.code, bumped.message);
+  const copy = async (chunk: LeaseCandidate, source: ServerRef, target: ServerRef): Promise<void> => {
+    const version = await askResult(leases)<number>((sender) => ({ kind: 'bump', candidate: chunk, sender }));
     const { body } = await rpc
-      .call(target.address, 'chunk.copyFrom', { chunkId: chunk.chunkId, version: bumped.version, source: source.address }, { timeoutMs: COPY_TIMEOUT_MS })
+      .call(target.address, 'chunk.copyFrom', { chunkId: chunk.chunkId, version, source: source.address }, { timeoutMs: COPY_TIMEOUT_MS })
       .catch((err: Error) => {
         throw new TargetFailure(`${target.id} could not copy chunk ${chunk.chunkId} from ${source.id}: ${err.message}`);
       });
-    const { accepted } = await askMaster<{ accepted: boolean }>((sender) => ({ kind: 'replica-copied', chunkId: chunk.chunkId, version: bumped.version, serverId: target.id, length: body.length, sender }));
+    const { accepted } = await askMaster<{ accepted: boolean }>((sender) => ({ kind: 'replica-copied', chunkId: chunk.chunkId, version, serverId: target.id, length: body.length, sender }));
     if (!accepted) throw new OfsError('ESTALE', `chunk ${chunk.chunkId} changed version while it was copied`);
-    log.info({ chunkId: chunk.chunkId, from: source.id, to: target.id, version: bumped.version, bytes: body.length }, 'chunk re-replicated');
+    log.info({ chunkId: chunk.chunkId, from: source.id, to: target.id, version, bytes: body.length }, 'chunk re-replicated');
   };
 
   /** Picks copies for the neediest chunks within the limits; returns them to start. */
@@ -102,7 +109,7 @@ export function spawnReplicationManager(
     const passedOver = (chunkId: string, serverId: string) => (state.failed.get(`${chunkId}@${serverId}`) ?? 0) > now;
     const load = (id: string) => state.busy.get(id) ?? 0;
     const ordered = byReplicationPriority(needs.chunks.map((c) => ({ ...c, inUse: c.readLately || beingWritten.has(c.chunkId) })));
-    const started: { chunk: LeaseCandidate; source: { id: string; address: string }; target: { id: string; address: string } }[] = [];
+    const started: { chunk: LeaseCandidate; source: ServerRef; target: ServerRef }[] = [];
     for (const chunk of ordered) {
       if (state.copying.size + started.length >= settings.maxCopies) break;
       if (state.copying.has(chunk.chunkId)) continue;
@@ -112,72 +119,85 @@ export function spawnReplicationManager(
         .filter((s) => !holders.has(s.id) && s.free >= settings.chunkSize && load(s.id) < settings.maxCopiesPerServer && !passedOver(chunk.chunkId, s.id))
         .sort((a, b) => load(a.id) - load(b.id) || b.free - a.free)[0];
       if (!source || !target || load(source.id) >= settings.maxCopiesPerServer) continue;
-      state.busy.set(source.id, load(source.id) + 1);
-      state.busy.set(target.id, load(target.id) + 1);
-      state.copying.set(chunk.chunkId, { source: source.id, target: target.id });
+      reserve(state, chunk.chunkId, source.id, target.id);
       started.push({ chunk, source, target });
     }
     return started;
   };
 
-  /** Moves one replica from the fullest chunkserver to the emptiest, if the spread calls for it. */
-  const balanceStep = async (state: ReplicationState, self: Ref<ReplicationMessage>): Promise<void> => {
-    const { spread, move } = await askMaster<BalanceMove>((sender) => ({ kind: 'balance-move', threshold: state.threshold, sender }));
-    state.spread = spread;
-    if (!move) {
-      state.threshold = BALANCED_SPREAD; // reached what `ofs balance` asked for: back to the background level
-      return;
-    }
-    const { chunk, from, to } = move;
-    state.copying.set(chunk.chunkId, { source: from.id, target: to.id });
-    state.busy.set(from.id, (state.busy.get(from.id) ?? 0) + 1);
-    state.busy.set(to.id, (state.busy.get(to.id) ?? 0) + 1);
+  /** Starts a copy; its end comes back to the actor as copy-done. */
+  const startCopy = (self: Ref<ReplicationMessage>, chunk: LeaseCandidate, source: ServerRef, target: ServerRef): void => {
+    const done = { kind: 'copy-done', chunkId: chunk.chunkId, source: source.id, target: target.id } as const;
+    copy(chunk, source, target).then(
+      () => dispatch(self, { ...done, ok: true }),
+      (err: Error) => {
+        log.warn({ chunkId: chunk.chunkId, from: source.id, to: target.id, err: err.message }, 'chunk copy failed; will retry');
+        dispatch(self, { ...done, ok: false, targetFailed: err instanceof TargetFailure });
+      },
+    );
+  };
+
+  /** Moves one replica from a fuller chunkserver to an emptier one: a copy, then the source's replica dropped. */
+  const startMove = (self: Ref<ReplicationMessage>, { chunk, from, to }: NonNullable<BalanceMove['move']>): void => {
+    const done = { kind: 'copy-done', chunkId: chunk.chunkId, source: from.id, target: to.id, balancing: true } as const;
     copy(chunk, from, to)
       .then(() => askMaster<{ dropped: boolean }>((sender) => ({ kind: 'drop-replica', chunkId: chunk.chunkId, serverId: from.id, sender })))
       .then(
         ({ dropped }) => {
           log.info({ chunkId: chunk.chunkId, from: from.id, to: to.id, dropped }, 'replica moved to even out disk use');
-          dispatch(self, { kind: 'copy-done', chunkId: chunk.chunkId, source: from.id, target: to.id, ok: true, balancing: true, moved: dropped });
+          dispatch(self, { ...done, ok: true, moved: dropped });
         },
         (err: Error) => {
           log.warn({ chunkId: chunk.chunkId, err: err.message }, 'balancing move failed');
-          dispatch(self, { kind: 'copy-done', chunkId: chunk.chunkId, source: from.id, target: to.id, ok: false, balancing: true, targetFailed: err instanceof TargetFailure });
+          dispatch(self, { ...done, ok: false, targetFailed: err instanceof TargetFailure });
         },
       );
   };
 
-  let checking = false;
+  /** Asks the master what needs copying, and the lease manager which of those chunks are being written. */
+  const check = async (): Promise<ReplicationMessage> => {
+    const needs = await askMaster<ReplicationNeeds>((sender) => ({ kind: 'replication-needs', sender }));
+    if (needs.chunks.length === 0) return { kind: 'needs', needs, beingWritten: new Set() };
+    const chunkIds = needs.chunks.map((c) => c.chunkId);
+    const primaries = await ask(leases)((sender: Ref<(string | null)[]>) => ({ kind: 'primaries', chunkIds, sender }));
+    return { kind: 'needs', needs, beingWritten: new Set(chunkIds.filter((_, i) => primaries[i] !== null)) };
+  };
+
+  const reserve = (state: ReplicationState, chunkId: string, source: string, target: string): void => {
+    state.copying.set(chunkId, { source, target });
+    for (const id of [source, target]) state.busy.set(id, (state.busy.get(id) ?? 0) + 1);
+  };
+
   return spawn(
     parent,
     crashable('replication-manager', (state: ReplicationState, msg: ReplicationMessage, ctx: { self: Ref<ReplicationMessage> }): ReplicationState => {
+      const failed = (err: Error): void => dispatch(ctx.self, { kind: 'check-failed', err });
       switch (msg.kind) {
-        case 'tick': {
-          if (checking) return state;
-          checking = true;
-          (async () => {
-            const needs = await askMaster<ReplicationNeeds>((sender) => ({ kind: 'replication-needs', sender }));
-            // Restoring replicas comes first; balancing moves one replica at a time when nothing else is copying.
-            if (needs.chunks.length === 0) {
-              if (state.copying.size === 0 && Date.now() >= state.nextMoveAt) await balanceStep(state, ctx.self);
-              return;
-            }
-            const chunkIds = needs.chunks.map((c) => c.chunkId);
-            const primaries = (await query(leases, (sender) => ({ kind: 'primaries', chunkIds, sender }) as LeaseMessage, QUERY_TIMEOUT_MS)) as (string | null)[];
-            const beingWritten = new Set(chunkIds.filter((_, i) => primaries[i] !== null));
-            for (const { chunk, source, target } of plan(state, needs, beingWritten, Date.now())) {
-              copy(chunk, source, target).then(
-                () => dispatch(ctx.self, { kind: 'copy-done', chunkId: chunk.chunkId, source: source.id, target: target.id, ok: true }),
-                (err: Error) => {
-                  log.warn({ chunkId: chunk.chunkId, from: source.id, to: target.id, err: err.message }, 'chunk copy failed; will retry');
-                  dispatch(ctx.self, { kind: 'copy-done', chunkId: chunk.chunkId, source: source.id, target: target.id, ok: false, targetFailed: err instanceof TargetFailure });
-                },
-              );
-            }
-          })()
-            .catch((err: Error) => log.warn({ err: err.message }, 'replication check failed'))
-            .finally(() => (checking = false));
-          return state;
+        case 'tick':
+          if (state.checking) return state;
+          check().then((found) => dispatch(ctx.self, found), failed);
+          return { ...state, checking: true };
+        case 'needs': {
+          // Restoring replicas comes first; balancing moves one replica at a time when nothing else is copying.
+          if (msg.needs.chunks.length === 0) {
+            if (state.copying.size > 0 || Date.now() < state.nextMoveAt) return { ...state, checking: false };
+            askMaster<BalanceMove>((sender) => ({ kind: 'balance-move', threshold: state.threshold, sender })).then((plan) => dispatch(ctx.self, { kind: 'balance-planned', plan }), failed);
+            return state; // still checking, until the move is planned
+          }
+          for (const { chunk, source, target } of plan(state, msg.needs, msg.beingWritten, Date.now())) startCopy(ctx.self, chunk, source, target);
+          return { ...state, checking: false };
         }
+        case 'balance-planned': {
+          const { spread, move } = msg.plan;
+          // No move: reached what `ofs balance` asked for, back to the background level.
+          if (!move) return { ...state, checking: false, spread, threshold: BALANCED_SPREAD };
+          reserve(state, move.chunk.chunkId, move.from.id, move.to.id);
+          startMove(ctx.self, move);
+          return { ...state, checking: false, spread };
+        }
+        case 'check-failed':
+          log.warn({ err: msg.err.message }, 'replication check failed');
+          return { ...state, checking: false };
         case 'balance':
           state.threshold = msg.threshold;
           dispatch(msg.sender, { spread: state.spread, moved: state.moved, threshold: state.threshold });
@@ -197,8 +217,8 @@ export function spawnReplicationManager(
     'replication-manager',
     // Restarted, it forgets copies under way; they finish or fail on their own, and it plans again.
     {
-      initialStateFunc: () => ({ copying: new Map(), busy: new Map(), failed: new Map(), threshold: BALANCED_SPREAD, moved: 0, spread: 0, nextMoveAt: 0 }),
-      onCrash: resetOnCrash(log) as never,
+      initialStateFunc: () => ({ checking: false, copying: new Map(), busy: new Map(), failed: new Map(), threshold: BALANCED_SPREAD, moved: 0, spread: 0, nextMoveAt: 0 }),
+      onCrash: resetOnCrash(log),
     },
   );
 }

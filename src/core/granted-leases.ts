@@ -24,9 +24,9 @@ export class LeaseTable {
     return undefined;
   }
 
-  grant(lease: Lease): void {
+  grant(lease: Lease, now: number): void {
     const existing = this.leases.get(lease.chunkId);
-    if (existing && existing.expiresAt > Date.now() && existing.version >= lease.version) {
+    if (existing && existing.expiresAt > now && existing.version >= lease.version) {
       throw new Error(`invariant broken: chunk ${lease.chunkId} would have two primaries (v${existing.version}, v${lease.version})`);
     }
     this.leases.set(lease.chunkId, lease);

@@ -24,7 +24,7 @@
 import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeRecords, encodeRecord } from './journal-codec.js';
-import { OfsError } from './errors.js';
+import { OfsError } from '../core/errors.js';
 
 /** What the journal needs of a record; everything else is the caller's. */
 export type JournalRecord = { seq: number };

@@ -1,29 +1,30 @@
 import { dispatch, spawn, type Ref } from 'nact';
-import { OfsError, toOfsError } from '../core/errors.js';
-import { LeaseTable, type Lease } from '../core/lease-table.js';
-import type { Logger } from '../core/logger.js';
-import type { ReplyOf } from '../transport/protocol.js';
-import type { RpcClient } from '../transport/rpc-client.js';
-import { crashable, resetOnCrash } from './supervision.js';
-import { askMasterActor, type GrantedLease, type LeaseCandidate, type MasterMessage, type MasterOutcome } from './master-actor.js';
+import { OfsError } from '../../core/errors.js';
+import { LeaseTable, type Lease } from '../../core/granted-leases.js';
+import type { Logger } from '../../util/logger.js';
+import type { ReplyOf } from '../../transport/protocol.js';
+import type { RpcClient } from '../../transport/rpc-client.js';
+import { crashable, resetOnCrash } from '../supervision.js';
+import type { GrantedLease, LeaseCandidate } from '../../core/master-planners.js';
+import { askResult } from '../../util/ask.js';
+import { failed, ok, settle, type Result } from '../../util/result.js';
+import type { MasterMessage } from './master-messages.js';
 
 export type LeaseReply = ReplyOf<'master.lease'>;
-export type LeaseOutcome = { ok: true; lease: LeaseReply } | { ok: false; code: OfsError['code']; message: string };
-export type BumpOutcome = { ok: true; version: number } | { ok: false; code: OfsError['code']; message: string };
 
 interface LeaseRequest {
   path: string;
   index: number | 'last';
   afterFailure: boolean;
-  sender: Ref<LeaseOutcome>;
+  sender: Ref<Result<LeaseReply>>;
 }
 
 export type LeaseMessage =
   | ({ kind: 'lease' } & LeaseRequest)
   | { kind: 'prepared'; request: LeaseRequest; candidate: LeaseCandidate }
-  | { kind: 'granted'; chunkId: string; outcome: { ok: true; lease?: Lease; version: number; index: number } | { ok: false; code: OfsError['code']; message: string } }
+  | { kind: 'granted'; chunkId: string; outcome: Result<{ lease?: Lease; version: number; index: number }> }
   /** Re-replication: a new version on the live replicas with no primary, so a copy made now cannot miss a mutation. */
-  | { kind: 'bump'; candidate: LeaseCandidate; sender: Ref<BumpOutcome> }
+  | { kind: 'bump'; candidate: LeaseCandidate; sender: Ref<Result<number>> }
   | { kind: 'extend'; serverId: string; leases: { chunkId: string; version: number }[]; sender: Ref<ReplyOf<'master.heartbeat'>['extended']> }
   | { kind: 'revoke'; chunkIds: string[] }
   | { kind: 'primaries'; chunkIds: string[]; sender: Ref<(string | null)[]> };
@@ -31,7 +32,7 @@ export type LeaseMessage =
 interface LeaseState {
   table: LeaseTable;
   /** Chunks with a grant under way, and who waits for it: one grant at a time per chunk. */
-  granting: Map<string, { leases: Ref<LeaseOutcome>[]; bump?: Ref<BumpOutcome> }>;
+  granting: Map<string, { leases: Ref<Result<LeaseReply>>[]; bump?: Ref<Result<number>> }>;
 }
 
 export interface LeaseSettings {
@@ -55,8 +56,6 @@ export function spawnLeaseManager(
   settings: LeaseSettings,
   log: Logger,
 ): Ref<LeaseMessage> {
-  const askMaster = <T>(make: (sender: Ref<MasterOutcome>) => MasterMessage) => askMasterActor<T>(master, make);
-
   const reply = (lease: Lease, index: number): LeaseReply => ({
     index,
     chunkId: lease.chunkId,
@@ -111,7 +110,7 @@ export function spawnLeaseManager(
     // The first replica of the last round was told it holds the lease.
     const primary = replicas[0];
     const granted: GrantedLease = { path: candidate.path, index: candidate.index, chunkId, version, replicas, failed };
-    if (replicas.length > 0) await askMaster((sender) => ({ kind: 'lease-granted', lease: granted, sender }));
+    if (replicas.length > 0) await askResult(master)((sender) => ({ kind: 'lease-granted', lease: granted, sender }));
     if (!primary) throw new OfsError('EUNAVAILABLE', `chunk ${chunkId}: no replica took a new version (${failed.join(', ')} did not answer)`);
     if (failed.length > 0) log.warn({ chunkId, version, failed }, 'replicas missed a new version: they are stale now');
     if (!withLease) return { version };
@@ -128,18 +127,9 @@ export function spawnLeaseManager(
   };
 
   const startGrant = (self: Ref<LeaseMessage>, candidate: LeaseCandidate, inForce: Lease | undefined, withLease: boolean): void => {
-    grant(candidate, inForce, withLease).then(
-      ({ version, lease }) => dispatch(self, { kind: 'granted', chunkId: candidate.chunkId, outcome: { ok: true, lease, version, index: candidate.index } }),
-      (err) => {
-        const error = toOfsError(err);
-        dispatch(self, { kind: 'granted', chunkId: candidate.chunkId, outcome: { ok: false, code: error.code, message: error.message } });
-      },
+    void settle(grant(candidate, inForce, withLease).then((granted) => ({ ...granted, index: candidate.index }))).then((outcome) =>
+      dispatch(self, { kind: 'granted', chunkId: candidate.chunkId, outcome }),
     );
-  };
-
-  const fail = (sender: Ref<LeaseOutcome>, err: unknown) => {
-    const error = toOfsError(err);
-    dispatch(sender, { ok: false, code: error.code, message: error.message });
   };
 
   return spawn(
@@ -149,9 +139,9 @@ export function spawnLeaseManager(
       switch (msg.kind) {
         case 'lease': {
           const { kind: _, ...request } = msg;
-          askMaster<LeaseCandidate>((sender) => ({ kind: 'prepare-lease', path: msg.path, index: msg.index, sender })).then(
+          askResult(master)((sender: Ref<Result<LeaseCandidate>>) => ({ kind: 'prepare-lease', path: msg.path, index: msg.index, sender })).then(
             (candidate) => dispatch(ctx.self, { kind: 'prepared', request, candidate }),
-            (err) => fail(msg.sender, err),
+            (err) => dispatch(msg.sender, failed(err)),
           );
           return state;
         }
@@ -160,7 +150,7 @@ export function spawnLeaseManager(
           const inForce = state.table.current(candidate.chunkId, now);
           const usable = inForce && inForce.version === candidate.version && candidate.liveIds.includes(inForce.primary.id);
           if (usable && !request.afterFailure) {
-            dispatch(request.sender, { ok: true, lease: reply(inForce, candidate.index) });
+            dispatch(request.sender, ok(reply(inForce, candidate.index)));
             return state;
           }
           const waiting = state.granting.get(candidate.chunkId);
@@ -174,7 +164,7 @@ export function spawnLeaseManager(
         }
         case 'bump': {
           if (state.granting.has(msg.candidate.chunkId)) {
-            dispatch(msg.sender, { ok: false, code: 'EUNAVAILABLE', message: `chunk ${msg.candidate.chunkId} is getting a new lease; copy it later` });
+            dispatch(msg.sender, failed(new OfsError('EUNAVAILABLE', `chunk ${msg.candidate.chunkId} is getting a new lease; copy it later`)));
             return state;
           }
           state.granting.set(msg.candidate.chunkId, { leases: [], bump: msg.sender });
@@ -186,11 +176,11 @@ export function spawnLeaseManager(
           state.granting.delete(msg.chunkId);
           const { outcome } = msg;
           if (outcome.ok) state.table.revoke(msg.chunkId);
-          if (outcome.ok && outcome.lease) state.table.grant(outcome.lease);
-          const leased = outcome.ok && outcome.lease ? { ok: true as const, lease: reply(outcome.lease, outcome.index) } : undefined;
-          const unleased = { ok: false as const, code: 'EUNAVAILABLE' as const, message: `chunk ${msg.chunkId} changed version under re-replication; ask again` };
+          if (outcome.ok && outcome.value.lease) state.table.grant(outcome.value.lease, now);
+          const leased = outcome.ok && outcome.value.lease ? ok(reply(outcome.value.lease, outcome.value.index)) : undefined;
+          const unleased = failed(new OfsError('EUNAVAILABLE', `chunk ${msg.chunkId} changed version under re-replication; ask again`));
           for (const sender of waiters.leases) dispatch(sender, leased ?? (outcome.ok ? unleased : outcome));
-          if (waiters.bump) dispatch(waiters.bump, outcome.ok ? { ok: true, version: outcome.version } : outcome);
+          if (waiters.bump) dispatch(waiters.bump, outcome.ok ? ok(outcome.value.version) : outcome);
           return state;
         }
         case 'extend': {
@@ -213,6 +203,6 @@ export function spawnLeaseManager(
     }),
     'lease-manager',
     // A restarted lease manager knows no leases: safe, since every new lease bumps the version.
-    { initialStateFunc: () => ({ table: new LeaseTable(), granting: new Map() }), onCrash: resetOnCrash(log) as never },
+    { initialStateFunc: () => ({ table: new LeaseTable(), granting: new Map() }), onCrash: resetOnCrash(log) },
   );
 }

@@ -1,4 +1,4 @@
-import { OfsError } from './errors.js';
+import { OfsError } from '../../core/errors.js';
 
 /**
  * The leases a chunkserver holds as primary. It trusts a lease for less time

@@ -1,0 +1,80 @@
+import { dispatch } from 'nact';
+import { OfsError } from '../../core/errors.js';
+import type { BalanceMove } from '../../core/master-planners.js';
+import { encodeNamespace } from '../../core/namespace-schema.js';
+import type { Namespace } from '../../core/namespace.js';
+import { protocol, type MessageType, type ReplyOf } from '../../transport/protocol.js';
+import type { HandlerMap } from '../../transport/rpc-server.js';
+import { ask, askResult } from '../../util/ask.js';
+import { injectCrash, requireFaultInjection } from '../supervision.js';
+import { activeActors, type MasterProcess } from './master-process.js';
+import type { BalanceProgress } from './replication-manager.js';
+
+const MASTER_TYPES = (Object.keys(protocol) as MessageType[]).filter((t) => t.startsWith('master.'));
+
+/**
+ * The master's RPC handlers: each request goes to the actor that owns its
+ * answer. Namespace requests go to the master actor; leases to the lease
+ * manager; balancing to the replication manager; a standby's appends to the
+ * standby actor. A master that is not active answers ENOTACTIVE.
+ */
+export function masterHandlers(process: MasterProcess): HandlerMap {
+  const askMaster = (type: MessageType, body: unknown) =>
+    askResult(activeActors(process).master)<unknown>((sender) => ({ kind: 'request', type, body, sender }));
+
+  return {
+    ...Object.fromEntries(MASTER_TYPES.map((type) => [type, async (body: unknown) => ({ body: await askMaster(type, body) })])),
+    'master.lease': async (body) => {
+      const { leases } = activeActors(process);
+      return { body: await askResult(leases)<ReplyOf<'master.lease'>>((sender) => ({ kind: 'lease', ...body, sender })) };
+    },
+    'master.locate': async (body) => {
+      const located = (await askMaster('master.locate', body)) as ReplyOf<'master.locate'>;
+      if (located.chunks.length === 0) return { body: located };
+      const chunkIds = located.chunks.map((c) => c.chunkId);
+      const primaries = await ask(activeActors(process).leases)<(string | null)[]>((sender) => ({ kind: 'primaries', chunkIds, sender }));
+      return { body: { ...located, chunks: located.chunks.map((c, i) => ({ ...c, primary: primaries[i] ?? null })) } };
+    },
+    'master.heartbeat': async (body) => {
+      const beat = (await askMaster('master.heartbeat', body)) as ReplyOf<'master.heartbeat'>;
+      if (body.leases.length === 0) return { body: beat };
+      const extended = await ask(activeActors(process).leases)<ReplyOf<'master.heartbeat'>['extended']>((sender) => ({
+        kind: 'extend',
+        serverId: body.id,
+        leases: body.leases,
+        sender,
+      }));
+      return { body: { ...beat, extended } };
+    },
+    'master.attachStandby': async (standby) => {
+      const ns = await ask(activeActors(process).master)<Namespace>((sender) => ({ kind: 'attach-standby', standby, sender }));
+      return { body: { seq: ns.seq }, data: [encodeNamespace(ns)] };
+    },
+    'master.balance': async ({ threshold }) => {
+      const { master, replication } = activeActors(process);
+      const progress = await ask(replication)<BalanceProgress>((sender) => ({ kind: 'balance', threshold, sender }));
+      // The spread as of now (a dry run of the planner), not as of the last move.
+      const { spread } = await askResult(master)<BalanceMove>((sender) => ({ kind: 'balance-move', threshold, sender })).catch(() => progress);
+      return { body: { ...progress, spread } };
+    },
+    'admin.crashActor': async ({ actor: name }) => {
+      const actors = {
+        master: process.active?.master,
+        'lease-manager': process.active?.leases,
+        'replication-manager': process.active?.replication,
+        standby: process.standbyActor,
+      };
+      const target = actors[name as keyof typeof actors];
+      requireFaultInjection(name, target !== undefined);
+      injectCrash(target!);
+      return { body: { crashed: name } };
+    },
+    'standby.append': async (body, _data, envelope) => {
+      if (process.mode !== 'standby') {
+        throw new OfsError('ESTALE', `master ${process.id} is active at epoch ${process.epoch}: it takes no events from another master`);
+      }
+      const seq = await askResult(process.standbyActor)<number>((sender) => ({ kind: 'append', events: body.events, epoch: envelope.epoch, sender }));
+      return { body: { seq } };
+    },
+  };
+}

@@ -1,0 +1,156 @@
+import { dispatch, spawn, type Ref } from 'nact';
+import { ClusterView } from '../../core/cluster-view.js';
+import { decideCollectGarbage } from '../../core/commands.js';
+import { stateDigest } from '../../core/digest.js';
+import type { MasterEvent, UnsequencedEvent } from '../../core/events.js';
+import * as plan from '../../core/master-planners.js';
+import { clusterStatus } from '../../core/master-queries.js';
+import { decideRequest } from '../../core/master-requests.js';
+import { applyAll, ownedChunks, type ChunkOwners, type Namespace } from '../../core/namespace.js';
+import { normalizePath } from '../../core/paths.js';
+import type { MessageType, ReplyOf } from '../../transport/protocol.js';
+import type { Logger } from '../../util/logger.js';
+import { failed, ok, type Result } from '../../util/result.js';
+import { crashable, resumeOnCrash } from '../supervision.js';
+import type { EventSink, MasterMessage, MasterSettings } from './master-messages.js';
+
+interface MasterState {
+  ns: Namespace;
+  view: ClusterView;
+  sinceCheckpoint: number;
+  /** Every chunk's owning file, for `ns` (a walk of every file is O(files): done once per namespace). */
+  owned?: { ns: Namespace; chunks: ChunkOwners };
+  /** File path → when a client last asked where its chunks are: re-replication copies those chunks first. */
+  readAt: Map<string, number>;
+}
+
+/** What a handler decided: the reply (or a promise of it, for work outside the actor) and the events to journal first. */
+type Handled<T> = { reply: T | Promise<T>; events?: UnsequencedEvent[] };
+
+/** A file located within this long counts as being read, for re-replication's priorities. */
+const READ_LATELY_MS = 60_000;
+
+/**
+ * The active master: a nact actor whose state is the namespace plus the soft
+ * cluster view. Each message is decided by the pure functions of src/core;
+ * its events are applied at once (so the next request sees them) and the
+ * answer waits until the sink says they are durable. Not awaiting the sink
+ * inside the actor is what lets the journal group-commit many requests into
+ * one fsync.
+ */
+export function spawnMasterActor(parent: Ref<unknown>, initial: Namespace, settings: MasterSettings, sink: EventSink, log: Logger): Ref<MasterMessage> {
+  const persist = (state: MasterState, events: UnsequencedEvent[]): { state: MasterState; durable: Promise<void> } => {
+    if (events.length === 0) return { state, durable: Promise.resolve() };
+    const sequenced = events.map((e, i) => ({ ...e, seq: state.ns.seq + 1 + i }) as MasterEvent);
+    const detached = plan.detachedChunks(state.ns, sequenced);
+    const ns = applyAll(state.ns, sequenced);
+    if (detached.length > 0) settings.onChunksDetached(detached);
+    // Chunks no file refers to any more are deleted through heartbeats.
+    const stillOwned = detached.length > 0 ? ownedChunks(ns) : undefined;
+    for (const chunkId of detached) if (!stillOwned!.has(chunkId)) state.view.scheduleDelete(chunkId);
+    const durable = sink.append(sequenced).catch((err: unknown) => {
+      // The in-memory state is now ahead of the log: continuing would serve
+      // metadata that a restart forgets. Crash loudly; the supervisor restarts us.
+      log.fatal({ err }, 'journal append failed; exiting so that state and journal cannot diverge');
+      process.exit(70);
+    });
+    let sinceCheckpoint = state.sinceCheckpoint + sequenced.length;
+    if (sinceCheckpoint >= settings.checkpointEvery) {
+      sinceCheckpoint = 0;
+      void sink.checkpoint(ns).catch((err) => log.error({ err }, 'checkpoint failed'));
+    }
+    return { state: { ...state, ns, sinceCheckpoint, owned: stillOwned && { ns, chunks: stillOwned } }, durable };
+  };
+
+  const owners = (state: MasterState): ChunkOwners => {
+    if (state.owned?.ns !== state.ns) state.owned = { ns: state.ns, chunks: ownedChunks(state.ns) };
+    return state.owned.chunks;
+  };
+
+  /** Runs a handler, persists its events and answers once they are durable. */
+  const answer = <T>(state: MasterState, sender: Ref<Result<T>>, run: () => Handled<T>): MasterState => {
+    try {
+      const { reply, events = [] } = run();
+      const next = persist(state, events);
+      Promise.all([reply, next.durable]).then(([value]) => dispatch(sender, ok(value)), (err: unknown) => dispatch(sender, failed(err)));
+      return next.state;
+    } catch (err) {
+      const outcome = failed(err);
+      if (outcome.code === 'EINTERNAL') log.error({ err }, 'request failed');
+      dispatch(sender, outcome);
+      return state;
+    }
+  };
+
+  /** A request: decided by the core, except those that need this process (who it is, its journal). */
+  const handle = (state: MasterState, type: MessageType, body: any, now: number): Handled<unknown> => {
+    const { ns, view } = state;
+    switch (type) {
+      case 'master.checkpoint':
+        return { reply: sink.checkpoint(ns) };
+      case 'master.status': {
+        const master = { id: settings.id, address: settings.address, epoch: settings.epoch(), seq: ns.seq, digest: stateDigest(ns) };
+        return { reply: { master, standby: settings.standbys(ns.seq), ...clusterStatus(ns, owners(state), view, settings, now) } };
+      }
+    }
+    const decided = decideRequest({ ns, view, owners: owners(state) }, settings, type, body, now);
+    if (type === 'master.reportCorrupt') log.warn({ chunkserver: body.id, chunkId: body.chunkId, blocks: body.blocks, reply: decided.reply }, 'corrupt replica reported');
+    if (type === 'master.locate') {
+      const located = decided.reply as ReplyOf<'master.locate'>;
+      if (located.type === 'file') state.readAt.set(located.path, now);
+      for (const chunk of located.chunks) shuffle(chunk.replicas); // spreads reads over the replicas
+    }
+    return decided;
+  };
+
+  const receive = (state: MasterState, msg: MasterMessage): MasterState => {
+    const now = Date.now();
+    switch (msg.kind) {
+      case 'request':
+        return answer(state, msg.sender, () => handle(state, msg.type, msg.body, now));
+      case 'attach-standby':
+        settings.attachStandby(msg.standby, state.ns.seq);
+        dispatch(msg.sender, state.ns);
+        return state;
+      case 'prepare-lease':
+        return answer(state, msg.sender, () => {
+          const { candidate, events } = plan.prepareLease(state.ns, state.view, settings, normalizePath(msg.path), msg.index, now);
+          return { reply: candidate, events };
+        });
+      case 'lease-granted':
+        return answer(state, msg.sender, () => ({ reply: {}, events: plan.recordGrant(state.view, msg.lease) }));
+      case 'replication-needs':
+        for (const [path, at] of state.readAt) if (now - at > READ_LATELY_MS) state.readAt.delete(path);
+        return answer(state, msg.sender, () => ({ reply: plan.replicationNeeds(owners(state), state.view, settings, (p) => state.readAt.has(p), now) }));
+      case 'balance-move':
+        return answer(state, msg.sender, () => ({ reply: plan.balanceMove(owners(state), state.view, settings, msg.threshold, now) }));
+      case 'drop-replica':
+        return answer(state, msg.sender, () => ({ reply: { dropped: plan.dropReplica(owners(state), state.view, settings, msg.chunkId, msg.serverId, now) } }));
+      case 'replica-copied':
+        return answer(state, msg.sender, () => ({ reply: { accepted: plan.acceptCopy(owners(state), state.view, msg) } }));
+      case 'collect-garbage': {
+        const events = decideCollectGarbage(state.ns, msg.now, msg.keepMs);
+        if (events.length > 0) log.info({ trash: events.map((e) => (e as { path: string }).path) }, 'garbage-collecting deleted files');
+        return persist(state, events).state;
+      }
+      case 'expire-dead':
+        for (const id of state.view.expire(msg.now)) log.warn({ chunkserver: id }, 'chunkserver missed its heartbeats: dropped');
+        return state;
+      case 'chunkserver-gone':
+        if (state.view.servers.has(msg.id)) log.warn({ chunkserver: msg.id }, 'chunkserver left ZooKeeper: dropped');
+        state.view.remove(msg.id);
+        return state;
+    }
+  };
+
+  const initialState: MasterState = { ns: initial, view: new ClusterView(settings.heartbeatTimeoutMs), sinceCheckpoint: 0, readAt: new Map() };
+  // The namespace is the truth: a crash drops the message that caused it and keeps the state.
+  return spawn(parent, crashable('master', receive), 'master', { initialState, onCrash: resumeOnCrash(log) });
+}
+
+function shuffle<T>(items: T[]): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+}

@@ -1,0 +1,42 @@
+import type { Ref } from 'nact';
+import type { MasterEvent } from '../../core/events.js';
+import type * as plan from '../../core/master-planners.js';
+import type { Namespace } from '../../core/namespace.js';
+import type { MessageType } from '../../transport/protocol.js';
+import type { Result } from '../../util/result.js';
+
+/** Where the master's events become durable (its journal, and the standby behind it). */
+export interface EventSink {
+  append(events: MasterEvent[]): Promise<void>;
+  checkpoint(ns: Namespace): Promise<{ seq: number; path: string }>;
+}
+
+export interface MasterSettings {
+  id: string;
+  address: string;
+  chunkSize: number;
+  replication: number;
+  heartbeatTimeoutMs: number;
+  /** Events between automatic checkpoints. */
+  checkpointEvery: number;
+  epoch: () => number;
+  /** Masters standing by, and how far each lags behind `seq`. */
+  standbys: (seq: number) => { id: string; address: string; lag: number | null }[];
+  /** Starts streaming events after `seq` to a standby that took the snapshot at `seq`. */
+  attachStandby: (standby: plan.ServerRef, seq: number) => void;
+  /** Chunks whose file was deleted, renamed or replaced: their leases are revoked. */
+  onChunksDetached: (chunkIds: string[]) => void;
+}
+
+export type MasterMessage =
+  | { kind: 'request'; type: MessageType; body: unknown; sender: Ref<Result<unknown>> }
+  | { kind: 'attach-standby'; standby: plan.ServerRef; sender: Ref<Namespace> }
+  | { kind: 'prepare-lease'; path: string; index: number | 'last'; sender: Ref<Result<plan.LeaseCandidate>> }
+  | { kind: 'lease-granted'; lease: plan.GrantedLease; sender: Ref<Result<unknown>> }
+  | { kind: 'replication-needs'; sender: Ref<Result<plan.ReplicationNeeds>> }
+  | { kind: 'balance-move'; threshold: number; sender: Ref<Result<plan.BalanceMove>> }
+  | { kind: 'drop-replica'; chunkId: string; serverId: string; sender: Ref<Result<{ dropped: boolean }>> }
+  | { kind: 'replica-copied'; chunkId: string; version: number; serverId: string; length: number; sender: Ref<Result<{ accepted: boolean }>> }
+  | { kind: 'expire-dead'; now: number }
+  | { kind: 'collect-garbage'; now: number; keepMs: number }
+  | { kind: 'chunkserver-gone'; id: string };

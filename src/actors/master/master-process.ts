@@ -1,0 +1,46 @@
+import type { Ref } from 'nact';
+import { OfsError } from '../../core/errors.js';
+import type { RpcClient } from '../../transport/rpc-client.js';
+import type { Logger } from '../../util/logger.js';
+import type { MemberInfo } from '../../zk/registry.js';
+import type { GarbageMessage } from './garbage-collector.js';
+import type { LeaseMessage } from './lease-manager.js';
+import type { MasterMessage } from './master-messages.js';
+import type { ReplicationMessage } from './replication-manager.js';
+import type { StandbyMessage } from './standby-actor.js';
+
+/** The actors of an active master, spawned when it takes over. */
+export interface ActiveActors {
+  master: Ref<MasterMessage>;
+  leases: Ref<LeaseMessage>;
+  replication: Ref<ReplicationMessage>;
+  gc: Ref<GarbageMessage>;
+}
+
+/**
+ * What the parts of one master process share: who it is, whether it stands
+ * by or serves, and its actors. The parts (RPC handlers, standby attachment,
+ * takeover) read it; only the takeover and the standby attachment change it.
+ */
+export interface MasterProcess {
+  id: string;
+  address: string;
+  mode: 'standby' | 'taking-over' | 'active';
+  /** This master's epoch once it took over (0 while it stands by). */
+  epoch: number;
+  /** Set once it is active. */
+  active?: ActiveActors;
+  /** No re-replication before the chunkservers have reported to a new master (HDFS's safe mode). */
+  replicationReady: boolean;
+  /** The masters in the election as last watched; the first is the active one. */
+  masters: MemberInfo[];
+  standbyActor: Ref<StandbyMessage>;
+  rpc: RpcClient;
+  log: Logger;
+}
+
+/** The active master's actors, or ENOTACTIVE that tells the client to look again. */
+export function activeActors(process: MasterProcess): ActiveActors {
+  if (!process.active) throw new OfsError('ENOTACTIVE', `master ${process.id} is not the active master; ask ZooKeeper for the active one`);
+  return process.active;
+}

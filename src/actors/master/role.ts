@@ -1,0 +1,127 @@
+import { dispatch, start, stop, type Ref } from 'nact';
+import { MasterStore } from '../../storage/master-store.js';
+import { RpcClient } from '../../transport/rpc-client.js';
+import { RpcServer } from '../../transport/rpc-server.js';
+import type { Logger } from '../../util/logger.js';
+import { watchMasters } from '../../zk/election.js';
+import { ensurePaths } from '../../zk/paths.js';
+import { watchChunkservers } from '../../zk/registry.js';
+import { connectZk } from '../../zk/session.js';
+import { loadOrCreateIdentity } from '../node-identity.js';
+import { masterHandlers } from './handlers.js';
+import type { MasterMessage } from './master-messages.js';
+import type { MasterProcess } from './master-process.js';
+import { spawnStandbyActor } from './standby-actor.js';
+import { StandbyAttachment } from './standby-attachment.js';
+import { StandbyStreams } from './standby-streams.js';
+import { Candidacy } from './takeover.js';
+
+export interface MasterOptions {
+  zk: string;
+  dir: string;
+  host: string;
+  port: number;
+  chunkSize: number;
+  replication: number;
+  /** Chunkservers beat this often. */
+  heartbeatMs: number;
+  /** A chunkserver silent this long is dead (its ZooKeeper session ending is the other signal). */
+  deadAfterMs: number;
+  /** ZooKeeper session timeout: how long after a crash this master's election node goes. */
+  zkSessionMs: number;
+  /** Events between automatic checkpoints. */
+  checkpointEvery?: number;
+  /** How long a chunk lease lasts (extended by the primary's heartbeats). */
+  leaseMs: number;
+  /** How long deleted files stay in the trash before GC removes them for good. */
+  gcIntervalMs: number;
+  log: Logger;
+  onFatal: (reason: string) => void;
+}
+
+export interface RunningMaster {
+  id: string;
+  address: string;
+  isActive(): boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * A master process. It recovers its namespace from checkpoint + journal, joins
+ * the ZooKeeper election and, while another master is active, stands by: it
+ * attaches to the active master, installs its snapshot and journals every
+ * event the active streams to it. Elected, it takes over (takeover.ts).
+ * Losing its ZooKeeper session ends the process: another master may be
+ * active by then, and the supervisor starts this one again as a standby.
+ */
+export async function runMaster(options: MasterOptions): Promise<RunningMaster> {
+  const { log } = options;
+  const checkpointEvery = options.checkpointEvery ?? 10_000;
+  const id = await loadOrCreateIdentity(options.dir, 'master');
+  const { store, ns: recovered } = await MasterStore.open(options.dir, (msg) => log.warn(msg));
+  log.info({ id, seq: recovered.seq }, 'namespace recovered from checkpoint and journal');
+
+  const system = start();
+  const process: MasterProcess = {
+    id,
+    address: '',
+    mode: 'standby',
+    epoch: 0,
+    replicationReady: false,
+    masters: [],
+    standbyActor: spawnStandbyActor(system, recovered, store, checkpointEvery, log),
+    rpc: new RpcClient(id, () => process.epoch),
+    log,
+  };
+  const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, { id, epoch: () => process.epoch, handlers: masterHandlers(process), log });
+  process.address = server.address;
+
+  const zk = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs });
+  zk.onExpired(() => options.onFatal('ZooKeeper session expired: another master may be active now; stepping down'));
+  await ensurePaths(zk);
+  const streams = new StandbyStreams(process, zk, store, options.onFatal);
+  const attachment = new StandbyAttachment(process);
+  const mastersWatch = watchMasters(zk, (list) => {
+    process.masters = list;
+    attachment.mastersChanged();
+  });
+
+  const tellMaster = (msg: MasterMessage): void => {
+    if (process.active) dispatch(process.active.master, msg);
+  };
+  // A chunkserver whose ephemeral znode vanished is dead now, not after missed heartbeats.
+  let lastChunkservers = new Set<string>();
+  const chunkserversWatch = watchChunkservers(zk, (members) => {
+    const present = new Set(members.map((m) => m.id));
+    for (const known of lastChunkservers) if (!present.has(known)) tellMaster({ kind: 'chunkserver-gone', id: known });
+    lastChunkservers = present;
+  });
+
+  const settings = { ...options, checkpointEvery };
+  await new Candidacy(process, zk, system, streams, settings, options.onFatal).join();
+
+  const ticks = setInterval(() => {
+    const now = Date.now();
+    tellMaster({ kind: 'expire-dead', now });
+    if (!process.active) return;
+    if (process.replicationReady) dispatch(process.active.replication, { kind: 'tick' });
+    dispatch(process.active.gc, { kind: 'tick', now });
+  }, options.heartbeatMs);
+
+  return {
+    id,
+    address: process.address,
+    isActive: () => process.mode === 'active',
+    async stop() {
+      clearInterval(ticks);
+      attachment.stop();
+      mastersWatch.stop();
+      chunkserversWatch.stop();
+      server.close();
+      process.rpc.close();
+      stop(system as Ref<unknown>);
+      await zk.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { decodeNamespace } from '../../core/namespace-schema.js';
+import { ASK_TIMEOUT_MS, askResult } from '../../util/ask.js';
+import type { MasterProcess } from './master-process.js';
+
+/** Pause between attempts to attach to the active master. */
+const ATTACH_RETRY_MS = 300;
+/** How often a standby confirms that the active master streams events to it. */
+const CHECK_EVERY_MS = 3_000;
+
+/**
+ * A standby master's side of replication: it keeps itself attached to
+ * whichever master is active (installing its snapshot, after which the
+ * active streams every event to it), and checks now and then that the
+ * active still lists it with a lag: an attach whose effect was lost must not
+ * leave it silently out of sync.
+ */
+export class StandbyAttachment {
+  /** The active master this standby installed a snapshot from. */
+  private attachedTo: string | undefined;
+  private attaching = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly process: MasterProcess) {
+    this.timer = setInterval(() => this.check(), CHECK_EVERY_MS);
+  }
+
+  /** The election changed: attach to the new active master, if it is another. */
+  mastersChanged(): void {
+    if (this.process.mode === 'standby' && this.process.masters[0]?.id !== this.attachedTo) void this.attach();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private async attach(): Promise<void> {
+    if (this.attaching) return;
+    this.attaching = true;
+    const { id, address, rpc, log } = this.process;
+    try {
+      while (this.process.mode === 'standby') {
+        const active = this.process.masters[0];
+        if (!active || active.id === id || active.id === this.attachedTo) return;
+        try {
+          const { data } = await rpc.call(active.address, 'master.attachStandby', { id, address }, { timeoutMs: ASK_TIMEOUT_MS });
+          const ns = decodeNamespace(data[0]);
+          await askResult(this.process.standbyActor)<number>((sender) => ({ kind: 'install', ns, sender }));
+          this.attachedTo = active.id;
+          log.info({ active: active.id, seq: ns.seq }, 'standing by: attached to the active master');
+          return;
+        } catch (err) {
+          log.debug({ err: (err as Error).message }, 'attach to the active master failed; retrying');
+          await sleep(ATTACH_RETRY_MS);
+        }
+      }
+    } finally {
+      this.attaching = false;
+    }
+  }
+
+  private check(): void {
+    const { id, mode, rpc, log } = this.process;
+    const active = this.process.masters[0];
+    if (mode !== 'standby' || this.attaching || !active || active.id === id) return;
+    rpc
+      .call(active.address, 'master.status', {}, { timeoutMs: 5_000 })
+      .then(({ body }) => {
+        if (this.process.mode !== 'standby' || body.standby.some((s) => s.id === id && s.lag !== null)) return;
+        log.warn({ active: active.id }, 'the active master is not streaming to this standby: attaching again');
+        this.attachedTo = undefined;
+        void this.attach();
+      })
+      .catch(() => undefined);
+  }
+}

@@ -1,0 +1,83 @@
+import type { MasterEvent } from '../../core/events.js';
+import type { ServerRef } from '../../core/master-planners.js';
+import type { Namespace } from '../../core/namespace.js';
+import type { MasterStore } from '../../storage/master-store.js';
+import { listMasters } from '../../zk/election.js';
+import { writeInSync } from '../../zk/in-sync.js';
+import type { ZkSession } from '../../zk/session.js';
+import type { EventSink } from './master-messages.js';
+import type { MasterProcess } from './master-process.js';
+import { StandbyReplicator } from './standby-replicator.js';
+
+/**
+ * The active master's side of its standbys: one replicator streaming events
+ * to each attached standby, and the in-sync set in ZooKeeper (who may take
+ * over without losing an acknowledged event). Its `sink` is where the master
+ * actor's events become durable: journaled here and on every attached standby.
+ */
+export class StandbyStreams {
+  private readonly replicators = new Map<string, StandbyReplicator>();
+  private readonly inSync = new Set<string>();
+
+  constructor(
+    private readonly process: MasterProcess,
+    private readonly zk: ZkSession,
+    private readonly store: MasterStore,
+    /** Called when a standby answers for a later epoch: this master was replaced. */
+    private readonly onFenced: (why: string) => void,
+  ) {}
+
+  readonly sink: EventSink = {
+    append: async (events: MasterEvent[]) => {
+      await Promise.all([this.store.append(events), ...[...this.replicators.values()].map((r) => r.replicate(events))]);
+    },
+    checkpoint: (ns: Namespace) => this.store.checkpoint(ns),
+  };
+
+  /** Starts streaming events after `seq` to a standby that installed the snapshot at `seq`. */
+  attach(standby: ServerRef, seq: number): void {
+    const { rpc, log } = this.process;
+    const { zk } = this;
+    const previous = this.replicators.get(standby.id);
+    const replicator = new StandbyReplicator(
+      standby,
+      seq,
+      rpc,
+      {
+        // Asked of ZooKeeper itself, not our watched copy, which may not show a standby that just joined.
+        isRegistered: async () => (await listMasters(zk)).some((m) => m.id === standby.id),
+        onInSync: async () => {
+          this.inSync.add(standby.id);
+          await this.recordInSync();
+        },
+        onDetach: async () => {
+          if (this.replicators.get(standby.id) === replicator) this.replicators.delete(standby.id);
+          this.inSync.delete(standby.id);
+          await this.recordInSync();
+        },
+        onFenced: (why) => this.onFenced(`fenced: ${why}`),
+      },
+      log,
+    );
+    previous?.supersede(replicator);
+    this.replicators.set(standby.id, replicator);
+    log.info({ standby: standby.id, seq }, 'standby attached');
+  }
+
+  /** Every other master in the election, and how far behind `seq` it is (null: not attached). */
+  standbys(seq: number): (ServerRef & { lag: number | null })[] {
+    return this.process.masters
+      .filter((m) => m.id !== this.process.id)
+      .map((m) => ({ id: m.id, address: m.address, lag: this.replicators.get(m.id)?.lag(seq) ?? null }));
+  }
+
+  /** This master alone is in sync: it just took over. */
+  async resetInSync(): Promise<void> {
+    this.inSync.clear();
+    await this.recordInSync();
+  }
+
+  private recordInSync(): Promise<void> {
+    return writeInSync(this.zk, this.process.epoch, [this.process.id, ...this.inSync]);
+  }
+}

@@ -1,0 +1,129 @@
+import { dispatch, type Ref } from 'nact';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Namespace } from '../../core/namespace.js';
+import { ask, askResult } from '../../util/ask.js';
+import { MasterElection } from '../../zk/election.js';
+import { incrementEpoch } from '../../zk/epoch.js';
+import { readInSync } from '../../zk/in-sync.js';
+import { listChunkservers } from '../../zk/registry.js';
+import { spawnGarbageCollector } from './garbage-collector.js';
+import { spawnLeaseManager } from './lease-manager.js';
+import { spawnMasterActor } from './master-actor.js';
+import type { MasterProcess } from './master-process.js';
+import { spawnReplicationManager } from './replication-manager.js';
+import type { StandbyStreams } from './standby-streams.js';
+import type { ZkSession } from '../../zk/session.js';
+
+export interface TakeoverSettings {
+  chunkSize: number;
+  replication: number;
+  heartbeatMs: number;
+  deadAfterMs: number;
+  leaseMs: number;
+  gcIntervalMs: number;
+  checkpointEvery: number;
+}
+
+/** Re-replication throttle: copies per chunkserver (source or target) and in all at once. */
+const MAX_COPIES_PER_SERVER = 2;
+const MAX_COPIES = 8;
+/** How often a master that yielded (not in sync) looks for an in-sync master to come back. */
+const YIELD_CHECK_MS = 500;
+
+/**
+ * A master's candidacy: it joins the ZooKeeper election and, once elected,
+ * takes over. Only a master in the in-sync set may serve (one that fell out
+ * of it may lack acknowledged events); it takes a new epoch, takes the
+ * standby actor's state, spawns the active actors, and asks every
+ * chunkserver what it holds. Until those reports are in (safe mode, as in
+ * HDFS) no re-replication starts: replicas not yet reported would look
+ * missing and be copied, and versions bumped, for nothing.
+ */
+export class Candidacy {
+  private election: MasterElection | undefined;
+
+  constructor(
+    private readonly process: MasterProcess,
+    private readonly zk: ZkSession,
+    private readonly system: Ref<unknown>,
+    private readonly streams: StandbyStreams,
+    private readonly settings: TakeoverSettings,
+    private readonly onFatal: (reason: string) => void,
+  ) {}
+
+  async join(): Promise<void> {
+    const { id, address, log } = this.process;
+    const election = (this.election = await MasterElection.join(this.zk, { id, address }));
+    election.onElected(() => this.takeOver(election).catch((err: Error) => this.onFatal(`could not take over as active master: ${err.message}`)));
+    if (!election.isActive()) log.info({ id, address }, 'standing by: another master is active');
+  }
+
+  private async takeOver(election: MasterElection): Promise<void> {
+    const { process, settings } = this;
+    const { id, address, log } = process;
+    const { zk } = this;
+    const inSync = await readInSync(zk);
+    if (inSync && inSync.members.length > 0 && !inSync.members.includes(id)) {
+      log.warn({ inSync: inSync.members }, 'elected but not in sync: yielding until an in-sync master is back');
+      await election.resign();
+      while (!process.masters.some((m) => inSync.members.includes(m.id))) await sleep(YIELD_CHECK_MS);
+      await this.join();
+      return;
+    }
+    process.mode = 'taking-over';
+    process.epoch = await incrementEpoch(zk);
+    await this.streams.resetInSync();
+    const ns = await ask(process.standbyActor)<Namespace>((sender) => ({ kind: 'take-over', sender }));
+    const master = spawnMasterActor(
+      this.system,
+      ns,
+      {
+        id,
+        address,
+        chunkSize: settings.chunkSize,
+        replication: settings.replication,
+        heartbeatTimeoutMs: settings.deadAfterMs,
+        checkpointEvery: settings.checkpointEvery,
+        epoch: () => process.epoch,
+        standbys: (seq) => this.streams.standbys(seq),
+        attachStandby: (standby, seq) => this.streams.attach(standby, seq),
+        onChunksDetached: (chunkIds) => {
+          if (process.active) dispatch(process.active.leases, { kind: 'revoke', chunkIds });
+        },
+      },
+      this.streams.sink,
+      log,
+    );
+    const leases = spawnLeaseManager(this.system, master, process.rpc, { leaseMs: settings.leaseMs, chunkSize: settings.chunkSize }, log);
+    const replication = spawnReplicationManager(
+      this.system,
+      master,
+      leases,
+      process.rpc,
+      { maxCopiesPerServer: MAX_COPIES_PER_SERVER, maxCopies: MAX_COPIES, chunkSize: settings.chunkSize, balanceSettleMs: 2 * settings.heartbeatMs },
+      log,
+    );
+    const gc = spawnGarbageCollector(this.system, master, settings.gcIntervalMs);
+    process.active = { master, leases, replication, gc };
+    process.mode = 'active';
+    log.info({ id, address, epoch: process.epoch, seq: ns.seq }, 'elected: serving as the active master');
+    void this.collectChunkReports().finally(() => setTimeout(() => (process.replicationReady = true), settings.deadAfterMs));
+  }
+
+  /** Chunk locations are soft state: ask every chunkserver what it holds. */
+  private async collectChunkReports(): Promise<void> {
+    const { rpc, log } = this.process;
+    const master = this.process.active!.master;
+    const members = await listChunkservers(this.zk);
+    await Promise.all(
+      members.map(async (member) => {
+        try {
+          const { body } = await rpc.call(member.address, 'chunkserver.report', {}, { timeoutMs: 10_000 });
+          await askResult(master)((sender) => ({ kind: 'request', type: 'master.chunkReport', body: { ...body, full: true }, sender }));
+        } catch (err) {
+          log.warn({ chunkserver: member.id, err: (err as Error).message }, 'no chunk report; waiting for its heartbeat');
+        }
+      }),
+    );
+  }
+}

@@ -1,0 +1,206 @@
+import { pickMove, usageSpread } from './balance.js';
+import { chooseReplicas, type ClusterView } from './cluster-view.js';
+import { decideChunksUpTo } from './commands.js';
+import { OfsError } from './errors.js';
+import type { MasterEvent, UnsequencedEvent } from './events.js';
+import type { ReplicaSettings } from './master-queries.js';
+import { lookup, ownedChunks, type ChunkOwners, type Namespace } from './namespace.js';
+
+/**
+ * The master's decisions about chunks, as functions of the namespace, the
+ * cluster view and `now`: where a lease may go, which chunks need copies,
+ * which replica to move, what reported replicas are garbage. They return
+ * events to journal, or plans for the actors that do the slow work.
+ */
+
+export interface ServerRef {
+  id: string;
+  address: string;
+}
+
+/** What the lease manager needs to grant a lease on one chunk. */
+export interface LeaseCandidate {
+  path: string;
+  index: number;
+  chunkId: string;
+  version: number;
+  /** Live servers at the chunk's version; for a chunk on no server yet, where to create it. */
+  candidates: ServerRef[];
+  liveIds: string[];
+}
+
+/** A lease grant as it went: the replicas that took the new version, and those that missed it. */
+export interface GrantedLease {
+  path: string;
+  index: number;
+  chunkId: string;
+  version: number;
+  replicas: (ServerRef & { length: number })[];
+  failed: string[];
+}
+
+/** A replica the balancer moves from a fuller to an emptier chunkserver, and the spread before it. */
+export interface BalanceMove {
+  spread: number;
+  move?: { chunk: LeaseCandidate; from: ServerRef; to: ServerRef };
+}
+
+/** What re-replication works from: the chunks short of replicas, and the live servers. */
+export interface ReplicationNeeds {
+  /** `readLately`: a client located the chunk's file in the last minute. */
+  chunks: (LeaseCandidate & { missing: number; readLately: boolean })[];
+  servers: (ServerRef & { free: number })[];
+}
+
+export interface ReportedReplica {
+  chunkId: string;
+  version: number;
+}
+
+/**
+ * Allocates chunk `at` of `path` (and any before it) if needed, and says
+ * where a lease on it may go: its live holders, or for a new chunk the least
+ * filled servers with room.
+ */
+export function prepareLease(
+  ns: Namespace,
+  view: ClusterView,
+  settings: ReplicaSettings,
+  path: string,
+  at: number | 'last',
+  now: number,
+): { candidate: LeaseCandidate; events: UnsequencedEvent[] } {
+  const file = lookup(ns, path);
+  if (!file) throw new OfsError('ENOENT', `${path} does not exist`);
+  if (file.kind !== 'file') throw new OfsError('EISDIR', `${path} is a directory`);
+  const index = at === 'last' ? Math.max(0, file.chunks.length - 1) : at;
+  const events = decideChunksUpTo(ns, path, index);
+  const allocated = events.find((e): e is Extract<UnsequencedEvent, { type: 'ChunkAllocated' }> => e.type === 'ChunkAllocated' && e.index === index);
+  const chunk = allocated ?? { chunkId: file.chunks[index]!.id, version: file.chunks[index]!.version };
+  const live = view.liveServers(now);
+  const candidates = chunk.version === 0 ? chooseReplicas(live, settings.replication, settings.chunkSize) : view.holders(chunk.chunkId, chunk.version, now);
+  if (chunk.version === 0 && candidates.length === 0) {
+    // No live chunkserver yet (a master that just took over waits for reports): the writer retries.
+    if (live.length === 0) throw new OfsError('EUNAVAILABLE', `no chunkserver has reported to this master yet; cannot place a chunk of ${path}`);
+    // Chunkservers, but all full: say so at once rather than let the writer retry.
+    throw new OfsError('ENOSPC', `no chunkserver has room for a new ${settings.chunkSize}-byte chunk of ${path} (${live.length} live)`);
+  }
+  return {
+    candidate: {
+      path,
+      index,
+      chunkId: chunk.chunkId,
+      version: chunk.version,
+      candidates: candidates.map(({ id, address }) => ({ id, address })),
+      liveIds: live.map((s) => s.id),
+    },
+    events,
+  };
+}
+
+/** Notes where a new lease's replicas are, and returns the version to journal. */
+export function recordGrant(view: ClusterView, lease: GrantedLease): UnsequencedEvent[] {
+  for (const replica of lease.replicas) view.recordReplica(replica.id, lease.chunkId, lease.version, replica.length);
+  for (const id of lease.failed) view.forgetReplica(lease.chunkId, id);
+  const { path, index, chunkId, version } = lease;
+  return [{ type: 'ChunkVersionBumped', path, index, chunkId, version }];
+}
+
+/** Written chunks with fewer live replicas than wanted (but at least one to copy from); the replication manager orders them. */
+export function replicationNeeds(
+  owners: ChunkOwners,
+  view: ClusterView,
+  settings: ReplicaSettings,
+  readLately: (path: string) => boolean,
+  now: number,
+): ReplicationNeeds {
+  const live = view.liveServers(now);
+  const chunks: ReplicationNeeds['chunks'] = [];
+  for (const [chunkId, { path, index, version }] of owners) {
+    if (version === 0) continue;
+    const holders = view.holders(chunkId, version, now);
+    const missing = settings.replication - holders.length;
+    if (holders.length > 0 && missing > 0) {
+      const candidates = holders.map(({ id, address }) => ({ id, address }));
+      chunks.push({ path, index, chunkId, version, missing, readLately: readLately(path), candidates, liveIds: live.map((s) => s.id) });
+    }
+  }
+  return { chunks, servers: live.map(({ id, address, free }) => ({ id, address, free })) };
+}
+
+/** The next replica to move to even out fills down to `threshold`, if any, and the spread now. */
+export function balanceMove(owners: ChunkOwners, view: ClusterView, settings: ReplicaSettings, threshold: number, now: number): BalanceMove {
+  const live = view.liveServers(now);
+  const servers = live.map(({ id, address, used, free }) => ({ id, address, used, capacity: used + free }));
+  const chunks = [...owners]
+    .filter(([, o]) => o.version > 0)
+    .map(([chunkId, { path, index, version }]) => {
+      const holders = view.holders(chunkId, version, now);
+      return {
+        chunkId,
+        path,
+        index,
+        version,
+        holders: holders.map((h) => h.id),
+        candidates: holders.map(({ id, address }) => ({ id, address })),
+        bytes: Math.max(0, ...holders.map((h) => h.length)),
+      };
+    })
+    .filter((c) => c.holders.length >= settings.replication);
+  const picked = pickMove(servers, chunks, settings.chunkSize, threshold);
+  const move = picked && {
+    chunk: {
+      path: picked.chunk.path,
+      index: picked.chunk.index,
+      chunkId: picked.chunk.chunkId,
+      version: picked.chunk.version,
+      candidates: picked.chunk.candidates,
+      liveIds: live.map((s) => s.id),
+    },
+    from: { id: picked.from.id, address: picked.from.address },
+    to: { id: picked.to.id, address: picked.to.address },
+  };
+  return { spread: usageSpread(servers), move };
+}
+
+/** Reported replicas no file owns, or at a version below the file's: delete them (GFS 4.4). */
+export function garbageIn(owners: ChunkOwners, reported: readonly ReportedReplica[]): string[] {
+  return reported.filter((c) => (owners.get(c.chunkId)?.version ?? Infinity) > c.version).map((c) => c.chunkId);
+}
+
+/**
+ * A replica above the master's version means the master missed a bump (it
+ * failed between telling the replicas and journaling): take the higher.
+ */
+export function adoptHigherVersions(owners: ChunkOwners, reported: readonly ReportedReplica[]): UnsequencedEvent[] {
+  return reported
+    .filter((c) => c.version > (owners.get(c.chunkId)?.version ?? Infinity))
+    .map((c) => ({ type: 'ChunkVersionBumped', ...owners.get(c.chunkId)!, chunkId: c.chunkId, version: c.version }));
+}
+
+/** A balancing move may drop its source replica only while more than the wanted number remain: the copy must be in place first. */
+export function dropReplica(owners: ChunkOwners, view: ClusterView, settings: ReplicaSettings, chunkId: string, serverId: string, now: number): boolean {
+  const owner = owners.get(chunkId);
+  const holders = owner ? view.holders(chunkId, owner.version, now).length : 0;
+  const dropped = holders > settings.replication;
+  if (dropped) view.scheduleDeleteOn(serverId, chunkId);
+  return dropped;
+}
+
+/** A finished copy counts only if no new version came meanwhile: then it holds every mutation. */
+export function acceptCopy(owners: ChunkOwners, view: ClusterView, copy: { chunkId: string; version: number; serverId: string; length: number }): boolean {
+  const accepted = owners.get(copy.chunkId)?.version === copy.version;
+  if (accepted) view.recordCopy(copy.serverId, copy.chunkId, copy.version, copy.length);
+  return accepted;
+}
+
+/** Chunks whose file these events delete, replace or move: their leases are revoked, and those no file owns any more are deleted. */
+export function detachedChunks(ns: Namespace, events: readonly MasterEvent[]): string[] {
+  return events.flatMap((e) =>
+    e.type === 'NodeDeleted' || e.type === 'FileCreated'
+      ? [...ownedChunks(ns, e.path).keys()]
+      : e.type === 'NodeRenamed'
+        ? [...ownedChunks(ns, e.from).keys()]
+        : [],
+  );
+}

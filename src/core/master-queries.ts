@@ -1,0 +1,125 @@
+import type { ReplyOf } from '../transport/protocol.js';
+import type { ClusterView } from './cluster-view.js';
+import { OfsError } from './errors.js';
+import { lookup, ownedChunks, type ChunkOwners, type FileNode, type Namespace } from './namespace.js';
+import { joinPath } from './paths.js';
+
+/**
+ * The master's read-only answers, as functions of the namespace, the
+ * cluster view and `now`: what a client sees when it locates, lists, checks
+ * or asks for status. No clock, no randomness: the actor passes `now` and
+ * shuffles replicas itself.
+ */
+
+/** What every master query needs to know of the cluster's configuration. */
+export interface ReplicaSettings {
+  chunkSize: number;
+  replication: number;
+}
+
+/** Bytes of chunk `index` of `file` (the last one may be short; chunks past the end hold none). */
+export function chunkLength(file: FileNode, index: number, chunkSize: number): number {
+  return Math.max(0, Math.min(chunkSize, file.size - index * chunkSize));
+}
+
+/** A file's chunks with their live replicas at the current version (`primary` is the lease manager's to fill in). */
+export function locate(ns: Namespace, view: ClusterView, settings: ReplicaSettings, path: string, now: number): ReplyOf<'master.locate'> {
+  const node = lookup(ns, path);
+  if (!node) throw new OfsError('ENOENT', `${path} does not exist`);
+  if (node.kind === 'dir') return { path, type: 'dir', size: 0, mtime: node.mtime, chunkSize: settings.chunkSize, chunks: [] };
+  return {
+    path,
+    type: 'file',
+    size: node.size,
+    mtime: node.mtime,
+    chunkSize: settings.chunkSize,
+    chunks: node.chunks.map((chunk, index) => ({
+      index,
+      chunkId: chunk.id,
+      version: chunk.version,
+      length: chunkLength(node, index, settings.chunkSize),
+      replicas: view.holders(chunk.id, chunk.version, now).map(({ id, address, version }) => ({ id, address, version })),
+      primary: null,
+    })),
+  };
+}
+
+/** A directory's entries in name order, or a file as its own single entry. */
+export function list(ns: Namespace, path: string): ReplyOf<'master.list'> {
+  const node = lookup(ns, path);
+  if (!node) throw new OfsError('ENOENT', `${path} does not exist`);
+  if (node.kind === 'file') {
+    return { entries: [{ name: path.slice(path.lastIndexOf('/') + 1), type: 'file', size: node.size, mtime: node.mtime }] };
+  }
+  const entries = Object.entries(node.children)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, child]) => ({ name, type: child.kind, size: child.kind === 'file' ? child.size : 0, mtime: child.mtime }));
+  return { entries };
+}
+
+/** Files at or below `root`. */
+export function countFiles(ns: Namespace, root = '/'): number {
+  if (lookup(ns, root)?.kind === 'file') return 1;
+  let count = 0;
+  const walk = (path: string): void => {
+    const node = lookup(ns, path);
+    if (node?.kind !== 'dir') return;
+    for (const [name, child] of Object.entries(node.children)) {
+      if (child.kind === 'file') count++;
+      else walk(joinPath(path, name));
+    }
+  };
+  walk(root);
+  return count;
+}
+
+/** Every file's chunks at or below `path` with their live, stale and corrupt replicas (HDFS fsck, for OFS). */
+export function fsck(ns: Namespace, view: ClusterView, settings: ReplicaSettings, path: string, now: number): ReplyOf<'master.fsck'> {
+  if (!lookup(ns, path)) throw new OfsError('ENOENT', `${path} does not exist`);
+  const files = new Map<string, ReplyOf<'master.fsck'>['files'][number]>();
+  const summary = { files: 0, chunks: 0, healthy: 0, underReplicated: 0, missing: 0, stale: 0, corrupt: 0 };
+  const owned = [...ownedChunks(ns, path)].sort(([, a], [, b]) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.index - b.index));
+  for (const [chunkId, { path: file, index, version }] of owned) {
+    const reported = view.reported(chunkId, now);
+    const live = reported.filter((r) => r.version === version).map((r) => r.id);
+    const stale = reported.filter((r) => r.version < version);
+    const corrupt = view.corruptReplicas(chunkId);
+    const status = version === 0 ? 'hole' : live.length === 0 ? 'missing' : live.length < settings.replication ? 'under-replicated' : 'healthy';
+    if (!files.has(file)) files.set(file, { path: file, size: (lookup(ns, file) as FileNode).size, chunks: [] });
+    files.get(file)!.chunks.push({ index, chunkId, version, live, stale, corrupt, status });
+    summary.chunks++;
+    summary.stale += stale.length;
+    summary.corrupt += corrupt.length;
+    if (status === 'healthy') summary.healthy++;
+    else if (status === 'under-replicated') summary.underReplicated++;
+    else if (status === 'missing') summary.missing++;
+  }
+  summary.files = countFiles(ns, path);
+  return { files: [...files.values()], summary, replication: settings.replication };
+}
+
+/** The cluster part of `master.status`: live chunkservers, counts, chunks short of replicas. The role adds who it is. */
+export function clusterStatus(
+  ns: Namespace,
+  owners: ChunkOwners,
+  view: ClusterView,
+  settings: ReplicaSettings,
+  now: number,
+): Omit<ReplyOf<'master.status'>, 'master' | 'standby'> {
+  let underReplicated = 0;
+  for (const [chunkId, { version }] of owners) {
+    // Version 0: a chunk under a hole, never written, on no server by design.
+    if (version > 0 && view.holders(chunkId, version, now).length < settings.replication) underReplicated++;
+  }
+  return {
+    chunkservers: view
+      .liveServers(now)
+      .sort((a, b) => a.id.localeCompare(b.id))
+      .map(({ lastHeartbeat, ...load }) => ({ ...load, lastHeartbeatMs: Math.max(0, now - lastHeartbeat) })),
+    chunkSize: settings.chunkSize,
+    replication: settings.replication,
+    files: countFiles(ns),
+    chunks: owners.size,
+    underReplicated,
+  };
+}

@@ -1,0 +1,81 @@
+import { RETRY_CACHED_TYPES, type MessageType, type RequestOf } from '../transport/protocol.js';
+import type { ChunkserverLoad, ClusterView } from './cluster-view.js';
+import * as decide from './commands.js';
+import { OfsError } from './errors.js';
+import type { UnsequencedEvent } from './events.js';
+import { adoptHigherVersions, garbageIn } from './master-planners.js';
+import { fsck, list, locate, type ReplicaSettings } from './master-queries.js';
+import type { ChunkOwners, Namespace } from './namespace.js';
+import { normalizePath } from './paths.js';
+
+/** What the master knows when a request comes in. */
+export interface MasterView {
+  ns: Namespace;
+  view: ClusterView;
+  /** Every chunk's owning file (derived from `ns`). */
+  owners: ChunkOwners;
+}
+
+/** The answer to a request, and the events to make durable before it is given. */
+export interface Decision {
+  reply: unknown;
+  events: UnsequencedEvent[];
+}
+
+/**
+ * A client or chunkserver request to the master, decided: namespace
+ * mutations become events (the last one tagged with the request id), queries
+ * are answered from the namespace and the cluster view. The requests that
+ * need the process (status, checkpoint) are the actor's own.
+ */
+export function decideRequest(state: MasterView, settings: ReplicaSettings, type: MessageType, body: any, now: number): Decision {
+  const { ns, view, owners } = state;
+  const created = { chunkSize: settings.chunkSize, replication: settings.replication };
+  // A retry of a request that already took effect (its reply was lost).
+  if (RETRY_CACHED_TYPES.has(type) && body.requestId && ns.recentRequests.includes(body.requestId)) {
+    return { reply: type === 'master.create' ? created : {}, events: [] };
+  }
+  const mutation = (events: UnsequencedEvent[], reply: unknown = {}): Decision => ({ reply, events: tagged(events, body.requestId) });
+  const path = typeof body.path === 'string' ? normalizePath(body.path) : '/';
+  switch (type) {
+    case 'master.mkdir':
+      return mutation(decide.decideMkdir(ns, path, body.parents, now));
+    case 'master.create':
+      return mutation(decide.decideCreate(ns, path, body.overwrite, now), created);
+    case 'master.extend':
+      return mutation(decide.decideExtend(ns, path, body.size, settings.chunkSize, now));
+    case 'master.delete':
+      return mutation(decide.decideDelete(ns, path, body.recursive, now));
+    case 'master.undelete':
+      return mutation(decide.decideUndelete(ns, path, now));
+    case 'master.rename':
+      return mutation(decide.decideRename(ns, normalizePath(body.from), normalizePath(body.to), now));
+    case 'master.list':
+      return { reply: list(ns, path), events: [] };
+    case 'master.fsck':
+      return { reply: fsck(ns, view, settings, path, now), events: [] };
+    case 'master.locate':
+      return { reply: locate(ns, view, settings, path, now), events: [] };
+    case 'master.heartbeat':
+      return { reply: { known: view.heartbeat(body as ChunkserverLoad, now), deleteChunks: view.takeDeletes(body.id), extended: [] }, events: [] };
+    case 'master.reportCorrupt': {
+      // GFS 5.2: the replica is no longer served; it may be deleted once another good one exists.
+      const owner = owners.get(body.chunkId);
+      view.markCorrupt(body.chunkId, body.id);
+      const others = owner ? view.holders(body.chunkId, owner.version, now).length : 0;
+      return { reply: { discard: others > 0 || !owner }, events: [] };
+    }
+    case 'master.chunkReport': {
+      const report = body as RequestOf<'master.chunkReport'>;
+      view.report(report, report.chunks, report.full, now);
+      return { reply: { deleteChunks: garbageIn(owners, report.chunks) }, events: adoptHigherVersions(owners, report.chunks) };
+    }
+    default:
+      throw new OfsError('EBADMSG', `the master does not handle ${type}`);
+  }
+}
+
+/** Marks the last event of a mutation with its request id, for the retry cache. */
+function tagged(events: UnsequencedEvent[], requestId: string | undefined): UnsequencedEvent[] {
+  return requestId && events.length > 0 ? [...events.slice(0, -1), { ...events.at(-1)!, requestId }] : events;
+}

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { chunkIdSchema } from './chunk-id.js';
+import { OfsError } from './errors.js';
+import type { DirNode, Namespace, Node } from './namespace.js';
+
+/**
+ * The schema of a whole namespace, as the active master sends it to a
+ * standby that attaches (the snapshot it then streams events after). The
+ * standby installs and journals it, so it is checked like every other message.
+ */
+const count = z.number().int().nonnegative();
+
+const fileNodeSchema = z.object({
+  kind: z.literal('file'),
+  size: count,
+  mtime: count,
+  chunks: z.array(z.object({ id: chunkIdSchema, version: count })),
+});
+
+const dirNodeSchema: z.ZodType<DirNode> = z.object({
+  kind: z.literal('dir'),
+  mtime: count,
+  get children() {
+    return z.record(z.string().min(1), nodeSchema);
+  },
+});
+
+const nodeSchema: z.ZodType<Node> = z.union([fileNodeSchema, dirNodeSchema]);
+
+export const namespaceSchema: z.ZodType<Namespace> = z.object({
+  seq: count,
+  nextChunkId: z.number().int().positive(),
+  root: dirNodeSchema,
+  recentRequests: z.array(z.string()),
+});
+
+export function encodeNamespace(ns: Namespace): Buffer {
+  return Buffer.from(JSON.stringify(ns));
+}
+
+/** A namespace from bytes, or EBADMSG naming what is wrong with them. */
+export function decodeNamespace(bytes: Buffer | undefined): Namespace {
+  if (!bytes) throw new OfsError('EBADMSG', 'a namespace snapshot was expected and none came');
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new OfsError('EBADMSG', `the namespace snapshot is not JSON: ${(err as Error).message}`);
+  }
+  const parsed = namespaceSchema.safeParse(value);
+  if (!parsed.success) throw new OfsError('EBADMSG', `malformed namespace snapshot: ${parsed.error.message.slice(0, 500)}`);
+  return parsed.data;
+}
