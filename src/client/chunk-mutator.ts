@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { OfsError } from '../core/errors.js';
 import type { ReplyOf } from '../transport/protocol.js';
 import type { RpcClient } from '../transport/rpc-client.js';
+import { retry } from '../util/retry.js';
 import { timeLeft } from './deadline.js';
 import type { MasterLink } from './master-link.js';
 
@@ -21,8 +21,6 @@ export interface MutationResult {
 const CHUNK_CALL_TIMEOUT_MS = 30_000;
 /** A lease is asked for again after this share of its life, so a client never leans on an expired one. */
 const LEASE_REUSE_FRACTION = 0.5;
-/** Pause before asking again for a lease the master could not grant (usually one a dead primary still holds). */
-const LEASE_RETRY_MS = 250;
 /** Errors of the master that no retry can fix. */
 const FINAL_MASTER_ERRORS = new Set<OfsError['code']>(['ENOENT', 'EISDIR', 'ENOTDIR', 'EINVAL', 'EBADMSG', 'ENOSPC']);
 
@@ -49,27 +47,32 @@ export class ChunkMutator {
     let afterFailure = false;
     const started = Date.now();
     let deadline = started + this.retryForMs;
-    let delay = 50;
-    for (;;) {
+    let chunkIndex = index;
+    const attempt = async () => {
       const lease = await this.lease(path, index, afterFailure, deadline);
+      chunkIndex = lease.index;
       // A dead primary keeps its lease until it expires: be willing to wait that long (once, from the start).
       deadline = Math.max(deadline, started + lease.leaseMs + 5_000);
       try {
         return await this.attempt(lease, mode, offset, data, deadline);
       } catch (err) {
         this.leases.delete(`${path}#${index}`);
-        const error = err as OfsError;
-        // A full replica stays full however often we retry: say so now.
-        if (error.code === 'ENOSPC' || Date.now() + delay > deadline) {
-          throw new OfsError(error.code ?? 'EUNAVAILABLE', `${mode} of ${data.length} bytes to ${path} chunk ${lease.index} failed: ${error.message}`);
-        }
-        // ELEASE / ESTALE: the lease moved on (expired, revoked, re-granted); just ask again.
-        afterFailure = error.code !== 'ELEASE' && error.code !== 'ESTALE';
-        this.retries++;
-        await sleep(delay);
-        delay = Math.min(delay * 2, 1_000);
+        throw new MutationFailure(err as OfsError);
       }
-    }
+    };
+    const beforeRetry = (err: unknown) => {
+      // ELEASE / ESTALE: the lease moved on (expired, revoked, re-granted); just ask again.
+      const code = (err as MutationFailure).failure.code;
+      afterFailure = code !== 'ELEASE' && code !== 'ESTALE';
+      this.retries++;
+    };
+    // A failure to get a lease is final here (lease() retried it already), and
+    // a full replica stays full however often we retry: say so now.
+    const retryable = (err: unknown) => err instanceof MutationFailure && err.failure.code !== 'ENOSPC';
+    return retry(attempt, { deadline: () => deadline, retryable, beforeRetry }).catch((err: unknown) => {
+      if (!(err instanceof MutationFailure)) throw err;
+      throw new OfsError(err.failure.code ?? 'EUNAVAILABLE', `${mode} of ${data.length} bytes to ${path} chunk ${chunkIndex} failed: ${err.failure.message}`);
+    });
   }
 
   private async attempt(lease: Lease, mode: 'write' | 'append', offset: number, data: Buffer, deadline: number): Promise<MutationResult> {
@@ -91,16 +94,19 @@ export class ChunkMutator {
     const key = `${path}#${index}`;
     const cached = this.leases.get(key);
     if (cached && !afterFailure && cached.reuseUntil > Date.now()) return cached.lease;
-    for (;;) {
-      try {
-        const lease = await this.master.call('master.lease', { path, index, afterFailure }, deadline);
-        this.leases.set(key, { lease, reuseUntil: Date.now() + lease.leaseMs * LEASE_REUSE_FRACTION });
-        return lease;
-      } catch (err) {
-        // EUNAVAILABLE here is usually a lease held by a dead primary until it expires.
-        if (FINAL_MASTER_ERRORS.has((err as OfsError).code) || Date.now() + LEASE_RETRY_MS >= deadline) throw err;
-        await sleep(LEASE_RETRY_MS);
-      }
-    }
+    const lease = await retry(() => this.master.call('master.lease', { path, index, afterFailure }, deadline), {
+      deadline: () => deadline,
+      // EUNAVAILABLE here is usually a lease held by a dead primary until it expires.
+      retryable: (err) => !FINAL_MASTER_ERRORS.has((err as OfsError).code),
+    });
+    this.leases.set(key, { lease, reuseUntil: Date.now() + lease.leaseMs * LEASE_REUSE_FRACTION });
+    return lease;
+  }
+}
+
+/** A mutation that got its lease and then failed at the chunkservers: retried, unlike a lease that could not be had. */
+class MutationFailure extends Error {
+  constructor(readonly failure: OfsError) {
+    super(failure.message);
   }
 }

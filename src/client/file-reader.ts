@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { OfsError } from '../core/errors.js';
 import type { ReplyOf } from '../transport/protocol.js';
 import type { RpcClient } from '../transport/rpc-client.js';
+import { retry } from '../util/retry.js';
 import { timeLeft } from './deadline.js';
 import { PIECE_BYTES } from './file-writer.js';
 import { InFlightWindow } from './in-flight-window.js';
@@ -46,15 +46,10 @@ export async function* readPieces(
   let file = located;
   const readPiece = async (index: number, offset: number, length: number): Promise<Buffer> => {
     const deadline = Date.now() + retryForMs;
-    for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
-      try {
-        return await readFromAnyReplica(rpc, file.path, file.chunks[index]!, offset, length, deadline);
-      } catch (err) {
-        if (Date.now() + delay >= deadline) throw err;
-        await sleep(delay);
-        file = await relocate(deadline);
-      }
-    }
+    return retry(() => readFromAnyReplica(rpc, file.path, file.chunks[index]!, offset, length, deadline), {
+      deadline: () => deadline,
+      beforeRetry: async () => void (file = await relocate(deadline)),
+    });
   };
   const window = new InFlightWindow<Buffer>(READ_AHEAD);
   const end = range.offset + range.length;

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { OfsError } from '../core/errors.js';
 import { RETRY_CACHED_TYPES, type MessageType, type ReplyOf, type RequestOf } from '../transport/protocol.js';
 import type { RpcClient } from '../transport/rpc-client.js';
@@ -7,6 +6,7 @@ import { findActiveMaster, watchMasters } from '../zk/election.js';
 import type { RenewingZkSession } from '../zk/renewing-session.js';
 import type { ZkSession } from '../zk/session.js';
 import type { Watch } from '../zk/watch.js';
+import { retry } from '../util/retry.js';
 import { timeLeft } from './deadline.js';
 
 /** Errors after which another attempt may reach a (new) active master. */
@@ -51,24 +51,23 @@ export class MasterLink {
     // One id for every attempt: the master recognises a retry of a request
     // that already took effect and answers it instead of applying it twice.
     if (RETRY_CACHED_TYPES.has(type)) body = { ...body, requestId: randomBytes(12).toString('hex') };
-    let delay = 50;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        // After a failure the watch may be stale (ZooKeeper down, the master
-        // restarted on the same address as a standby): ask ZooKeeper itself.
-        const address = this.address ?? (this.address = await this.resolve(deadline, attempt > 0));
-        const timeoutMs = timeLeft(deadline, this.callTimeoutMs, `${type} to the active master`);
-        return (await this.rpc.call(address, type, body, { timeoutMs })).body;
-      } catch (err) {
-        if (!(err instanceof OfsError) || !RETRYABLE.has(err.code)) throw err;
-        if (Date.now() + delay >= deadline) {
-          throw new OfsError(err.code, `${type}: no active master answered within ${this.retryForMs} ms: ${err.message}`);
-        }
-        this.address = undefined;
-        await sleep(delay);
-        delay = Math.min(delay * 2, 1000);
-      }
-    }
+    const retryable = (err: unknown): err is OfsError => err instanceof OfsError && RETRYABLE.has(err.code);
+    let failed = false;
+    const attempt = async () => {
+      // After a failure the watch may be stale (ZooKeeper down, the master
+      // restarted on the same address as a standby): ask ZooKeeper itself.
+      const address = this.address ?? (this.address = await this.resolve(deadline, failed));
+      const timeoutMs = timeLeft(deadline, this.callTimeoutMs, `${type} to the active master`);
+      return (await this.rpc.call(address, type, body, { timeoutMs })).body;
+    };
+    const beforeRetry = () => {
+      failed = true;
+      this.address = undefined;
+    };
+    return retry(attempt, { deadline: () => deadline, retryable, beforeRetry }).catch((err: unknown) => {
+      if (!retryable(err)) throw err;
+      throw new OfsError(err.code, `${type}: no active master answered within ${this.retryForMs} ms: ${err.message}`);
+    });
   }
 
   /** Watches the election through `session`, the first or one that replaced a lost one. */

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { writeFileDurably } from '../storage/durable-file.js';
 
 /** DIR/cluster.json: what `ofs cluster up` is running, for people and for tests that kill things. */
 const clusterFileSchema = z.object({
@@ -25,12 +25,9 @@ export function clusterFilePath(dir: string): string {
   return join(dir, 'cluster.json');
 }
 
-/** Written to a temp file of its own and renamed, so a reader never sees half a file. */
+/** Written durably to a temp file of its own and renamed, so a reader never sees half a file, even after a crash. */
 export async function writeClusterFile(dir: string, file: ClusterFile): Promise<void> {
-  const path = clusterFilePath(dir);
-  const temp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(temp, `${JSON.stringify(file, null, 2)}\n`);
-  await rename(temp, path);
+  await writeFileDurably(clusterFilePath(dir), `${JSON.stringify(file, null, 2)}\n`);
 }
 
 export async function readClusterFile(dir: string): Promise<ClusterFile> {

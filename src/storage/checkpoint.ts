@@ -20,11 +20,10 @@
  * records after the *older* of the two (see `removeSegmentsBefore`).
  */
 import { crc32c } from '@node-rs/crc32';
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { OfsError } from '../core/errors.js';
-import { syncDir } from './journal.js';
+import { syncDirectory, tempPathFor, writeFileDurably } from './durable-file.js';
 
 const MAGIC = Buffer.from('OFSCKPT1', 'ascii');
 const HEADER_BYTES = MAGIC.length + 8 + 4;
@@ -110,8 +109,8 @@ async function writeNow(dir: string, seq: number, state: unknown): Promise<strin
   assertSeq(seq);
   const checkpointDir = join(dir, 'checkpoints');
   if ((await mkdir(checkpointDir, { recursive: true })) !== undefined) {
-    await syncDir(checkpointDir);
-    await syncDir(dir);
+    await syncDirectory(checkpointDir);
+    await syncDirectory(dir);
   }
   const newest = (await listCheckpoints(checkpointDir))[0];
   if (newest && newest.seq > seq) {
@@ -119,19 +118,7 @@ async function writeNow(dir: string, seq: number, state: unknown): Promise<strin
   }
   const bytes = encodeCheckpoint(seq, state);
   const finalPath = join(checkpointDir, checkpointFileName(seq));
-  const tempPath = `${finalPath}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const handle = await open(tempPath, 'wx');
-  try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-  } catch (err) {
-    await handle.close();
-    await unlink(tempPath).catch(() => undefined);
-    throw err;
-  }
-  await handle.close();
-  await rename(tempPath, finalPath);
-  await syncDir(checkpointDir);
+  await writeFileDurably(finalPath, bytes, tempPathFor(finalPath));
 
   // Retention by seq alone: the file just written is the newest and valid, so
   // at least one good checkpoint always survives the pruning.
@@ -141,7 +128,7 @@ async function writeNow(dir: string, seq: number, state: unknown): Promise<strin
     ...names.filter((n) => TEMP.test(n)).map((n) => join(checkpointDir, n)),
   ];
   for (const path of doomed) await unlink(path).catch(() => undefined);
-  if (doomed.length > 0) await syncDir(checkpointDir);
+  if (doomed.length > 0) await syncDirectory(checkpointDir);
   return finalPath;
 }
 

@@ -59,16 +59,6 @@ export async function writeFully(fh: FileHandle, buf: Uint8Array, position: numb
   }
 }
 
-/** A rename or a new file is durable only once its directory is fsynced. */
-export async function fsyncDirectory(dir: string): Promise<void> {
-  const fh = await fs.open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 export function errnoOf(err: unknown): string | undefined {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   return typeof code === 'string' ? code : undefined;

@@ -1,9 +1,9 @@
 import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { OfsError } from '../core/errors.js';
 import { blockCount } from './block-checksums.js';
-import { fsyncDirectory, writeFully, type ChunkPaths } from './chunk-files.js';
+import type { ChunkPaths } from './chunk-files.js';
+import { writeFileDurably } from './durable-file.js';
 
 /** What a chunkserver knows about one chunk besides its bytes. */
 export interface ChunkMeta {
@@ -104,14 +104,5 @@ export async function readMeta(paths: ChunkPaths, id: string): Promise<ChunkMeta
  * the directory so the rename itself survives.
  */
 export async function writeMetaDurably(paths: ChunkPaths, meta: ChunkMeta): Promise<void> {
-  const bytes = encodeMeta(meta);
-  const fh = await fs.open(paths.metaTemp, 'w');
-  try {
-    await writeFully(fh, bytes, 0);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await fs.rename(paths.metaTemp, paths.meta);
-  await fsyncDirectory(path.dirname(paths.meta));
+  await writeFileDurably(paths.meta, encodeMeta(meta), paths.metaTemp);
 }

@@ -22,6 +22,7 @@
  * writer; the supervisor and ZooKeeper election are what keep it single.
  */
 import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { syncDirectory } from './durable-file.js';
 import { join } from 'node:path';
 import { decodeRecords, encodeRecord } from './journal-codec.js';
 import { OfsError } from '../core/errors.js';
@@ -121,8 +122,8 @@ export class Journal<R extends JournalRecord = JournalRecord> {
     if (created !== undefined) {
       // Make the new directories themselves durable, or a crash could lose the
       // whole journal directory along with its fsync'ed segments.
-      await syncDir(journalDir);
-      await syncDir(dir);
+      await syncDirectory(journalDir);
+      await syncDirectory(dir);
     }
 
     const names = (await readdir(journalDir)).filter((n) => SEGMENT_NAME.test(n));
@@ -314,7 +315,7 @@ export class Journal<R extends JournalRecord = JournalRecord> {
         if (err.code !== 'ENOENT') throw err;
       });
     }
-    if (victims.length > 0) await syncDir(join(this.dir, 'journal'));
+    if (victims.length > 0) await syncDirectory(join(this.dir, 'journal'));
     return victims.length;
   }
 
@@ -388,7 +389,7 @@ export class Journal<R extends JournalRecord = JournalRecord> {
     const handle = await open(segment.path, 'ax');
     // The new file's directory entry must be durable before records in it are
     // acknowledged; the previous segment was already fdatasync'ed in full.
-    await syncDir(join(this.dir, 'journal'));
+    await syncDirectory(join(this.dir, 'journal'));
     await this.active?.close();
     this.active = handle;
     this.segments.push(segment);
@@ -447,15 +448,5 @@ async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
   while (written < bytes.length) {
     const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, null);
     written += bytesWritten;
-  }
-}
-
-/** fsync a directory, so that file creations, renames and deletions in it survive a crash. */
-export async function syncDir(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

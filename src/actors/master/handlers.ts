@@ -1,4 +1,3 @@
-import { dispatch } from 'nact';
 import { OfsError } from '../../core/errors.js';
 import type { BalanceMove } from '../../core/master-planners.js';
 import { encodeNamespace } from '../../core/namespace-schema.js';

@@ -1,10 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeNamespace } from '../../core/namespace-schema.js';
 import { ASK_TIMEOUT_MS, askResult } from '../../util/ask.js';
+import { retry } from '../../util/retry.js';
 import type { MasterProcess } from './master-process.js';
 
-/** Pause between attempts to attach to the active master. */
-const ATTACH_RETRY_MS = 300;
 /** How often a standby confirms that the active master streams events to it. */
 const CHECK_EVERY_MS = 3_000;
 
@@ -38,25 +36,18 @@ export class StandbyAttachment {
     if (this.attaching) return;
     this.attaching = true;
     const { id, address, rpc, log } = this.process;
-    try {
-      while (this.process.mode === 'standby') {
-        const active = this.process.masters[0];
-        if (!active || active.id === id || active.id === this.attachedTo) return;
-        try {
-          const { data } = await rpc.call(active.address, 'master.attachStandby', { id, address }, { timeoutMs: ASK_TIMEOUT_MS });
-          const ns = decodeNamespace(data[0]);
-          await askResult(this.process.standbyActor)<number>((sender) => ({ kind: 'install', ns, sender }));
-          this.attachedTo = active.id;
-          log.info({ active: active.id, seq: ns.seq }, 'standing by: attached to the active master');
-          return;
-        } catch (err) {
-          log.debug({ err: (err as Error).message }, 'attach to the active master failed; retrying');
-          await sleep(ATTACH_RETRY_MS);
-        }
-      }
-    } finally {
-      this.attaching = false;
-    }
+    const attempt = async (): Promise<void> => {
+      const active = this.process.masters[0];
+      if (this.process.mode !== 'standby' || !active || active.id === id || active.id === this.attachedTo) return;
+      const { data } = await rpc.call(active.address, 'master.attachStandby', { id, address }, { timeoutMs: ASK_TIMEOUT_MS });
+      const ns = decodeNamespace(data[0]);
+      await askResult(this.process.standbyActor)<number>((sender) => ({ kind: 'install', ns, sender }));
+      this.attachedTo = active.id;
+      log.info({ active: active.id, seq: ns.seq }, 'standing by: attached to the active master');
+    };
+    // Until attached, or no longer a standby: each attempt looks at who is active now.
+    const beforeRetry = (err: unknown) => log.debug({ err: (err as Error).message }, 'attach to the active master failed; retrying');
+    await retry(attempt, { deadline: () => Infinity, beforeRetry }).finally(() => (this.attaching = false));
   }
 
   private check(): void {

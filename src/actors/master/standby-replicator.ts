@@ -2,6 +2,7 @@ import { OfsError } from '../../core/errors.js';
 import type { MasterEvent } from '../../core/events.js';
 import type { Logger } from '../../util/logger.js';
 import type { RpcClient } from '../../transport/rpc-client.js';
+import { ExponentialBackoff, sleep, type BackoffOptions } from '../../util/backoff.js';
 
 export interface StandbyRef {
   id: string;
@@ -25,7 +26,8 @@ export interface ReplicatorHooks {
 }
 
 const APPEND_TIMEOUT_MS = 2_000;
-const RETRY_DELAY_MS = 100;
+/** Pause before sending a failed batch again (jittered: standbys of one master do not retry in step). */
+const RETRY_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 100, jitter: 0.5 };
 /** Events per standby.append: bounds message size while a standby catches up. */
 const MAX_BATCH = 2_000;
 
@@ -125,7 +127,7 @@ export class StandbyReplicator {
       this.release(Number.MAX_SAFE_INTEGER);
       return;
     }
-    await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+    await sleep(ExponentialBackoff.start(RETRY_BACKOFF).delayMs());
   }
 
   private release(uptoSeq: number): void {

@@ -40,8 +40,6 @@ const YIELD_CHECK_MS = 500;
  * missing and be copied, and versions bumped, for nothing.
  */
 export class Candidacy {
-  private election: MasterElection | undefined;
-
   constructor(
     private readonly process: MasterProcess,
     private readonly zk: ZkSession,
@@ -53,7 +51,7 @@ export class Candidacy {
 
   async join(): Promise<void> {
     const { id, address, log } = this.process;
-    const election = (this.election = await MasterElection.join(this.zk, { id, address }));
+    const election = await MasterElection.join(this.zk, { id, address });
     election.onElected(() => this.takeOver(election).catch((err: Error) => this.onFatal(`could not take over as active master: ${err.message}`)));
     if (!election.isActive()) log.info({ id, address }, 'standing by: another master is active');
   }

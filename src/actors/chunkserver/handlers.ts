@@ -1,0 +1,145 @@
+import { dispatch } from 'nact';
+import { chunkIdOfReplicaActor } from '../../core/chunk-id.js';
+import { OfsError } from '../../core/errors.js';
+import type { ChunkInfo } from '../../storage/chunk-store.js';
+import { MAX_DATA_FRAME } from '../../transport/protocol.js';
+import type { HandlerMap } from '../../transport/rpc-server.js';
+import { INJECTED_CRASH, requireFaultInjection } from '../supervision.js';
+import { COPY_PIECE_BYTES, type Mutation, type OrderedMutation } from './chunk-replica-actor.js';
+import { askReplica } from './chunkserver-actor.js';
+import type { ChunkserverProcess } from './chunkserver-process.js';
+import type { MasterChannel } from './master-channel.js';
+
+/** Re-replication copies this server takes part in at once as a target: client traffic goes on meanwhile. */
+const MAX_CONCURRENT_COPIES = 2;
+
+/**
+ * The chunkserver's RPC handlers: the data path (push, commit, apply, read),
+ * the master's orders (set a version and lease, revoke, copy, report), each
+ * order fenced by the master's epoch.
+ */
+export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel): HandlerMap {
+  const { store, replicas, leases, buffers, fence, rpc } = process;
+  let copiesRunning = 0;
+  return {
+    'chunk.push': async (body, data) => {
+      const bytes = singleFrame(data, 'chunk.push');
+      buffers.put(body.bufferId, bytes, Date.now());
+      // Forward down the chain while this hop is done: the client waits for the whole chain.
+      await forwardTo(body.chain, (next, chain) => rpc.call(next, 'chunk.push', { ...body, chain }, { data: [bytes] }));
+      return { body: {} };
+    },
+    'chunk.setVersion': async (body, _data, envelope) => {
+      const sentAt = Date.now();
+      fence.require(envelope.epoch, 'chunk.setVersion');
+      const info = await askReplica<ChunkInfo>(replicas, (sender) => ({ kind: 'set-version', chunkId: body.chunkId, version: body.version, sender }));
+      if (body.leaseMs) leases.grant(body.chunkId, body.version, body.leaseMs, sentAt);
+      else leases.revoke(body.chunkId);
+      return { body: { version: info.version, length: info.length } };
+    },
+    'chunk.revokeLease': async (body, _data, envelope) => {
+      if (fence.admits(envelope.epoch, 'chunk.revokeLease')) leases.revoke(body.chunkId);
+      return { body: {} };
+    },
+    'chunk.commit': async (body) => {
+      const data = buffers.get(body.bufferId, body.length);
+      const forward = (ordered: OrderedMutation) =>
+        Promise.all(
+          body.secondaries.map((secondary) =>
+            rpc
+              .call(secondary, 'chunk.apply', {
+                chunkId: body.chunkId,
+                version: body.version,
+                serial: ordered.serial,
+                bufferId: ordered.padded ? undefined : body.bufferId,
+                offset: ordered.offset,
+                length: ordered.length,
+              })
+              .catch((err: OfsError) => {
+                throw new OfsError(err.code, `secondary ${secondary}: ${err.message}`);
+              }),
+          ),
+        );
+      const { ordered, durable, forwarded } = await askReplica<{ ordered: OrderedMutation; durable: Promise<unknown>; forwarded: Promise<unknown> }>(
+        replicas,
+        (sender) => ({ kind: 'commit', chunkId: body.chunkId, version: body.version, mode: body.mode, offset: body.offset, data, chunkSize: body.chunkSize, forward, sender }),
+      );
+      // Success only when every replica applied it (GFS 3.1 step 7); else the client retries.
+      await Promise.all([durable, forwarded]);
+      buffers.release(body.bufferId);
+      return { body: { offset: ordered.offset, padded: ordered.padded } };
+    },
+    'chunk.apply': async (body) => {
+      const mutation: Mutation = body.bufferId
+        ? { data: buffers.get(body.bufferId, body.length), offset: body.offset }
+        : { pad: true, offset: body.offset, length: body.length };
+      const { durable } = await askReplica<{ durable: Promise<unknown> }>(replicas, (sender) => ({
+        kind: 'apply',
+        chunkId: body.chunkId,
+        version: body.version,
+        serial: body.serial,
+        mutation,
+        sender,
+      }));
+      await durable;
+      if (body.bufferId) buffers.release(body.bufferId);
+      return { body: {} };
+    },
+    'chunk.copyFrom': async (body, _data, envelope) => {
+      fence.require(envelope.epoch, 'chunk.copyFrom');
+      if (copiesRunning >= MAX_CONCURRENT_COPIES) {
+        throw new OfsError('EUNAVAILABLE', `already copying ${copiesRunning} chunks; try another chunkserver or later`);
+      }
+      copiesRunning++;
+      try {
+        const fetch = async (offset: number) =>
+          (await rpc.call(body.source, 'chunk.read', { chunkId: body.chunkId, version: body.version, offset, length: COPY_PIECE_BYTES })).data[0] ?? Buffer.alloc(0);
+        const info = await askReplica<ChunkInfo>(replicas, (sender) => ({ kind: 'copy', chunkId: body.chunkId, version: body.version, fetch, sender }));
+        return { body: { length: info.length } };
+      } finally {
+        copiesRunning--;
+      }
+    },
+    'admin.crashActor': async ({ actor }) => {
+      const chunkId = chunkIdOfReplicaActor(actor);
+      requireFaultInjection(actor, chunkId !== undefined && store.get(chunkId) !== undefined);
+      dispatch(replicas, { kind: INJECTED_CRASH, chunkId: chunkId! });
+      return { body: { crashed: actor } };
+    },
+    'chunkserver.report': async (_body, _data, envelope) => {
+      fence.require(envelope.epoch, 'chunkserver.report');
+      return { body: { ...(await master.load()), chunks: master.fullReport() } };
+    },
+    'chunk.read': async (body) => {
+      if (body.length > MAX_DATA_FRAME) {
+        throw new OfsError('EINVAL', `chunk.read of ${body.length} bytes exceeds the ${MAX_DATA_FRAME}-byte limit per request`);
+      }
+      const bytes = await askReplica<Buffer>(replicas, (sender) => ({
+        kind: 'read',
+        chunkId: body.chunkId,
+        version: body.version,
+        offset: body.offset,
+        length: body.length,
+        sender,
+      })).catch((err: OfsError) => {
+        if (err.code === 'ECORRUPT') void master.reportCorrupt(body.chunkId, []);
+        throw err;
+      });
+      return { body: { length: bytes.length }, data: [bytes] };
+    },
+  };
+}
+
+function singleFrame(data: Buffer[], type: string): Buffer {
+  if (data.length !== 1) throw new OfsError('EBADMSG', `${type} needs exactly one data frame, got ${data.length}`);
+  return data[0]!;
+}
+
+/** Passes a request down the replica chain; the error says which hop failed. */
+function forwardTo<T>(chain: string[], send: (next: string, rest: string[]) => Promise<T>): Promise<T | undefined> {
+  const [next, ...rest] = chain;
+  if (!next) return Promise.resolve(undefined);
+  return send(next, rest).catch((err: OfsError) => {
+    throw new OfsError(err.code ?? 'EUNAVAILABLE', `replica ${next}: ${err.message}`);
+  });
+}

@@ -1,0 +1,103 @@
+import { UNFINISHED_COPY_VERSION } from './chunk-replica-actor.js';
+import { askReplica } from './chunkserver-actor.js';
+import type { ChunkserverProcess } from './chunkserver-process.js';
+import type { MemberInfo } from '../../zk/registry.js';
+
+/** A full chunk report every this many heartbeats lets the master find garbage it missed (GFS 4.4). */
+const FULL_REPORT_EVERY_BEATS = 30;
+const REPORT_TIMEOUT_MS = 10_000;
+
+/**
+ * What a chunkserver tells the active master: heartbeats (its load, the
+ * leases it wants extended), full chunk reports, corrupt replicas. The
+ * master's replies carry the chunks to delete and the extended leases.
+ */
+export class MasterChannel {
+  /** The active master, as ZooKeeper last said. */
+  private master: MemberInfo | undefined;
+  private beats = 0;
+  private beating = false;
+
+  constructor(
+    private readonly process: ChunkserverProcess,
+    private readonly heartbeatMs: number,
+  ) {}
+
+  /** ZooKeeper named a new active master: beat to it now. */
+  masterChanged(active: MemberInfo | undefined): void {
+    if (active?.address !== this.master?.address) this.process.log.info({ master: active?.address }, 'master changed');
+    this.master = active;
+    if (active) this.beat();
+  }
+
+  /** One heartbeat, unless one is still under way. */
+  beat(): void {
+    if (this.beating) return;
+    this.beating = true;
+    void this.heartbeat().finally(() => (this.beating = false));
+  }
+
+  /** This server's load, as the master places chunks by it. */
+  async load() {
+    const { id, address, store } = this.process;
+    const free = await store.freeBytes();
+    return { id, address, used: store.usedBytes(), free, capacity: store.usedBytes() + free, chunkCount: store.list().length };
+  }
+
+  /** Every replica this server holds. A copy under way is not one yet: the master hears of it when it is done. */
+  fullReport() {
+    return this.process.store
+      .list()
+      .filter((c) => c.version !== UNFINISHED_COPY_VERSION)
+      .map((c) => ({ chunkId: c.id, version: c.version, length: c.length }));
+  }
+
+  /** GFS 5.2: tell the master, which stops handing the replica out; delete it once another good one exists. */
+  async reportCorrupt(chunkId: string, blocks: number[]): Promise<void> {
+    const { id, rpc, fence, log } = this.process;
+    if (!this.master) return;
+    try {
+      const { body, epoch } = await rpc.call(this.master.address, 'master.reportCorrupt', { id, chunkId, blocks }, { timeoutMs: REPORT_TIMEOUT_MS });
+      if (body.discard && fence.admits(epoch, 'corrupt report reply')) this.deleteChunks([chunkId]);
+    } catch (err) {
+      log.warn({ chunkId, err: (err as Error).message }, 'corrupt replica not reported; the scrubber will find it again');
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    const { rpc, fence, leases, log } = this.process;
+    if (!this.master) return;
+    try {
+      const sentAt = Date.now();
+      const wanted = leases.wanted(sentAt);
+      const { body, epoch } = await rpc.call(this.master.address, 'master.heartbeat', { ...(await this.load()), leases: wanted }, { timeoutMs: this.heartbeatMs * 3 });
+      if (!fence.admits(epoch, 'heartbeat reply')) return;
+      for (const lease of body.extended) leases.extend(lease.chunkId, lease.version, lease.leaseMs, sentAt);
+      this.deleteChunks(body.deleteChunks);
+      if (!body.known || ++this.beats % FULL_REPORT_EVERY_BEATS === 0) await this.sendFullReport();
+    } catch (err) {
+      log.debug({ err: (err as Error).message }, 'heartbeat failed');
+    }
+  }
+
+  private async sendFullReport(): Promise<void> {
+    const { rpc, fence, log } = this.process;
+    if (!this.master) return;
+    try {
+      const report = { ...(await this.load()), full: true, chunks: this.fullReport() };
+      const { body, epoch } = await rpc.call(this.master.address, 'master.chunkReport', report, { timeoutMs: REPORT_TIMEOUT_MS });
+      if (fence.admits(epoch, 'chunk report reply')) this.deleteChunks(body.deleteChunks);
+    } catch (err) {
+      // The next heartbeat finds out whether the master needs a full report.
+      log.warn({ err: (err as Error).message }, 'chunk report not delivered');
+    }
+  }
+
+  private deleteChunks(ids: string[]): void {
+    const { replicas, log } = this.process;
+    for (const chunkId of ids) {
+      log.info({ chunkId }, 'deleting chunk the master no longer wants');
+      void askReplica<void>(replicas, (sender) => ({ kind: 'delete', chunkId, sender })).catch((err) => log.warn({ err, chunkId }, 'chunk delete failed'));
+    }
+  }
+}

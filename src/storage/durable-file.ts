@@ -1,0 +1,39 @@
+import { randomBytes } from 'node:crypto';
+import { open, rename, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/** A new file's name, or a rename, in `dir` survives a crash only once the directory itself is fsynced. */
+export async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A temp name of this process's own beside `path`: two writers of one file never share one. */
+export function tempPathFor(path: string): string {
+  return `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Replaces `path` with `bytes` so that after a crash it holds the old bytes
+ * or the new ones, never a mix, and the new ones once this resolves: write a
+ * temp file, fsync it, rename it over, fsync the directory. A failed write
+ * leaves no temp file behind.
+ */
+export async function writeFileDurably(path: string, bytes: Buffer | string, tempPath = tempPathFor(path)): Promise<void> {
+  const handle = await open(tempPath, 'w');
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } catch (err) {
+    await handle.close();
+    await unlink(tempPath).catch(() => undefined);
+    throw err;
+  }
+  await handle.close();
+  await rename(tempPath, path);
+  await syncDirectory(dirname(path));
+}

@@ -1,0 +1,37 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ExponentialBackoff, type BackoffOptions } from './backoff.js';
+
+/** The back-off between retries of a call to another process: short at first, capped at a second, jittered so callers do not retry in step. */
+export const CALL_BACKOFF: BackoffOptions = { initialMs: 50, maxMs: 1_000, jitter: 0.5 };
+
+export interface RetryOptions {
+  /** No retry starts after this (epoch ms); read at each failure, so a caller may move it. */
+  deadline: () => number;
+  backoff?: BackoffOptions;
+  /** Whether a failure is worth another attempt (default: every one). */
+  retryable?: (err: unknown) => boolean;
+  /** Runs after the wait, before the next attempt: drop what the failure made stale. */
+  beforeRetry?: (err: unknown) => void | Promise<void>;
+}
+
+/**
+ * Runs `attempt` until it succeeds, and retries it after a jittered
+ * exponential back-off while the failure is retryable and the wait ends
+ * before the deadline. Then the last error is thrown as it is. The one retry
+ * loop of OFS's clients of other processes: the client's calls to the master
+ * and chunkservers, and the master's to its standbys.
+ */
+export async function retry<T>(attempt: () => Promise<T>, options: RetryOptions): Promise<T> {
+  let backoff = ExponentialBackoff.start(options.backoff ?? CALL_BACKOFF);
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      const delay = backoff.delayMs();
+      if (options.retryable?.(err) === false || Date.now() + delay >= options.deadline()) throw err;
+      await sleep(delay);
+      backoff = backoff.next();
+      await options.beforeRetry?.(err);
+    }
+  }
+}
