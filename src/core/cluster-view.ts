@@ -36,13 +36,13 @@ export class ClusterView {
   /** Returns false when the server was unknown: it must then send a full report. */
   heartbeat(load: ChunkserverLoad, now: number): boolean {
     const known = this.servers.has(load.id);
-    this.servers.set(load.id, { ...load, lastHeartbeat: now });
+    this.servers.set(load.id, entryOf(load, now));
     return known;
   }
 
   /** A full report replaces what we knew of that server; a partial one adds to it. */
   report(load: ChunkserverLoad, chunks: { chunkId: string; version: number; length: number }[], full: boolean, now: number): void {
-    this.servers.set(load.id, { ...load, lastHeartbeat: now });
+    this.servers.set(load.id, entryOf(load, now));
     if (full) this.forgetReplicasOf(load.id);
     for (const { chunkId, version, length } of chunks) this.recordReplica(load.id, chunkId, version, length);
   }
@@ -146,6 +146,14 @@ export class ClusterView {
       if (holders.size === 0) this.replicas.delete(chunkId);
     }
   }
+}
+
+/**
+ * The load fields only: a heartbeat or report message carries more (leases,
+ * a full chunk list) that must not be kept, or sent on in `master.status`.
+ */
+function entryOf({ id, address, used, free, capacity, chunkCount }: ChunkserverLoad, now: number): ChunkserverEntry {
+  return { id, address, used, free, capacity, chunkCount, lastHeartbeat: now };
 }
 
 /** The collection kept under `key`, created empty on first use. */
