@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { OfsError } from '../core/errors.js';
-import { RETRY_CACHED_TYPES, type MessageType, type ReplyOf, type RequestOf } from '../transport/protocol.js';
+import { RETRY_CACHED_TYPES } from '../core/master-requests.js';
+import type { MessageType, ReplyOf, RequestOf } from '../transport/protocol.js';
 import type { RpcClient } from '../transport/rpc-client.js';
 import { findActiveMaster, watchMasters } from '../zk/election.js';
 import type { RenewingZkSession } from '../zk/renewing-session.js';

@@ -1,4 +1,4 @@
-import { RETRY_CACHED_TYPES, type MessageType, type RequestOf } from '../transport/protocol.js';
+import type { MessageType, RequestOf } from '../transport/protocol.js';
 import type { ChunkserverLoad, ClusterView } from './cluster-view.js';
 import * as decide from './commands.js';
 import { OfsError } from './errors.js';
@@ -15,6 +15,16 @@ export interface MasterView {
   /** Every chunk's owning file (derived from `ns`). */
   owners: ChunkOwners;
 }
+
+/** Requests that carry a `requestId` and are answered from the master's retry cache when repeated. */
+export const RETRY_CACHED_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([
+  'master.mkdir',
+  'master.create',
+  'master.extend',
+  'master.delete',
+  'master.rename',
+  'master.undelete',
+]);
 
 /** The answer to a request, and the events to make durable before it is given. */
 export interface Decision {

@@ -233,16 +233,6 @@ export type MessageType = keyof typeof protocol;
 export type RequestOf<T extends MessageType> = z.infer<(typeof protocol)[T]['request']>;
 export type ReplyOf<T extends MessageType> = z.infer<(typeof protocol)[T]['reply']>;
 
-/** Requests that carry a `requestId` and are answered from the master's retry cache when repeated. */
-export const RETRY_CACHED_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([
-  'master.mkdir',
-  'master.create',
-  'master.extend',
-  'master.delete',
-  'master.rename',
-  'master.undelete',
-]);
-
 export function isMessageType(type: unknown): type is MessageType {
   return typeof type === 'string' && Object.hasOwn(protocol, type);
 }

@@ -25,8 +25,9 @@ type ElectionState = 'candidate' | 'active' | 'resigned' | 'lost';
  *
  * Once active, a candidate stays active until it resigns or loses its znode
  * (session expired, or deleted by hand). While the session is merely
- * disconnected it is still active as far as ZooKeeper knows; the session's
- * onDisconnected tells a master to hold its answers until reconnected.
+ * disconnected it is still active as far as ZooKeeper knows, and it goes on
+ * serving: a successor elected meanwhile holds a higher epoch, which the
+ * chunkservers and the standby use to refuse this one's orders.
  */
 export class MasterElection {
   private state: ElectionState = 'candidate';
