@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { OfsError } from '../core/errors.js';
 import type { ReplyOf } from '../transport/protocol.js';
 import type { RpcClient } from '../transport/rpc-client.js';
+import type { BackoffOptions } from '../util/backoff.js';
 import { retry } from '../util/retry.js';
 import { timeLeft } from './deadline.js';
 import type { MasterLink } from './master-link.js';
@@ -21,6 +22,8 @@ export interface MutationResult {
 const CHUNK_CALL_TIMEOUT_MS = 30_000;
 /** A lease is asked for again after this share of its life, so a client never leans on an expired one. */
 const LEASE_REUSE_FRACTION = 0.5;
+/** Pause before asking again for a lease the master could not grant (usually one a dead primary holds until it expires). */
+const LEASE_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 250, jitter: 0.3 };
 /** Errors of the master that no retry can fix. */
 const FINAL_MASTER_ERRORS = new Set<OfsError['code']>(['ENOENT', 'EISDIR', 'ENOTDIR', 'EINVAL', 'EBADMSG', 'ENOSPC']);
 
@@ -96,6 +99,7 @@ export class ChunkMutator {
     if (cached && !afterFailure && cached.reuseUntil > Date.now()) return cached.lease;
     const lease = await retry(() => this.master.call('master.lease', { path, index, afterFailure }, deadline), {
       deadline: () => deadline,
+      backoff: LEASE_BACKOFF,
       // EUNAVAILABLE here is usually a lease held by a dead primary until it expires.
       retryable: (err) => !FINAL_MASTER_ERRORS.has((err as OfsError).code),
     });

@@ -55,17 +55,20 @@ export class MasterLink {
     const retryable = (err: unknown): err is OfsError => err instanceof OfsError && RETRYABLE.has(err.code);
     let failed = false;
     const attempt = async () => {
-      // After a failure the watch may be stale (ZooKeeper down, the master
-      // restarted on the same address as a standby): ask ZooKeeper itself.
-      const address = this.address ?? (this.address = await this.resolve(deadline, failed));
-      const timeoutMs = timeLeft(deadline, this.callTimeoutMs, `${type} to the active master`);
-      return (await this.rpc.call(address, type, body, { timeoutMs })).body;
+      try {
+        // After a failure the watch may be stale (ZooKeeper down, the master
+        // restarted on the same address as a standby): ask ZooKeeper itself.
+        const address = this.address ?? (this.address = await this.resolve(deadline, failed));
+        const timeoutMs = timeLeft(deadline, this.callTimeoutMs, `${type} to the active master`);
+        return (await this.rpc.call(address, type, body, { timeoutMs })).body;
+      } catch (err) {
+        // At once, not after the back-off: other calls must not pick the failed address meanwhile.
+        failed = true;
+        this.address = undefined;
+        throw err;
+      }
     };
-    const beforeRetry = () => {
-      failed = true;
-      this.address = undefined;
-    };
-    return retry(attempt, { deadline: () => deadline, retryable, beforeRetry }).catch((err: unknown) => {
+    return retry(attempt, { deadline: () => deadline, retryable }).catch((err: unknown) => {
       if (!retryable(err)) throw err;
       throw new OfsError(err.code, `${type}: no active master answered within ${this.retryForMs} ms: ${err.message}`);
     });

@@ -12,8 +12,11 @@ import { normalizePath } from './paths.js';
 export interface MasterView {
   ns: Namespace;
   view: ClusterView;
-  /** Every chunk's owning file (derived from `ns`). */
-  owners: ChunkOwners;
+  /**
+   * Every chunk's owning file, derived from `ns` when first asked for: a walk
+   * of every file, so only the requests about chunk replicas ask for it.
+   */
+  owners: () => ChunkOwners;
 }
 
 /** Requests that carry a `requestId` and are answered from the master's retry cache when repeated. */
@@ -70,7 +73,7 @@ export function decideRequest(state: MasterView, settings: ReplicaSettings, type
       return { reply: { known: view.heartbeat(body as ChunkserverLoad, now), deleteChunks: view.takeDeletes(body.id), extended: [] }, events: [] };
     case 'master.reportCorrupt': {
       // GFS 5.2: the replica is no longer served; it may be deleted once another good one exists.
-      const owner = owners.get(body.chunkId);
+      const owner = owners().get(body.chunkId);
       view.markCorrupt(body.chunkId, body.id);
       const others = owner ? view.holders(body.chunkId, owner.version, now).length : 0;
       return { reply: { discard: others > 0 || !owner }, events: [] };
@@ -78,7 +81,7 @@ export function decideRequest(state: MasterView, settings: ReplicaSettings, type
     case 'master.chunkReport': {
       const report = body as RequestOf<'master.chunkReport'>;
       view.report(report, report.chunks, report.full, now);
-      return { reply: { deleteChunks: garbageIn(owners, report.chunks) }, events: adoptHigherVersions(owners, report.chunks) };
+      return { reply: { deleteChunks: garbageIn(owners(), report.chunks) }, events: adoptHigherVersions(owners(), report.chunks) };
     }
     default:
       throw new OfsError('EBADMSG', `the master does not handle ${type}`);

@@ -40,7 +40,7 @@ const server = (id: string, used = 0, free = 10 * CHUNK): ChunkserverLoad => ({
   chunkCount: 0,
 });
 
-const stateOf = (ns: Namespace, view = new ClusterView(TIMEOUT)): MasterView => ({ ns, view, owners: ownedChunks(ns) });
+const stateOf = (ns: Namespace, view = new ClusterView(TIMEOUT)): MasterView => ({ ns, view, owners: () => ownedChunks(ns) });
 
 /** Decides a request against `ns` and, like the master actor, applies its events; returns both. */
 function request(ns: Namespace, type: MessageType, body: object, now = NOW, view?: ClusterView): { decision: Decision; ns: Namespace } {
@@ -280,4 +280,24 @@ test('a type the master does not decide here is refused with EBADMSG', (t) => {
   for (const type of ['master.status', 'master.checkpoint', 'master.lease', 'chunk.push', 'no.such'] as MessageType[]) {
     t.throws(() => decideRequest(state, settings, type, {}, NOW), { instanceOf: OfsError, code: 'EBADMSG' }, type);
   }
+});
+
+test('namespace requests and heartbeats never ask for the chunk owners (a walk of every file); chunk reports do', (t) => {
+  const ns = withFile(base(), '/d/g', 150, [1, 1]);
+  let walks = 0;
+  const counted = (): MasterView => ({ ns, view: new ClusterView(TIMEOUT), owners: () => (walks++, ownedChunks(ns)) });
+  const cheap: [MessageType, object][] = [
+    ['master.mkdir', { path: '/e', parents: false }],
+    ['master.create', { path: '/d/h', overwrite: false }],
+    ['master.extend', { path: '/d/g', size: 160 }],
+    ['master.rename', { from: '/d/g', to: '/d/k' }],
+    ['master.delete', { path: '/d/g', recursive: false }],
+    ['master.list', { path: '/d' }],
+    ['master.locate', { path: '/d/g' }],
+    ['master.heartbeat', { ...server('a'), leases: [] }],
+  ];
+  for (const [type, body] of cheap) decideRequest(counted(), settings, type, body, NOW);
+  t.is(walks, 0);
+  decideRequest(counted(), settings, 'master.chunkReport', { ...server('a'), full: true, chunks: [] }, NOW);
+  t.true(walks > 0);
 });

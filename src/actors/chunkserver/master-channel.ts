@@ -27,7 +27,8 @@ export class MasterChannel {
   masterChanged(active: MemberInfo | undefined): void {
     if (active?.address !== this.master?.address) this.process.log.info({ master: active?.address }, 'master changed');
     this.master = active;
-    if (active) this.beat();
+    // At once, even while a heartbeat to the old master is still out: the new one must hear from us before it counts us dead.
+    if (active) void this.heartbeat();
   }
 
   /** One heartbeat, unless one is still under way. */

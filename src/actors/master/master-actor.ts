@@ -93,7 +93,7 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: Namespace, setti
         return { reply: { master, standby: settings.standbys(ns.seq), ...clusterStatus(ns, owners(state), view, settings, now) } };
       }
     }
-    const decided = decideRequest({ ns, view, owners: owners(state) }, settings, type, body, now);
+    const decided = decideRequest({ ns, view, owners: () => owners(state) }, settings, type, body, now);
     if (type === 'master.reportCorrupt') log.warn({ chunkserver: body.id, chunkId: body.chunkId, blocks: body.blocks, reply: decided.reply }, 'corrupt replica reported');
     if (type === 'master.locate') {
       const located = decided.reply as ReplyOf<'master.locate'>;

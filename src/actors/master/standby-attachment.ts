@@ -1,8 +1,11 @@
 import { decodeNamespace } from '../../core/namespace-schema.js';
 import { ASK_TIMEOUT_MS, askResult } from '../../util/ask.js';
+import type { BackoffOptions } from '../../util/backoff.js';
 import { retry } from '../../util/retry.js';
 import type { MasterProcess } from './master-process.js';
 
+/** Pause between attempts to attach to the active master. */
+const ATTACH_BACKOFF: BackoffOptions = { initialMs: 300, maxMs: 300, jitter: 0.3 };
 /** How often a standby confirms that the active master streams events to it. */
 const CHECK_EVERY_MS = 3_000;
 
@@ -17,6 +20,7 @@ export class StandbyAttachment {
   /** The active master this standby installed a snapshot from. */
   private attachedTo: string | undefined;
   private attaching = false;
+  private stopped = false;
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly process: MasterProcess) {
@@ -29,6 +33,7 @@ export class StandbyAttachment {
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
   }
 
@@ -47,7 +52,10 @@ export class StandbyAttachment {
     };
     // Until attached, or no longer a standby: each attempt looks at who is active now.
     const beforeRetry = (err: unknown) => log.debug({ err: (err as Error).message }, 'attach to the active master failed; retrying');
-    await retry(attempt, { deadline: () => Infinity, beforeRetry }).finally(() => (this.attaching = false));
+    const retryable = () => !this.stopped;
+    await retry(attempt, { deadline: () => Infinity, backoff: ATTACH_BACKOFF, retryable, beforeRetry })
+      .catch(() => undefined) // stopped
+      .finally(() => (this.attaching = false));
   }
 
   private check(): void {

@@ -105,7 +105,9 @@ export class Candidacy {
     process.active = { master, leases, replication, gc };
     process.mode = 'active';
     log.info({ id, address, epoch: process.epoch, seq: ns.seq }, 'elected: serving as the active master');
-    void this.collectChunkReports().finally(() => setTimeout(() => (process.replicationReady = true), settings.deadAfterMs));
+    void this.collectChunkReports()
+      .catch((err: Error) => log.warn({ err: err.message }, 'could not list the chunkservers to ask for reports; waiting for their heartbeats'))
+      .finally(() => setTimeout(() => (process.replicationReady = true), settings.deadAfterMs).unref());
   }
 
   /** Chunk locations are soft state: ask every chunkserver what it holds. */
