@@ -1,6 +1,8 @@
 import test from 'ava';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { OfsError } from '../../src/core/errors.js';
+import { RpcClient } from '../../src/transport/rpc-client.js';
 import { clusterFor, patternBytes, sha256, waitFor } from '../helpers/cluster.js';
 
 const CHUNK = 256 * 1024;
@@ -26,6 +28,15 @@ test('a flipped byte is never returned: reads go to a good replica; the bad one 
 
   // Every read of every replica order returns the right bytes.
   for (let i = 0; i < 6; i++) t.is(sha256(await client.read('/integrity/f')), sha256(data));
+  // The reads above pick replicas at random and may all have missed the bad
+  // one: read it there directly, as a client that listed it first would. It
+  // never hands out the bad bytes: it fails the checksum (and reports it), or
+  // a read above already had it reported and deleted.
+  const rpc = new RpcClient('integrity-test');
+  t.teardown(() => rpc.close());
+  const direct = rpc.call(chunk.replicas[0]!.address, 'chunk.read', { chunkId: chunk.chunkId, version: chunk.version, offset: 0, length: CHUNK });
+  const refused = await t.throwsAsync(direct);
+  t.true(['ECORRUPT', 'ENOENT'].includes((refused as OfsError).code), refused?.message);
   // The corrupt replica was reported when a read hit it, and re-replication replaced it.
   await waitFor('the corrupt replica to be replaced', async () => {
     const report = await client.fsck('/integrity');
