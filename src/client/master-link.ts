@@ -63,14 +63,17 @@ export class MasterLink {
         return (await this.rpc.call(address, type, body, { timeoutMs })).body;
       } catch (err) {
         // At once, not after the back-off: other calls must not pick the failed address meanwhile.
-        failed = true;
-        this.address = undefined;
+        if (retryable(err)) {
+          failed = true;
+          this.address = undefined;
+        }
         throw err;
       }
     };
+    const started = Date.now();
     return retry(attempt, { deadline: () => deadline, retryable }).catch((err: unknown) => {
       if (!retryable(err)) throw err;
-      throw new OfsError(err.code, `${type}: no active master answered within ${this.retryForMs} ms: ${err.message}`);
+      throw new OfsError(err.code, `${type}: no active master answered within ${Date.now() - started} ms: ${err.message}`);
     });
   }
 
