@@ -11,6 +11,7 @@ import { normalizePath } from '../../core/paths.js';
 import type { MessageType, ReplyOf } from '../../transport/protocol.js';
 import type { Logger } from '../../util/logger.js';
 import { failed, ok, type Result } from '../../util/result.js';
+import { shuffle } from '../../util/shuffle.js';
 import { crashable, resumeOnCrash } from '../supervision.js';
 import type { EventSink, MasterMessage, MasterSettings } from './master-messages.js';
 
@@ -146,11 +147,4 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: Namespace, setti
   const initialState: MasterState = { ns: initial, view: new ClusterView(settings.heartbeatTimeoutMs), sinceCheckpoint: 0, readAt: new Map() };
   // The namespace is the truth: a crash drops the message that caused it and keeps the state.
   return spawn(parent, crashable('master', receive), 'master', { initialState, onCrash: resumeOnCrash(log) });
-}
-
-function shuffle<T>(items: T[]): void {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
 }
