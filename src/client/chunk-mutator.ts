@@ -24,6 +24,8 @@ const CHUNK_CALL_TIMEOUT_MS = 30_000;
 const LEASE_REUSE_FRACTION = 0.5;
 /** Pause before asking again for a lease the master could not grant (usually one a dead primary holds until it expires). */
 const LEASE_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 250, jitter: 0.3 };
+/** Errors of a chunk mutation that no retry can fix: a full replica, a closed client. */
+const FINAL_CHUNK_ERRORS = new Set<OfsError['code']>(['ENOSPC', 'ECLOSED']);
 /** Errors of the master that no retry can fix. */
 const FINAL_MASTER_ERRORS = new Set<OfsError['code']>(['ENOENT', 'EISDIR', 'ENOTDIR', 'EINVAL', 'EBADMSG', 'ENOSPC']);
 
@@ -71,7 +73,7 @@ export class ChunkMutator {
     };
     // A failure to get a lease is final here (lease() retried it already), and
     // a full replica stays full however often we retry: say so now.
-    const retryable = (err: unknown) => err instanceof MutationFailure && err.failure.code !== 'ENOSPC';
+    const retryable = (err: unknown) => err instanceof MutationFailure && !FINAL_CHUNK_ERRORS.has(err.failure.code);
     return retry(attempt, { deadline: () => deadline, retryable, beforeRetry }).catch((err: unknown) => {
       if (!(err instanceof MutationFailure)) throw err;
       throw new OfsError(err.failure.code ?? 'EUNAVAILABLE', `${mode} of ${data.length} bytes to ${path} chunk ${chunkIndex} failed: ${err.failure.message}`);

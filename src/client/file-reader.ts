@@ -90,6 +90,7 @@ async function readFromAnyReplica(
       // shorter than the file is a hole no write reached: it reads as zeros.
       return Buffer.concat([bytes, Buffer.alloc(length - bytes.length)]);
     } catch (err) {
+      if ((err as OfsError).code === 'ECLOSED') throw err;
       failures.push(`${replica.id}: ${(err as Error).message}`);
     }
   }

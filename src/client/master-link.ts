@@ -28,6 +28,7 @@ export class MasterLink {
   private reports = 0;
   private watch: Watch | undefined;
   private readonly offSession: () => void;
+  private stopped = false;
 
   constructor(
     private readonly zk: RenewingZkSession,
@@ -38,7 +39,9 @@ export class MasterLink {
     this.offSession = zk.onSession((session) => this.watchOn(session));
   }
 
+  /** Later calls fail with ECLOSED. */
   stop(): void {
+    this.stopped = true;
     this.offSession();
     this.watch?.stop();
   }
@@ -55,6 +58,7 @@ export class MasterLink {
     const retryable = (err: unknown): err is OfsError => err instanceof OfsError && RETRYABLE.has(err.code);
     let failed = false;
     const attempt = async () => {
+      if (this.stopped) throw new OfsError('ECLOSED', `${type}: this client was closed`);
       try {
         // After a failure the watch may be stale (ZooKeeper down, the master
         // restarted on the same address as a standby): ask ZooKeeper itself.

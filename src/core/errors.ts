@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   'ENOTACTIVE', // sent to a master that is not the active one
   'EUNAVAILABLE', // a peer (ZooKeeper, master, chunkserver) cannot be reached
   'ETIMEDOUT', // a peer did not answer in time
+  'ECLOSED', // used after close(): final, never retried
   'EINTERNAL', // a bug: an invariant broke
 ] as const;
 

@@ -91,6 +91,7 @@ export class RpcClient {
   private readonly connections = new Map<string, Connection>();
   private readonly idPrefix = randomBytes(4).toString('hex');
   private nextId = 0;
+  private closed = false;
 
   constructor(
     private readonly from: string,
@@ -98,6 +99,8 @@ export class RpcClient {
   ) {}
 
   call<T extends MessageType>(address: string, type: T, body: RequestOf<T>, options: CallOptions = {}): Promise<CallResult<T>> {
+    // A closed client opens no new connection: one would keep the process alive.
+    if (this.closed) return Promise.reject(new OfsError('ECLOSED', `${type} to ${address}: this client was closed`));
     const connection = this.connection(address);
     const id = `${this.idPrefix}-${++this.nextId}`;
     const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
@@ -123,8 +126,13 @@ export class RpcClient {
     if (connection) this.drop(connection, why);
   }
 
+  /** Fails every call still waiting (ECLOSED) and every later one. */
   close(): void {
-    for (const connection of this.connections.values()) this.drop(connection, 'client closed');
+    this.closed = true;
+    for (const connection of this.connections.values()) {
+      this.connections.delete(connection.address);
+      connection.close(new OfsError('ECLOSED', `connection to ${connection.address} closed: this client was closed`));
+    }
   }
 
   private connection(address: string): Connection {

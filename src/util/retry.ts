@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { OfsError } from '../core/errors.js';
 import { ExponentialBackoff, type BackoffOptions } from './backoff.js';
 
 /** The back-off between retries of a call to another process: short at first, capped at a second, jittered so callers do not retry in step. */
@@ -19,7 +20,8 @@ export interface RetryOptions {
  * exponential back-off while the failure is retryable and the wait ends
  * before the deadline. Then the last error is thrown as it is. The one retry
  * loop of OFS's clients of other processes: the client's calls to the master
- * and chunkservers, and the master's to its standbys.
+ * and chunkservers, and the master's to its standbys. ECLOSED (the caller
+ * closed the client) is never retried.
  */
 export async function retry<T>(attempt: () => Promise<T>, options: RetryOptions): Promise<T> {
   let backoff = ExponentialBackoff.start(options.backoff ?? CALL_BACKOFF);
@@ -28,10 +30,14 @@ export async function retry<T>(attempt: () => Promise<T>, options: RetryOptions)
       return await attempt();
     } catch (err) {
       const delay = backoff.delayMs();
-      if (options.retryable?.(err) === false || Date.now() + delay >= options.deadline()) throw err;
+      if (isClosed(err) || options.retryable?.(err) === false || Date.now() + delay >= options.deadline()) throw err;
       await sleep(delay);
       backoff = backoff.next();
       await options.beforeRetry?.(err);
     }
   }
+}
+
+function isClosed(err: unknown): boolean {
+  return err instanceof OfsError && err.code === 'ECLOSED';
 }

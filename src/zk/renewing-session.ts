@@ -42,7 +42,7 @@ export class RenewingZkSession {
    */
   async session(deadline: number): Promise<ZkSession> {
     for (;;) {
-      if (this.closing.signal.aborted) throw new OfsError('EUNAVAILABLE', `the client's ZooKeeper session to ${this.connect} was closed`);
+      if (this.closing.signal.aborted) throw new OfsError('ECLOSED', `the client's ZooKeeper session to ${this.connect} was closed`);
       if (this.current.isOpen) return this.current;
       const remaining = deadline - Date.now();
       if (remaining <= 0) {

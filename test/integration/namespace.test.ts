@@ -1,5 +1,8 @@
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import type { OfsClient } from '../../src/client/ofs-client.js';
+import { spawnWithoutInheritedSockets as spawn } from '../../src/cluster/child-process.js';
 import { TestCluster } from '../helpers/cluster.js';
 
 let cluster: TestCluster;
@@ -101,4 +104,26 @@ test('the CLI prints errors on stderr and exits non-zero', async (t) => {
   const usage = await cluster.ofs(['mv', '/only-one']);
   t.is(usage.code, 2);
   t.regex(usage.stderr, /missing required argument/);
+});
+
+test('a closed client refuses every call with ECLOSED, opens no connection, and its process exits by itself', async (t) => {
+  const clientModule = fileURLToPath(new URL('../../src/client/ofs-client.js', import.meta.url));
+  const script = `
+    const { OfsClient } = await import(${JSON.stringify(clientModule)});
+    const c = await OfsClient.connect({ zk: ${JSON.stringify(cluster.zk)} });
+    await c.write('/closed/f', 'x');
+    await c.close();
+    for (const call of [() => c.status(), () => c.write('/closed/g', 'y'), () => c.read('/closed/f')]) {
+      console.log(await call().then(() => 'answered', (err) => err.code));
+    }
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const [code, signal] = await once(child, 'exit');
+  clearTimeout(killer);
+  t.is(signal, null, 'the process had to be killed: something kept it alive after close()');
+  t.is(code, 0);
+  t.deepEqual(output.trim().split('\n'), ['ECLOSED', 'ECLOSED', 'ECLOSED']);
 });
