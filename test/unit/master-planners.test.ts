@@ -1,8 +1,7 @@
 import test from 'ava';
-import { ClusterView, type ChunkserverLoad } from '../../src/core/cluster-view.js';
+import { ClusterView } from '../../src/core/cluster-view.js';
 import { decideChunksUpTo, decideCollectGarbage, decideCreate, decideDelete, decideExtend, decideMkdir, decideRename } from '../../src/core/commands.js';
 import { OfsError } from '../../src/core/errors.js';
-import type { MasterEvent, UnsequencedEvent } from '../../src/core/events.js';
 import {
   acceptCopy,
   adoptHigherVersions,
@@ -15,54 +14,8 @@ import {
   replicationNeeds,
 } from '../../src/core/master-planners.js';
 import { fsck, locate } from '../../src/core/master-queries.js';
+import { CHUNK, chunkOf, ids, NOW, run, sequence, server, settings, TIMEOUT, versionOf, viewOf, withFile } from '../helpers/master-state.js';
 import { applyAll, emptyNamespace, formatChunkId, lookup, ownedChunks, type FileNode, type Namespace } from '../../src/core/namespace.js';
-
-const CHUNK = 100;
-const settings = { chunkSize: CHUNK, replication: 3 };
-const TIMEOUT = 1000;
-const NOW = 10_000;
-
-/** Numbers events as the master actor's `persist` does: on from the namespace's seq. */
-function sequence(ns: Namespace, events: UnsequencedEvent[]): MasterEvent[] {
-  return events.map((e, i) => ({ ...e, seq: ns.seq + 1 + i }) as MasterEvent);
-}
-
-function run(ns: Namespace, events: UnsequencedEvent[]): Namespace {
-  return applyAll(ns, sequence(ns, events));
-}
-
-const chunkOf = (ns: Namespace, path: string, index: number): string => (lookup(ns, path) as FileNode).chunks[index]!.id;
-const versionOf = (ns: Namespace, path: string, index: number): number => (lookup(ns, path) as FileNode).chunks[index]!.version;
-
-/** A file of `size` bytes whose chunk `i` is at `versions[i]` (0: allocated, never written). */
-function withFile(ns: Namespace, path: string, size: number, versions: number[] = []): Namespace {
-  ns = run(ns, decideCreate(ns, path, true, 1));
-  const chunks = Math.max(versions.length, Math.ceil(size / CHUNK));
-  if (chunks > 0) ns = run(ns, decideChunksUpTo(ns, path, chunks - 1));
-  versions.forEach((version, index) => {
-    if (version > 0) ns = run(ns, [{ type: 'ChunkVersionBumped', path, index, chunkId: chunkOf(ns, path, index), version }]);
-  });
-  return run(ns, decideExtend(ns, path, size, CHUNK, 2));
-}
-
-const server = (id: string, used = 0, free = 10 * CHUNK): ChunkserverLoad => ({
-  id,
-  address: `tcp://${id}.ofs:7000`,
-  used,
-  free,
-  capacity: used + free,
-  chunkCount: 0,
-});
-
-/** A view where `live` servers beat just now and `dead` ones stopped beating longer than the timeout ago. */
-function viewOf(live: (string | ChunkserverLoad)[], dead: string[] = []): ClusterView {
-  const view = new ClusterView(TIMEOUT);
-  for (const id of dead) view.heartbeat(server(id), NOW - TIMEOUT - 1);
-  for (const s of live) view.heartbeat(typeof s === 'string' ? server(s) : s, NOW);
-  return view;
-}
-
-const ids = (servers: { id: string }[]): string[] => servers.map((s) => s.id).sort();
 
 // prepareLease
 

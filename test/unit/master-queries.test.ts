@@ -1,55 +1,11 @@
 import test from 'ava';
-import { ClusterView, type ChunkserverLoad } from '../../src/core/cluster-view.js';
-import { decideChunksUpTo, decideCreate, decideDelete, decideExtend, decideMkdir } from '../../src/core/commands.js';
+import { ClusterView } from '../../src/core/cluster-view.js';
+import { CHUNK, chunkOf, ids, NOW, run, server, settings, TIMEOUT, viewOf, withFile } from '../helpers/master-state.js';
+import { decideChunksUpTo, decideDelete, decideExtend, decideMkdir } from '../../src/core/commands.js';
 import { OfsError } from '../../src/core/errors.js';
-import type { MasterEvent, UnsequencedEvent } from '../../src/core/events.js';
+import type { UnsequencedEvent } from '../../src/core/events.js';
 import { chunkLength, clusterStatus, countFiles, fsck, list, locate } from '../../src/core/master-queries.js';
-import { applyAll, emptyNamespace, lookup, ownedChunks, type FileNode, type Namespace } from '../../src/core/namespace.js';
-
-const CHUNK = 100;
-const settings = { chunkSize: CHUNK, replication: 3 };
-const TIMEOUT = 1000;
-const NOW = 10_000;
-
-/** Sequences and applies the events a command decided, as the master actor's `persist` does. */
-function run(ns: Namespace, events: UnsequencedEvent[]): Namespace {
-  return applyAll(ns, events.map((e, i) => ({ ...e, seq: ns.seq + 1 + i }) as MasterEvent));
-}
-
-const chunkOf = (ns: Namespace, path: string, index: number): string => (lookup(ns, path) as FileNode).chunks[index]!.id;
-
-/**
- * A file of `size` bytes whose chunk `i` is at `versions[i]` (0: allocated,
- * never written), created at `mtime`.
- */
-function withFile(ns: Namespace, path: string, size: number, versions: number[] = [], mtime = 1): Namespace {
-  ns = run(ns, decideCreate(ns, path, true, mtime));
-  const chunks = Math.max(versions.length, Math.ceil(size / CHUNK));
-  if (chunks > 0) ns = run(ns, decideChunksUpTo(ns, path, chunks - 1));
-  versions.forEach((version, index) => {
-    if (version > 0) ns = run(ns, [{ type: 'ChunkVersionBumped', path, index, chunkId: chunkOf(ns, path, index), version }]);
-  });
-  return run(ns, decideExtend(ns, path, size, CHUNK, mtime));
-}
-
-const server = (id: string, used = 0, free = 10 * CHUNK): ChunkserverLoad => ({
-  id,
-  address: `tcp://${id}.ofs:7000`,
-  used,
-  free,
-  capacity: used + free,
-  chunkCount: 0,
-});
-
-/** A view where `live` servers beat just now and `dead` ones stopped beating longer than the timeout ago. */
-function viewOf(live: string[], dead: string[] = []): ClusterView {
-  const view = new ClusterView(TIMEOUT);
-  for (const id of dead) view.heartbeat(server(id), NOW - TIMEOUT - 1);
-  for (const id of live) view.heartbeat(server(id), NOW);
-  return view;
-}
-
-const ids = (servers: { id: string }[]): string[] => servers.map((s) => s.id).sort();
+import { emptyNamespace, lookup, ownedChunks, type FileNode } from '../../src/core/namespace.js';
 
 test('chunkLength: full chunks, a short last chunk, nothing past the end', (t) => {
   const file = (size: number): FileNode => ({ kind: 'file', size, mtime: 0, chunks: [] });

@@ -1,44 +1,13 @@
 import test from 'ava';
-import { ClusterView, type ChunkserverLoad } from '../../src/core/cluster-view.js';
+import { ClusterView } from '../../src/core/cluster-view.js';
 import * as decide from '../../src/core/commands.js';
 import { OfsError } from '../../src/core/errors.js';
-import type { MasterEvent, UnsequencedEvent } from '../../src/core/events.js';
+import type { UnsequencedEvent } from '../../src/core/events.js';
 import { fsck, list, locate } from '../../src/core/master-queries.js';
 import { decideRequest, type Decision, type MasterView } from '../../src/core/master-requests.js';
-import { applyAll, emptyNamespace, formatChunkId, lookup, ownedChunks, type FileNode, type Namespace } from '../../src/core/namespace.js';
+import { emptyNamespace, formatChunkId, lookup, ownedChunks, type FileNode, type Namespace } from '../../src/core/namespace.js';
 import type { MessageType } from '../../src/transport/protocol.js';
-
-const CHUNK = 100;
-const settings = { chunkSize: CHUNK, replication: 3 };
-const TIMEOUT = 1000;
-const NOW = 10_000;
-
-function run(ns: Namespace, events: UnsequencedEvent[]): Namespace {
-  return applyAll(ns, events.map((e, i) => ({ ...e, seq: ns.seq + 1 + i }) as MasterEvent));
-}
-
-const chunkOf = (ns: Namespace, path: string, index: number): string => (lookup(ns, path) as FileNode).chunks[index]!.id;
-const versionOf = (ns: Namespace, path: string, index: number): number => (lookup(ns, path) as FileNode).chunks[index]!.version;
-
-/** A file of `size` bytes whose chunk `i` is at `versions[i]` (0: allocated, never written). */
-function withFile(ns: Namespace, path: string, size: number, versions: number[] = []): Namespace {
-  ns = run(ns, decide.decideCreate(ns, path, true, 1));
-  const chunks = Math.max(versions.length, Math.ceil(size / CHUNK));
-  if (chunks > 0) ns = run(ns, decide.decideChunksUpTo(ns, path, chunks - 1));
-  versions.forEach((version, index) => {
-    if (version > 0) ns = run(ns, [{ type: 'ChunkVersionBumped', path, index, chunkId: chunkOf(ns, path, index), version }]);
-  });
-  return run(ns, decide.decideExtend(ns, path, size, CHUNK, 2));
-}
-
-const server = (id: string, used = 0, free = 10 * CHUNK): ChunkserverLoad => ({
-  id,
-  address: `tcp://${id}.ofs:7000`,
-  used,
-  free,
-  capacity: used + free,
-  chunkCount: 0,
-});
+import { CHUNK, chunkOf, NOW, run, server, settings, TIMEOUT, versionOf, withFile } from '../helpers/master-state.js';
 
 const stateOf = (ns: Namespace, view = new ClusterView(TIMEOUT)): MasterView => ({ ns, view, owners: () => ownedChunks(ns) });
 
