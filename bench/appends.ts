@@ -13,6 +13,7 @@ import { waitForNewActiveWithStandby } from '../test/helpers/workload.js';
 const perWriter = Number(process.argv[2] ?? 500);
 const recordBytes = Number(process.argv[3] ?? 1000);
 const writers = 8;
+const inFlight = Number(process.argv[4] ?? 1);
 const record = Buffer.alloc(recordBytes, 7);
 
 const cluster = await TestCluster.start({ masters: 2, chunkSize: 64 * 2 ** 20 });
@@ -36,9 +37,9 @@ try {
   await waitForNewActiveWithStandby(clients[0]!, 'none');
   await clients[0]!.write('/bench/log', '');
   started = process.hrtime.bigint();
-  await Promise.all(clients.map(async (client) => {
-    for (let i = 0; i < perWriter; i++) await client.append('/bench/log', record);
-  }));
+  await Promise.all(clients.flatMap((client) => Array.from({ length: inFlight }, async () => {
+    for (let i = 0; i < perWriter / inFlight; i++) await client.append('/bench/log', record);
+  })));
   const ofsSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   await Promise.all(clients.map((c) => c.close()));
 

@@ -20,7 +20,7 @@ async function timed(run: () => Promise<unknown>): Promise<number> {
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-const cluster = await TestCluster.start({ masters: 2, chunkSize: 64 * 2 ** 20, heartbeatMs: 1000 });
+const cluster = await TestCluster.start({ masters: 2, chunkSize: 64 * 2 ** 20, heartbeatMs: 1000, scrubIntervalMs: 10_000 });
 try {
   const source = join(cluster.dir, 'source.bin');
   const piece = patternBytes(2 ** 20, 42);

@@ -17,6 +17,8 @@ export interface MutationResult {
   /** An append that did not fit: the chunk was padded to its end and nothing was written. */
   padded: boolean;
   chunkSize: number;
+  /** How many times it was sent: more than 1 means it may have taken effect more than once (at least once). */
+  attempts: number;
 }
 
 const CHUNK_CALL_TIMEOUT_MS = 30_000;
@@ -53,7 +55,9 @@ export class ChunkMutator {
     const started = Date.now();
     let deadline = started + this.retryForMs;
     let chunkIndex = index;
+    let attempts = 0;
     const attempt = async () => {
+      attempts++;
       const lease = await this.lease(path, index, afterFailure, deadline);
       chunkIndex = lease.index;
       // A dead primary keeps its lease until it expires: be willing to wait that long (once, from the start).
@@ -74,13 +78,16 @@ export class ChunkMutator {
     // A failure to get a lease is final here (lease() retried it already), and
     // a full replica stays full however often we retry: say so now.
     const retryable = (err: unknown) => err instanceof MutationFailure && !FINAL_CHUNK_ERRORS.has(err.failure.code);
-    return retry(attempt, { deadline: () => deadline, retryable, beforeRetry }).catch((err: unknown) => {
-      if (!(err instanceof MutationFailure)) throw err;
-      throw new OfsError(err.failure.code ?? 'EUNAVAILABLE', `${mode} of ${data.length} bytes to ${path} chunk ${chunkIndex} failed: ${err.failure.message}`);
-    });
+    return retry(attempt, { deadline: () => deadline, retryable, beforeRetry }).then(
+      (result) => ({ ...result, attempts }),
+      (err: unknown) => {
+        if (!(err instanceof MutationFailure)) throw err;
+        throw new OfsError(err.failure.code ?? 'EUNAVAILABLE', `${mode} of ${data.length} bytes to ${path} chunk ${chunkIndex} failed: ${err.failure.message}`);
+      },
+    );
   }
 
-  private async attempt(lease: Lease, mode: 'write' | 'append', offset: number, data: Buffer, deadline: number): Promise<MutationResult> {
+  private async attempt(lease: Lease, mode: 'write' | 'append', offset: number, data: Buffer, deadline: number): Promise<Omit<MutationResult, 'attempts'>> {
     const bufferId = randomBytes(12).toString('hex');
     const [head, ...chain] = lease.replicas.map((r) => r.address);
     const pushTimeoutMs = timeLeft(deadline, CHUNK_CALL_TIMEOUT_MS, `pushing chunk ${lease.chunkId}`);

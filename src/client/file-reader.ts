@@ -9,8 +9,8 @@ import { InFlightWindow } from './in-flight-window.js';
 type Located = ReplyOf<'master.locate'>;
 type LocatedChunk = Located['chunks'][number];
 
-/** Pieces read ahead of the consumer. */
-const READ_AHEAD = 4;
+/** Pieces read ahead of the consumer: 16 MiB, as writes keep in flight. */
+const READ_AHEAD = 8;
 const CHUNK_CALL_TIMEOUT_MS = 60_000;
 
 export interface ByteRange {
@@ -27,6 +27,31 @@ export function resolveRange(size: number, offset = 0, length?: number): ByteRan
   const start = Math.min(offset, size);
   const end = length === undefined ? size : Math.min(size, start + length);
   return { offset: start, length: end - start };
+}
+
+/**
+ * The size of a located file for a reader: the master's, or further where the
+ * last chunk has synced bytes past it (record appends whose length the
+ * primary has not reported yet: GFS 3.3). Asks one replica that answers; if
+ * none does, the master's size stands and the read finds out.
+ */
+export async function readableSize(rpc: RpcClient, file: Located, deadline: number): Promise<number> {
+  const last = file.chunks.at(-1);
+  if (!last || last.version === 0 || file.size >= (last.index + 1) * file.chunkSize) return file.size;
+  for (const replica of last.replicas) {
+    try {
+      const { body } = await rpc.call(
+        replica.address,
+        'chunk.read',
+        { chunkId: last.chunkId, version: last.version, offset: 0, length: 0 },
+        { timeoutMs: timeLeft(deadline, CHUNK_CALL_TIMEOUT_MS, `finding the length of ${file.path} chunk ${last.chunkId}`) },
+      );
+      return Math.max(file.size, last.index * file.chunkSize + body.chunkLength);
+    } catch (err) {
+      if ((err as OfsError).code === 'ECLOSED') throw err;
+    }
+  }
+  return file.size;
 }
 
 /**

@@ -3,10 +3,13 @@ import { InFlightWindow } from './in-flight-window.js';
 import type { ChunkMutator } from './chunk-mutator.js';
 import type { MasterLink } from './master-link.js';
 
-/** Bytes per mutation: big enough to amortise the round trips, small enough to pipeline. */
-export const PIECE_BYTES = 1024 * 1024;
-/** Mutations in flight at once. */
-const WRITE_WINDOW = 4;
+/** Bytes per mutation (and per read request): big enough to amortise the round trips and syncs, small enough to pipeline. */
+export const PIECE_BYTES = 2 * 1024 * 1024;
+/**
+ * Mutations in flight at once. Measured on 2 cores: 4 MiB in flight wrote at
+ * ~60 MiB/s, waiting on round trips; 16 MiB keeps every replica busy (~100).
+ */
+const WRITE_WINDOW = 8;
 
 /**
  * Writes a byte range of a file front to back, as a series of chunk

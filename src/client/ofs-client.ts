@@ -5,7 +5,8 @@ import { OfsError } from '../core/errors.js';
 import type { ReplyOf } from '../transport/protocol.js';
 import { RpcClient } from '../transport/rpc-client.js';
 import { RenewingZkSession } from '../zk/renewing-session.js';
-import { readPieces, resolveRange } from './file-reader.js';
+import { RecordAppender, type AppendCounters } from './record-appender.js';
+import { readableSize, readPieces, resolveRange } from './file-reader.js';
 import { ChunkMutator } from './chunk-mutator.js';
 import { FileWriter, PIECE_BYTES } from './file-writer.js';
 import { MasterLink } from './master-link.js';
@@ -31,6 +32,8 @@ export type ClusterStatus = ReplyOf<'master.status'>;
 export type FsckReport = ReplyOf<'master.fsck'>;
 
 const MASTER_CALL_TIMEOUT_MS = 10_000;
+
+
 /** Pause before locating again a file whose chunk locations have not all been reported yet. */
 const LOCATE_RETRY_MS = 200;
 
@@ -40,8 +43,9 @@ const LOCATE_RETRY_MS = 200;
  */
 export class OfsClient {
   private readonly mutator: ChunkMutator;
-  /** Per file, the chunk this client last appended to: where its next record goes first. */
-  private readonly appendChunk = new Map<string, number>();
+  /** Per file this client appends to, what gathers and places its records. */
+  private readonly appenders = new Map<string, Promise<RecordAppender>>();
+  private readonly appendCounters: AppendCounters = { batches: 0, records: 0, resent: 0 };
 
   private constructor(
     private readonly zk: RenewingZkSession,
@@ -77,12 +81,34 @@ export class OfsClient {
 
   /**
    * Record append (GFS 3.3): adds `data` as one record at an offset the
-   * primary chooses, atomically and at least once, and returns that offset.
-   * A record never straddles chunks; at most a quarter of the chunk size.
-   * The file is created if missing.
+   * primary chooses, atomically and at least once, and returns that offset
+   * once the record is synced on every replica. A record never straddles
+   * chunks; at most a quarter of the chunk size. The file is created if
+   * missing. The master is not asked per record: the lease is reused while it
+   * lasts, and the file's size follows from the chunk's length, which the
+   * primary reports with its heartbeats (until then, readers learn it from a
+   * replica).
    */
   async append(path: string, data: Buffer | Uint8Array | string): Promise<number> {
     const record = toBuffer(data);
+    let appender = this.appenders.get(path);
+    if (!appender) this.appenders.set(path, (appender = this.appenderFor(path)));
+    const target = await appender.catch((err: unknown) => {
+      if (this.appenders.get(path) === appender) this.appenders.delete(path);
+      throw err;
+    });
+    if (record.length === 0 || record.length > target.maxRecordBytes) {
+      throw new OfsError('EINVAL', `a record must be 1 to ${target.maxRecordBytes} bytes (a quarter of a chunk), not ${record.length}`);
+    }
+    return target.append(record).catch((err: unknown) => {
+      // The file may be gone or replaced: look it up again next time.
+      if (this.appenders.get(path) === appender) this.appenders.delete(path);
+      throw err;
+    });
+  }
+
+  /** The appender of `path`, which is made if missing. */
+  private async appenderFor(path: string): Promise<RecordAppender> {
     const { chunkSize } = await this.stat(path).catch(async (err: OfsError) => {
       if (err.code !== 'ENOENT') throw err;
       await this.master.call('master.create', { path, overwrite: false }).catch((e: OfsError) => {
@@ -90,20 +116,7 @@ export class OfsClient {
       });
       return this.stat(path);
     });
-    if (record.length === 0 || record.length > chunkSize / 4) {
-      throw new OfsError('EINVAL', `a record must be 1 to ${chunkSize / 4} bytes (a quarter of a chunk), not ${record.length}`);
-    }
-    let index: number | 'last' = this.appendChunk.get(path) ?? 'last';
-    for (;;) {
-      const result = await this.mutator.mutate(path, index, 'append', 0, record);
-      if (!result.padded) {
-        this.appendChunk.set(path, result.index);
-        const offset = result.index * chunkSize + result.offset;
-        await this.master.call('master.extend', { path, size: offset + record.length });
-        return offset;
-      }
-      index = result.index + 1; // the chunk was full: the record goes to the next one
-    }
+    return new RecordAppender(this.mutator, path, chunkSize, this.appendCounters);
   }
 
   private async writerAt(path: string, offset: number): Promise<FileWriter> {
@@ -124,9 +137,11 @@ export class OfsClient {
     const self = this;
     return Readable.from(
       (async function* () {
-        const file = await self.locateReadable(path, Date.now() + self.retryForMs);
-        const relocate = (deadline: number) => self.locateReadable(path, deadline);
-        yield* readPieces(self.rpc, file, resolveRange(file.size, range.offset, range.length), relocate, self.retryForMs);
+        const deadline = Date.now() + self.retryForMs;
+        const file = await self.locateReadable(path, deadline);
+        const size = await readableSize(self.rpc, file, deadline);
+        const relocate = (until: number) => self.locateReadable(path, until);
+        yield* readPieces(self.rpc, file, resolveRange(size, range.offset, range.length), relocate, self.retryForMs);
       })(),
       { objectMode: false, highWaterMark: PIECE_BYTES },
     );
@@ -191,9 +206,14 @@ export class OfsClient {
     return this.master.call('master.fsck', { path });
   }
 
-  /** Counters of this client: how many chunk mutations it had to retry (a retried append may be duplicated). */
-  stats(): { mutationRetries: number } {
-    return { mutationRetries: this.mutator.retries };
+  /**
+   * Counters of this client: chunk mutations it had to retry; appended
+   * records, the batches they went in, and records sent again in a retried
+   * batch (each of those may appear twice in its file).
+   */
+  stats(): { mutationRetries: number; recordsAppended: number; appendBatches: number; recordsResent: number } {
+    const { records, batches, resent } = this.appendCounters;
+    return { mutationRetries: this.mutator.retries, recordsAppended: records, appendBatches: batches, recordsResent: resent };
   }
 
   /** Makes the active master write a checkpoint now (old journal segments can then go). */

@@ -5,6 +5,9 @@
  * version, which fences off the old primary's mutations at the secondaries.
  */
 export interface Lease {
+  /** The file and chunk index it was granted for: a rename or delete revokes it, so these hold while it does. */
+  path: string;
+  index: number;
   chunkId: string;
   version: number;
   primary: { id: string; address: string };

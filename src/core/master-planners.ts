@@ -57,6 +57,17 @@ export interface ReportedReplica {
   version: number;
 }
 
+export interface ReportedLength extends ReportedReplica {
+  /** Bytes of the replica synced to disk. */
+  length: number;
+}
+
+/** A replica's length, with the file and chunk index the master knows the chunk by. */
+export interface ChunkLength extends ReportedLength {
+  path: string;
+  index: number;
+}
+
 /**
  * Allocates chunk `at` of `path` (and any before it) if needed, and says
  * where a lease on it may go: its live holders, or for a new chunk the least
@@ -176,6 +187,34 @@ export function adoptHigherVersions(owners: ChunkOwners, reported: readonly Repo
   return reported
     .filter((c) => c.version > (owners.get(c.chunkId)?.version ?? Infinity))
     .map((c) => ({ type: 'ChunkVersionBumped', ...owners.get(c.chunkId)!, chunkId: c.chunkId, version: c.version }));
+}
+
+/**
+ * A file's size follows its chunks' lengths, as their primaries (with each
+ * heartbeat) and chunk reports tell (GFS 3.3): record appends reach the master
+ * with no call of their own. A length is trusted only for the chunk the file
+ * holds at that index, at the master's version. One event per file whose
+ * size grows.
+ */
+export function sizesFromLengths(ns: Namespace, lengths: readonly ChunkLength[], chunkSize: number, now: number): UnsequencedEvent[] {
+  const grown = new Map<string, number>();
+  for (const { path, index, chunkId, version, length } of lengths) {
+    const file = lookup(ns, path);
+    if (file?.kind !== 'file') continue;
+    const chunk = file.chunks[index];
+    if (!chunk || chunk.id !== chunkId || chunk.version !== version || length === 0) continue;
+    const size = index * chunkSize + length;
+    if (size > Math.max(file.size, grown.get(path) ?? 0)) grown.set(path, size);
+  }
+  return [...grown].map(([path, size]) => ({ type: 'FileExtended', path, size, mtime: now }));
+}
+
+/** Reported replicas with the file and index of each that some file owns. */
+export function ownedLengths(owners: ChunkOwners, reported: readonly ReportedLength[]): ChunkLength[] {
+  return reported.flatMap((r) => {
+    const owner = owners.get(r.chunkId);
+    return owner ? [{ ...r, path: owner.path, index: owner.index }] : [];
+  });
 }
 
 /** A balancing move may drop its source replica only while more than the wanted number remain: the copy must be in place first. */

@@ -3,7 +3,7 @@ import type { ChunkserverLoad, ClusterView } from './cluster-view.js';
 import * as decide from './commands.js';
 import { OfsError } from './errors.js';
 import type { UnsequencedEvent } from './events.js';
-import { adoptHigherVersions, garbageIn } from './master-planners.js';
+import { adoptHigherVersions, garbageIn, ownedLengths, sizesFromLengths } from './master-planners.js';
 import { fsck, list, locate, type ReplicaSettings } from './master-queries.js';
 import type { ChunkOwners, Namespace } from './namespace.js';
 import { normalizePath } from './paths.js';
@@ -70,6 +70,7 @@ export function decideRequest(state: MasterView, settings: ReplicaSettings, type
     case 'master.locate':
       return { reply: locate(ns, view, settings, path, now), events: [] };
     case 'master.heartbeat':
+      // Leases and the lengths their primaries report go to the lease manager, which knows their files.
       return { reply: { known: view.heartbeat(body as ChunkserverLoad, now), deleteChunks: view.takeDeletes(body.id), extended: [] }, events: [] };
     case 'master.reportCorrupt': {
       // GFS 5.2: the replica is no longer served; it may be deleted once another good one exists.
@@ -81,7 +82,10 @@ export function decideRequest(state: MasterView, settings: ReplicaSettings, type
     case 'master.chunkReport': {
       const report = body as RequestOf<'master.chunkReport'>;
       view.report(report, report.chunks, report.full, now);
-      return { reply: { deleteChunks: garbageIn(owners(), report.chunks) }, events: adoptHigherVersions(owners(), report.chunks) };
+      return {
+        reply: { deleteChunks: garbageIn(owners(), report.chunks) },
+        events: [...adoptHigherVersions(owners(), report.chunks), ...sizesFromLengths(ns, ownedLengths(owners(), report.chunks), settings.chunkSize, now)],
+      };
     }
     default:
       throw new OfsError('EBADMSG', `the master does not handle ${type}`);

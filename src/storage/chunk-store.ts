@@ -23,6 +23,7 @@ import {
   type ChunkPaths,
 } from './chunk-files.js';
 import { readMeta, writeMetaDurably, type ChunkMeta } from './chunk-meta.js';
+import { OpenFiles } from './open-files.js';
 
 export { BLOCK_SIZE };
 
@@ -30,6 +31,8 @@ export interface ChunkInfo {
   id: string;
   version: number;
   length: number;
+  /** The length as of the last sync: what survives a crash now. */
+  syncedLength: number;
 }
 
 export interface ChunkStoreOptions {
@@ -43,6 +46,8 @@ export const DEFAULT_MAX_CHUNK_SIZE = 64 * 1024 * 1024;
 
 /** How many chunks open() loads at once: enough to overlap disk latency, few enough for the fd limit. */
 const LOAD_CONCURRENCY = 32;
+/** Data files kept open while idle for the next write or sync: the chunks being written now, well under the fd limit. */
+const MAX_IDLE_OPEN_FILES = 64;
 
 /**
  * The chunks of one chunkserver on its local disk (GFS §2.5: a chunk is a plain
@@ -62,6 +67,10 @@ export class ChunkStore {
   private used: number;
   /** Growth promised to writes in flight, so concurrent writes to different chunks cannot overrun capacity. */
   private reserved = 0;
+  /** Writes and syncs go through these; reads and verify open their own, so a data file gone from under us reads as corrupt. */
+  private readonly openFiles = new OpenFiles(MAX_IDLE_OPEN_FILES);
+  /** Each chunk's length in its durable meta. */
+  private readonly synced = new Map<string, number>();
 
   private constructor(
     readonly dir: string,
@@ -74,7 +83,10 @@ export class ChunkStore {
     this.chunks = chunks;
     this.damaged = damaged;
     this.used = 0;
-    for (const meta of chunks.values()) this.used += meta.length;
+    for (const meta of chunks.values()) {
+      this.used += meta.length;
+      this.synced.set(meta.id, meta.length);
+    }
   }
 
   static async open(dir: string, opts: ChunkStoreOptions = {}): Promise<ChunkStore> {
@@ -111,13 +123,13 @@ export class ChunkStore {
   }
 
   list(): ChunkInfo[] {
-    return [...this.chunks.values()].map(info);
+    return [...this.chunks.values()].map((meta) => this.info(meta));
   }
 
   get(id: string): ChunkInfo | undefined {
     assertChunkId(id);
     const meta = this.chunks.get(id);
-    return meta && info(meta);
+    return meta && this.info(meta);
   }
 
   usedBytes(): number {
@@ -141,6 +153,7 @@ export class ChunkStore {
     const meta: ChunkMeta = { id, version, length: 0, crcs: new Uint32Array(0) };
     try {
       // 'w' also truncates the data of a damaged chunk with this id: its bytes were untrusted anyway.
+      await this.openFiles.close(paths.data);
       await (await fs.open(paths.data, 'w')).close();
       // The meta write ends with a directory fsync, which makes the new data file's name durable too.
       await writeMetaDurably(paths, meta);
@@ -148,8 +161,9 @@ export class ChunkStore {
       throw toChunkError(err, `chunk ${id}: create at version ${version}`);
     }
     this.chunks.set(id, meta);
+    this.synced.set(id, 0);
     this.forgetDamaged(id);
-    return info(meta);
+    return this.info(meta);
   }
 
   async write(id: string, offset: number, data: Buffer): Promise<ChunkInfo> {
@@ -168,7 +182,7 @@ export class ChunkStore {
         `chunk ${id}: write of ${data.length} bytes at offset ${offset} would end at ${end}, past the maximum chunk size ${this.maxChunkSize}`,
       );
     }
-    if (data.length === 0) return info(chunk);
+    if (data.length === 0) return this.info(chunk);
 
     const newLength = Math.max(oldLength, end);
     const growth = newLength - oldLength;
@@ -180,43 +194,42 @@ export class ChunkStore {
       );
     }
     this.reserved += growth;
-    let fh: FileHandle | undefined;
     try {
-      fh = await fs.open(this.paths(id).data, 'r+');
-      const edges = new Map<number, Buffer>();
-      for (const b of edgeBlocksToVerify(oldLength, offset, data.length)) {
-        edges.set(b, await readVerifiedBlock(fh, chunk, b));
-      }
-      if (end > oldLength) {
-        // The bytes past the old end go first: a full disk shows up there, and failing
-        // before the old bytes are touched leaves the chunk exactly as it was.
-        try {
-          await writeFully(fh, data.subarray(oldLength - offset), oldLength);
-        } catch (err) {
-          await fh.truncate(oldLength).catch(() => undefined);
-          throw err;
+      return await this.openFiles.use(this.paths(id).data, async (fh) => {
+        const edges = new Map<number, Buffer>();
+        for (const b of edgeBlocksToVerify(oldLength, offset, data.length)) {
+          edges.set(b, await readVerifiedBlock(fh, chunk, b));
         }
-      }
-      // Failing here (rare: the blocks are already allocated) leaves old checksums over
-      // partly new bytes, so reads of those blocks fail ECORRUPT rather than lie.
-      if (offset < oldLength) await writeFully(fh, data.subarray(0, Math.min(end, oldLength) - offset), offset);
-      const crcs = checksumsAfterWrite(chunk.crcs, oldLength, offset, data, (b) => edges.get(b)!);
-      const updated: ChunkMeta = { ...chunk, length: newLength, crcs };
-      this.chunks.set(id, updated);
-      this.used += growth;
-      return info(updated);
+        if (end > oldLength) {
+          // The bytes past the old end go first: a full disk shows up there, and failing
+          // before the old bytes are touched leaves the chunk exactly as it was.
+          try {
+            await writeFully(fh, data.subarray(oldLength - offset), oldLength);
+          } catch (err) {
+            await fh.truncate(oldLength).catch(() => undefined);
+            throw err;
+          }
+        }
+        // Failing here (rare: the blocks are already allocated) leaves old checksums over
+        // partly new bytes, so reads of those blocks fail ECORRUPT rather than lie.
+        if (offset < oldLength) await writeFully(fh, data.subarray(0, Math.min(end, oldLength) - offset), offset);
+        const crcs = checksumsAfterWrite(chunk.crcs, oldLength, offset, data, (b) => edges.get(b)!);
+        const updated: ChunkMeta = { ...chunk, length: newLength, crcs };
+        this.chunks.set(id, updated);
+        this.used += growth;
+        return this.info(updated);
+      });
     } catch (err) {
       throw toChunkError(err, `chunk ${id}: write of ${data.length} bytes at offset ${offset}`);
     } finally {
       this.reserved -= growth;
-      await fh?.close().catch(() => undefined);
     }
   }
 
   async sync(id: string): Promise<ChunkInfo> {
     const chunk = this.require(id);
     await this.persist(chunk, 'sync');
-    return info(chunk);
+    return this.info(chunk);
   }
 
   async setVersion(id: string, version: number): Promise<ChunkInfo> {
@@ -229,7 +242,7 @@ export class ChunkStore {
     const updated: ChunkMeta = { ...chunk, version };
     await this.persist(updated, `set version ${chunk.version} -> ${version}`);
     this.chunks.set(id, updated);
-    return info(updated);
+    return this.info(updated);
   }
 
   async read(id: string, offset: number, length: number): Promise<Buffer> {
@@ -299,9 +312,11 @@ export class ChunkStore {
       // as damaged, never a meta that claims bytes that are gone. The deletion is not
       // fsynced: a chunk that comes back after a crash is garbage the master collects (GFS §4.4).
       await unlinkIfPresent(paths.meta);
+      await this.openFiles.close(paths.data);
       const chunk = this.chunks.get(id);
       if (chunk) {
         this.chunks.delete(id);
+        this.synced.delete(id);
         this.used -= chunk.length;
       }
       await unlinkIfPresent(paths.data);
@@ -312,9 +327,18 @@ export class ChunkStore {
     this.forgetDamaged(id);
   }
 
+  /** Closes the data files kept open; the store is not used after this. */
+  async close(): Promise<void> {
+    await this.openFiles.closeAll();
+  }
+
   dataPath(id: string): string {
     assertChunkId(id);
     return this.paths(id).data;
+  }
+
+  private info(meta: ChunkMeta): ChunkInfo {
+    return { id: meta.id, version: meta.version, length: meta.length, syncedLength: this.synced.get(meta.id) ?? 0 };
   }
 
   private paths(id: string): ChunkPaths {
@@ -337,13 +361,9 @@ export class ChunkStore {
   private async persist(meta: ChunkMeta, what: string): Promise<void> {
     const paths = this.paths(meta.id);
     try {
-      const fh = await fs.open(paths.data, 'r+');
-      try {
-        await fh.datasync();
-      } finally {
-        await fh.close();
-      }
+      await this.openFiles.use(paths.data, (fh) => fh.datasync());
       await writeMetaDurably(paths, meta);
+      this.synced.set(meta.id, meta.length);
     } catch (err) {
       throw toChunkError(err, `chunk ${meta.id}: ${what} (length ${meta.length})`);
     }
@@ -369,9 +389,7 @@ export class ChunkStore {
   }
 }
 
-function info(meta: ChunkMeta): ChunkInfo {
-  return { id: meta.id, version: meta.version, length: meta.length };
-}
+
 
 function assertVersion(id: string, version: number): void {
   if (!Number.isSafeInteger(version) || version < 0) {

@@ -159,8 +159,11 @@ export const protocol = {
 
   // chunkserver → master
   'master.heartbeat': {
-    /** `leases`: leases this chunkserver holds as primary and wants extended (GFS 3.1). */
-    request: chunkserverLoad.extend({ leases: z.array(z.object({ chunkId, version: nonNegative })) }),
+    /**
+     * `leases`: leases this chunkserver holds as primary and wants extended (GFS 3.1),
+     * with each chunk's length here: how the master learns the size that record appends gave a file.
+     */
+    request: chunkserverLoad.extend({ leases: z.array(chunkReportEntry) }),
     /** `known: false` asks the chunkserver for a full chunk report (a master that just started). */
     reply: z.object({
       known: z.boolean(),
@@ -225,7 +228,8 @@ export const protocol = {
   },
   'chunk.read': {
     request: z.object({ chunkId, version: nonNegative, offset: nonNegative, length: nonNegative }),
-    reply: z.object({ length: nonNegative }),
+    /** `chunkLength`: the replica's length now, which may pass the size the master has recorded (appends not yet reported). */
+    reply: z.object({ length: nonNegative, chunkLength: nonNegative }),
   },
 } as const;
 

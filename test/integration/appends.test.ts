@@ -1,11 +1,24 @@
-import test from 'ava';
-import { patternBytes, TestCluster } from '../helpers/cluster.js';
+import test, { type ExecutionContext } from 'ava';
+import { patternBytes, TestCluster, waitFor } from '../helpers/cluster.js';
 import { decodeRecordAt, encodeRecord, scanRecords } from '../helpers/records.js';
 
 const WRITERS = 8;
 const RECORDS = Number(process.env.OFS_APPEND_RECORDS ?? 1000);
 
 test(`${WRITERS} clients appending ${RECORDS} records each to one file: every record whole, none torn or interleaved`, async (t) => {
+  await appendAndCheck(t, 1);
+});
+
+test(`${WRITERS} clients with 32 appends in flight each: records go in batches, each still whole at its own offset`, async (t) => {
+  const clients = await appendAndCheck(t, 32);
+  const records = clients.reduce((sum, c) => sum + c.stats().recordsAppended, 0);
+  const batches = clients.reduce((sum, c) => sum + c.stats().appendBatches, 0);
+  t.is(records, WRITERS * RECORDS);
+  t.true(batches < records / 4, `${records} records went in ${batches} batches: appends in flight should ride together`);
+});
+
+/** Each of WRITERS clients appends RECORDS records to /log with `inFlight` appends under way at once, then checks the file. */
+async function appendAndCheck(t: ExecutionContext, inFlight: number) {
   const cluster = await TestCluster.start({ chunkSize: 256 * 1024 });
   t.teardown(() => cluster.stop());
   const clients = await Promise.all(Array.from({ length: WRITERS }, () => cluster.client()));
@@ -13,14 +26,16 @@ test(`${WRITERS} clients appending ${RECORDS} records each to one file: every re
 
   const acknowledged: { writer: number; seq: number; offset: number; size: number }[] = [];
   await Promise.all(
-    clients.map(async (client, writer) => {
-      for (let seq = 0; seq < RECORDS; seq++) {
-        // Sizes vary so that records often do not fit what is left of a chunk.
-        const record = encodeRecord(writer, seq, patternBytes(20 + ((seq * 7919 + writer * 104729) % 3000), writer * 1e6 + seq));
-        const offset = await client.append('/log', record);
-        acknowledged.push({ writer, seq, offset, size: record.length });
-      }
-    }),
+    clients.flatMap((client, writer) =>
+      Array.from({ length: inFlight }, async (_, lane) => {
+        for (let seq = lane; seq < RECORDS; seq += inFlight) {
+          // Sizes vary so that records often do not fit what is left of a chunk.
+          const record = encodeRecord(writer, seq, patternBytes(20 + ((seq * 7919 + writer * 104729) % 3000), writer * 1e6 + seq));
+          const offset = await client.append('/log', record);
+          acknowledged.push({ writer, seq, offset, size: record.length });
+        }
+      }),
+    ),
   );
 
   const data = await clients[0]!.read('/log');
@@ -42,10 +57,14 @@ test(`${WRITERS} clients appending ${RECORDS} records each to one file: every re
   for (const r of found) copies.set(`${r.writer}/${r.seq}`, (copies.get(`${r.writer}/${r.seq}`) ?? 0) + 1);
   t.is(copies.size, WRITERS * RECORDS, 'every record is found by a scan');
   const duplicates = [...copies.values()].reduce((sum, n) => sum + n - 1, 0);
-  const retries = clients.reduce((sum, c) => sum + c.stats().mutationRetries, 0);
-  t.true(duplicates <= retries, `${duplicates} duplicate records but only ${retries} retried mutations`);
+  const retries = clients.reduce((sum, c) => sum + c.stats().recordsResent, 0);
+  t.true(duplicates <= retries, `${duplicates} duplicate records but only ${retries} records were sent again in retried mutations`);
   // Records never overlap one another: none was torn or interleaved with another.
   const sorted = [...found].sort((a, b) => a.offset - b.offset);
   t.true(sorted.every((r, i) => i === 0 || sorted[i - 1]!.offset + sorted[i - 1]!.length <= r.offset));
-  t.log(`${acknowledged.length} appends, ${found.length} records found, ${duplicates} duplicates, ${retries} retries, file ${data.length} bytes`);
-});
+  t.log(`${acknowledged.length} appends, ${found.length} records found, ${duplicates} duplicates, ${retries} records resent, file ${data.length} bytes`);
+  // The master was never told a size: it learns it from the primaries' heartbeats.
+  const last = Math.max(...acknowledged.map((a) => a.offset + a.size));
+  await waitFor('the master to learn the appended size', async () => (await clients[0]!.stat('/log')).size >= last, 10_000);
+  return clients;
+}

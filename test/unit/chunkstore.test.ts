@@ -5,7 +5,7 @@ import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { OfsError } from '../../src/core/errors.js';
-import { BLOCK_SIZE, ChunkStore } from '../../src/storage/chunk-store.js';
+import { BLOCK_SIZE, ChunkStore, type ChunkStoreOptions } from '../../src/storage/chunk-store.js';
 
 const B = BLOCK_SIZE;
 const MAX = 1024 * 1024;
@@ -18,8 +18,15 @@ async function tempDir(t: ExecutionContext): Promise<string> {
   return dir;
 }
 
+/** Opens a store that the test closes when it ends (it keeps data files open between writes). */
+async function openAt(t: ExecutionContext, dir: string, opts: ChunkStoreOptions = { maxChunkSize: MAX }): Promise<ChunkStore> {
+  const store = await ChunkStore.open(dir, opts);
+  t.teardown(() => store.close());
+  return store;
+}
+
 async function openStore(t: ExecutionContext, opts: { capacity?: number } = {}): Promise<ChunkStore> {
-  return ChunkStore.open(await tempDir(t), { maxChunkSize: MAX, ...opts });
+  return openAt(t, await tempDir(t), { maxChunkSize: MAX, ...opts });
 }
 
 function sha256(buf: Uint8Array): string {
@@ -59,10 +66,10 @@ async function flipByte(file: string, position: number): Promise<void> {
 for (const size of [0, 1, B - 1, B, B + 1, 3 * B + 123, MAX]) {
   test(`round trip of ${size} bytes, in one write and in odd-sized appends, survives reopen`, async (t) => {
     const dir = await tempDir(t);
-    const store = await ChunkStore.open(dir, { maxChunkSize: MAX });
+    const store = await openAt(t, dir);
     const data = pattern(size, size);
     await store.create(ID, 1);
-    t.deepEqual(await store.write(ID, 0, data), { id: ID, version: 1, length: size });
+    t.deepEqual(await store.write(ID, 0, data), { id: ID, version: 1, length: size, syncedLength: 0 });
     t.is(sha256(await store.read(ID, 0, size)), sha256(data));
 
     await store.create(ID2, 1);
@@ -72,11 +79,11 @@ for (const size of [0, 1, B - 1, B, B + 1, 3 * B + 123, MAX]) {
     t.is(sha256(await store.read(ID2, 0, size)), sha256(data));
     t.is(store.usedBytes(), 2 * size);
 
-    await store.sync(ID);
+    t.deepEqual(await store.sync(ID), { id: ID, version: 1, length: size, syncedLength: size });
     await store.sync(ID2);
-    const reopened = await ChunkStore.open(dir, { maxChunkSize: MAX });
+    const reopened = await openAt(t, dir);
     t.deepEqual(reopened.damaged, []);
-    t.deepEqual(reopened.get(ID), { id: ID, version: 1, length: size });
+    t.deepEqual(reopened.get(ID), { id: ID, version: 1, length: size, syncedLength: size });
     t.is(sha256(await reopened.read(ID, 0, size)), sha256(data));
     t.is(sha256(await reopened.read(ID2, 0, size)), sha256(data));
     t.deepEqual(await reopened.verify(ID2), []);
@@ -186,7 +193,7 @@ test('a truncated data file reads as corrupt, never as short data', async (t) =>
 
 test('reopen after sync sees the same chunks; an unsynced tail is cut back to the synced length', async (t) => {
   const dir = await tempDir(t);
-  const store = await ChunkStore.open(dir, { maxChunkSize: MAX });
+  const store = await openAt(t, dir);
   await store.create(ID, 3);
   await store.write(ID, 0, pattern(B + 1));
   await store.sync(ID);
@@ -194,7 +201,7 @@ test('reopen after sync sees the same chunks; an unsynced tail is cut back to th
   const before = store.list().sort((a, b) => a.id.localeCompare(b.id));
   await store.write(ID, B + 1, pattern(10)); // never synced
 
-  const reopened = await ChunkStore.open(dir, { maxChunkSize: MAX });
+  const reopened = await openAt(t, dir);
   t.deepEqual(reopened.list().sort((a, b) => a.id.localeCompare(b.id)), before);
   t.is(reopened.usedBytes(), B + 1);
   t.is((await fs.stat(reopened.dataPath(ID))).size, B + 1);
@@ -205,7 +212,7 @@ test('reopen after sync sees the same chunks; an unsynced tail is cut back to th
 test('open() skips chunks with torn, garbage or missing meta, lists them in damaged, and removes temp files', async (t) => {
   const dir = await tempDir(t);
   const ids = ['00000000000000aa', '00000000000000bb', '00000000000000cc', '00000000000000dd', '00000000000000ee'];
-  const store = await ChunkStore.open(dir, { maxChunkSize: MAX });
+  const store = await openAt(t, dir);
   for (const id of ids) {
     await store.create(id, 1);
     await store.write(id, 0, pattern(2 * B + 3));
@@ -221,9 +228,9 @@ test('open() skips chunks with torn, garbage or missing meta, lists them in dama
   await fs.writeFile(path.join(chunks, `${ids[4]}.meta.tmp`), 'half a meta write');
   await fs.writeFile(path.join(chunks, 'README'), 'not ours; left alone');
 
-  const reopened = await ChunkStore.open(dir, { maxChunkSize: MAX });
+  const reopened = await openAt(t, dir);
   t.deepEqual([...reopened.damaged].sort(), ids.slice(0, 4));
-  t.deepEqual(reopened.list(), [{ id: ids[4]!, version: 1, length: 2 * B + 3 }]);
+  t.deepEqual(reopened.list(), [{ id: ids[4]!, version: 1, length: 2 * B + 3, syncedLength: 2 * B + 3 }]);
   t.is(reopened.usedBytes(), 2 * B + 3);
   const names = await fs.readdir(chunks);
   t.false(names.some((n) => n.endsWith('.tmp')));
@@ -234,7 +241,7 @@ test('open() skips chunks with torn, garbage or missing meta, lists them in dama
   await reopened.delete(ids[0]!);
   await reopened.create(ids[1]!, 2);
   t.deepEqual([...reopened.damaged].sort(), ids.slice(2, 4));
-  t.deepEqual(reopened.get(ids[1]!), { id: ids[1]!, version: 2, length: 0 });
+  t.deepEqual(reopened.get(ids[1]!), { id: ids[1]!, version: 2, length: 0, syncedLength: 0 });
 });
 
 test('a write past capacity is ENOSPC and changes nothing', async (t) => {
@@ -273,8 +280,8 @@ test('writes must not leave a hole or pass the maximum chunk size', async (t) =>
   await rejectsWith(t, store.write(ID, 11, pattern(1)), 'EINVAL', /chunk 0123456789abcdef.*offset 11/);
   await rejectsWith(t, store.write(ID, -1, pattern(1)), 'EINVAL');
   await rejectsWith(t, store.write(ID, 10, pattern(MAX)), 'EINVAL', /maximum chunk size/);
-  t.deepEqual(store.get(ID), { id: ID, version: 1, length: 10 });
-  t.deepEqual(await store.write(ID, 10, Buffer.alloc(0)), { id: ID, version: 1, length: 10 });
+  t.deepEqual(store.get(ID), { id: ID, version: 1, length: 10, syncedLength: 0 });
+  t.deepEqual(await store.write(ID, 10, Buffer.alloc(0)), { id: ID, version: 1, length: 10, syncedLength: 0 });
 });
 
 test('ids that are not 16 lowercase hex characters are EINVAL everywhere', async (t) => {
@@ -305,16 +312,16 @@ test('unknown chunks are ENOENT; a second create is EEXIST; delete removes both 
 
 test('a version never goes down, and setVersion is durable', async (t) => {
   const dir = await tempDir(t);
-  const store = await ChunkStore.open(dir);
+  const store = await openAt(t, dir, {});
   await store.create(ID, 4);
-  t.deepEqual(await store.setVersion(ID, 5), { id: ID, version: 5, length: 0 });
+  t.deepEqual(await store.setVersion(ID, 5), { id: ID, version: 5, length: 0, syncedLength: 0 });
   await rejectsWith(t, store.setVersion(ID, 4), 'EINVAL', /0123456789abcdef.*\b5\b.*\b4\b/);
   await rejectsWith(t, store.setVersion(ID, -1), 'EINVAL');
   t.is((await store.setVersion(ID, 5)).version, 5);
   await store.write(ID, 0, pattern(100));
   await store.setVersion(ID, 6); // also makes the write durable
-  const reopened = await ChunkStore.open(dir);
-  t.deepEqual(reopened.get(ID), { id: ID, version: 6, length: 100 });
+  const reopened = await openAt(t, dir, {});
+  t.deepEqual(reopened.get(ID), { id: ID, version: 6, length: 100, syncedLength: 100 });
   t.true((await reopened.read(ID, 0, 100)).equals(pattern(100)));
 });
 
@@ -345,7 +352,7 @@ test('random writes, reads and reopens agree with an in-memory model', async (t)
   await fc.assert(
     fc.asyncProperty(fc.array(op, { maxLength: 25 }), async (ops) => {
       const runDir = path.join(dir, String(run++));
-      let store = await ChunkStore.open(runDir, { maxChunkSize: 6 * B });
+      let store = await openAt(t, runDir, { maxChunkSize: 6 * B });
       await store.create(ID, 1);
       let model = Buffer.alloc(0);
       for (const o of ops) {
@@ -363,7 +370,7 @@ test('random writes, reads and reopens agree with an in-memory model', async (t)
           if (!got.equals(model.subarray(offset, offset + o.size))) return false;
         } else {
           await store.sync(ID);
-          store = await ChunkStore.open(runDir, { maxChunkSize: 6 * B });
+          store = await openAt(t, runDir, { maxChunkSize: 6 * B });
         }
       }
       return (await store.verify(ID)).length === 0 && store.get(ID)?.length === model.length;

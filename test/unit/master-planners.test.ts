@@ -11,7 +11,9 @@ import {
   garbageIn,
   prepareLease,
   recordGrant,
+  ownedLengths,
   replicationNeeds,
+  sizesFromLengths,
 } from '../../src/core/master-planners.js';
 import { fsck, locate } from '../../src/core/master-queries.js';
 import { CHUNK, chunkOf, ids, NOW, run, sequence, server, settings, TIMEOUT, versionOf, viewOf, withFile } from '../helpers/master-state.js';
@@ -316,4 +318,33 @@ test('detachedChunks: overwriting a file by create, and renaming, detach its chu
   t.deepEqual(detachedChunks(ns, sequence(ns, decideExtend(ns, '/d/f', 200, CHUNK, 5))), []);
   t.deepEqual(detachedChunks(ns, sequence(ns, [{ type: 'ChunkVersionBumped', path: '/h', index: 0, chunkId: h, version: 2 }])), []);
   t.deepEqual(detachedChunks(ns, []), []);
+});
+
+test('sizesFromLengths: a file grows to the end of the reported bytes of its chunk, at its version only; one event per file', (t) => {
+  // /f: chunk 0 full (v2), chunk 1 holding 20 of its bytes (v3), as the master recorded them.
+  let ns = withFile(emptyNamespace, '/f', 120, [2, 3]);
+  ns = withFile(ns, '/g', 50, [1]);
+  const [f0, f1, g0] = [chunkOf(ns, '/f', 0), chunkOf(ns, '/f', 1), chunkOf(ns, '/g', 0)];
+  const at = (path: string, index: number, chunkId: string, version: number, length: number) => ({ path, index, chunkId, version, length });
+  const events = sizesFromLengths(
+    ns,
+    [
+      at('/f', 1, f1, 3, 60), // appends took chunk 1 to 60 bytes: /f is 160 long
+      at('/f', 1, f1, 3, 45), // another replica, behind: the longest counts
+      at('/f', 0, f0, 2, 100), // no growth from a full earlier chunk
+      at('/g', 0, g0, 0, 90), // a stale version: not trusted
+      at('/g', 0, f0, 1, 90), // not /g's chunk at that index
+      at('/gone', 0, g0, 1, 90), // no such file
+      at('/f', 1, f1, 3, 0),
+    ],
+    CHUNK,
+    NOW,
+  );
+  t.deepEqual(events, [{ type: 'FileExtended', path: '/f', size: 160, mtime: NOW }]);
+  // Lengths the master already has change nothing.
+  t.deepEqual(sizesFromLengths(run(ns, events), [at('/f', 1, f1, 3, 60)], CHUNK, NOW), []);
+  // Reported replicas get their file and index from the chunk owners; unowned ones are dropped.
+  t.deepEqual(ownedLengths(ownedChunks(ns), [{ chunkId: g0, version: 1, length: 70 }, { chunkId: formatChunkId(999), version: 1, length: 1 }]), [
+    { chunkId: g0, version: 1, length: 70, path: '/g', index: 0 },
+  ]);
 });

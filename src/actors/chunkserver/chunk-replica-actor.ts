@@ -46,7 +46,8 @@ export type ReplicaMessage =
       fetch: (offset: number) => Promise<Buffer>;
     } & Sender<ChunkInfo>)
   | ({ kind: 'verify'; chunkId: string } & Sender<number[]>)
-  | { kind: 'flush'; chunkId: string }
+  /** A sync this actor started finished: its waiters learn the outcome, and the next sync starts if writes came meanwhile. */
+  | { kind: 'synced'; chunkId: string; waiters: SyncWaiter[]; outcome: Result<unknown> }
   | ({ kind: 'delete'; chunkId: string } & Partial<Sender<void>>)
   /** Fault injection: makes this chunk's replica actor crash, as a bug would. */
   | { kind: typeof INJECTED_CRASH; chunkId: string };
@@ -58,9 +59,20 @@ export type ReplicaMessage =
  */
 export type SerialBook = Map<string, { version: number; serial: number }>;
 
+interface SyncWaiter {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 interface ReplicaState {
-  /** Callers waiting for the next sync of this chunk; one fsync serves them all (group commit). */
-  syncWaiters: { resolve: () => void; reject: (err: unknown) => void }[];
+  /** Mutations applied since the running sync began: the next sync serves them all (group commit). */
+  syncWaiters: SyncWaiter[];
+  /**
+   * The sync under way, if any. It runs beside the actor, which goes on
+   * applying mutations meanwhile; whatever touches the chunk's meta file
+   * (a new version, a copy, a delete) waits for it first.
+   */
+  syncing?: Promise<unknown>;
 }
 
 /** Idle replicas are stopped so a server with a million chunks does not hold a million actors. */
@@ -118,10 +130,24 @@ export function spawnChunkReplica(
     await store.write(chunkId, mutation.offset, mutation.data);
   };
 
-  /** The returned promise resolves once the chunk is synced; the sync itself runs as a later message. */
+  /** Syncs the chunk for the mutations applied so far, beside the actor; the outcome comes back as a message. */
+  const startSync = (state: ReplicaState, self: Ref<ReplicaMessage>): void => {
+    const waiters = state.syncWaiters.splice(0);
+    state.syncing = settle<unknown>(store.get(chunkId) ? store.sync(chunkId) : Promise.resolve()).then((outcome) =>
+      dispatch(self, { kind: 'synced', chunkId, waiters, outcome }),
+    );
+  };
+
+  /** The returned promise resolves once the chunk is synced with this mutation in it. */
   const durableSoon = (state: ReplicaState, self: Ref<ReplicaMessage>): Promise<void> => {
-    if (state.syncWaiters.length === 0) dispatch(self, { kind: 'flush', chunkId });
-    return new Promise((resolve, reject) => state.syncWaiters.push({ resolve, reject }));
+    const durable = new Promise<void>((resolve, reject) => state.syncWaiters.push({ resolve, reject }));
+    if (!state.syncing) startSync(state, self);
+    return durable;
+  };
+
+  /** Waits out the sync under way: it writes the meta file, which nothing else may write meanwhile. */
+  const syncSettled = async (state: ReplicaState): Promise<void> => {
+    await state.syncing;
   };
 
   const perform = async (state: ReplicaState, msg: ReplicaMessage, self: Ref<ReplicaMessage>): Promise<unknown> => {
@@ -129,6 +155,7 @@ export function spawnChunkReplica(
     // every later one fails too until a new lease (a new version) starts over.
     switch (msg.kind) {
       case 'set-version': {
+        await syncSettled(state);
         if (!store.get(chunkId)) {
           // Only a brand-new chunk's first version creates it: an empty replica of an older chunk would look current.
           if (msg.version !== 1) throw new OfsError('ENOENT', `chunk ${chunkId} is not on this chunkserver; version ${msg.version} cannot create it`);
@@ -189,18 +216,16 @@ export function spawnChunkReplica(
       }
       case 'verify':
         return store.get(chunkId) ? store.verify(chunkId) : [];
-      case 'flush': {
-        const waiters = state.syncWaiters.splice(0);
-        try {
-          if (store.get(chunkId)) await store.sync(chunkId);
-          waiters.forEach((w) => w.resolve());
-        } catch (err) {
-          waiters.forEach((w) => w.reject(err));
-        }
+      case 'synced': {
+        const { outcome, waiters } = msg;
+        waiters.forEach((w) => (outcome.ok ? w.resolve() : w.reject(new OfsError(outcome.code, outcome.message))));
+        state.syncing = undefined;
+        if (state.syncWaiters.length > 0) startSync(state, self);
         return undefined;
       }
       case 'delete':
         leases.revoke(chunkId);
+        await syncSettled(state);
         return store.delete(chunkId);
     }
   };

@@ -125,7 +125,8 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
         if (err.code === 'ECORRUPT') void master.reportCorrupt(body.chunkId, []);
         throw err;
       });
-      return { body: { length: bytes.length }, data: [bytes] };
+      // The synced length: a reader may take the file to end there, and no crash takes those bytes back.
+      return { body: { length: bytes.length, chunkLength: store.get(body.chunkId)?.syncedLength ?? 0 }, data: [bytes] };
     },
   };
 }

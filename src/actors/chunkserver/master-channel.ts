@@ -50,7 +50,7 @@ export class MasterChannel {
     return this.process.store
       .list()
       .filter((c) => c.version !== UNFINISHED_COPY_VERSION)
-      .map((c) => ({ chunkId: c.id, version: c.version, length: c.length }));
+      .map((c) => ({ chunkId: c.id, version: c.version, length: c.syncedLength }));
   }
 
   /** GFS 5.2: tell the master, which stops handing the replica out; delete it once another good one exists. */
@@ -70,7 +70,8 @@ export class MasterChannel {
     if (!this.master) return;
     try {
       const sentAt = Date.now();
-      const wanted = leases.wanted(sentAt);
+      // With each lease, the chunk's synced length: a file's size never covers bytes a crash could take back.
+      const wanted = leases.wanted(sentAt).map((l) => ({ ...l, length: this.process.store.get(l.chunkId)?.syncedLength ?? 0 }));
       const { body, epoch } = await rpc.call(this.master.address, 'master.heartbeat', { ...(await this.load()), leases: wanted }, { timeoutMs: this.heartbeatMs * 3 });
       if (!fence.admits(epoch, 'heartbeat reply')) return;
       for (const lease of body.extended) leases.extend(lease.chunkId, lease.version, lease.leaseMs, sentAt);

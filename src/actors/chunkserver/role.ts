@@ -99,6 +99,7 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
       server.close();
       process.rpc.close();
       stop(system as Ref<unknown>);
+      await store.close();
       await zk.close();
     },
   };

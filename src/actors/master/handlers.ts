@@ -1,5 +1,5 @@
 import { OfsError } from '../../core/errors.js';
-import type { BalanceMove } from '../../core/master-planners.js';
+import type { BalanceMove, ChunkLength } from '../../core/master-planners.js';
 import { encodeNamespace } from '../../core/namespace-schema.js';
 import type { Namespace } from '../../core/namespace.js';
 import { protocol, type MessageType, type ReplyOf } from '../../transport/protocol.js';
@@ -37,12 +37,15 @@ export function masterHandlers(process: MasterProcess): HandlerMap {
     'master.heartbeat': async (body) => {
       const beat = (await askMaster('master.heartbeat', body)) as ReplyOf<'master.heartbeat'>;
       if (body.leases.length === 0) return { body: beat };
-      const extended = await ask(activeActors(process).leases)<ReplyOf<'master.heartbeat'>['extended']>((sender) => ({
+      const { leases, master } = activeActors(process);
+      const { extended, lengths } = await ask(leases)<{ extended: ReplyOf<'master.heartbeat'>['extended']; lengths: ChunkLength[] }>((sender) => ({
         kind: 'extend',
         serverId: body.id,
         leases: body.leases,
         sender,
       }));
+      // Journaled before the reply: a chunkserver has one heartbeat's sizes in the journal queue at a time.
+      if (lengths.length > 0) await askResult(master)((sender) => ({ kind: 'chunk-lengths', lengths, sender }));
       return { body: { ...beat, extended } };
     },
     'master.attachStandby': async (standby) => {

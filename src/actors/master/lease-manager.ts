@@ -5,7 +5,7 @@ import type { Logger } from '../../util/logger.js';
 import type { ReplyOf } from '../../transport/protocol.js';
 import type { RpcClient } from '../../transport/rpc-client.js';
 import { crashable, resetOnCrash } from '../supervision.js';
-import type { GrantedLease, LeaseCandidate } from '../../core/master-planners.js';
+import type { ChunkLength, GrantedLease, LeaseCandidate, ReportedLength } from '../../core/master-planners.js';
 import { askResult } from '../../util/ask.js';
 import { failed, ok, settle, type Result } from '../../util/result.js';
 import type { MasterMessage } from './master-messages.js';
@@ -25,7 +25,7 @@ export type LeaseMessage =
   | { kind: 'granted'; chunkId: string; outcome: Result<{ lease?: Lease; version: number; index: number }> }
   /** Re-replication: a new version on the live replicas with no primary, so a copy made now cannot miss a mutation. */
   | { kind: 'bump'; candidate: LeaseCandidate; sender: Ref<Result<number>> }
-  | { kind: 'extend'; serverId: string; leases: { chunkId: string; version: number }[]; sender: Ref<ReplyOf<'master.heartbeat'>['extended']> }
+  | { kind: 'extend'; serverId: string; leases: ReportedLength[]; sender: Ref<{ extended: ReplyOf<'master.heartbeat'>['extended']; lengths: ChunkLength[] }> }
   | { kind: 'revoke'; chunkIds: string[] }
   | { kind: 'primaries'; chunkIds: string[]; sender: Ref<(string | null)[]> };
 
@@ -117,6 +117,8 @@ export function spawnLeaseManager(
     return {
       version,
       lease: {
+        path: candidate.path,
+        index: candidate.index,
         chunkId,
         version,
         primary: { id: primary.id, address: primary.address },
@@ -184,10 +186,12 @@ export function spawnLeaseManager(
           return state;
         }
         case 'extend': {
-          const extended = msg.leases
-            .filter((l) => state.table.extend(l.chunkId, l.version, msg.serverId, now, settings.leaseMs))
-            .map((l) => ({ ...l, leaseMs: settings.leaseMs }));
-          dispatch(msg.sender, extended);
+          const kept = msg.leases.filter((l) => state.table.extend(l.chunkId, l.version, msg.serverId, now, settings.leaseMs));
+          dispatch(msg.sender, {
+            extended: kept.map(({ chunkId, version }) => ({ chunkId, version, leaseMs: settings.leaseMs })),
+            // The primary's length of each chunk it holds, with the file the lease names: how appends reach the file's size.
+            lengths: kept.map((l) => ({ ...l, ...pick(state.table.current(l.chunkId, now)!) })),
+          });
           return state;
         }
         case 'primaries':
@@ -205,4 +209,8 @@ export function spawnLeaseManager(
     // A restarted lease manager knows no leases: safe, since every new lease bumps the version.
     { initialStateFunc: () => ({ table: new LeaseTable(), granting: new Map() }), onCrash: resetOnCrash(log) },
   );
+}
+
+function pick({ path, index }: Lease): { path: string; index: number } {
+  return { path, index };
 }

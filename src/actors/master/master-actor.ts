@@ -120,6 +120,8 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: Namespace, setti
         });
       case 'lease-granted':
         return answer(state, msg.sender, () => ({ reply: {}, events: plan.recordGrant(state.view, msg.lease) }));
+      case 'chunk-lengths':
+        return answer(state, msg.sender, () => ({ reply: {}, events: plan.sizesFromLengths(state.ns, msg.lengths, settings.chunkSize, now) }));
       case 'replication-needs':
         for (const [path, at] of state.readAt) if (now - at > READ_LATELY_MS) state.readAt.delete(path);
         return answer(state, msg.sender, () => ({ reply: plan.replicationNeeds(owners(state), state.view, settings, (p) => state.readAt.has(p), now) }));

@@ -33,6 +33,8 @@ export type MasterMessage =
   | { kind: 'attach-standby'; standby: plan.ServerRef; sender: Ref<Namespace> }
   | { kind: 'prepare-lease'; path: string; index: number | 'last'; sender: Ref<Result<plan.LeaseCandidate>> }
   | { kind: 'lease-granted'; lease: plan.GrantedLease; sender: Ref<Result<unknown>> }
+  /** Chunk lengths primaries reported with their heartbeats: the files' sizes follow them. */
+  | { kind: 'chunk-lengths'; lengths: plan.ChunkLength[]; sender: Ref<Result<unknown>> }
   | { kind: 'replication-needs'; sender: Ref<Result<plan.ReplicationNeeds>> }
   | { kind: 'balance-move'; threshold: number; sender: Ref<Result<plan.BalanceMove>> }
   | { kind: 'drop-replica'; chunkId: string; serverId: string; sender: Ref<Result<{ dropped: boolean }>> }
