@@ -3,6 +3,7 @@ import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import { Option, type Command } from 'commander';
 import { OfsClient } from '../client/ofs-client.js';
+import { PIECE_BYTES } from '../client/file-writer.js';
 import { OfsError } from '../core/errors.js';
 import { reportAndExit } from './errors.js';
 import { formatFsck, formatListing, formatStat, formatStatus } from './format.js';
@@ -48,7 +49,7 @@ export function registerClientCommands(program: Command): void {
     .addOption(zkOption())
     .action(
       withClient('put', async (client, local: string, path: string, opts: { overwrite: boolean }) => {
-        const source = local === '-' ? process.stdin : createReadStream(local);
+        const source = local === '-' ? process.stdin : createReadStream(local, { highWaterMark: PIECE_BYTES });
         await pipeline(source, client.createWriteStream(path, { overwrite: opts.overwrite }));
       }),
     );

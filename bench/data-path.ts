@@ -1,0 +1,252 @@
+/**
+ * The data path: writes, reads, record appends and small files, each figure
+ * beside a raw baseline measured in the same run on this machine. One
+ * cluster as `ofs cluster up` starts it (2 masters, 3 chunkservers,
+ * replication 3, 64 MiB chunks, the production scrub interval); every write
+ * and append is acknowledged only once synced on all three replicas. Bytes
+ * read are checked against the bytes written: by CRC32C as they stream in
+ * (cheap enough not to slow the read it checks), and the big file that
+ * `ofs get` writes by SHA-256.
+ *   node dist/bench/data-path.js [--quick]
+ */
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
+import { crc32c } from '@node-rs/crc32';
+import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Dealer } from 'zeromq';
+import type { OfsClient } from '../src/client/ofs-client.js';
+import { PIECE_BYTES } from '../src/client/file-writer.js';
+import { syncDirectory } from '../src/storage/durable-file.js';
+import { OFS_BIN, patternBytes, TestCluster } from '../test/helpers/cluster.js';
+import { waitForNewActiveWithStandby } from '../test/helpers/workload.js';
+
+const MiB = 2 ** 20;
+const quick = process.argv.includes('--quick');
+const size = {
+  fileMiB: quick ? 64 : 256,
+  /** The file `ofs put` and `ofs get` move while their memory is watched. */
+  bigMiB: quick ? 512 : 4096,
+  appendsPerClient: quick ? 512 : 2048,
+  smallFiles1c: quick ? 200 : 600,
+  smallFiles64c: quick ? 1024 : 4096,
+  zmqMiB: quick ? 512 : 2048,
+};
+const RECORD_BYTES = 1024;
+const APPEND_CLIENTS = 8;
+/** Appends each appending client keeps under way, as a logging application does. */
+const APPENDS_IN_FLIGHT = 32;
+const SMALL_FILE = patternBytes(1024, 9);
+
+const seconds = async (run: () => Promise<unknown>): Promise<number> => {
+  const started = process.hrtime.bigint();
+  await run();
+  return Number(process.hrtime.bigint() - started) / 1e9;
+};
+const round = (n: number, places = 1) => Math.round(n * 10 ** places) / 10 ** places;
+const sha256 = async (stream: NodeJS.ReadableStream) => {
+  const hash = createHash('sha256');
+  await pipeline(stream, hash);
+  return hash.digest('hex');
+};
+/** CRC32C of a stream's bytes. */
+const crcOf = async (stream: AsyncIterable<Buffer>) => {
+  let crc = 0;
+  for await (const piece of stream) crc = crc32c(piece, crc);
+  return crc;
+};
+/** A source file of `mib` MiB: a 1 MiB pattern, each MiB different. */
+async function sourceFile(path: string, mib: number): Promise<string> {
+  const file = await open(path, 'w');
+  const piece = patternBytes(MiB, 42);
+  for (let i = 0; i < mib; i++) {
+    piece.writeUInt32LE(i, 0);
+    await file.write(piece);
+  }
+  await file.close();
+  return sha256(createReadStream(path));
+}
+
+/** Runs `work` on `lanes` lanes spread over `clients`, each lane taking the next item until `count` are done. */
+async function lanes(clients: OfsClient[], lanesTotal: number, count: number, work: (client: OfsClient, i: number) => Promise<unknown>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: lanesTotal }, async (_, lane) => {
+      const client = clients[lane % clients.length]!;
+      for (let i = next++; i < count; i = next++) await work(client, i);
+    }),
+  );
+}
+
+/** Peak resident memory of processes while `run` runs (polled every 50 ms), in MiB. */
+async function peakRss(pids: () => number[], run: () => Promise<unknown>): Promise<number> {
+  let peak = 0;
+  const poll = setInterval(() => {
+    for (const pid of pids()) {
+      try {
+        const kib = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+        peak = Math.max(peak, kib / 1024);
+      } catch {
+        // exited between listing and reading
+      }
+    }
+  }, 50);
+  try {
+    await run();
+  } finally {
+    clearInterval(poll);
+  }
+  return Math.round(peak);
+}
+
+/** `ofs ARGS` as its own process; returns its wall time and peak RSS. */
+async function ofsTimed(zk: string, args: string[]): Promise<{ s: number; rssMiB: number }> {
+  let pid = 0;
+  let s = 0;
+  const rssMiB = await peakRss(
+    () => (pid ? [pid] : []),
+    async () => {
+      s = await seconds(
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const child = spawn(process.execPath, [OFS_BIN, ...args], { env: { ...process.env, OFS_ZK: zk }, stdio: ['ignore', 'ignore', 'pipe'] });
+            pid = child.pid!;
+            let stderr = '';
+            child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+            child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ofs ${args.join(' ')} exited ${code}: ${stderr}`))));
+          }),
+      );
+    },
+  );
+  return { s, rssMiB };
+}
+
+/** Raw ZeroMQ loopback throughput, node → node: 1 MiB messages to a sink in another process. */
+async function rawZmqMiBps(mib: number): Promise<number> {
+  const sink = spawn(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'zmq-sink.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const endpoint = await new Promise<string>((resolve) => sink.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+    const dealer = new Dealer({ sendHighWaterMark: 64 });
+    dealer.connect(endpoint);
+    const message = patternBytes(MiB, 5);
+    const s = await seconds(async () => {
+      for (let i = 0; i < mib; i++) await dealer.send(message);
+      await dealer.send(Buffer.alloc(0));
+      const [count] = await dealer.receive();
+      if (Number(count!.toString()) !== mib * MiB) throw new Error(`the sink got ${count} bytes, not ${mib * MiB}`);
+    });
+    dealer.close();
+    return mib / s;
+  } finally {
+    sink.kill();
+  }
+}
+
+const work = await mkdtemp(join(tmpdir(), 'ofs-bench-'));
+const cluster = await TestCluster.start({ masters: 2, chunkSize: 64 * MiB, heartbeatMs: 1000, scrubIntervalMs: 10_000 });
+const chunkserverPids = async () => (await cluster.file()).processes.filter((p) => p.role === 'chunkserver').map((p) => p.pid);
+const result: Record<string, number | string | boolean> = { quick };
+try {
+  const clients = await Promise.all(Array.from({ length: APPEND_CLIENTS }, () => cluster.client()));
+  const [client] = clients as [OfsClient];
+  await waitForNewActiveWithStandby(client, 'none');
+
+  // Baselines: the disk, and ZeroMQ between two processes.
+  const source = join(work, 'source.bin');
+  await sourceFile(source, size.fileMiB);
+  const sourceCrc = await crcOf(createReadStream(source));
+  const ddSeconds = await seconds(() => promisify(execFile)('dd', [`if=${source}`, `of=${join(work, 'dd.bin')}`, 'bs=1M', 'conv=fdatasync', 'status=none']));
+  await rm(join(work, 'dd.bin'));
+  result.raw_disk_write_MiBps = round(size.fileMiB / ddSeconds);
+  result.raw_zmq_MiBps = round(await rawZmqMiBps(size.zmqMiB));
+
+  // One client, then four at once (each its own file), then eight (chunkserver memory watched).
+  const pieceStream = () => createReadStream(source, { highWaterMark: PIECE_BYTES });
+  result.write_1c_MiBps = round(size.fileMiB / (await seconds(() => pipeline(pieceStream(), client.createWriteStream('/bench/one')))));
+  let crc = 0;
+  result.read_1c_MiBps = round(size.fileMiB / (await seconds(async () => (crc = await crcOf(client.createReadStream('/bench/one'))))));
+  if (crc !== sourceCrc) throw new Error('/bench/one read back different bytes');
+  const four = clients.slice(0, 4);
+  result.write_4c_MiBps = round((4 * size.fileMiB) / (await seconds(() => Promise.all(four.map((c, i) => pipeline(pieceStream(), c.createWriteStream(`/bench/four-${i}`)))))));
+  let crcs: number[] = [];
+  const readFour = async () => (crcs = await Promise.all(four.map((c, i) => crcOf(c.createReadStream(`/bench/four-${i}`)))));
+  result.read_4c_MiBps = round((4 * size.fileMiB) / (await seconds(readFour)));
+  if (crcs.some((c) => c !== sourceCrc)) throw new Error('a file written by four clients read back different bytes');
+  let eightSeconds = 0;
+  const csPids = await chunkserverPids();
+  result.chunkserver_peak_rss_MiB_8_writers = await peakRss(
+    () => csPids,
+    async () => (eightSeconds = await seconds(() => Promise.all(clients.map((c, i) => pipeline(pieceStream(), c.createWriteStream(`/bench/eight-${i}`)))))),
+  );
+  result.write_8c_MiBps = round((8 * size.fileMiB) / eightSeconds);
+  await client.delete('/bench', { recursive: true });
+
+  // Record appends: 8 clients, 1 KiB records, to one file; the baseline is 8 local writers with O_APPEND + fdatasync each.
+  const record = patternBytes(RECORD_BYTES, 3);
+  const local = await open(join(work, 'local.log'), 'a');
+  const localSeconds = await seconds(() =>
+    Promise.all(
+      Array.from({ length: APPEND_CLIENTS }, async () => {
+        for (let i = 0; i < size.appendsPerClient; i++) {
+          await local.write(record);
+          await local.datasync();
+        }
+      }),
+    ),
+  );
+  await local.close();
+  const appends = APPEND_CLIENTS * size.appendsPerClient;
+  result.raw_append_fdatasync_8w_per_s = Math.round(appends / localSeconds);
+  await client.append('/appends/log', record); // creates it
+  result.append_8c_per_s = Math.round(appends / (await seconds(() => lanes(clients, APPEND_CLIENTS * APPENDS_IN_FLIGHT, appends, (c) => c.append('/appends/log', record)))));
+  result.append_8c_one_in_flight_per_s = Math.round(appends / 4 / (await seconds(() => lanes(clients, APPEND_CLIENTS, appends / 4, (c) => c.append('/appends/log', record)))));
+  result.appends_in_flight_per_client = APPENDS_IN_FLIGHT;
+
+  // Small files: 1 KiB each, durable. The baseline: a local file written, fsynced, and its directory fsynced.
+  const smallDir = join(work, 'small');
+  await mkdir(smallDir);
+  const localSmall = async (i: number) => {
+    const file = await open(join(smallDir, `f${i}`), 'w');
+    await file.write(SMALL_FILE);
+    await file.sync();
+    await file.close();
+    await syncDirectory(smallDir);
+  };
+  result.raw_small_files_1w_per_s = Math.round(size.smallFiles1c / (await seconds(async () => {
+    for (let i = 0; i < size.smallFiles1c; i++) await localSmall(i);
+  })));
+  result.small_files_1c_per_s = Math.round(size.smallFiles1c / (await seconds(async () => {
+    for (let i = 0; i < size.smallFiles1c; i++) await client.write(`/small/one/f${i}`, SMALL_FILE);
+  })));
+  result.small_files_64c_per_s = Math.round(size.smallFiles64c / (await seconds(() => lanes(clients, 64, size.smallFiles64c, (c, i) => c.write(`/small/many/f${i}`, SMALL_FILE)))));
+  if (!(await client.read('/small/many/f7')).equals(SMALL_FILE)) throw new Error('a small file read back different bytes');
+
+  // `ofs put` and `ofs get` of a big file, as their own processes, with their memory watched; then the API reads it too.
+  const big = join(work, 'big.bin');
+  const bigDigest = await sourceFile(big, size.bigMiB);
+  const put = await ofsTimed(cluster.zk, ['put', big, '/big']);
+  const got = join(work, 'big-got.bin');
+  const get = await ofsTimed(cluster.zk, ['get', '/big', got]);
+  if ((await sha256(createReadStream(got))) !== bigDigest) throw new Error('ofs get wrote different bytes than ofs put read');
+  await rm(got);
+  // The same job through the API: the file read into a local file.
+  const apiSeconds = await seconds(() => pipeline(client.createReadStream('/big'), createWriteStream(got)));
+  if ((await sha256(createReadStream(got))) !== bigDigest) throw new Error('the API read /big back different');
+  await rm(got);
+  result.big_file_MiB = size.bigMiB;
+  result.put_cli_MiBps = round(size.bigMiB / put.s);
+  result.get_cli_MiBps = round(size.bigMiB / get.s);
+  result.get_api_to_file_MiBps = round(size.bigMiB / apiSeconds);
+  result.put_cli_peak_rss_MiB = put.rssMiB;
+  result.get_cli_peak_rss_MiB = get.rssMiB;
+  await Promise.all(clients.map((c) => c.close()));
+} finally {
+  await cluster.stop();
+  await rm(work, { recursive: true, force: true });
+}
+console.log(JSON.stringify({ bench: 'data-path', ...result }, null, 2));
