@@ -1,48 +1,17 @@
 /**
  * `npm run bench`: every benchmark of bench/, one after another (each starts
  * its own cluster and stops it; never two at once on this small machine).
- * Prints one JSON document on stdout (each bench's own JSON, its raw
- * baseline from the same run beside each figure), and a Markdown table of
- * the headline figures on stderr, as the README shows it.
- *   npm run bench [-- --quick]   (--quick: smaller sizes, for a first look)
+ * Prints one JSON object on stdout whose keys name each figure and its unit,
+ * every figure beside its raw baseline from the same run, and on stderr the
+ * Markdown table the README shows.
+ *   npm run bench [-- --quick]   (--quick: smaller sizes, under 2 minutes)
  */
 import { execFile } from 'node:child_process';
+import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const quick = process.argv.includes('--quick');
-
-/** Each bench, its arguments (full and quick), and how to read its headline figure and baseline. */
-const BENCHES: { name: string; args: [string[], string[]]; rows: (r: any) => Row[] }[] = [
-  {
-    name: 'throughput',
-    args: [['200'], ['64']],
-    rows: (r) => [
-      { figure: 'write, one client, 3 replicas (MiB/s)', ofs: r.put_MiBps, baseline: r.raw_write_fdatasync_MiBps, of: 'local write + fdatasync' },
-      { figure: 'read, one client (MiB/s)', ofs: r.get_MiBps, baseline: r.raw_read_MiBps, of: 'local read, page cache warm' },
-    ],
-  },
-  {
-    name: 'appends',
-    args: [[], ['100']],
-    rows: (r) => [{ figure: `record appends, ${r.writers} writers, ${r.record_bytes} B (/s)`, ofs: r.ofs_appends_per_s, baseline: r.local_fdatasync_appends_per_s, of: 'local O_APPEND + fdatasync' }],
-  },
-  {
-    name: 'metadata',
-    args: [[], ['1000', '8']],
-    rows: (r) => [{ figure: `empty-file creates, ${r.clients} clients, durable on both masters (/s)`, ofs: r.creates_per_s_durable_on_both_masters, baseline: r.creates_per_s_active_only, of: 'same, no standby' }],
-  },
-  {
-    name: 'failover',
-    args: [['10'], ['3']],
-    rows: (r) => [{ figure: 'failover: kill -9 of the active master → first write (median ms)', ofs: r.kill_to_first_write_ms.median, baseline: r.zookeeper_session_timeout_ms, of: 'ZooKeeper session timeout' }],
-  },
-  {
-    name: 'rereplication',
-    args: [['1'], ['0.25']],
-    rows: (r) => [{ figure: 're-replication after losing 1 of 5 chunkservers (MiB/s)', ofs: r.MiB_per_s, baseline: Math.round((r.lost_replica_bytes / 2 ** 20 / r.local_copy_seconds) * 10) / 10, of: 'local copy + fdatasync' }],
-  },
-];
 
 interface Row {
   figure: string;
@@ -51,20 +20,60 @@ interface Row {
   of: string;
 }
 
+/** Each bench, its arguments (full and quick), the figures it adds to the JSON, and its rows of the table. */
+const BENCHES: { name: string; args: [string[], string[]]; figures: (r: any) => Record<string, number>; rows: (f: Record<string, number>) => Row[] }[] = [
+  {
+    name: 'data-path',
+    args: [[], ['--quick']],
+    figures: ({ bench: _bench, quick: _quick, ...figures }) => figures,
+    rows: (f) => [
+      { figure: 'write, one client, 3 replicas (MiB/s)', ofs: f.write_1c_MiBps!, baseline: f.raw_disk_write_MiBps!, of: 'dd bs=1M conv=fdatasync' },
+      { figure: 'write, 4 clients at once (MiB/s)', ofs: f.write_4c_MiBps!, baseline: f.write_1c_MiBps!, of: 'one client' },
+      { figure: 'read, one client (MiB/s)', ofs: f.read_1c_MiBps!, baseline: f.raw_zmq_MiBps!, of: 'ZeroMQ, 1 MiB messages, process to process' },
+      { figure: 'read, 4 clients at once (MiB/s)', ofs: f.read_4c_MiBps!, baseline: f.raw_zmq_MiBps!, of: 'ZeroMQ, as above' },
+      { figure: `ofs get of ${f.big_file_MiB} MiB to a file (MiB/s)`, ofs: f.get_cli_MiBps!, baseline: f.get_api_to_file_MiBps!, of: 'the API reading it to a file' },
+      { figure: `record appends, 8 clients × ${f.appends_in_flight_per_client} in flight, 1 KiB (/s)`, ofs: f.append_8c_per_s!, baseline: f.raw_append_fdatasync_8w_per_s!, of: '8 local writers, O_APPEND + fdatasync' },
+      { figure: 'record appends, 8 clients × 1 in flight (/s)', ofs: f.append_8c_one_in_flight_per_s!, baseline: f.raw_append_fdatasync_8w_per_s!, of: 'as above' },
+      { figure: '1 KiB files, one client, one after another (/s)', ofs: f.small_files_1c_per_s!, baseline: f.raw_small_files_1w_per_s!, of: 'local write + fsync + directory fsync' },
+      { figure: '1 KiB files, 64 at once (/s)', ofs: f.small_files_64c_per_s!, baseline: f.raw_small_files_1w_per_s!, of: 'as above, one writer' },
+      { figure: `client peak RSS, ofs put of ${f.big_file_MiB} MiB (MiB)`, ofs: f.put_cli_peak_rss_MiB!, baseline: 256, of: 'the goal' },
+      { figure: `client peak RSS, ofs get of ${f.big_file_MiB} MiB (MiB)`, ofs: f.get_cli_peak_rss_MiB!, baseline: 256, of: 'the goal' },
+    ],
+  },
+  {
+    name: 'metadata',
+    args: [[], ['1000', '8']],
+    figures: (r) => ({ creates_8c_per_s: r.creates_per_s_durable_on_both_masters, creates_8c_no_standby_per_s: r.creates_per_s_active_only }),
+    rows: (f) => [{ figure: 'empty-file creates, 8 clients, durable on both masters (/s)', ofs: f.creates_8c_per_s!, baseline: f.creates_8c_no_standby_per_s!, of: 'same, no standby' }],
+  },
+  {
+    name: 'failover',
+    args: [['10'], ['3']],
+    figures: (r) => ({ failover_kill_to_write_median_ms: r.kill_to_first_write_ms.median, zk_session_timeout_ms: r.zookeeper_session_timeout_ms }),
+    rows: (f) => [{ figure: 'failover: kill -9 of the active master → first write (median ms)', ofs: f.failover_kill_to_write_median_ms!, baseline: f.zk_session_timeout_ms!, of: 'ZooKeeper session timeout' }],
+  },
+  {
+    name: 'rereplication',
+    args: [['1'], ['0.25']],
+    figures: (r) => ({ rereplication_MiBps: r.MiB_per_s, raw_copy_fdatasync_MiBps: Math.round((r.lost_replica_bytes / 2 ** 20 / r.local_copy_seconds) * 10) / 10 }),
+    rows: (f) => [{ figure: 're-replication after losing 1 of 5 chunkservers (MiB/s)', ofs: f.rereplication_MiBps!, baseline: f.raw_copy_fdatasync_MiBps!, of: 'local copy + fdatasync' }],
+  },
+];
+
 const run = promisify(execFile);
-const results: Record<string, unknown> = {};
+const figures: Record<string, number> = {};
 const rows: Row[] = [];
 for (const bench of BENCHES) {
   const script = fileURLToPath(new URL(`./${bench.name}.js`, import.meta.url));
   const args = bench.args[quick ? 1 : 0];
   process.stderr.write(`bench: ${bench.name} ${args.join(' ')}\n`);
   const { stdout } = await run(process.execPath, [script, ...args], { maxBuffer: 16 * 2 ** 20 });
-  const result = JSON.parse(stdout);
-  results[bench.name] = result;
-  rows.push(...bench.rows(result));
+  const mine = bench.figures(JSON.parse(stdout));
+  Object.assign(figures, mine);
+  rows.push(...bench.rows(mine));
 }
 
-console.log(JSON.stringify({ quick, machine: { cpus: (await import('node:os')).cpus().length }, results }, null, 2));
+console.log(JSON.stringify({ quick, cpus: cpus().length, ...figures }, null, 2));
 const table = [
   '| figure | OFS | baseline, same run | ratio |',
   '| --- | --- | --- | --- |',

@@ -71,7 +71,7 @@ export async function* readPieces(
   let file = located;
   const readPiece = async (index: number, offset: number, length: number): Promise<Buffer> => {
     const deadline = Date.now() + retryForMs;
-    return retry(() => readFromAnyReplica(rpc, file.path, file.chunks[index]!, offset, length, deadline), {
+    return retry(() => readFromAnyReplica(rpc, file.path, file.chunks[index]!, offset, length, deadline, Math.floor(offset / PIECE_BYTES)), {
       deadline: () => deadline,
       beforeRetry: async () => void (file = await relocate(deadline)),
     });
@@ -97,11 +97,15 @@ async function readFromAnyReplica(
   offset: number,
   length: number,
   deadline: number,
+  /** Which replica to try first (modulo their number); the others follow in order. */
+  first: number,
 ): Promise<Buffer> {
   // Version 0: allocated under a hole (a write further on) but never written.
   if (chunk.version === 0) return Buffer.alloc(length);
   const failures: string[] = [];
-  for (const replica of chunk.replicas) {
+  // Pieces of one chunk start at different replicas in turn: the read-ahead then keeps every replica busy, not one.
+  const replicas = chunk.replicas.map((_, i, all) => all[(i + first) % all.length]!);
+  for (const replica of replicas) {
     try {
       const { data } = await rpc.call(
         replica.address,
