@@ -7,6 +7,7 @@ import { adoptHigherVersions, garbageIn, ownedLengths, sizesFromLengths } from '
 import { fsck, list, locate, type ReplicaSettings } from './master-queries.js';
 import type { ChunkOwners, Namespace } from './namespace.js';
 import { normalizePath } from './paths.js';
+import { remembers } from './retry-cache.js';
 
 /** What the master knows when a request comes in. */
 export interface MasterView {
@@ -45,7 +46,7 @@ export function decideRequest(state: MasterView, settings: ReplicaSettings, type
   const { ns, view, owners } = state;
   const created = { chunkSize: settings.chunkSize, replication: settings.replication };
   // A retry of a request that already took effect (its reply was lost).
-  if (RETRY_CACHED_TYPES.has(type) && body.requestId && ns.recentRequests.includes(body.requestId)) {
+  if (RETRY_CACHED_TYPES.has(type) && body.requestId && remembers(ns.recentRequests, body.requestId)) {
     return { reply: type === 'master.create' ? created : {}, events: [] };
   }
   const mutation = (events: UnsequencedEvent[], reply: unknown = {}): Decision => ({ reply, events: tagged(events, body.requestId) });

@@ -31,7 +31,7 @@ export const namespaceSchema: z.ZodType<Namespace> = z.object({
   seq: count,
   nextChunkId: z.number().int().positive(),
   root: dirNodeSchema,
-  recentRequests: z.array(z.string()),
+  recentRequests: z.record(z.string(), z.record(z.string().min(1), count)),
 });
 
 export function encodeNamespace(ns: Namespace): Buffer {

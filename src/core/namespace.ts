@@ -2,6 +2,7 @@ import { produce } from 'immer';
 import { OfsError } from './errors.js';
 import type { MasterEvent } from './events.js';
 import { baseName, parentPath, pathComponents } from './paths.js';
+import { emptyRetryCache, remember, type RetryCache } from './retry-cache.js';
 
 export interface ChunkRef {
   id: string;
@@ -33,21 +34,15 @@ export interface Namespace {
   /** Chunk ids are handed out from a journaled counter so they never repeat. */
   nextChunkId: number;
   root: DirNode;
-  /**
-   * Ids of the latest completed mutating requests (HDFS's retry cache): a
-   * client that retries a request whose reply was lost in a failover gets
-   * success instead of, say, EEXIST for its own mkdir.
-   */
-  recentRequests: string[];
+  /** Ids of the latest completed mutating requests (`retry-cache.ts`). */
+  recentRequests: RetryCache;
 }
-
-export const RECENT_REQUESTS_KEPT = 1024;
 
 export const emptyNamespace: Namespace = {
   seq: 0,
   nextChunkId: 1,
   root: { kind: 'dir', mtime: 0, children: {} },
-  recentRequests: [],
+  recentRequests: emptyRetryCache,
 };
 
 export function lookup(ns: Namespace, path: string): Node | undefined {
@@ -96,10 +91,7 @@ export function apply(ns: Namespace, event: MasterEvent): Namespace {
   }
   return produce(ns, (draft) => {
     draft.seq = event.seq;
-    if (event.requestId) {
-      draft.recentRequests.push(event.requestId);
-      if (draft.recentRequests.length > RECENT_REQUESTS_KEPT) draft.recentRequests.shift();
-    }
+    if (event.requestId) remember(draft.recentRequests, event.requestId, event.seq);
     switch (event.type) {
       case 'DirectoryCreated':
         parentDraft(draft.root, event.path).children[baseName(event.path)] = {
