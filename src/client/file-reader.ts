@@ -30,14 +30,30 @@ export function resolveRange(size: number, offset = 0, length?: number): ByteRan
 }
 
 /**
- * The size of a located file for a reader: the master's, or further where the
- * last chunk has synced bytes past it (record appends whose length the
- * primary has not reported yet: GFS 3.3). Asks one replica that answers; if
- * none does, the master's size stands and the read finds out.
+ * The size of a located file for a reader: the master's, or further where
+ * the last written chunk has synced bytes past it (record appends whose
+ * length has not reached the master yet: GFS 3.3). Asks the chunk's replicas
+ * in turn, locating the file again while none answers; at the deadline the
+ * read fails, since it cannot know where the file ends.
  */
-export async function readableSize(rpc: RpcClient, file: Located, deadline: number): Promise<number> {
-  const last = file.chunks.at(-1);
-  if (!last || last.version === 0 || file.size >= (last.index + 1) * file.chunkSize) return file.size;
+export async function readableSize(
+  rpc: RpcClient,
+  located: Located,
+  /** Asks the master again (chunkservers restart, replicas move), giving up at `deadline`. */
+  relocate: (deadline: number) => Promise<Located>,
+  deadline: number,
+): Promise<number> {
+  let file = located;
+  return retry(() => lastChunkEnd(rpc, file, deadline), {
+    deadline: () => deadline,
+    beforeRetry: async () => void (file = await relocate(deadline)),
+  });
+}
+
+async function lastChunkEnd(rpc: RpcClient, file: Located, deadline: number): Promise<number> {
+  const last = [...file.chunks].reverse().find((c) => c.version > 0);
+  if (!last || file.size >= (last.index + 1) * file.chunkSize) return file.size;
+  const failures: string[] = [];
   for (const replica of last.replicas) {
     try {
       const { body } = await rpc.call(
@@ -49,9 +65,11 @@ export async function readableSize(rpc: RpcClient, file: Located, deadline: numb
       return Math.max(file.size, last.index * file.chunkSize + body.chunkLength);
     } catch (err) {
       if ((err as OfsError).code === 'ECLOSED') throw err;
+      failures.push(`${replica.id}: ${(err as Error).message}`);
     }
   }
-  return file.size;
+  const tried = failures.length > 0 ? failures.join('; ') : 'no live replica is known to the master';
+  throw new OfsError('EUNAVAILABLE', `cannot tell where ${file.path} ends: its last chunk ${last.chunkId} (index ${last.index}) did not answer: ${tried}`);
 }
 
 /**

@@ -91,6 +91,16 @@ export class OfsClient {
    */
   async append(path: string, data: Buffer | Uint8Array | string): Promise<number> {
     const record = toBuffer(data);
+    try {
+      return await this.appendOnce(path, record);
+    } catch (err) {
+      // Deleted or renamed since this client last appended to it: the file is made again, as for a first append.
+      if ((err as OfsError).code !== 'ENOENT') throw err;
+      return this.appendOnce(path, record);
+    }
+  }
+
+  private async appendOnce(path: string, record: Buffer): Promise<number> {
     let appender = this.appenders.get(path);
     if (!appender) this.appenders.set(path, (appender = this.appenderFor(path)));
     const target = await appender.catch((err: unknown) => {
@@ -139,8 +149,10 @@ export class OfsClient {
       (async function* () {
         const deadline = Date.now() + self.retryForMs;
         const file = await self.locateReadable(path, deadline);
-        const size = await readableSize(self.rpc, file, deadline);
         const relocate = (until: number) => self.locateReadable(path, until);
+        // Only a read that may pass the master's size asks where the file really ends.
+        const mayPassSize = range.length === undefined || (range.offset ?? 0) + range.length > file.size;
+        const size = mayPassSize ? await readableSize(self.rpc, file, relocate, deadline) : file.size;
         yield* readPieces(self.rpc, file, resolveRange(size, range.offset, range.length), relocate, self.retryForMs);
       })(),
       { objectMode: false, highWaterMark: PIECE_BYTES },

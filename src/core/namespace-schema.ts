@@ -1,7 +1,9 @@
+import { produce } from 'immer';
 import { z } from 'zod';
 import { chunkIdSchema } from './chunk-id.js';
 import { OfsError } from './errors.js';
 import type { DirNode, Namespace, Node } from './namespace.js';
+import { emptyRetryCache, remember } from './retry-cache.js';
 
 /**
  * The schema of a whole namespace, as the active master sends it to a
@@ -34,6 +36,17 @@ export const namespaceSchema: z.ZodType<Namespace> = z.object({
   recentRequests: z.record(z.string(), z.record(z.string().min(1), count)),
 });
 
+/**
+ * A namespace as an older OFS wrote it (a checkpoint, a snapshot) in today's
+ * form: its retry cache was a list of ids, oldest first.
+ */
+export function upgradeNamespace<T extends { recentRequests?: unknown }>(ns: T): T {
+  const ids = ns.recentRequests;
+  if (!Array.isArray(ids)) return ns;
+  const recentRequests = produce(emptyRetryCache, (draft) => ids.forEach((id, i) => typeof id === 'string' && remember(draft, id, i)));
+  return { ...ns, recentRequests };
+}
+
 export function encodeNamespace(ns: Namespace): Buffer {
   return Buffer.from(JSON.stringify(ns));
 }
@@ -47,7 +60,7 @@ export function decodeNamespace(bytes: Buffer | undefined): Namespace {
   } catch (err) {
     throw new OfsError('EBADMSG', `the namespace snapshot is not JSON: ${(err as Error).message}`);
   }
-  const parsed = namespaceSchema.safeParse(value);
+  const parsed = namespaceSchema.safeParse(value && typeof value === 'object' ? upgradeNamespace(value) : value);
   if (!parsed.success) throw new OfsError('EBADMSG', `malformed namespace snapshot: ${parsed.error.message.slice(0, 500)}`);
   return parsed.data;
 }

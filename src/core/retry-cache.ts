@@ -10,10 +10,12 @@
  */
 export type RetryCache = Record<string, Record<string, number>>;
 
-const BUCKETS = 64;
-const PER_BUCKET = 16;
+const BUCKETS = 128;
+const PER_BUCKET = 32;
 /** How many ids the cache holds at most. */
 export const RETRY_CACHE_IDS = BUCKETS * PER_BUCKET;
+/** The latest this many ids are always held, however they hash. */
+export const RETRY_CACHE_LATEST = PER_BUCKET;
 
 export const emptyRetryCache: RetryCache = {};
 

@@ -23,6 +23,7 @@ import {
   type ChunkPaths,
 } from './chunk-files.js';
 import { readMeta, writeMetaDurably, type ChunkMeta } from './chunk-meta.js';
+import { MetaOrder } from './meta-order.js';
 import { OpenFiles } from './open-files.js';
 
 export { BLOCK_SIZE };
@@ -55,9 +56,11 @@ const MAX_IDLE_OPEN_FILES = 64;
  * every read, so it never passes corrupt bytes on to a client or another replica).
  *
  * The in-memory table is the truth for list()/get(); the meta files are its
- * durable copy as of the last sync() or setVersion(). Operations on one chunk
- * must be serialized by the caller (the per-chunk actor); different chunks may
- * be used concurrently.
+ * durable copy as of the last sync() or setVersion(). Whatever writes a
+ * chunk's meta file (sync, setVersion, create, delete) runs in the order it
+ * was asked for, so a sync may run beside the writes that follow it. Writes
+ * and reads of one chunk must be serialized by the caller (the per-chunk
+ * actor); different chunks may be used concurrently.
  */
 export class ChunkStore {
   /** Ids found at open() whose files cannot be trusted (unreadable meta, missing data, orphan data). */
@@ -71,6 +74,8 @@ export class ChunkStore {
   private readonly openFiles = new OpenFiles(MAX_IDLE_OPEN_FILES);
   /** Each chunk's length in its durable meta. */
   private readonly synced = new Map<string, number>();
+  /** Syncs, new versions, creates and deletes of each chunk, one at a time in order, whoever asks. */
+  private readonly metaOrder = new MetaOrder<ChunkInfo>();
 
   private constructor(
     readonly dir: string,
@@ -145,6 +150,10 @@ export class ChunkStore {
   async create(id: string, version: number): Promise<ChunkInfo> {
     assertChunkId(id);
     assertVersion(id, version);
+    return this.metaOrder.run(id, () => this.createNow(id, version));
+  }
+
+  private async createNow(id: string, version: number): Promise<ChunkInfo> {
     const existing = this.chunks.get(id);
     if (existing) {
       throw new OfsError('EEXIST', `chunk ${id} already exists on this chunkserver (version ${existing.version})`);
@@ -226,15 +235,27 @@ export class ChunkStore {
     }
   }
 
+  /**
+   * Makes every write made so far durable: the data, then the meta that
+   * vouches for it. Syncs asked for while one runs share the next one.
+   */
   async sync(id: string): Promise<ChunkInfo> {
-    const chunk = this.require(id);
-    await this.persist(chunk, 'sync');
-    return this.info(chunk);
+    assertChunkId(id);
+    return this.metaOrder.sync(id, async () => {
+      const chunk = this.require(id);
+      await this.persist(chunk, 'sync');
+      return this.info(chunk);
+    });
   }
 
   async setVersion(id: string, version: number): Promise<ChunkInfo> {
-    const chunk = this.require(id);
+    assertChunkId(id);
     assertVersion(id, version);
+    return this.metaOrder.run(id, () => this.setVersionNow(id, version));
+  }
+
+  private async setVersionNow(id: string, version: number): Promise<ChunkInfo> {
+    const chunk = this.require(id);
     // A version that went down would let a stale replica pass for current (GFS §4.5).
     if (version < chunk.version) {
       throw new OfsError('EINVAL', `chunk ${id}: refusing to lower its version from ${chunk.version} to ${version}`);
@@ -306,6 +327,10 @@ export class ChunkStore {
 
   async delete(id: string): Promise<void> {
     assertChunkId(id);
+    return this.metaOrder.run(id, () => this.deleteNow(id));
+  }
+
+  private async deleteNow(id: string): Promise<void> {
     const paths = this.paths(id);
     try {
       // Meta first: a crash half way leaves an orphan data file, which open() reports
@@ -327,8 +352,9 @@ export class ChunkStore {
     this.forgetDamaged(id);
   }
 
-  /** Closes the data files kept open; the store is not used after this. */
+  /** Waits for the meta writes asked for, then closes the data files kept open; the store is not used after this. */
   async close(): Promise<void> {
+    await this.metaOrder.idle();
     await this.openFiles.closeAll();
   }
 

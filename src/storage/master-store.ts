@@ -5,6 +5,7 @@ import { OfsError } from '../core/errors.js';
 import { masterEventSchema, type MasterEvent } from '../core/events.js';
 import { Journal } from './journal.js';
 import { applyAll, emptyNamespace, type Namespace } from '../core/namespace.js';
+import { upgradeNamespace } from '../core/namespace-schema.js';
 
 /**
  * A master's durable state on disk: the newest checkpoint plus the journal of
@@ -22,7 +23,7 @@ export class MasterStore {
 
   static async open(dir: string, log: (msg: string) => void): Promise<{ store: MasterStore; ns: Namespace }> {
     const checkpoint = await loadNewestCheckpoint<Namespace>(dir, { log });
-    const base = checkpoint?.state ?? emptyNamespace;
+    const base = checkpoint ? upgradeNamespace(checkpoint.state) : emptyNamespace;
     const { journal, records } = await Journal.open<MasterEvent>(dir, { log });
     const after = records.filter((r) => r.seq > base.seq);
     if (after.length > 0 && after[0]!.seq !== base.seq + 1) {

@@ -160,8 +160,9 @@ export const protocol = {
   // chunkserver → master
   'master.heartbeat': {
     /**
-     * `leases`: leases this chunkserver holds as primary and wants extended (GFS 3.1),
-     * with each chunk's length here: how the master learns the size that record appends gave a file.
+     * `leases`: leases this chunkserver holds as primary and wants extended (GFS 3.1), each
+     * with where acknowledged record appends reach in its chunk: how the master learns the
+     * size that appends gave a file.
      */
     request: chunkserverLoad.extend({ leases: z.array(chunkReportEntry) }),
     /** `known: false` asks the chunkserver for a full chunk report (a master that just started). */
@@ -228,7 +229,7 @@ export const protocol = {
   },
   'chunk.read': {
     request: z.object({ chunkId, version: nonNegative, offset: nonNegative, length: nonNegative }),
-    /** `chunkLength`: the replica's length now, which may pass the size the master has recorded (appends not yet reported). */
+    /** `chunkLength`: the replica's synced length, which may pass the size the master has recorded (appends not yet reported). */
     reply: z.object({ length: nonNegative, chunkLength: nonNegative }),
   },
 } as const;

@@ -68,3 +68,14 @@ async function appendAndCheck(t: ExecutionContext, inFlight: number) {
   await waitFor('the master to learn the appended size', async () => (await clients[0]!.stat('/log')).size >= last, 10_000);
   return clients;
 }
+
+test('appending to a file deleted since the last append makes it again, as a first append does', async (t) => {
+  const cluster = await TestCluster.start({ chunkSize: 256 * 1024 });
+  t.teardown(() => cluster.stop());
+  const client = await cluster.client();
+  t.teardown(() => client.close());
+  t.is(await client.append('/rotated.log', 'first life'), 0);
+  await client.delete('/rotated.log');
+  t.is(await client.append('/rotated.log', 'second life'), 0);
+  t.is((await client.read('/rotated.log')).toString(), 'second life');
+});

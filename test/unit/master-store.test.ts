@@ -6,7 +6,9 @@ import { decideChunksUpTo, decideCreate, decideDelete, decideExtend, decideMkdir
 import { stateDigest } from '../../src/core/digest.js';
 import type { MasterEvent, UnsequencedEvent } from '../../src/core/events.js';
 import { MasterStore } from '../../src/storage/master-store.js';
-import { applyAll, emptyNamespace, type Namespace } from '../../src/core/namespace.js';
+import { applyAll, emptyNamespace, lookup, type Namespace } from '../../src/core/namespace.js';
+import { remembers } from '../../src/core/retry-cache.js';
+import { writeCheckpoint } from '../../src/storage/checkpoint.js';
 
 async function tempDir(t: { teardown: (fn: () => Promise<void>) => void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'ofs-store-'));
@@ -68,4 +70,15 @@ test('reset replaces everything on disk with the given state', async (t) => {
   const reopened = await MasterStore.open(dir, () => undefined);
   t.is(stateDigest(reopened.ns), stateDigest(next));
   await reopened.store.close();
+});
+
+test('a checkpoint from an older OFS, whose retry cache was a list of ids, loads and takes new ids', async (t) => {
+  const dir = await tempDir(t);
+  const ns = applyAll(emptyNamespace, [{ type: 'DirectoryCreated', path: '/old', mtime: 1, seq: 1, requestId: 'r-new' }]);
+  await writeCheckpoint(dir, 1, { ...ns, recentRequests: ['r-old-1', 'r-old-2'] });
+  const { ns: loaded } = await MasterStore.open(dir, () => undefined);
+  t.true(remembers(loaded.recentRequests, 'r-old-1') && remembers(loaded.recentRequests, 'r-old-2'));
+  const next = applyAll(loaded, [{ type: 'DirectoryCreated', path: '/new', mtime: 2, seq: 2, requestId: 'r-2' }]);
+  t.true(remembers(next.recentRequests, 'r-2'));
+  t.true(lookup(next, '/old')?.kind === 'dir');
 });

@@ -46,8 +46,6 @@ export type ReplicaMessage =
       fetch: (offset: number) => Promise<Buffer>;
     } & Sender<ChunkInfo>)
   | ({ kind: 'verify'; chunkId: string } & Sender<number[]>)
-  /** A sync this actor started finished: its waiters learn the outcome, and the next sync starts if writes came meanwhile. */
-  | { kind: 'synced'; chunkId: string; waiters: SyncWaiter[]; outcome: Result<unknown> }
   | ({ kind: 'delete'; chunkId: string } & Partial<Sender<void>>)
   /** Fault injection: makes this chunk's replica actor crash, as a bug would. */
   | { kind: typeof INJECTED_CRASH; chunkId: string };
@@ -58,22 +56,6 @@ export type ReplicaMessage =
  * an idle replica actor that was stopped does not forget it.
  */
 export type SerialBook = Map<string, { version: number; serial: number }>;
-
-interface SyncWaiter {
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
-interface ReplicaState {
-  /** Mutations applied since the running sync began: the next sync serves them all (group commit). */
-  syncWaiters: SyncWaiter[];
-  /**
-   * The sync under way, if any. It runs beside the actor, which goes on
-   * applying mutations meanwhile; whatever touches the chunk's meta file
-   * (a new version, a copy, a delete) waits for it first.
-   */
-  syncing?: Promise<unknown>;
-}
 
 /** Idle replicas are stopped so a server with a million chunks does not hold a million actors. */
 const IDLE_SHUTDOWN_MS = 30_000;
@@ -130,32 +112,23 @@ export function spawnChunkReplica(
     await store.write(chunkId, mutation.offset, mutation.data);
   };
 
-  /** Syncs the chunk for the mutations applied so far, beside the actor; the outcome comes back as a message. */
-  const startSync = (state: ReplicaState, self: Ref<ReplicaMessage>): void => {
-    const waiters = state.syncWaiters.splice(0);
-    state.syncing = settle<unknown>(store.get(chunkId) ? store.sync(chunkId) : Promise.resolve()).then((outcome) =>
-      dispatch(self, { kind: 'synced', chunkId, waiters, outcome }),
-    );
-  };
-
-  /** The returned promise resolves once the chunk is synced with this mutation in it. */
-  const durableSoon = (state: ReplicaState, self: Ref<ReplicaMessage>): Promise<void> => {
-    const durable = new Promise<void>((resolve, reject) => state.syncWaiters.push({ resolve, reject }));
-    if (!state.syncing) startSync(state, self);
+  /**
+   * Resolves once the chunk is synced with the mutation just applied in it.
+   * The sync runs beside the actor, which goes on applying the mutations that
+   * arrive meanwhile; the store gives all of those one sync after it (group
+   * commit), and keeps every meta write of the chunk in order.
+   */
+  const durableSoon = (): Promise<unknown> => {
+    const durable = store.sync(chunkId);
+    durable.catch(() => undefined); // awaited by the caller; not an unhandled rejection meanwhile
     return durable;
   };
 
-  /** Waits out the sync under way: it writes the meta file, which nothing else may write meanwhile. */
-  const syncSettled = async (state: ReplicaState): Promise<void> => {
-    await state.syncing;
-  };
-
-  const perform = async (state: ReplicaState, msg: ReplicaMessage, self: Ref<ReplicaMessage>): Promise<unknown> => {
+  const perform = async (msg: ReplicaMessage): Promise<unknown> => {
     // Note: a failed mutation leaves the serial unchanged at a secondary, so
     // every later one fails too until a new lease (a new version) starts over.
     switch (msg.kind) {
       case 'set-version': {
-        await syncSettled(state);
         if (!store.get(chunkId)) {
           // Only a brand-new chunk's first version creates it: an empty replica of an older chunk would look current.
           if (msg.version !== 1) throw new OfsError('ENOENT', `chunk ${chunkId} is not on this chunkserver; version ${msg.version} cannot create it`);
@@ -178,7 +151,7 @@ export function spawnChunkReplica(
         const forwarded = msg.forward(ordered);
         forwarded.catch(() => undefined);
         await applyLocally(padded ? { pad: true, offset, length } : { data: msg.data, offset });
-        return { ordered, durable: durableSoon(state, self), forwarded };
+        return { ordered, durable: durableSoon(), forwarded };
       }
       case 'apply': {
         requireVersion(msg.version);
@@ -188,7 +161,7 @@ export function spawnChunkReplica(
         }
         await applyLocally(msg.mutation);
         book.serial = msg.serial;
-        return { durable: durableSoon(state, self) };
+        return { durable: durableSoon() };
       }
       case 'copy': {
         // A new replica replaces whatever (stale) copy this server had. It takes its version only once every
@@ -216,30 +189,22 @@ export function spawnChunkReplica(
       }
       case 'verify':
         return store.get(chunkId) ? store.verify(chunkId) : [];
-      case 'synced': {
-        const { outcome, waiters } = msg;
-        waiters.forEach((w) => (outcome.ok ? w.resolve() : w.reject(new OfsError(outcome.code, outcome.message))));
-        state.syncing = undefined;
-        if (state.syncWaiters.length > 0) startSync(state, self);
-        return undefined;
-      }
       case 'delete':
         leases.revoke(chunkId);
-        await syncSettled(state);
         return store.delete(chunkId);
     }
   };
 
   return spawn(
     parent,
-    crashable(replicaActorName(chunkId), async (state: ReplicaState, msg: ReplicaMessage, ctx: { self: Ref<ReplicaMessage> }) => {
-      const outcome = await settle(perform(state, msg, ctx.self));
+    crashable(replicaActorName(chunkId), async (state: object, msg: ReplicaMessage) => {
+      const outcome = await settle(perform(msg));
       if ('sender' in msg && msg.sender) dispatch(msg.sender as Ref<Result<unknown>>, outcome);
       return state;
     }),
     replicaActorName(chunkId),
     {
-      initialStateFunc: () => ({ syncWaiters: [] }),
+      initialState: {},
       shutdownAfter: IDLE_SHUTDOWN_MS,
       // The chunk is on disk; a restarted replica actor reads it from there again.
       onCrash: resetOnCrash(log),

@@ -67,6 +67,7 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
       // Success only when every replica applied it (GFS 3.1 step 7); else the client retries.
       await Promise.all([durable, forwarded]);
       buffers.release(body.bufferId);
+      if (body.mode === 'append') leases.appended(body.chunkId, body.version, ordered.offset + ordered.length);
       return { body: { offset: ordered.offset, padded: ordered.padded } };
     },
     'chunk.apply': async (body) => {

@@ -13,6 +13,8 @@ interface HeldLease {
   expiresAt: number;
   leaseMs: number;
   lastUsed: number;
+  /** Where this primary's acknowledged record appends reach in the chunk (0: none yet). */
+  appendedTo: number;
 }
 
 export class HeldLeases {
@@ -20,7 +22,7 @@ export class HeldLeases {
 
   /** `grantedAt` is when the request left the master or reached us: whichever is earlier is safer. */
   grant(chunkId: string, version: number, leaseMs: number, grantedAt: number): void {
-    this.leases.set(chunkId, { version, leaseMs, expiresAt: grantedAt + trusted(leaseMs), lastUsed: grantedAt });
+    this.leases.set(chunkId, { version, leaseMs, expiresAt: grantedAt + trusted(leaseMs), lastUsed: grantedAt, appendedTo: 0 });
   }
 
   extend(chunkId: string, version: number, leaseMs: number, requestedAt: number): void {
@@ -42,12 +44,22 @@ export class HeldLeases {
     lease.lastUsed = now;
   }
 
-  /** Leases in use lately: the ones to ask the master to extend in the next heartbeat. */
-  wanted(now: number): { chunkId: string; version: number }[] {
-    const result: { chunkId: string; version: number }[] = [];
+  /** A record append (or the padding of the chunk) at `version` is on every replica and acknowledged up to `end`. */
+  appended(chunkId: string, version: number, end: number): void {
+    const lease = this.leases.get(chunkId);
+    if (lease?.version === version) lease.appendedTo = Math.max(lease.appendedTo, end);
+  }
+
+  /**
+   * Leases in use lately: the ones to ask the master to extend in the next
+   * heartbeat, each with where acknowledged appends reach (the file's size
+   * follows from it: GFS 3.3).
+   */
+  wanted(now: number): { chunkId: string; version: number; length: number }[] {
+    const result: { chunkId: string; version: number; length: number }[] = [];
     for (const [chunkId, lease] of this.leases) {
       if (lease.expiresAt <= now) this.leases.delete(chunkId);
-      else if (now - lease.lastUsed < lease.leaseMs) result.push({ chunkId, version: lease.version });
+      else if (now - lease.lastUsed < lease.leaseMs) result.push({ chunkId, version: lease.version, length: lease.appendedTo });
     }
     return result;
   }

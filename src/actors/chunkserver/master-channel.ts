@@ -70,8 +70,7 @@ export class MasterChannel {
     if (!this.master) return;
     try {
       const sentAt = Date.now();
-      // With each lease, the chunk's synced length: a file's size never covers bytes a crash could take back.
-      const wanted = leases.wanted(sentAt).map((l) => ({ ...l, length: this.process.store.get(l.chunkId)?.syncedLength ?? 0 }));
+      const wanted = leases.wanted(sentAt);
       const { body, epoch } = await rpc.call(this.master.address, 'master.heartbeat', { ...(await this.load()), leases: wanted }, { timeoutMs: this.heartbeatMs * 3 });
       if (!fence.admits(epoch, 'heartbeat reply')) return;
       for (const lease of body.extended) leases.extend(lease.chunkId, lease.version, lease.leaseMs, sentAt);

@@ -44,8 +44,13 @@ export function masterHandlers(process: MasterProcess): HandlerMap {
         leases: body.leases,
         sender,
       }));
-      // Journaled before the reply: a chunkserver has one heartbeat's sizes in the journal queue at a time.
-      if (lengths.length > 0) await askResult(master)((sender) => ({ kind: 'chunk-lengths', lengths, sender }));
+      // Journaled before the reply (one heartbeat's sizes at a time per chunkserver), but a failure
+      // there must not cost the primary its leases: the next heartbeat reports the lengths again.
+      if (lengths.length > 0) {
+        await askResult(master)((sender) => ({ kind: 'chunk-lengths', lengths, sender })).catch((err: unknown) =>
+          process.log.warn({ err: (err as Error).message, chunkserver: body.id }, 'file sizes from a heartbeat not journaled'),
+        );
+      }
       return { body: { ...beat, extended } };
     },
     'master.attachStandby': async (standby) => {
