@@ -110,7 +110,11 @@ test('a chunkserver killed in the middle of a write: the client retries and succ
   t.is(sha256(await client.read('/killed')), sha256(data));
 });
 
-test('lease expiry: kill the primary; once its lease runs out a new primary is chosen and writes go on', async (t) => {
+// The supervisor restarts the killed server at once, under the same id. So the new lease may come
+// after the old one expires, or sooner, when the restarted server confirms its revocation; and it
+// may go to that same server, or, if re-replication bumps the version meanwhile, be revoked again
+// before the test looks. What must hold either way: writes go on, at a higher version.
+test('kill the primary: a new lease at a higher version, and writes go on', async (t) => {
   const { cluster, client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1, leaseMs: 3000 });
   await client.write('/leased', patternBytes(1000, 1));
   await client.write('/leased', 'x', { offset: 10 }); // takes (or reuses) a lease on chunk 0
@@ -122,11 +126,9 @@ test('lease expiry: kill the primary; once its lease runs out a new primary is c
 
   await client.write('/leased', 'after', { offset: 20 });
   const after = (await client.stat('/leased')).chunks[0]!;
-  t.truthy(after.primary);
-  t.not(after.primary, before.primary, 'another replica holds the lease now');
-  t.true(after.version > before.version, 'the new lease bumped the version');
+  t.true(after.version > before.version, 'a new lease bumped the version');
   t.is((await client.read('/leased', { offset: 20, length: 5 })).toString(), 'after');
-  t.log(`write went on ${Date.now() - killedAt} ms after the primary was killed`);
+  t.log(`write went on ${Date.now() - killedAt} ms after the primary was killed; primary now ${after.primary ?? 'none'} (was ${before.primary})`);
 });
 
 test('deleting a file revokes the leases on its chunks: its primary refuses further mutations', async (t) => {
