@@ -53,23 +53,8 @@ export async function readableSize(
 async function lastChunkEnd(rpc: RpcClient, file: Located, deadline: number): Promise<number> {
   const last = [...file.chunks].reverse().find((c) => c.version > 0);
   if (!last || file.size >= (last.index + 1) * file.chunkSize) return file.size;
-  const failures: string[] = [];
-  for (const replica of last.replicas) {
-    try {
-      const { body } = await rpc.call(
-        replica.address,
-        'chunk.read',
-        { chunkId: last.chunkId, version: last.version, offset: 0, length: 0 },
-        { timeoutMs: timeLeft(deadline, CHUNK_CALL_TIMEOUT_MS, `finding the length of ${file.path} chunk ${last.chunkId}`) },
-      );
-      return Math.max(file.size, last.index * file.chunkSize + body.chunkLength);
-    } catch (err) {
-      if ((err as OfsError).code === 'ECLOSED') throw err;
-      failures.push(`${replica.id}: ${(err as Error).message}`);
-    }
-  }
-  const tried = failures.length > 0 ? failures.join('; ') : 'no live replica is known to the master';
-  throw new OfsError('EUNAVAILABLE', `cannot tell where ${file.path} ends: its last chunk ${last.chunkId} (index ${last.index}) did not answer: ${tried}`);
+  const { chunkLength } = await readChunk(rpc, last, 0, 0, 0, deadline, `find where ${file.path} ends from`);
+  return Math.max(file.size, last.index * file.chunkSize + chunkLength);
 }
 
 /**
@@ -120,27 +105,45 @@ async function readFromAnyReplica(
 ): Promise<Buffer> {
   // Version 0: allocated under a hole (a write further on) but never written.
   if (chunk.version === 0) return Buffer.alloc(length);
+  const { bytes } = await readChunk(rpc, chunk, offset, length, first, deadline, `read ${path} at ${offset} from`);
+  if (bytes.length === length) return bytes;
+  // Replicas apply every mutation or the mutation fails, so a replica
+  // shorter than the file is a hole no write reached: it reads as zeros.
+  return Buffer.concat([bytes, Buffer.alloc(length - bytes.length)]);
+}
+
+/**
+ * One `chunk.read` from the first replica of `chunk` that answers, starting
+ * at replica `first` (modulo their number): pieces of one chunk that start
+ * at different replicas in turn keep every replica busy, not one. The error
+ * when none answers names each one's failure.
+ */
+async function readChunk(
+  rpc: RpcClient,
+  chunk: LocatedChunk,
+  offset: number,
+  length: number,
+  first: number,
+  deadline: number,
+  /** What the read is for, as the error says it: "cannot <what> chunk ...". */
+  what: string,
+): Promise<{ bytes: Buffer; chunkLength: number }> {
   const failures: string[] = [];
-  // Pieces of one chunk start at different replicas in turn: the read-ahead then keeps every replica busy, not one.
   const replicas = chunk.replicas.map((_, i, all) => all[(i + first) % all.length]!);
   for (const replica of replicas) {
     try {
-      const { data } = await rpc.call(
+      const { body, data } = await rpc.call(
         replica.address,
         'chunk.read',
         { chunkId: chunk.chunkId, version: chunk.version, offset, length },
-        { timeoutMs: timeLeft(deadline, CHUNK_CALL_TIMEOUT_MS, `reading ${path} chunk ${chunk.chunkId}`) },
+        { timeoutMs: timeLeft(deadline, CHUNK_CALL_TIMEOUT_MS, `${what} chunk ${chunk.chunkId}`) },
       );
-      const bytes = data[0] ?? Buffer.alloc(0);
-      if (bytes.length === length) return bytes;
-      // Replicas apply every mutation or the mutation fails, so a replica
-      // shorter than the file is a hole no write reached: it reads as zeros.
-      return Buffer.concat([bytes, Buffer.alloc(length - bytes.length)]);
+      return { bytes: data[0] ?? Buffer.alloc(0), chunkLength: body.chunkLength };
     } catch (err) {
       if ((err as OfsError).code === 'ECLOSED') throw err;
       failures.push(`${replica.id}: ${(err as Error).message}`);
     }
   }
   const tried = failures.length > 0 ? failures.join('; ') : 'no live replica is known to the master';
-  throw new OfsError('EUNAVAILABLE', `cannot read ${path} chunk ${chunk.chunkId} (index ${chunk.index}) at ${offset}: ${tried}`);
+  throw new OfsError('EUNAVAILABLE', `cannot ${what} chunk ${chunk.chunkId} (index ${chunk.index}): ${tried}`);
 }

@@ -38,6 +38,11 @@ async function appendAndCheck(t: ExecutionContext, inFlight: number) {
     ),
   );
 
+  // The master was never told a size: it learns it from the primaries' heartbeats (every 300 ms
+  // here), well before the next full chunk report could tell it (every 30 heartbeats, 9 s).
+  const last = Math.max(...acknowledged.map((a) => a.offset + a.size));
+  await waitFor('the master to learn the appended size', async () => (await clients[0]!.stat('/log')).size >= last, 2_000);
+
   const data = await clients[0]!.read('/log');
   // Every acknowledged record is whole at the offset the primary returned...
   const broken = acknowledged.filter((a) => {
@@ -63,9 +68,6 @@ async function appendAndCheck(t: ExecutionContext, inFlight: number) {
   const sorted = [...found].sort((a, b) => a.offset - b.offset);
   t.true(sorted.every((r, i) => i === 0 || sorted[i - 1]!.offset + sorted[i - 1]!.length <= r.offset));
   t.log(`${acknowledged.length} appends, ${found.length} records found, ${duplicates} duplicates, ${retries} records resent, file ${data.length} bytes`);
-  // The master was never told a size: it learns it from the primaries' heartbeats.
-  const last = Math.max(...acknowledged.map((a) => a.offset + a.size));
-  await waitFor('the master to learn the appended size', async () => (await clients[0]!.stat('/log')).size >= last, 10_000);
   return clients;
 }
 
