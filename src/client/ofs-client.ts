@@ -204,8 +204,9 @@ export class OfsClient {
     return this.master.call('master.locate', { path });
   }
 
-  async status(): Promise<ClusterStatus> {
-    return this.master.call('master.status', {});
+  /** `digest`: have the master digest its whole namespace too (a walk of it; for comparing masters). */
+  async status(options: { digest?: boolean } = {}): Promise<ClusterStatus> {
+    return this.master.call('master.status', options);
   }
 
   /** Asks for disk use to be evened out down to `threshold` (fill spread, 0-1) now; returns progress. */

@@ -1,3 +1,4 @@
+import { entryCount, entryNames } from './dir-entries.js';
 import { OfsError } from './errors.js';
 import type { UnsequencedEvent } from './events.js';
 import { formatChunkId, lookup, type Namespace } from './namespace.js';
@@ -95,7 +96,7 @@ export function decideDelete(ns: Namespace, path: string, recursive: boolean, no
   if (path === '/') throw new OfsError('EINVAL', 'refusing to delete /');
   const node = lookup(ns, path);
   if (!node) throw new OfsError('ENOENT', `${path} does not exist`);
-  if (node.kind === 'dir' && !recursive && Object.keys(node.children).length > 0) {
+  if (node.kind === 'dir' && !recursive && entryCount(node.children) > 0) {
     throw new OfsError('ENOTEMPTY', `${path} is a non-empty directory (use rm -r)`);
   }
   if (isSameOrBelow(path, TRASH)) return [{ type: 'NodeDeleted', path }];
@@ -107,7 +108,7 @@ export function decideDelete(ns: Namespace, path: string, recursive: boolean, no
 export function decideUndelete(ns: Namespace, path: string, now: number): UnsequencedEvent[] {
   if (isSameOrBelow(path, TRASH)) throw new OfsError('EINVAL', `${path} is in the trash itself`);
   const trash = lookup(ns, TRASH);
-  const stamps = trash?.kind === 'dir' ? Object.keys(trash.children).sort((a, b) => parseFloat(b) - parseFloat(a)) : [];
+  const stamps = trash?.kind === 'dir' ? [...entryNames(trash.children)].sort((a, b) => parseFloat(b) - parseFloat(a)) : [];
   const from = stamps.map((stamp) => `${TRASH}/${stamp}${path}`).find((candidate) => lookup(ns, candidate));
   if (!from) throw new OfsError('ENOENT', `${path} is not in the trash (never deleted, or garbage-collected already)`);
   if (lookup(ns, path)) throw new OfsError('EEXIST', `${path} exists again; move it away before undeleting`);
@@ -118,7 +119,7 @@ export function decideUndelete(ns: Namespace, path: string, now: number): Unsequ
 export function decideCollectGarbage(ns: Namespace, now: number, keepMs: number): UnsequencedEvent[] {
   const trash = lookup(ns, TRASH);
   if (trash?.kind !== 'dir') return [];
-  return Object.keys(trash.children)
+  return [...entryNames(trash.children)]
     .filter((stamp) => parseFloat(stamp) + keepMs <= now)
     .map((stamp) => ({ type: 'NodeDeleted', path: `${TRASH}/${stamp}` }));
 }

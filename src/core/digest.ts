@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 
 /**
- * A digest of a state that does not depend on key insertion order, so the
- * active master, its standby and a replay from disk can be compared exactly.
+ * A digest of a sequence of values that does not depend on key insertion
+ * order, so the active master, its standby and a replay from disk can be
+ * compared exactly. One value at a time: a namespace is digested piece by piece.
  */
-export function stateDigest(state: unknown): string {
-  return createHash('sha256').update(canonicalJson(state)).digest('hex');
+export function canonicalDigest(values: Iterable<unknown>): string {
+  const hash = createHash('sha256');
+  for (const value of values) hash.update(canonicalJson(value));
+  return hash.digest('hex');
 }
 
 function canonicalJson(value: unknown): string {

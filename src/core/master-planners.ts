@@ -232,14 +232,3 @@ export function acceptCopy(owners: ChunkOwners, view: ClusterView, copy: { chunk
   if (accepted) view.recordCopy(copy.serverId, copy.chunkId, copy.version, copy.length);
   return accepted;
 }
-
-/** Chunks whose file these events delete, replace or move: their leases are revoked, and those no file owns any more are deleted. */
-export function detachedChunks(ns: Namespace, events: readonly MasterEvent[]): string[] {
-  return events.flatMap((e) =>
-    e.type === 'NodeDeleted' || e.type === 'FileCreated'
-      ? [...ownedChunks(ns, e.path).keys()]
-      : e.type === 'NodeRenamed'
-        ? [...ownedChunks(ns, e.from).keys()]
-        : [],
-  );
-}

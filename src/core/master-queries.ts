@@ -1,8 +1,9 @@
 import type { ReplyOf } from '../transport/protocol.js';
 import type { ClusterView } from './cluster-view.js';
 import { OfsError } from './errors.js';
-import { lookup, ownedChunks, type ChunkOwners, type FileNode, type Namespace } from './namespace.js';
-import { joinPath } from './paths.js';
+import type { ChunkTable } from './chunk-table.js';
+import { entriesAfter } from './dir-entries.js';
+import { lookup, ownedChunks, walkFiles, type FileNode, type Namespace } from './namespace.js';
 
 /**
  * The master's read-only answers, as functions of the namespace, the
@@ -44,32 +45,32 @@ export function locate(ns: Namespace, view: ClusterView, settings: ReplicaSettin
   };
 }
 
-/** A directory's entries in name order, or a file as its own single entry. */
-export function list(ns: Namespace, path: string): ReplyOf<'master.list'> {
+/** Most entries one `list` reply holds: a directory of millions is read page by page. */
+export const LIST_PAGE_MAX = 10_000;
+
+/**
+ * A page of a directory's entries in name order: at most `limit`, those after
+ * the name `after`; `more` says whether entries follow. A file is listed as its own single entry.
+ */
+export function list(ns: Namespace, path: string, after?: string, limit = LIST_PAGE_MAX): ReplyOf<'master.list'> {
   const node = lookup(ns, path);
   if (!node) throw new OfsError('ENOENT', `${path} does not exist`);
   if (node.kind === 'file') {
-    return { entries: [{ name: path.slice(path.lastIndexOf('/') + 1), type: 'file', size: node.size, mtime: node.mtime }] };
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    return { entries: after !== undefined && after >= name ? [] : [{ name, type: 'file', size: node.size, mtime: node.mtime }], more: false };
   }
-  const entries = Object.entries(node.children)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([name, child]) => ({ name, type: child.kind, size: child.kind === 'file' ? child.size : 0, mtime: child.mtime }));
-  return { entries };
+  const entries: ReplyOf<'master.list'>['entries'] = [];
+  for (const [name, child] of entriesAfter(node.children, after)) {
+    if (entries.length === limit) return { entries, more: true };
+    entries.push({ name, type: child.kind, size: child.kind === 'file' ? child.size : 0, mtime: child.mtime });
+  }
+  return { entries, more: false };
 }
 
-/** Files at or below `root`. */
+/** Files at or below `root`: a walk of what lies there. */
 export function countFiles(ns: Namespace, root = '/'): number {
-  if (lookup(ns, root)?.kind === 'file') return 1;
   let count = 0;
-  const walk = (path: string): void => {
-    const node = lookup(ns, path);
-    if (node?.kind !== 'dir') return;
-    for (const [name, child] of Object.entries(node.children)) {
-      if (child.kind === 'file') count++;
-      else walk(joinPath(path, name));
-    }
-  };
-  walk(root);
+  walkFiles(ns, root, () => count++);
   return count;
 }
 
@@ -100,14 +101,13 @@ export function fsck(ns: Namespace, view: ClusterView, settings: ReplicaSettings
 
 /** The cluster part of `master.status`: live chunkservers, counts, chunks short of replicas. The role adds who it is. */
 export function clusterStatus(
-  ns: Namespace,
-  owners: ChunkOwners,
+  table: ChunkTable,
   view: ClusterView,
   settings: ReplicaSettings,
   now: number,
 ): Omit<ReplyOf<'master.status'>, 'master' | 'standby'> {
   let underReplicated = 0;
-  for (const [chunkId, { version }] of owners) {
+  for (const [chunkId, { version }] of table.chunks) {
     // Version 0: a chunk under a hole, never written, on no server by design.
     if (version > 0 && view.holders(chunkId, version, now).length < settings.replication) underReplicated++;
   }
@@ -118,8 +118,8 @@ export function clusterStatus(
       .map(({ lastHeartbeat, ...load }) => ({ ...load, lastHeartbeatMs: Math.max(0, now - lastHeartbeat) })),
     chunkSize: settings.chunkSize,
     replication: settings.replication,
-    files: countFiles(ns),
-    chunks: owners.size,
+    files: table.files,
+    chunks: table.chunks.size,
     underReplicated,
   };
 }

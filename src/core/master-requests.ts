@@ -65,7 +65,7 @@ export function decideRequest(state: MasterView, settings: ReplicaSettings, type
     case 'master.rename':
       return mutation(decide.decideRename(ns, normalizePath(body.from), normalizePath(body.to), now));
     case 'master.list':
-      return { reply: list(ns, path), events: [] };
+      return { reply: list(ns, path, body.after, body.limit), events: [] };
     case 'master.fsck':
       return { reply: fsck(ns, view, settings, path, now), events: [] };
     case 'master.locate':

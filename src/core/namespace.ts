@@ -1,7 +1,8 @@
-import { produce } from 'immer';
+import { castDraft, produce } from 'immer';
+import { deleteEntry, emptyEntries, entriesAfter, getEntry, setEntry, type EntryTree } from './dir-entries.js';
 import { OfsError } from './errors.js';
 import type { MasterEvent } from './events.js';
-import { baseName, parentPath, pathComponents } from './paths.js';
+import { pathComponents } from './paths.js';
 import { emptyRetryCache, remember, type RetryCache } from './retry-cache.js';
 
 export interface ChunkRef {
@@ -20,10 +21,12 @@ export interface DirNode {
   kind: 'dir';
   mtime: number;
   /**
-   * A tree rather than a flat path map: immer copies what it changes, so a
-   * change costs the depth of the path, not the size of the namespace.
+   * A tree of directories rather than a flat path map, and each directory's
+   * entries a B+tree of small nodes (`dir-entries.ts`): immer copies what it
+   * changes, so a change costs the depth of the path times log of the
+   * directory's size, not the size of the namespace or of the directory.
    */
-  children: Record<string, Node>;
+  children: EntryTree<Node>;
 }
 
 export type Node = FileNode | DirNode;
@@ -41,7 +44,7 @@ export interface Namespace {
 export const emptyNamespace: Namespace = {
   seq: 0,
   nextChunkId: 1,
-  root: { kind: 'dir', mtime: 0, children: {} },
+  root: { kind: 'dir', mtime: 0, children: emptyEntries() },
   recentRequests: emptyRetryCache,
 };
 
@@ -49,7 +52,7 @@ export function lookup(ns: Namespace, path: string): Node | undefined {
   let node: Node = ns.root;
   for (const name of pathComponents(path)) {
     if (node.kind !== 'dir') return undefined;
-    const child: Node | undefined = node.children[name];
+    const child: Node | undefined = getEntry(node.children, name);
     if (!child) return undefined;
     node = child;
   }
@@ -60,93 +63,92 @@ export function formatChunkId(n: number): string {
   return n.toString(16).padStart(16, '0');
 }
 
-/** Mutable-draft helper for apply: the parent dir of `path`, which must exist. */
-function parentDraft(root: DirNode, path: string): DirNode {
-  let node: Node = root;
-  for (const name of pathComponents(parentPath(path))) {
-    const child: Node | undefined = node.kind === 'dir' ? node.children[name] : undefined;
-    if (!child || child.kind !== 'dir') {
-      throw new OfsError('EINTERNAL', `invariant broken: event for ${path} but its parent is not a directory`);
-    }
-    node = child;
-  }
-  if (node.kind !== 'dir') throw new OfsError('EINTERNAL', `invariant broken: parent of ${path} is a file`);
-  return node;
-}
-
-function fileDraft(root: DirNode, path: string): FileNode {
-  const node = parentDraft(root, path).children[baseName(path)];
-  if (!node || node.kind !== 'file') throw new OfsError('EINTERNAL', `invariant broken: ${path} is not a file`);
-  return node;
-}
-
 /**
- * The pure state transition. Commands are validated before their events are
- * journaled, so an event that does not fit the state is a bug, and apply says
- * which invariant broke instead of guessing.
+ * `dir` with the node at `names[depth..]` replaced by what `change` makes of
+ * it (undefined: removed): a copy of each directory on the way down and of
+ * one path through each one's entries, sharing everything else.
  */
-export function apply(ns: Namespace, event: MasterEvent): Namespace {
-  if (event.seq !== ns.seq + 1) {
-    throw new OfsError('EINTERNAL', `invariant broken: event seq ${event.seq} applied after seq ${ns.seq}`);
+function changeAt(dir: DirNode, names: readonly string[], depth: number, change: (node: Node | undefined) => Node | undefined, path: string): DirNode {
+  const name = names[depth]!;
+  const child = getEntry(dir.children, name);
+  if (depth < names.length - 1) {
+    if (child?.kind !== 'dir') throw new OfsError('EINTERNAL', `invariant broken: event for ${path} but its parent is not a directory`);
+    return { ...dir, children: setEntry(dir.children, name, changeAt(child, names, depth + 1, change, path)) };
   }
-  return produce(ns, (draft) => {
-    draft.seq = event.seq;
-    if (event.requestId) remember(draft.recentRequests, event.requestId, event.seq);
-    switch (event.type) {
-      case 'DirectoryCreated':
-        parentDraft(draft.root, event.path).children[baseName(event.path)] = {
-          kind: 'dir',
-          mtime: event.mtime,
-          children: {},
-        };
-        break;
-      case 'FileCreated':
-        parentDraft(draft.root, event.path).children[baseName(event.path)] = {
-          kind: 'file',
-          size: 0,
-          mtime: event.mtime,
-          chunks: [],
-        };
-        break;
-      case 'ChunkAllocated': {
-        const file = fileDraft(draft.root, event.path);
+  const next = change(child);
+  return { ...dir, children: next === undefined ? deleteEntry(dir.children, name) : setEntry(dir.children, name, next) };
+}
+
+function changeNode(root: DirNode, path: string, change: (node: Node | undefined) => Node | undefined): DirNode {
+  return changeAt(root, pathComponents(path), 0, change, path);
+}
+
+function changeFile(root: DirNode, path: string, change: (file: FileNode) => FileNode): DirNode {
+  return changeNode(root, path, (node) => {
+    if (node?.kind !== 'file') throw new OfsError('EINTERNAL', `invariant broken: ${path} is not a file`);
+    return change(node);
+  });
+}
+
+/** The namespace tree after `event`. */
+function nextRoot(ns: Namespace, event: MasterEvent): DirNode {
+  switch (event.type) {
+    case 'DirectoryCreated':
+      return changeNode(ns.root, event.path, () => ({ kind: 'dir', mtime: event.mtime, children: emptyEntries() }));
+    case 'FileCreated':
+      return changeNode(ns.root, event.path, () => ({ kind: 'file', size: 0, mtime: event.mtime, chunks: [] }));
+    case 'ChunkAllocated':
+      return changeFile(ns.root, event.path, (file) => {
         if (event.index !== file.chunks.length) {
           throw new OfsError('EINTERNAL', `invariant broken: chunk ${event.index} of ${event.path} allocated, but it has ${file.chunks.length}`);
         }
-        file.chunks.push({ id: event.chunkId, version: event.version });
-        draft.nextChunkId = Math.max(draft.nextChunkId, parseInt(event.chunkId, 16) + 1);
-        break;
-      }
-      case 'ChunkVersionBumped': {
-        const chunk = fileDraft(draft.root, event.path).chunks[event.index];
+        return produce(file, (draft) => void draft.chunks.push({ id: event.chunkId, version: event.version }));
+      });
+    case 'ChunkVersionBumped':
+      return changeFile(ns.root, event.path, (file) => {
+        const chunk = file.chunks[event.index];
         if (chunk?.id !== event.chunkId) {
           throw new OfsError('EINTERNAL', `invariant broken: chunk ${event.index} of ${event.path} is not ${event.chunkId}`);
         }
         if (event.version < chunk.version) {
           throw new OfsError('EINTERNAL', `invariant broken: chunk ${event.chunkId} version would go down from ${chunk.version} to ${event.version}`);
         }
-        chunk.version = event.version;
-        break;
-      }
-      case 'FileExtended': {
-        const file = fileDraft(draft.root, event.path);
-        file.size = Math.max(file.size, event.size);
-        file.mtime = event.mtime;
-        break;
-      }
-      case 'NodeDeleted':
-        delete parentDraft(draft.root, event.path).children[baseName(event.path)];
-        break;
-      case 'NodeRenamed': {
-        const from = parentDraft(draft.root, event.from);
-        const node = from.children[baseName(event.from)];
-        if (!node) throw new OfsError('EINTERNAL', `invariant broken: rename of missing ${event.from}`);
-        delete from.children[baseName(event.from)];
-        parentDraft(draft.root, event.to).children[baseName(event.to)] = node;
-        node.mtime = event.mtime;
-        break;
-      }
+        return produce(file, (draft) => void (draft.chunks[event.index]!.version = event.version));
+      });
+    case 'FileExtended':
+      return changeFile(ns.root, event.path, (file) =>
+        produce(file, (draft) => {
+          draft.size = Math.max(file.size, event.size);
+          draft.mtime = event.mtime;
+        }),
+      );
+    case 'NodeDeleted':
+      return changeNode(ns.root, event.path, () => undefined);
+    case 'NodeRenamed': {
+      const node = lookup(ns, event.from);
+      if (!node) throw new OfsError('EINTERNAL', `invariant broken: rename of missing ${event.from}`);
+      return changeNode(changeNode(ns.root, event.from, () => undefined), event.to, () => ({ ...node, mtime: event.mtime }));
     }
+  }
+}
+
+/**
+ * The pure state transition. Commands are validated before their events are
+ * journaled, so an event that does not fit the state is a bug, and apply says
+ * which invariant broke instead of guessing. The tree is copied along one
+ * path by `changeAt` (immer's proxies over large directories' entry arrays
+ * cost more than the copy), the rest through immer.
+ */
+export function apply(ns: Namespace, event: MasterEvent): Namespace {
+  if (event.seq !== ns.seq + 1) {
+    throw new OfsError('EINTERNAL', `invariant broken: event seq ${event.seq} applied after seq ${ns.seq}`);
+  }
+  const root = nextRoot(ns, event);
+  return produce(ns, (draft) => {
+    draft.seq = event.seq;
+    draft.root = castDraft(root);
+    if (event.requestId) remember(draft.recentRequests, event.requestId, event.seq);
+    if (event.type === 'ChunkAllocated') draft.nextChunkId = Math.max(ns.nextChunkId, parseInt(event.chunkId, 16) + 1);
   });
 }
 
@@ -154,16 +156,27 @@ export function applyAll(ns: Namespace, events: readonly MasterEvent[]): Namespa
   return events.reduce(apply, ns);
 }
 
-export type ChunkOwners = Map<string, { path: string; index: number; version: number }>;
-
-/** Every chunk a file at or below `path` refers to (all of them by default): anything else on a chunkserver is garbage. */
-export function ownedChunks(ns: Namespace, path = '/'): ChunkOwners {
-  const owned: ChunkOwners = new Map();
-  const visit = (node: Node, at: string): void => {
-    if (node.kind === 'file') node.chunks.forEach((c, index) => owned.set(c.id, { path: at, index, version: c.version }));
-    else for (const [name, child] of Object.entries(node.children)) visit(child, at === '/' ? `/${name}` : `${at}/${name}`);
+/** Calls `visit` for every file at or below `path`, with its path. O(what lies below `path`). */
+export function walkFiles(ns: Namespace, path: string, visit: (path: string, file: FileNode) => void): void {
+  const walk = (node: Node, at: string): void => {
+    if (node.kind === 'file') visit(at, node);
+    else for (const [name, child] of entriesAfter(node.children)) walk(child, at === '/' ? `/${name}` : `${at}/${name}`);
   };
   const start = lookup(ns, path);
-  if (start) visit(start, path);
+  if (start) walk(start, path);
+}
+
+export interface ChunkOwner {
+  path: string;
+  index: number;
+  version: number;
+}
+
+export type ChunkOwners = ReadonlyMap<string, ChunkOwner>;
+
+/** Every chunk a file at or below `path` refers to, by a walk: the master keeps the whole table incrementally (`chunk-table.ts`). */
+export function ownedChunks(ns: Namespace, path = '/'): Map<string, ChunkOwner> {
+  const owned = new Map<string, ChunkOwner>();
+  walkFiles(ns, path, (at, file) => file.chunks.forEach((c, index) => owned.set(c.id, { path: at, index, version: c.version })));
   return owned;
 }

@@ -18,15 +18,16 @@ export function tempPathFor(path: string): string {
 }
 
 /**
- * Replaces `path` with `bytes` so that after a crash it holds the old bytes
+ * Replaces `path` with `bytes` (given whole, or one buffer at a time) so that after a crash it holds the old bytes
  * or the new ones, never a mix, and the new ones once this resolves: write a
  * temp file, fsync it, rename it over, fsync the directory. A failed write
  * leaves no temp file behind.
  */
-export async function writeFileDurably(path: string, bytes: Buffer | string, tempPath = tempPathFor(path)): Promise<void> {
+export async function writeFileDurably(path: string, bytes: Buffer | string | Iterable<Buffer>, tempPath = tempPathFor(path)): Promise<void> {
   const handle = await open(tempPath, 'w');
   try {
-    await handle.writeFile(bytes);
+    // writeFile on a handle writes at its position, so pieces follow one another.
+    for (const piece of typeof bytes === 'string' || Buffer.isBuffer(bytes) ? [bytes] : bytes) await handle.writeFile(piece);
     await handle.sync();
   } catch (err) {
     await handle.close();

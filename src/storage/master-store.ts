@@ -5,7 +5,18 @@ import { OfsError } from '../core/errors.js';
 import { masterEventSchema, type MasterEvent } from '../core/events.js';
 import { Journal } from './journal.js';
 import { applyAll, emptyNamespace, type Namespace } from '../core/namespace.js';
-import { upgradeNamespace } from '../core/namespace-schema.js';
+import { NamespaceLoader, namespacePieces, upgradeNamespace } from '../core/namespace-snapshot.js';
+
+/** A namespace from a checkpoint's pieces; a file an older OFS wrote holds it whole, as one piece. */
+async function loadPieces(pieces: AsyncIterable<unknown>): Promise<Namespace> {
+  const loader = new NamespaceLoader();
+  let legacy: Namespace | undefined;
+  for await (const piece of pieces) {
+    if (legacy === undefined && piece !== null && typeof piece === 'object' && 'root' in piece) legacy = upgradeNamespace(piece as never);
+    else loader.add(piece);
+  }
+  return legacy ?? loader.finish();
+}
 
 /**
  * A master's durable state on disk: the newest checkpoint plus the journal of
@@ -22,8 +33,8 @@ export class MasterStore {
   ) {}
 
   static async open(dir: string, log: (msg: string) => void): Promise<{ store: MasterStore; ns: Namespace }> {
-    const checkpoint = await loadNewestCheckpoint<Namespace>(dir, { log });
-    const base = checkpoint ? upgradeNamespace(checkpoint.state) : emptyNamespace;
+    const checkpoint = await loadNewestCheckpoint(dir, loadPieces, { log });
+    const base = checkpoint?.state ?? emptyNamespace;
     const { journal, records } = await Journal.open<MasterEvent>(dir, { log });
     const after = records.filter((r) => r.seq > base.seq);
     if (after.length > 0 && after[0]!.seq !== base.seq + 1) {
@@ -48,7 +59,7 @@ export class MasterStore {
   /** Writes `ns` as a checkpoint once every event up to it is durable, then drops covered segments. */
   async checkpoint(ns: Namespace): Promise<{ seq: number; path: string }> {
     await this.journal.append([]);
-    const path = await writeCheckpoint(this.dir, ns.seq, ns);
+    const path = await writeCheckpoint(this.dir, ns.seq, namespacePieces(ns));
     // Two checkpoints are kept; the journal must still reach back to the older
     // one in case the newest turns out unreadable.
     await this.journal.removeSegmentsBefore(this.checkpointSeq + 1);
@@ -66,7 +77,7 @@ export class MasterStore {
     await this.journal.close();
     await rm(join(this.dir, 'journal'), { recursive: true, force: true });
     await rm(join(this.dir, 'checkpoints'), { recursive: true, force: true });
-    await writeCheckpoint(this.dir, ns.seq, ns);
+    await writeCheckpoint(this.dir, ns.seq, namespacePieces(ns));
     this.journal = (await Journal.open<MasterEvent>(this.dir, { log: this.log })).journal;
     this.checkpointSeq = ns.seq;
   }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { chunkIdSchema } from '../core/chunk-id.js';
 import { masterEventSchema } from '../core/events.js';
+import { LIST_PAGE_MAX } from '../core/master-queries.js';
 
 /**
  * Every message OFS sends between processes, declared once: the schema both
@@ -85,15 +86,20 @@ export const protocol = {
       chunks: z.array(locatedChunk),
     }),
   },
-  'master.list': { request: z.object({ path: z.string() }), reply: z.object({ entries: z.array(directoryEntry) }) },
+  /** A page of a directory: entries after the name `after`, at most `limit` (LIST_PAGE_MAX when absent); `more` if others follow. */
+  'master.list': {
+    request: z.object({ path: z.string(), after: z.string().min(1).max(4096).optional(), limit: z.number().int().min(1).max(LIST_PAGE_MAX).optional() }),
+    reply: z.object({ entries: z.array(directoryEntry), more: z.boolean() }),
+  },
   'master.delete': { request: z.object({ path: z.string(), recursive: z.boolean(), requestId }), reply: empty },
   'master.rename': { request: z.object({ from: z.string(), to: z.string(), requestId }), reply: empty },
   /** Brings back the most recently deleted `path` from the trash. */
   'master.undelete': { request: z.object({ path: z.string(), requestId }), reply: empty },
   'master.status': {
-    request: empty,
+    /** `digest`: also a digest of the whole namespace (a walk of it: for audits and tests, not for every status). */
+    request: z.object({ digest: z.boolean().optional() }),
     reply: z.object({
-      master: z.object({ id: z.string(), address, epoch: nonNegative, seq: nonNegative, digest: z.string() }),
+      master: z.object({ id: z.string(), address, epoch: nonNegative, seq: nonNegative, digest: z.string().optional() }),
       /** `lag` is how many events the standby has yet to acknowledge; null while it is not attached. */
       standby: z.array(serverRef.extend({ lag: nonNegative.nullable() })),
       chunkservers: z.array(chunkserverLoad.extend({ lastHeartbeatMs: nonNegative })),
@@ -146,8 +152,13 @@ export const protocol = {
   },
   'master.checkpoint': { request: empty, reply: z.object({ seq: nonNegative, path: z.string() }) },
 
-  // standby → active master: the reply's data frame is the namespace snapshot (JSON) at `seq`
-  'master.attachStandby': { request: serverRef, reply: z.object({ seq: nonNegative }) },
+  // standby → active master: events after `seq` will stream to the standby; `snapshot` names the namespace at `seq`
+  'master.attachStandby': { request: serverRef, reply: z.object({ seq: nonNegative, snapshot: z.string() }) },
+  // standby → active master: piece `index` of the snapshot (namespace-snapshot.ts checks what it holds)
+  'master.snapshotPiece': {
+    request: z.object({ snapshot: z.string().max(200), index: nonNegative }),
+    reply: z.object({ piece: z.unknown(), done: z.boolean() }),
+  },
   // active → standby: events in order, journaled by the standby before it answers
   'standby.append': { request: z.object({ events: z.array(masterEventSchema) }), reply: z.object({ seq: nonNegative }) },
 

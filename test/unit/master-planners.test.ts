@@ -6,7 +6,6 @@ import {
   acceptCopy,
   adoptHigherVersions,
   balanceMove,
-  detachedChunks,
   dropReplica,
   garbageIn,
   prepareLease,
@@ -277,47 +276,6 @@ test('acceptCopy: a finished copy counts only at the current version, and replac
   t.deepEqual(checked.corrupt, [], 'the copy replaced the corrupt replica');
   t.false(acceptCopy(owners, view, { chunkId: formatChunkId(999), version: 1, serverId: 'c', length: 1 }));
   t.deepEqual(view.chunksOf('c'), [chunkId]);
-});
-
-// detachedChunks
-
-function detachedCluster(): Namespace {
-  let ns = emptyNamespace;
-  ns = withFile(ns, '/d/f', 150, [1, 1]);
-  ns = withFile(ns, '/d/sub/g', 10, [1]);
-  ns = withFile(ns, '/h', 10, [1]);
-  ns = withFile(ns, '/empty', 0);
-  return ns;
-}
-
-test('detachedChunks: every chunk under a deleted directory; they stay owned while in the trash, and go with the GC', (t) => {
-  let ns = detachedCluster();
-  const dChunks = [...ownedChunks(ns, '/d').keys()];
-  t.is(dChunks.length, 3);
-  const deletion = sequence(ns, decideDelete(ns, '/d', true, 100));
-  t.deepEqual(detachedChunks(ns, deletion).sort(), [...dChunks].sort());
-  ns = applyAll(ns, deletion);
-  t.deepEqual([...ownedChunks(ns).keys()].filter((id) => dChunks.includes(id)).sort(), [...dChunks].sort(), 'still owned, from the trash');
-  const gc = sequence(ns, decideCollectGarbage(ns, 10_000, 1000));
-  t.true(gc.length > 0);
-  t.deepEqual(detachedChunks(ns, gc).sort(), [...dChunks].sort());
-  ns = applyAll(ns, gc);
-  t.deepEqual([...ownedChunks(ns).keys()].filter((id) => dChunks.includes(id)), [], 'no file owns them now');
-});
-
-test('detachedChunks: overwriting a file by create, and renaming, detach its chunks; other changes detach nothing', (t) => {
-  const ns = detachedCluster();
-  const h = chunkOf(ns, '/h', 0);
-  t.deepEqual(detachedChunks(ns, sequence(ns, decideCreate(ns, '/h', true, 5))), [h]);
-  t.deepEqual(detachedChunks(ns, sequence(ns, decideRename(ns, '/h', '/h2', 5))), [h]);
-  t.deepEqual(detachedChunks(ns, sequence(ns, decideRename(ns, '/d/sub', '/sub', 5))), [chunkOf(ns, '/d/sub/g', 0)]);
-  t.deepEqual(detachedChunks(ns, sequence(ns, decideCreate(ns, '/empty', true, 5))), [], 'an empty file has no chunks');
-  t.deepEqual(detachedChunks(ns, sequence(ns, decideCreate(ns, '/new/file', false, 5))), []);
-  t.deepEqual(detachedChunks(ns, sequence(ns, decideMkdir(ns, '/x/y', true, 5))), []);
-  t.deepEqual(detachedChunks(ns, sequence(ns, decideChunksUpTo(ns, '/h', 3))), []);
-  t.deepEqual(detachedChunks(ns, sequence(ns, decideExtend(ns, '/d/f', 200, CHUNK, 5))), []);
-  t.deepEqual(detachedChunks(ns, sequence(ns, [{ type: 'ChunkVersionBumped', path: '/h', index: 0, chunkId: h, version: 2 }])), []);
-  t.deepEqual(detachedChunks(ns, []), []);
 });
 
 test('sizesFromLengths: a file grows to the end of the reported bytes of its chunk, at its version only; one event per file', (t) => {

@@ -1,3 +1,4 @@
+import { ChunkTable } from '../../src/core/chunk-table.js';
 import test from 'ava';
 import { ClusterView } from '../../src/core/cluster-view.js';
 import { CHUNK, chunkOf, ids, NOW, run, server, settings, TIMEOUT, viewOf, withFile } from '../helpers/master-state.js';
@@ -162,7 +163,7 @@ test('clusterStatus: live chunkservers by id with heartbeat age; files, chunks, 
   const { view } = cluster;
   const ns = withFile(cluster.ns, '/d/another-empty', 0);
   view.heartbeat({ ...server('b'), used: 300, free: 700, chunkCount: 3 }, NOW - 250);
-  const status = clusterStatus(ns, ownedChunks(ns), view, settings, NOW);
+  const status = clusterStatus(ChunkTable.of(ns), view, settings, NOW);
   t.deepEqual(status.chunkservers, [
     { ...server('a'), lastHeartbeatMs: 0 },
     { ...server('b'), used: 300, free: 700, chunkCount: 3, lastHeartbeatMs: 250 },
@@ -173,10 +174,10 @@ test('clusterStatus: live chunkservers by id with heartbeat age; files, chunks, 
   // /d/under, /d/missing and /other/f; the unwritten chunk of /d/hole is not short of anything.
   t.is(status.underReplicated, 3);
   // Once b stops beating too, every chunk it held is short.
-  const later = clusterStatus(ns, ownedChunks(ns), view, settings, NOW + TIMEOUT - 200);
+  const later = clusterStatus(ChunkTable.of(ns), view, settings, NOW + TIMEOUT - 200);
   t.deepEqual(later.chunkservers.map((s) => s.id), ['a', 'c', 'e']);
   t.is(later.underReplicated, 5, 'now /d/healthy and chunk 1 of /d/hole as well');
-  t.deepEqual(clusterStatus(emptyNamespace, new Map(), new ClusterView(TIMEOUT), settings, NOW), {
+  t.deepEqual(clusterStatus(ChunkTable.of(emptyNamespace), new ClusterView(TIMEOUT), settings, NOW), {
     chunkservers: [],
     chunkSize: CHUNK,
     replication: 3,
@@ -262,6 +263,6 @@ test('the cluster view keeps only a chunkserver load from its messages: status c
   const load = { id: 'cs-1', address: 'tcp://127.0.0.1:1', used: 10, free: 90, capacity: 100, chunkCount: 1 };
   view.heartbeat({ ...load, leases: [{ chunkId: '0000000000000001', version: 1 }] } as never, 1_000);
   view.report({ ...load, full: true, chunks: [{ chunkId: '0000000000000001', version: 1, length: 5 }] } as never, [{ chunkId: '0000000000000001', version: 1, length: 5 }], true, 1_000);
-  const status = clusterStatus(emptyNamespace, new Map(), view, { chunkSize: 1024, replication: 3 }, 1_500);
+  const status = clusterStatus(ChunkTable.of(emptyNamespace), view, { chunkSize: 1024, replication: 3 }, 1_500);
   t.deepEqual(status.chunkservers, [{ ...load, lastHeartbeatMs: 500 }]);
 });

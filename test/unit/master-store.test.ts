@@ -1,14 +1,15 @@
 import test from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decideChunksUpTo, decideCreate, decideDelete, decideExtend, decideMkdir, decideRename } from '../../src/core/commands.js';
-import { stateDigest } from '../../src/core/digest.js';
 import type { MasterEvent, UnsequencedEvent } from '../../src/core/events.js';
+import { namespaceDigest } from '../../src/core/namespace-snapshot.js';
 import { MasterStore } from '../../src/storage/master-store.js';
 import { applyAll, emptyNamespace, lookup, type Namespace } from '../../src/core/namespace.js';
 import { remembers } from '../../src/core/retry-cache.js';
-import { writeCheckpoint } from '../../src/storage/checkpoint.js';
+import { checkpointFileName } from '../../src/storage/checkpoint.js';
+import { legacyCheckpointBytes } from '../helpers/legacy-checkpoint.js';
 
 async function tempDir(t: { teardown: (fn: () => Promise<void>) => void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'ofs-store-'));
@@ -48,7 +49,7 @@ test('replaying checkpoint + journal gives exactly the state the live master had
 
   const reopened = await MasterStore.open(dir, () => undefined);
   t.is(reopened.ns.seq, live.seq);
-  t.is(stateDigest(reopened.ns), stateDigest(live));
+  t.is(namespaceDigest(reopened.ns), namespaceDigest(live));
   t.deepEqual(reopened.ns, live);
   await reopened.store.close();
 });
@@ -68,17 +69,26 @@ test('reset replaces everything on disk with the given state', async (t) => {
   const next = await record(opened.store, other, decideMkdir(other, '/after-reset', false, 9));
   await opened.store.close();
   const reopened = await MasterStore.open(dir, () => undefined);
-  t.is(stateDigest(reopened.ns), stateDigest(next));
+  t.is(namespaceDigest(reopened.ns), namespaceDigest(next));
   await reopened.store.close();
 });
 
-test('a checkpoint from an older OFS, whose retry cache was a list of ids, loads and takes new ids', async (t) => {
+test('a checkpoint from an older OFS (one JSON payload; a retry cache as a list of ids; a directory as one object) loads and takes new ids', async (t) => {
   const dir = await tempDir(t);
-  const ns = applyAll(emptyNamespace, [{ type: 'DirectoryCreated', path: '/old', mtime: 1, seq: 1, requestId: 'r-new' }]);
-  await writeCheckpoint(dir, 1, { ...ns, recentRequests: ['r-old-1', 'r-old-2'] });
+  const file = { kind: 'file', size: 3, mtime: 1, chunks: [{ id: '0000000000000001', version: 1 }] };
+  const old = {
+    seq: 2,
+    nextChunkId: 2,
+    root: { kind: 'dir', mtime: 0, children: { old: { kind: 'dir', mtime: 1, children: { f: file, keys: file } } } },
+    recentRequests: ['r-old-1', 'r-old-2'],
+  };
+  await mkdir(join(dir, 'checkpoints'), { recursive: true });
+  await writeFile(join(dir, 'checkpoints', checkpointFileName(2)), legacyCheckpointBytes(2, old));
   const { ns: loaded } = await MasterStore.open(dir, () => undefined);
+  t.deepEqual(lookup(loaded, '/old/keys'), file);
+  t.deepEqual(lookup(loaded, '/old/f'), file);
   t.true(remembers(loaded.recentRequests, 'r-old-1') && remembers(loaded.recentRequests, 'r-old-2'));
-  const next = applyAll(loaded, [{ type: 'DirectoryCreated', path: '/new', mtime: 2, seq: 2, requestId: 'r-2' }]);
+  const next = applyAll(loaded, [{ type: 'DirectoryCreated', path: '/new', mtime: 2, seq: 3, requestId: 'r-2' }]);
   t.true(remembers(next.recentRequests, 'r-2'));
   t.true(lookup(next, '/old')?.kind === 'dir');
 });

@@ -1,6 +1,5 @@
 import { OfsError } from '../../core/errors.js';
 import type { BalanceMove, ChunkLength } from '../../core/master-planners.js';
-import { encodeNamespace } from '../../core/namespace-schema.js';
 import type { Namespace } from '../../core/namespace.js';
 import { protocol, type MessageType, type ReplyOf } from '../../transport/protocol.js';
 import type { HandlerMap } from '../../transport/rpc-server.js';
@@ -55,7 +54,11 @@ export function masterHandlers(process: MasterProcess): HandlerMap {
     },
     'master.attachStandby': async (standby) => {
       const ns = await ask(activeActors(process).master)<Namespace>((sender) => ({ kind: 'attach-standby', standby, sender }));
-      return { body: { seq: ns.seq }, data: [encodeNamespace(ns)] };
+      return { body: { seq: ns.seq, snapshot: process.snapshots.start(standby.id, ns) } };
+    },
+    'master.snapshotPiece': async ({ snapshot, index }) => {
+      activeActors(process);
+      return { body: process.snapshots.piece(snapshot, index) };
     },
     'master.balance': async ({ threshold }) => {
       const { master, replication } = activeActors(process);

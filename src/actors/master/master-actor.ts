@@ -1,12 +1,13 @@
 import { dispatch, spawn, type Ref } from 'nact';
 import { ClusterView } from '../../core/cluster-view.js';
 import { decideCollectGarbage } from '../../core/commands.js';
-import { stateDigest } from '../../core/digest.js';
 import type { MasterEvent, UnsequencedEvent } from '../../core/events.js';
 import * as plan from '../../core/master-planners.js';
 import { clusterStatus } from '../../core/master-queries.js';
 import { decideRequest } from '../../core/master-requests.js';
-import { applyAll, ownedChunks, type ChunkOwners, type Namespace } from '../../core/namespace.js';
+import { applyTracked, ChunkTable } from '../../core/chunk-table.js';
+import type { Namespace } from '../../core/namespace.js';
+import { namespaceDigest } from '../../core/namespace-snapshot.js';
 import { normalizePath } from '../../core/paths.js';
 import type { MessageType, ReplyOf } from '../../transport/protocol.js';
 import type { Logger } from '../../util/logger.js';
@@ -19,8 +20,8 @@ interface MasterState {
   ns: Namespace;
   view: ClusterView;
   sinceCheckpoint: number;
-  /** Every chunk's owning file, for `ns` (a walk of every file is O(files): done once per namespace). */
-  owned?: { ns: Namespace; chunks: ChunkOwners };
+  /** Every chunk's owning file, kept with `ns` event by event. */
+  table: ChunkTable;
   /** File path → when a client last asked where its chunks are: re-replication copies those chunks first. */
   readAt: Map<string, number>;
 }
@@ -39,16 +40,14 @@ const READ_LATELY_MS = 60_000;
  * inside the actor is what lets the journal group-commit many requests into
  * one fsync.
  */
-export function spawnMasterActor(parent: Ref<unknown>, initial: Namespace, settings: MasterSettings, sink: EventSink, log: Logger): Ref<MasterMessage> {
+export function spawnMasterActor(parent: Ref<unknown>, initial: { ns: Namespace; table: ChunkTable }, settings: MasterSettings, sink: EventSink, log: Logger): Ref<MasterMessage> {
   const persist = (state: MasterState, events: UnsequencedEvent[]): { state: MasterState; durable: Promise<void> } => {
     if (events.length === 0) return { state, durable: Promise.resolve() };
     const sequenced = events.map((e, i) => ({ ...e, seq: state.ns.seq + 1 + i }) as MasterEvent);
-    const detached = plan.detachedChunks(state.ns, sequenced);
-    const ns = applyAll(state.ns, sequenced);
-    if (detached.length > 0) settings.onChunksDetached(detached);
+    const { ns, changes } = applyTracked(state.ns, state.table, sequenced);
+    if (changes.detached.length > 0) settings.onChunksDetached(changes.detached);
     // Chunks no file refers to any more are deleted through heartbeats.
-    const stillOwned = detached.length > 0 ? ownedChunks(ns) : undefined;
-    for (const chunkId of detached) if (!stillOwned!.has(chunkId)) state.view.scheduleDelete(chunkId);
+    for (const chunkId of changes.orphaned) state.view.scheduleDelete(chunkId);
     const durable = sink.append(sequenced).catch((err: unknown) => {
       // The in-memory state is now ahead of the log: continuing would serve
       // metadata that a restart forgets. Crash loudly; the supervisor restarts us.
@@ -60,13 +59,10 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: Namespace, setti
       sinceCheckpoint = 0;
       void sink.checkpoint(ns).catch((err) => log.error({ err }, 'checkpoint failed'));
     }
-    return { state: { ...state, ns, sinceCheckpoint, owned: stillOwned && { ns, chunks: stillOwned } }, durable };
+    return { state: { ...state, ns, sinceCheckpoint }, durable };
   };
 
-  const owners = (state: MasterState): ChunkOwners => {
-    if (state.owned?.ns !== state.ns) state.owned = { ns: state.ns, chunks: ownedChunks(state.ns) };
-    return state.owned.chunks;
-  };
+  const owners = (state: MasterState) => state.table.chunks;
 
   /** Runs a handler, persists its events and answers once they are durable. */
   const answer = <T>(state: MasterState, sender: Ref<Result<T>>, run: () => Handled<T>): MasterState => {
@@ -90,8 +86,8 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: Namespace, setti
       case 'master.checkpoint':
         return { reply: sink.checkpoint(ns) };
       case 'master.status': {
-        const master = { id: settings.id, address: settings.address, epoch: settings.epoch(), seq: ns.seq, digest: stateDigest(ns) };
-        return { reply: { master, standby: settings.standbys(ns.seq), ...clusterStatus(ns, owners(state), view, settings, now) } };
+        const master = { id: settings.id, address: settings.address, epoch: settings.epoch(), seq: ns.seq, digest: body.digest ? namespaceDigest(ns) : undefined };
+        return { reply: { master, standby: settings.standbys(ns.seq), ...clusterStatus(state.table, view, settings, now) } };
       }
     }
     const decided = decideRequest({ ns, view, owners: () => owners(state) }, settings, type, body, now);
@@ -146,7 +142,7 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: Namespace, setti
     }
   };
 
-  const initialState: MasterState = { ns: initial, view: new ClusterView(settings.heartbeatTimeoutMs), sinceCheckpoint: 0, readAt: new Map() };
+  const initialState: MasterState = { ...initial, view: new ClusterView(settings.heartbeatTimeoutMs), sinceCheckpoint: 0, readAt: new Map() };
   // The namespace is the truth: a crash drops the message that caused it and keeps the state.
   return spawn(parent, crashable('master', receive), 'master', { initialState, onCrash: resumeOnCrash(log) });
 }

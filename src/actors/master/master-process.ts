@@ -7,6 +7,7 @@ import type { GarbageMessage } from './garbage-collector.js';
 import type { LeaseMessage } from './lease-manager.js';
 import type { MasterMessage } from './master-messages.js';
 import type { ReplicationMessage } from './replication-manager.js';
+import type { SnapshotServer } from './snapshot-server.js';
 import type { StandbyMessage } from './standby-actor.js';
 
 /** The actors of an active master, spawned when it takes over. */
@@ -35,6 +36,8 @@ export interface MasterProcess {
   /** The masters in the election as last watched; the first is the active one. */
   masters: MemberInfo[];
   standbyActor: Ref<StandbyMessage>;
+  /** An active master's snapshots being pulled by attaching standbys. */
+  snapshots: SnapshotServer;
   rpc: RpcClient;
   log: Logger;
 }

@@ -12,6 +12,7 @@ import { masterHandlers } from './handlers.js';
 import type { MasterMessage } from './master-messages.js';
 import type { MasterProcess } from './master-process.js';
 import { spawnStandbyActor } from './standby-actor.js';
+import { SnapshotServer } from './snapshot-server.js';
 import { StandbyAttachment } from './standby-attachment.js';
 import { StandbyStreams } from './standby-streams.js';
 import { Candidacy } from './takeover.js';
@@ -70,6 +71,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
     replicationReady: false,
     masters: [],
     standbyActor: spawnStandbyActor(system, recovered, store, checkpointEvery, log),
+    snapshots: new SnapshotServer(),
     rpc: new RpcClient(id, () => process.epoch),
     log,
   };
@@ -115,6 +117,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
     async stop() {
       clearInterval(ticks);
       attachment.stop();
+      process.snapshots.stop();
       mastersWatch.stop();
       chunkserversWatch.stop();
       server.close();

@@ -3,7 +3,8 @@ import { OfsError } from '../../core/errors.js';
 import type { MasterEvent } from '../../core/events.js';
 import type { Logger } from '../../util/logger.js';
 import type { MasterStore } from '../../storage/master-store.js';
-import { applyAll, type Namespace } from '../../core/namespace.js';
+import { applyTracked, ChunkTable } from '../../core/chunk-table.js';
+import type { Namespace } from '../../core/namespace.js';
 import { settle, type Result } from '../../util/result.js';
 import { crashable, resumeOnCrash } from '../supervision.js';
 
@@ -11,10 +12,12 @@ export type StandbyMessage =
   /** Answered with the seq the standby is at. */
   | { kind: 'install'; ns: Namespace; sender: Ref<Result<number>> }
   | { kind: 'append'; events: MasterEvent[]; epoch: number; sender: Ref<Result<number>> }
-  | { kind: 'take-over'; sender: Ref<Namespace> };
+  | { kind: 'take-over'; sender: Ref<{ ns: Namespace; table: ChunkTable }> };
 
 interface StandbyState {
   ns: Namespace;
+  /** Kept with `ns`, so that a takeover need not walk the namespace to build it. */
+  table: ChunkTable;
   /** True once a snapshot from the current active is installed: only then do appends fit. */
   attached: boolean;
   /** Highest epoch seen from an active master: appends from a lower one are a deposed master's. */
@@ -45,7 +48,7 @@ export function spawnStandbyActor(
           let next = state;
           await reply(msg.sender, async () => {
             await store.reset(msg.ns);
-            next = { ...state, ns: msg.ns, attached: true, sinceCheckpoint: 0 };
+            next = { ...state, ns: msg.ns, table: ChunkTable.of(msg.ns), attached: true, sinceCheckpoint: 0 };
             log.info({ seq: msg.ns.seq }, 'standby: installed the active master’s snapshot');
             return msg.ns.seq;
           });
@@ -63,7 +66,7 @@ export function spawnStandbyActor(
               throw new OfsError('EINVAL', `standby is at seq ${state.ns.seq} and cannot apply seq ${fresh[0]!.seq}: re-attach`);
             }
             await store.append(fresh);
-            const ns = applyAll(state.ns, fresh);
+            const { ns } = applyTracked(state.ns, state.table, fresh);
             let sinceCheckpoint = state.sinceCheckpoint + fresh.length;
             if (sinceCheckpoint >= checkpointEvery) {
               sinceCheckpoint = 0;
@@ -75,11 +78,11 @@ export function spawnStandbyActor(
           return next;
         }
         case 'take-over':
-          dispatch(msg.sender, state.ns);
+          dispatch(msg.sender, { ns: state.ns, table: state.table });
           return { ...state, attached: false };
       }
     }),
     'standby',
-    { initialState: { ns: initial, attached: false, epoch: 0, sinceCheckpoint: 0 }, onCrash: resumeOnCrash(log) },
+    { initialState: { ns: initial, table: ChunkTable.of(initial), attached: false, epoch: 0, sinceCheckpoint: 0 }, onCrash: resumeOnCrash(log) },
   );
 }

@@ -1,4 +1,5 @@
-import { decodeNamespace } from '../../core/namespace-schema.js';
+import { NamespaceLoader } from '../../core/namespace-snapshot.js';
+import { OfsError } from '../../core/errors.js';
 import { ASK_TIMEOUT_MS, askResult } from '../../util/ask.js';
 import type { BackoffOptions } from '../../util/backoff.js';
 import { retry } from '../../util/retry.js';
@@ -6,6 +7,8 @@ import type { MasterProcess } from './master-process.js';
 
 /** Pause between attempts to attach to the active master. */
 const ATTACH_BACKOFF: BackoffOptions = { initialMs: 300, maxMs: 300, jitter: 0.3 };
+/** How long one piece of the snapshot may take, lost replies retried, before the attach starts over. */
+const PIECE_RETRY_MS = 10_000;
 /** How often a standby confirms that the active master streams events to it. */
 const CHECK_EVERY_MS = 3_000;
 
@@ -44,8 +47,21 @@ export class StandbyAttachment {
     const attempt = async (): Promise<void> => {
       const active = this.process.masters[0];
       if (this.process.mode !== 'standby' || !active || active.id === id || active.id === this.attachedTo) return;
-      const { data } = await rpc.call(active.address, 'master.attachStandby', { id, address }, { timeoutMs: ASK_TIMEOUT_MS });
-      const ns = decodeNamespace(data[0]);
+      const { body } = await rpc.call(active.address, 'master.attachStandby', { id, address }, { timeoutMs: ASK_TIMEOUT_MS });
+      // Piece by piece, each checked as it comes: neither master holds the namespace as one message.
+      const loader = new NamespaceLoader();
+      for (let index = 0; ; index++) {
+        const until = Date.now() + PIECE_RETRY_MS;
+        const piece = await retry(() => rpc.call(active.address, 'master.snapshotPiece', { snapshot: body.snapshot, index }, { timeoutMs: ASK_TIMEOUT_MS }), {
+          deadline: () => until,
+          backoff: ATTACH_BACKOFF,
+          retryable: (err) => (err as OfsError).code === 'ETIMEDOUT',
+        });
+        if (piece.body.done) break;
+        loader.add(piece.body.piece);
+      }
+      const ns = loader.finish();
+      if (ns.seq !== body.seq) throw new OfsError('EBADMSG', `snapshot ${body.snapshot} is at seq ${ns.seq}, the attach said ${body.seq}`);
       await askResult(this.process.standbyActor)<number>((sender) => ({ kind: 'install', ns, sender }));
       this.attachedTo = active.id;
       log.info({ active: active.id, seq: ns.seq }, 'standing by: attached to the active master');

@@ -1,5 +1,6 @@
 import { dispatch, type Ref } from 'nact';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ChunkTable } from '../../core/chunk-table.js';
 import type { Namespace } from '../../core/namespace.js';
 import { ask, askResult } from '../../util/ask.js';
 import { MasterElection } from '../../zk/election.js';
@@ -71,10 +72,10 @@ export class Candidacy {
     process.mode = 'taking-over';
     process.epoch = await incrementEpoch(zk);
     await this.streams.resetInSync();
-    const ns = await ask(process.standbyActor)<Namespace>((sender) => ({ kind: 'take-over', sender }));
+    const taken = await ask(process.standbyActor)<{ ns: Namespace; table: ChunkTable }>((sender) => ({ kind: 'take-over', sender }));
     const master = spawnMasterActor(
       this.system,
-      ns,
+      taken,
       {
         id,
         address,
@@ -104,7 +105,7 @@ export class Candidacy {
     const gc = spawnGarbageCollector(this.system, master, settings.gcIntervalMs);
     process.active = { master, leases, replication, gc };
     process.mode = 'active';
-    log.info({ id, address, epoch: process.epoch, seq: ns.seq }, 'elected: serving as the active master');
+    log.info({ id, address, epoch: process.epoch, seq: taken.ns.seq }, 'elected: serving as the active master');
     void this.collectChunkReports()
       .catch((err: Error) => log.warn({ err: err.message }, 'could not list the chunkservers to ask for reports; waiting for their heartbeats'))
       .finally(() => setTimeout(() => (process.replicationReady = true), settings.deadAfterMs).unref());

@@ -1,0 +1,94 @@
+import type { MasterEvent } from './events.js';
+import { apply, lookup, ownedChunks, walkFiles, type ChunkOwner, type ChunkOwners, type Namespace } from './namespace.js';
+
+/** What one event did to the table: chunks that left their file (leases go), and of those, chunks no file owns any more. */
+export interface ChunkChanges {
+  detached: string[];
+  orphaned: string[];
+}
+
+/**
+ * The master's chunk table, GFS's "chunk handle → file and index": which file
+ * owns each chunk, at which index and version, and how many files there are.
+ * It is derived from the namespace but kept up to date event by event, so a
+ * change costs what it touches (a file, or the subtree a rename or delete
+ * moves) and never a walk of the whole namespace. Built by one walk when a
+ * namespace is loaded.
+ */
+export class ChunkTable {
+  private readonly owners = new Map<string, ChunkOwner>();
+  private fileCount = 0;
+
+  static of(ns: Namespace): ChunkTable {
+    const table = new ChunkTable();
+    walkFiles(ns, '/', (path, file) => {
+      table.fileCount++;
+      file.chunks.forEach((c, index) => table.owners.set(c.id, { path, index, version: c.version }));
+    });
+    return table;
+  }
+
+  get chunks(): ChunkOwners {
+    return this.owners;
+  }
+
+  get files(): number {
+    return this.fileCount;
+  }
+
+  /** Follows `event`, given the namespace just before it. */
+  track(before: Namespace, event: MasterEvent): ChunkChanges {
+    switch (event.type) {
+      case 'FileCreated':
+        // A create over a file replaces it: its chunks go, the count stays.
+        if (lookup(before, event.path)) return this.drop(before, event.path, false);
+        this.fileCount++;
+        return none;
+      case 'ChunkAllocated':
+        this.owners.set(event.chunkId, { path: event.path, index: event.index, version: event.version });
+        return none;
+      case 'ChunkVersionBumped':
+        this.owners.set(event.chunkId, { path: event.path, index: event.index, version: event.version });
+        return none;
+      case 'NodeDeleted':
+        return this.drop(before, event.path, true);
+      case 'NodeRenamed': {
+        const prefix = event.from.length;
+        const moved = ownedChunks(before, event.from);
+        for (const [id, owner] of moved) this.owners.set(id, { ...owner, path: event.to + owner.path.slice(prefix) });
+        return { detached: [...moved.keys()], orphaned: [] };
+      }
+      default:
+        return none;
+    }
+  }
+
+  /** Forgets the files at or below `path` (and counts them out if `counted`). */
+  private drop(before: Namespace, path: string, counted: boolean): ChunkChanges {
+    const orphaned: string[] = [];
+    walkFiles(before, path, (_, file) => {
+      if (counted) this.fileCount--;
+      for (const c of file.chunks) if (this.owners.delete(c.id)) orphaned.push(c.id);
+    });
+    return { detached: orphaned, orphaned };
+  }
+}
+
+const none: ChunkChanges = { detached: [], orphaned: [] };
+
+/**
+ * Applies `events` to `ns` and has `table` follow them. All events are
+ * applied before the table moves, so an event that does not fit (a bug,
+ * thrown by `apply`) leaves both as they were.
+ */
+export function applyTracked(ns: Namespace, table: ChunkTable, events: readonly MasterEvent[]): { ns: Namespace; changes: ChunkChanges } {
+  const states = [ns];
+  for (const event of events) states.push(apply(states.at(-1)!, event));
+  const changes: ChunkChanges = { detached: [], orphaned: [] };
+  events.forEach((event, i) => {
+    const { detached, orphaned } = table.track(states[i]!, event);
+    changes.detached.push(...detached);
+    changes.orphaned.push(...orphaned);
+  });
+  return { ns: states.at(-1)!, changes };
+}

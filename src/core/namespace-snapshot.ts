@@ -1,0 +1,165 @@
+import { freeze } from 'immer';
+
+import { z } from 'zod';
+import { chunkIdSchema } from './chunk-id.js';
+import { canonicalDigest } from './digest.js';
+import { emptyEntries, entriesAfter, setEntry, type EntryTree } from './dir-entries.js';
+import { OfsError } from './errors.js';
+import type { DirNode, Namespace, Node } from './namespace.js';
+import { emptyRetryCache, remember } from './retry-cache.js';
+import { parentPath } from './paths.js';
+
+/**
+ * A namespace as a sequence of bounded pieces: how a checkpoint is written
+ * and read, and how the active master sends its state to a standby that
+ * attaches. No piece holds more than ENTRIES_PER_PIECE entries, so neither
+ * side ever holds the whole namespace as one string or one message, and the
+ * active keeps serving between pieces.
+ *
+ * Piece 0 is the header; each later piece is a list of entries in pre-order
+ * (a directory before what it holds, each directory's entries by name), so a
+ * loader meets every parent before its children and inserts in order:
+ *
+ *     header := {format: 2, seq, nextChunkId, recentRequests, rootMtime}
+ *     entry  := [path, "d", mtime] | [path, "f", mtime, size, [[chunkId, version], ...]]
+ */
+export const ENTRIES_PER_PIECE = 2_000;
+const FORMAT = 2;
+
+const count = z.number().int().nonnegative();
+const headerSchema = z.object({
+  format: z.literal(FORMAT),
+  seq: count,
+  nextChunkId: z.number().int().positive(),
+  recentRequests: z.record(z.string(), z.record(z.string().min(1), count)),
+  rootMtime: count,
+});
+const path = z.string().startsWith('/').max(4096);
+const entrySchema = z.union([
+  z.tuple([path, z.literal('d'), count]),
+  z.tuple([path, z.literal('f'), count, count, z.array(z.tuple([chunkIdSchema, count]))]),
+]);
+const piecesSchema = z.array(entrySchema).max(ENTRIES_PER_PIECE);
+
+type Entry = z.infer<typeof entrySchema>;
+
+/** The pieces of `ns`, lazily: a checkpoint writer or a standby's pull takes them one at a time. */
+export function* namespacePieces(ns: Namespace): Generator<unknown> {
+  yield { format: FORMAT, seq: ns.seq, nextChunkId: ns.nextChunkId, recentRequests: ns.recentRequests, rootMtime: ns.root.mtime };
+  let piece: Entry[] = [];
+  const walk = function* (dir: DirNode, at: string): Generator<Entry[]> {
+    for (const [name, node] of entriesAfter(dir.children)) {
+      const path = at === '/' ? `/${name}` : `${at}/${name}`;
+      piece.push(node.kind === 'dir' ? [path, 'd', node.mtime] : [path, 'f', node.mtime, node.size, node.chunks.map((c) => [c.id, c.version])]);
+      if (piece.length === ENTRIES_PER_PIECE) {
+        yield piece;
+        piece = [];
+      }
+      if (node.kind === 'dir') yield* walk(node, path);
+    }
+  };
+  yield* walk(ns.root, '/');
+  if (piece.length > 0) yield piece;
+}
+
+function malformed(what: string, detail: string): OfsError {
+  return new OfsError('EBADMSG', `malformed namespace snapshot: ${what}: ${detail.slice(0, 300)}`);
+}
+
+/**
+ * Builds a namespace from its pieces, checking each as it comes (the standby
+ * installs what it is sent; a checkpoint is checked by its CRC too, but a bug
+ * must not install a namespace whose tree contradicts itself). Memory: the
+ * namespace being built and the chain of directories above the latest entry.
+ */
+export class NamespaceLoader {
+  private header: z.infer<typeof headerSchema> | undefined;
+  private readonly root: DirNode = { kind: 'dir', mtime: 0, children: emptyEntries() };
+  /** The directories from the root down to the latest entry's parent: pre-order means a parent is always among them. */
+  private readonly open: { path: string; dir: DirNode; last: string | undefined }[] = [{ path: '/', dir: this.root, last: undefined }];
+  private entries = 0;
+
+  add(piece: unknown): void {
+    if (!this.header) {
+      const parsed = headerSchema.safeParse(piece);
+      if (!parsed.success) throw malformed('header', parsed.error.message);
+      this.header = parsed.data;
+      this.root.mtime = parsed.data.rootMtime;
+      return;
+    }
+    const parsed = piecesSchema.safeParse(piece);
+    if (!parsed.success) throw malformed(`piece after entry ${this.entries}`, parsed.error.message);
+    for (const entry of parsed.data) this.insert(entry);
+  }
+
+  private insert(entry: Entry): void {
+    const [at, kind, mtime] = entry;
+    const parent = parentPath(at);
+    while (this.open.length > 0 && this.open.at(-1)!.path !== parent) this.open.pop();
+    const top = this.open.at(-1);
+    if (!top) throw malformed(`entry ${this.entries} (${at})`, 'its parent directory did not come before it');
+    const name = at.slice(at.lastIndexOf('/') + 1);
+    if (!name || name === '.' || name === '..' || (top.last !== undefined && name <= top.last)) throw malformed(`entry ${this.entries} (${at})`, 'out of name order, or a repeat');
+    const node: Node =
+      kind === 'd'
+        ? { kind: 'dir', mtime, children: emptyEntries() }
+        : { kind: 'file', mtime, size: entry[3], chunks: entry[4].map(([id, version]) => ({ id, version })) };
+    top.dir.children = setEntry(top.dir.children, name, node);
+    top.last = name;
+    if (node.kind === 'dir') this.open.push({ path: at, dir: node, last: undefined });
+    this.entries++;
+  }
+
+  /** The namespace, frozen as immer would have left it (so that a change copies only its path). */
+  finish(): Namespace {
+    if (!this.header) throw malformed('header', 'no piece came');
+    const { seq, nextChunkId, recentRequests } = this.header;
+    return freeze({ seq, nextChunkId, recentRequests, root: this.root }, true);
+  }
+}
+
+/**
+ * A digest of everything a namespace holds, independent of how its trees
+ * happen to be shaped (a replay and a checkpoint load insert in different
+ * orders): the active master, its standby and a restart compare exactly.
+ */
+export function namespaceDigest(ns: Namespace): string {
+  return canonicalDigest(namespacePieces(ns));
+}
+
+/** A namespace from all its pieces at once (tests, small namespaces). */
+export function loadNamespace(pieces: Iterable<unknown>): Namespace {
+  const loader = new NamespaceLoader();
+  for (const piece of pieces) loader.add(piece);
+  return loader.finish();
+}
+
+type LegacyDir = { kind: 'dir'; mtime: number; children: Record<string, LegacyDir | Node> | EntryTree<Node> };
+
+/**
+ * A namespace as an older OFS wrote it in a checkpoint, in today's form: its
+ * retry cache was a list of ids, oldest first, and each directory's entries
+ * one object (name → node) rather than a tree.
+ */
+export function upgradeNamespace(ns: { recentRequests?: unknown; root: LegacyDir } & Omit<Namespace, 'recentRequests' | 'root'>): Namespace {
+  const ids = ns.recentRequests;
+  const recentRequests = Array.isArray(ids)
+    ? freeze(
+        ids.reduce((cache: Record<string, Record<string, number>>, id, i) => {
+          if (typeof id === 'string') remember(cache, id, i);
+          return cache;
+        }, structuredClone(emptyRetryCache)),
+        true,
+      )
+    : (ns.recentRequests as Namespace['recentRequests']);
+  const upgradeDir = (dir: LegacyDir): DirNode => {
+    if ('leaf' in dir.children && typeof dir.children.leaf === 'boolean') return dir as DirNode;
+    let children = emptyEntries<Node>();
+    for (const name of Object.keys(dir.children).sort()) {
+      const child = (dir.children as Record<string, LegacyDir | Node>)[name]!;
+      children = setEntry(children, name, child.kind === 'dir' ? upgradeDir(child as LegacyDir) : (child as Node));
+    }
+    return { kind: 'dir', mtime: dir.mtime, children };
+  };
+  return freeze({ ...ns, recentRequests, root: upgradeDir(ns.root) }, true);
+}

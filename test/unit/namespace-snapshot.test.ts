@@ -1,0 +1,43 @@
+import test from 'ava';
+import { decideChunksUpTo, decideCreate, decideMkdir } from '../../src/core/commands.js';
+import type { MasterEvent, UnsequencedEvent } from '../../src/core/events.js';
+import { ENTRIES_PER_PIECE, loadNamespace, namespaceDigest, namespacePieces } from '../../src/core/namespace-snapshot.js';
+import { applyAll, emptyNamespace, lookup, type Namespace } from '../../src/core/namespace.js';
+
+function run(ns: Namespace, events: UnsequencedEvent[]): Namespace {
+  return applyAll(ns, events.map((e, i) => ({ ...e, seq: ns.seq + 1 + i }) as MasterEvent));
+}
+
+function sample(files = 3): Namespace {
+  let ns = run(emptyNamespace, decideMkdir(emptyNamespace, '/a/b', true, 5));
+  for (let i = 0; i < files; i++) ns = run(ns, decideCreate(ns, `/a/b/f${i}`, false, 6));
+  ns = run(ns, decideMkdir(ns, '/z', false, 7));
+  return run(ns, decideChunksUpTo(ns, '/a/b/f0', 2));
+}
+
+test('a namespace round-trips through its pieces, each holding at most ENTRIES_PER_PIECE entries', (t) => {
+  const ns = sample(ENTRIES_PER_PIECE * 2 + 5);
+  const pieces = [...namespacePieces(ns)];
+  t.is(pieces.length, 1 + 3, 'a header and three pieces of entries');
+  t.true(pieces.slice(1).every((p) => (p as unknown[]).length <= ENTRIES_PER_PIECE));
+  const loaded = loadNamespace(pieces);
+  t.is(namespaceDigest(loaded), namespaceDigest(ns));
+  t.deepEqual(lookup(loaded, '/a/b/f0'), lookup(ns, '/a/b/f0'));
+  t.true(Object.isFrozen(lookup(loaded, '/a/b/f0')), 'frozen, as immer leaves what it made');
+  // A change to the loaded namespace works as to any other.
+  t.is(lookup(run(loaded, decideCreate(loaded, '/a/new', false, 9)), '/a/new')?.kind, 'file');
+});
+
+test('a malformed snapshot is refused with EBADMSG naming the problem', (t) => {
+  const [header, entries] = [...namespacePieces(sample())] as [Record<string, unknown>, unknown[][]];
+  const refuse = (pieces: unknown[], message: RegExp) => t.throws(() => loadNamespace(pieces), { code: 'EBADMSG', message });
+  refuse([], /no piece came/);
+  refuse([{ ...header, seq: -1 }], /header/);
+  refuse([{ ...header, recentRequests: undefined }], /header/);
+  refuse([header, entries.map((e) => (e[0] === '/a/b/f0' ? [...e.slice(0, 4), [['../../etc', 1]]] : e))], /chunk id/);
+  refuse([header, entries.filter((e) => e[0] !== '/a')], /parent directory did not come before it/);
+  refuse([header, [...entries].reverse()], /parent directory|name order/);
+  refuse([header, [...entries, entries.at(-1)]], /name order, or a repeat/);
+  refuse([header, [['/..', 'd', 1]]], /name order|\.\./);
+  refuse([header, new Array(ENTRIES_PER_PIECE + 1).fill(['/x', 'd', 1])], /piece/);
+});
