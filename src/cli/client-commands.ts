@@ -1,4 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import { Option, type Command } from 'commander';
@@ -32,6 +33,9 @@ function withClient<A extends unknown[]>(verb: string, run: (client: OfsClient, 
 }
 
 /** stdout that may close early (`ofs cat f | head`): a broken pipe is the reader's choice, not an error. */
+/** Entries `ofs ls` prints in one write. */
+const LS_BATCH = 1_000;
+
 function stdoutIgnoringEpipe() {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
@@ -93,15 +97,31 @@ export function registerClientCommands(program: Command): void {
 
   program
     .command('ls')
-    .description('list a directory')
+    .description('list a directory (streamed a page at a time: a directory of millions starts printing at once)')
     .argument('[path]', 'OFS path', '/')
-    .option('--json', 'print JSON')
+    .option('--json', 'print JSON (one array)')
     .addOption(zkOption())
     .action(
       withClient('ls', async (client, path: string, opts: { json?: boolean }) => {
-        const entries = await client.list(path);
-        const text = opts.json ? JSON.stringify(entries, null, 2) : formatListing(entries);
-        if (text) process.stdout.write(`${text}\n`);
+        const out = stdoutIgnoringEpipe();
+        // Written a batch of entries at a time, not one write per entry.
+        const text = async function* () {
+          let batch: string[] = [];
+          let written = 0;
+          const flush = () => {
+            const chunk = opts.json ? `${written > 0 ? ',\n' : '['}${batch.join(',\n')}` : `${batch.join('\n')}\n`;
+            written += batch.length;
+            batch = [];
+            return chunk;
+          };
+          for await (const entry of client.entries(path)) {
+            batch.push(opts.json ? JSON.stringify(entry) : formatListing([entry]));
+            if (batch.length === LS_BATCH) yield flush();
+          }
+          if (batch.length > 0) yield flush();
+          if (opts.json) yield written > 0 ? ']\n' : '[]\n';
+        };
+        await pipeline(Readable.from(text()), out);
       }),
     );
 

@@ -53,7 +53,8 @@ export class FileWriter {
   async close(): Promise<number> {
     while (this.pendingBytes > 0) await this.send(this.takePending(Math.min(this.pendingBytes, this.nextPieceBytes())));
     await this.window.drain();
-    if (this.position > this.start || this.start === 0) await this.master.call('master.extend', { path: this.path, size: this.position });
+    // Nothing written: the create already made the file empty (one master call for an empty file, not two).
+    if (this.position > this.start) await this.master.call('master.extend', { path: this.path, size: this.position });
     return this.position - this.start;
   }
 

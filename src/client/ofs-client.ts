@@ -178,8 +178,33 @@ export class OfsClient {
     });
   }
 
-  async list(path = '/'): Promise<DirectoryEntry[]> {
-    return (await this.master.call('master.list', { path })).entries;
+  /**
+   * A directory's entries in name order: all of them, fetched a page at a
+   * time, or with `limit` the one page of at most that many after the name
+   * `after`. (`entries` streams a large directory instead of holding it.)
+   */
+  async list(path = '/', options: { after?: string; limit?: number } = {}): Promise<DirectoryEntry[]> {
+    if (options.limit !== undefined) return (await this.master.call('master.list', { path, ...options })).entries;
+    const all: DirectoryEntry[] = [];
+    for await (const entry of this.entries(path, options)) all.push(entry);
+    return all;
+  }
+
+  /**
+   * A directory's entries in name order, a page at a time from the master
+   * (`pageSize` entries, the master's most, 10,000, by default).
+   * Like HDFS's listing iterator, it is not one snapshot: an entry created or
+   * removed while the listing runs may or may not appear, but every entry
+   * that exists throughout appears exactly once.
+   */
+  async *entries(path = '/', options: { after?: string; pageSize?: number } = {}): AsyncGenerator<DirectoryEntry> {
+    let after = options.after;
+    for (;;) {
+      const page = await this.master.call('master.list', { path, after, limit: options.pageSize });
+      yield* page.entries;
+      if (!page.more || page.entries.length === 0) return;
+      after = page.entries.at(-1)!.name;
+    }
   }
 
   async mkdir(path: string, options: { parents?: boolean } = {}): Promise<void> {

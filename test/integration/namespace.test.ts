@@ -41,6 +41,30 @@ test('mkdir, mkdir -p, ls, rm, rm -r, mv through the client', async (t) => {
   t.deepEqual(await names('/ns'), ['a:dir']);
 });
 
+test('a directory is listed a page at a time: after and limit through the API, every entry once through entries() and ofs ls', async (t) => {
+  const created = Array.from({ length: 23 }, (_, i) => `e${String(i).padStart(2, '0')}`);
+  await client.mkdir('/paged');
+  await Promise.all(created.map((name) => client.write(`/paged/${name}`, name)));
+  const page = await client.list('/paged', { after: 'e04', limit: 5 });
+  t.deepEqual(page.map((e) => e.name), ['e05', 'e06', 'e07', 'e08', 'e09']);
+  t.deepEqual((await client.list('/paged', { after: 'e22', limit: 5 })).map((e) => e.name), []);
+  t.deepEqual((await client.list('/paged', { after: 'd', limit: 1 })).map((e) => e.name), ['e00'], 'after need not name an entry');
+  const streamed: string[] = [];
+  for await (const entry of client.entries('/paged', { pageSize: 4 })) streamed.push(entry.name);
+  t.deepEqual(streamed, created, 'six pages of four, each entry once, in name order');
+  t.deepEqual((await client.list('/paged')).map((e) => e.name), created);
+  await t.throwsAsync(client.list('/paged', { limit: 0 }), { message: /limit/ });
+  await t.throwsAsync(client.list('/paged', { limit: 10_001 }), { message: /limit/ });
+
+  const ls = await cluster.ofs(['ls', '--json', '/paged']);
+  t.is(ls.code, 0, ls.stderr);
+  t.deepEqual((JSON.parse(ls.stdout.toString()) as { name: string }[]).map((e) => e.name), created);
+  const text = await cluster.ofs(['ls', '/paged']);
+  t.is(text.stdout.toString().trim().split('\n').length, created.length);
+  const empty = await cluster.ofs(['ls', '--json', '/paged/e00']);
+  t.deepEqual(JSON.parse(empty.stdout.toString()).map((e: { name: string }) => e.name), ['e00'], 'a file lists as itself');
+});
+
 test('errors name the problem and change nothing', async (t) => {
   await client.mkdir('/err', { parents: true });
   await client.write('/err/f', 'x');

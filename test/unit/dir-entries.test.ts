@@ -1,5 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
+import { copiedBy } from '../helpers/copied.js';
 import { deleteEntry, emptyEntries, entriesAfter, entryCount, getEntry, MAX_FANOUT, setEntry, type EntryTree } from '../../src/core/dir-entries.js';
 
 type Op = { set: true; name: string; value: number } | { set: false; name: string };
@@ -55,28 +56,6 @@ test('the tree answers as a sorted map would, and a change leaves the tree it st
     { numRuns: 150 },
   );
 });
-
-/** Slots (properties, array elements) of the objects reachable from `next` that `before` does not share: what one change copied. */
-function copiedBy(before: unknown, next: unknown): number {
-  const old = new Set<unknown>();
-  const collect = (v: unknown): void => {
-    if (v && typeof v === 'object' && !old.has(v)) {
-      old.add(v);
-      Object.values(v).forEach(collect);
-    }
-  };
-  collect(before);
-  let copied = 0;
-  const seen = new Set<unknown>();
-  const count = (v: unknown): void => {
-    if (!v || typeof v !== 'object' || old.has(v) || seen.has(v)) return;
-    seen.add(v);
-    copied += Object.keys(v).length;
-    Object.values(v).forEach(count);
-  };
-  count(next);
-  return copied;
-}
 
 test('an insert or a delete copies one path of small nodes, however large the directory (200,000 entries)', (t) => {
   let tree = emptyEntries<{ n: number }>();

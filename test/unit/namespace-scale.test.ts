@@ -1,0 +1,78 @@
+import test from 'ava';
+import assert from 'node:assert/strict';
+import { applyTracked, ChunkTable } from '../../src/core/chunk-table.js';
+import { decideChunksUpTo, decideCreate, decideDelete, decideExtend, decideRename } from '../../src/core/commands.js';
+import type { UnsequencedEvent } from '../../src/core/events.js';
+import { list } from '../../src/core/master-queries.js';
+import { loadNamespace } from '../../src/core/namespace-snapshot.js';
+import type { Namespace } from '../../src/core/namespace.js';
+import { copiedBy } from '../helpers/copied.js';
+import { sequence } from '../helpers/master-state.js';
+
+/** Pieces of a namespace of `files` one-chunk files: all in /big, or 100 per directory under /t. */
+function* pieces(files: number, shape: 'one-dir' | 'tree'): Generator<unknown> {
+  yield { format: 2, seq: 1, nextChunkId: files + 1, recentRequests: {}, rootMtime: 0 };
+  const id = (n: number) => n.toString(16).padStart(16, '0');
+  const file = (path: string, n: number) => [path, 'f', 1, 10, [[id(n + 1), 1]]];
+  let piece: unknown[] = [shape === 'one-dir' ? ['/big', 'd', 1] : ['/t', 'd', 1]];
+  const push = function* (entry: unknown) {
+    piece.push(entry);
+    if (piece.length === 2000) {
+      yield piece;
+      piece = [];
+    }
+  };
+  const name = (n: number) => `f${String(n).padStart(7, '0')}`;
+  if (shape === 'one-dir') for (let n = 0; n < files; n++) yield* push(file(`/big/${name(n)}`, n));
+  else {
+    for (let d = 0; d < files / 100; d++) {
+      const dir = `/t/d${String(d).padStart(5, '0')}`;
+      yield* push([dir, 'd', 1]);
+      for (let n = d * 100; n < (d + 1) * 100; n++) yield* push(file(`${dir}/${name(n)}`, n));
+    }
+  }
+  if (piece.length > 0) yield piece;
+}
+
+/** What each kind of operation copies of a namespace of `files` files, in slots. */
+function costs(files: number, shape: 'one-dir' | 'tree'): Record<string, number> {
+  const ns = loadNamespace(pieces(files, shape));
+  const table = ChunkTable.of(ns);
+  const dir = shape === 'one-dir' ? '/big' : `/t/d${String(Math.floor(files / 200)).padStart(5, '0')}`;
+  const existing = `${dir}/f${String(shape === 'one-dir' ? files >> 1 : Math.floor(files / 200) * 100).padStart(7, '0')}`;
+  const cost = (decide: (ns: Namespace) => UnsequencedEvent[]): number => {
+    // Each on its own copy of the table: the operations are alternatives, not a sequence.
+    const next = applyTracked(ns, ChunkTable.of(ns), sequence(ns, decide(ns))).ns;
+    return copiedBy(ns, next);
+  };
+  assert.equal(table.files, files, 'every file loaded');
+  return {
+    create: cost((n) => decideCreate(n, `${dir}/new`, false, 5)),
+    allocate: cost((n) => decideChunksUpTo(n, existing, 1)),
+    extend: cost((n) => decideExtend(n, existing, 20, 100, 5)),
+    rename: cost((n) => decideRename(n, existing, `${dir}/renamed`, 5)),
+    delete: cost((n) => decideDelete(n, existing, false, 5)),
+  };
+}
+
+for (const shape of ['one-dir', 'tree'] as const) {
+  test(`${shape}: an operation on a namespace of 100,000 files copies about what it copies at 1,000 (a path of small nodes)`, (t) => {
+    const small = costs(1_000, shape);
+    const large = costs(100_000, shape);
+    t.log(`slots copied at 1,000 files: ${JSON.stringify(small)}; at 100,000: ${JSON.stringify(large)}`);
+    for (const op of Object.keys(small)) {
+      // One more level of the entry tree (64 wide) at most: never anything like the 100-fold growth of the namespace.
+      t.true(large[op]! <= small[op]! * 2 + 300, `${op}: ${small[op]} slots at 1,000 files, ${large[op]} at 100,000`);
+      t.true(large[op]! < 2_000, `${op} copied ${large[op]} slots`);
+    }
+  });
+}
+
+test('a page of a directory of 100,000 entries, from anywhere in it', (t) => {
+  const ns = loadNamespace(pieces(100_000, 'one-dir'));
+  const page = list(ns, '/big', 'f0099990', 5);
+  t.deepEqual(page.entries.map((e) => e.name), ['f0099991', 'f0099992', 'f0099993', 'f0099994', 'f0099995']);
+  t.true(page.more);
+  t.false(list(ns, '/big', 'f0099995', 5).more);
+  t.is(list(ns, '/big').entries.length, 10_000, 'a page without a limit is the most a reply holds');
+});
