@@ -1,48 +1,233 @@
 /**
- * Metadata mutation rate: empty-file creates per second (create + complete,
- * each journaled with group commit and, with a standby, acknowledged by it
- * too) from C concurrent clients. The baseline, in the same run, is the same
- * load on a cluster with no standby.
- *   node dist/bench/metadata.js [files=3000] [clients=8]
+ * The master's figures (issue 11), each beside a baseline from the same run:
+ *
+ * - meta_create_per_s: empty-file creates from 64 clients at once, each
+ *   durable on both masters; beside one local writer's fdatasyncs/s (what a
+ *   journal without group commit could do).
+ * - meta_stat_per_s: stats of existing files from 64 clients at once; beside
+ *   ZeroMQ request/reply round trips/s from 64 sockets, process to process.
+ * - meta_create_per_s_at_<N>_one_dir / _tree: the same creates with N files
+ *   already in one directory, or N spread over a tree (100 per directory);
+ *   beside the same at 10,000.
+ * - master_bytes_per_file: the active master's RSS growth per file from
+ *   10,000 files to N in one directory (one chunk per file).
+ * - checkpoint_<N>_s: a checkpoint of N files written; restart_<N>_s: kill -9
+ *   of the standby → it runs again, loaded from its checkpoint and journal,
+ *   attached and in sync again (the active serving meanwhile).
+ *
+ * Each namespace is written as a checkpoint into both masters' directories
+ * before its cluster starts (building it through the API would take minutes
+ * and measure nothing else). N is 1,000,000 (--quick: 100,000). Three
+ * clusters, one after another: 10,000 files in each shape, N in one
+ * directory, N over a tree.
+ *   node dist/bench/metadata.js [--quick]
  */
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Dealer } from 'zeromq';
+import type { OfsClient } from '../src/client/ofs-client.js';
+import { writeCheckpoint } from '../src/storage/checkpoint.js';
 import { TestCluster } from '../test/helpers/cluster.js';
 import { waitForNewActiveWithStandby } from '../test/helpers/workload.js';
 
-const files = Number(process.argv[2] ?? 3000);
-const clientCount = Number(process.argv[3] ?? 8);
+const quick = process.argv.includes('--quick');
+const LARGE = quick ? 100_000 : 1_000_000;
+const SMALL = 10_000;
+const CLIENTS = 64;
+/** Operations per measured figure. */
+const OPS = quick ? 4_000 : 20_000;
+const PIECE = 2_000;
 
-async function createsPerSecond(masters: number): Promise<number> {
-  const cluster = await TestCluster.start({ masters, chunkServers: undefined } as never);
+const round = (n: number, places = 0) => Math.round(n * 10 ** places) / 10 ** places;
+
+type Shape = 'one-dir' | 'tree';
+
+/** The pieces of a namespace of `files` one-chunk files in each of `shapes`: /big/fNNNNNNN, or /t/dNNNNN/fNNNNNNN (100 per directory). */
+function* seedPieces(files: number, shapes: Shape[]): Generator<unknown> {
+  yield { format: 2, seq: 1, nextChunkId: shapes.length * files + 1, recentRequests: {}, rootMtime: 0 };
+  const name = (n: number) => `f${String(n).padStart(7, '0')}`;
+  let chunks = 0;
+  const chunk = () => [[(++chunks).toString(16).padStart(16, '0'), 1]];
+  let piece: unknown[] = [];
+  const add = function* (entry: unknown) {
+    piece.push(entry);
+    if (piece.length === PIECE) {
+      yield piece;
+      piece = [];
+    }
+  };
+  if (shapes.includes('one-dir')) {
+    yield* add(['/big', 'd', 1]);
+    for (let n = 0; n < files; n++) yield* add([`/big/${name(n)}`, 'f', 1, 1, chunk()]);
+  }
+  if (shapes.includes('tree')) {
+    yield* add(['/t', 'd', 1]);
+    for (let d = 0; d < files / 100; d++) {
+      const dir = `/t/d${String(d).padStart(5, '0')}`;
+      yield* add([dir, 'd', 1]);
+      for (let n = d * 100; n < (d + 1) * 100; n++) yield* add([`${dir}/${name(n)}`, 'f', 1, 1, chunk()]);
+    }
+  }
+  if (piece.length > 0) yield piece;
+}
+
+/** Runs `op` `perClient` times on each client, all clients at once; returns operations per second. */
+async function rate(clients: OfsClient[], total: number, op: (client: OfsClient, c: number, i: number) => Promise<unknown>): Promise<number> {
+  const perClient = Math.ceil(total / clients.length);
+  const started = performance.now();
+  await Promise.all(clients.map(async (client, c) => {
+    for (let i = 0; i < perClient; i++) await op(client, c, i);
+  }));
+  return (perClient * clients.length) / ((performance.now() - started) / 1000);
+}
+
+async function rssBytes(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+
+/** The active master's process and the standby's, by their ids in cluster.json. */
+async function masters(cluster: TestCluster, client: OfsClient): Promise<{ active: string; standby: string }> {
+  const status = await client.status();
+  const ids = await cluster.roleIds('master');
+  const byRole = [...ids].find(([, roleId]) => roleId === status.master.id)!;
+  const other = [...ids].find(([, roleId]) => roleId !== status.master.id)!;
+  return { active: byRole[0], standby: other[0] };
+}
+
+interface ClusterFigures {
+  one_dir?: number;
+  tree?: number;
+  rss: number;
+  create?: number;
+  stat?: number;
+  checkpoint_s?: number;
+  restart_s?: number;
+}
+
+/** A cluster seeded with `files` files in each of `shapes`: create rates in each, the active master's RSS, and what `extra` asks. */
+async function measure(files: number, shapes: Shape[], extra: 'create-and-stat' | 'checkpoint-and-restart' | 'none'): Promise<ClusterFigures> {
+  const cluster = await TestCluster.start({
+    masters: 2,
+    heartbeatMs: 1000,
+    scrubIntervalMs: 60_000,
+    // Both masters start from the same checkpoint: whichever is elected serves it, the other attaches.
+    seed: async (dir) => {
+      for (const master of ['master-0', 'master-1']) await writeCheckpoint(join(dir, master), 1, seedPieces(files, shapes));
+    },
+  });
   try {
-    const clients = await Promise.all(Array.from({ length: clientCount }, () => cluster.client()));
-    if (masters > 1) await waitForNewActiveWithStandby(clients[0]!, 'none');
-    const perClient = Math.ceil(files / clientCount);
-    const started = process.hrtime.bigint();
-    await Promise.all(
-      clients.map(async (client, c) => {
-        for (let i = 0; i < perClient; i++) await client.write(`/meta/c${c}/f${i}`, '');
-      }),
-    );
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const clients = await Promise.all(Array.from({ length: CLIENTS }, () => cluster.client()));
+    const [client] = clients as [OfsClient];
+    await waitForNewActiveWithStandby(client, 'none', 300_000);
+    const { active, standby } = await masters(cluster, client);
+    const figures: ClusterFigures = { rss: await rssBytes((await cluster.process(active)).pid) };
+    if (shapes.includes('one-dir')) figures.one_dir = await rate(clients, OPS, (c, n, i) => c.write(`/big/n${n}-${i}`, ''));
+    if (shapes.includes('tree')) {
+      const dirs = files / 100;
+      figures.tree = await rate(clients, OPS, (c, n, i) => c.write(`/t/d${String((n * 7919 + i * 104_729) % dirs).padStart(5, '0')}/n${n}-${i}`, ''));
+    }
+    if (extra === 'create-and-stat') {
+      figures.create = await rate(clients, OPS, (c, n, i) => c.write(`/meta/c${n}/f${i}`, ''));
+      const perClient = Math.ceil(OPS / CLIENTS);
+      figures.stat = await rate(clients, OPS * 2, (c, n, i) => c.stat(`/meta/c${n}/f${(i * 7) % perClient}`));
+    }
+    if (extra === 'checkpoint-and-restart') {
+      const started = performance.now();
+      await client.checkpoint();
+      figures.checkpoint_s = round((performance.now() - started) / 1000, 2);
+      const killed = await cluster.kill(standby);
+      const killedAt = performance.now();
+      await waitFor(async () => (await cluster.process(standby)).pid !== killed && (await client.status()).standby.some((s) => s.lag !== null), 300_000);
+      figures.restart_s = round((performance.now() - killedAt) / 1000, 2);
+    }
     await Promise.all(clients.map((c) => c.close()));
-    return (perClient * clientCount) / seconds;
+    return figures;
   } finally {
     await cluster.stop();
   }
 }
 
-const withStandby = await createsPerSecond(2);
-const activeOnly = await createsPerSecond(1);
+async function waitFor(ready: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ready().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`not ready within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** One local writer appending 200-byte records, each followed by fdatasync, for `seconds`. */
+async function rawFdatasyncPerSecond(seconds: number): Promise<number> {
+  const dir = join(tmpdir(), `ofs-bench-fsync-${process.pid}`);
+  await mkdir(dir, { recursive: true });
+  const file = await open(join(dir, 'journal'), 'a');
+  const record = Buffer.alloc(200, 1);
+  let count = 0;
+  const until = performance.now() + seconds * 1000;
+  while (performance.now() < until) {
+    await file.write(record);
+    await file.datasync();
+    count++;
+  }
+  await file.close();
+  await rm(dir, { recursive: true, force: true });
+  return count / seconds;
+}
+
+/** ZeroMQ round trips from 64 DEALER sockets at once to a ROUTER in another process (bench/zmq-sink.ts answers an empty message). */
+async function rawZmqRoundTripsPerSecond(total: number): Promise<number> {
+  const sink = spawn(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'zmq-sink.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const endpoint = await new Promise<string>((resolve) => sink.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+    const dealers = Array.from({ length: CLIENTS }, () => {
+      const dealer = new Dealer();
+      dealer.connect(endpoint);
+      return dealer;
+    });
+    const perDealer = Math.ceil(total / CLIENTS);
+    const started = performance.now();
+    await Promise.all(dealers.map(async (dealer) => {
+      for (let i = 0; i < perDealer; i++) {
+        await dealer.send(Buffer.alloc(0));
+        await dealer.receive();
+      }
+    }));
+    const perSecond = (perDealer * CLIENTS) / ((performance.now() - started) / 1000);
+    for (const dealer of dealers) dealer.close();
+    return perSecond;
+  } finally {
+    sink.kill();
+  }
+}
+
+const small = await measure(SMALL, ['one-dir', 'tree'], 'create-and-stat');
+const largeOneDir = await measure(LARGE, ['one-dir'], 'checkpoint-and-restart');
+const largeTree = await measure(LARGE, ['tree'], 'none');
+const at = LARGE >= 1_000_000 ? `${LARGE / 1_000_000}M` : `${LARGE / 1000}k`;
 console.log(
   JSON.stringify(
     {
       bench: 'metadata',
-      files,
-      clients: clientCount,
-      creates_per_s_durable_on_both_masters: Math.round(withStandby),
-      creates_per_s_active_only: Math.round(activeOnly),
-      mutations_per_create: 2,
-      standby_vs_active_only: Math.round((withStandby / activeOnly) * 100) / 100,
+      quick,
+      clients: CLIENTS,
+      operations_per_figure: OPS,
+      files_per_shape: LARGE,
+      meta_create_per_s: round(small.create!),
+      raw_fdatasync_per_s: round(await rawFdatasyncPerSecond(2)),
+      meta_stat_per_s: round(small.stat!),
+      raw_zmq_roundtrips_per_s: round(await rawZmqRoundTripsPerSecond(OPS * 2)),
+      meta_create_per_s_at_10k_one_dir: round(small.one_dir!),
+      meta_create_per_s_at_10k_tree: round(small.tree!),
+      [`meta_create_per_s_at_${at}_one_dir`]: round(largeOneDir.one_dir!),
+      [`meta_create_per_s_at_${at}_tree`]: round(largeTree.tree!),
+      // The small cluster held 10,000 files in each shape.
+      master_bytes_per_file: round((largeOneDir.rss - small.rss) / (LARGE - 2 * SMALL)),
+      [`checkpoint_${at}_s`]: largeOneDir.checkpoint_s,
+      [`restart_${at}_s`]: largeOneDir.restart_s,
     },
     null,
     2,

@@ -1,5 +1,11 @@
 import type { MasterEvent } from './events.js';
-import { apply, lookup, ownedChunks, walkFiles, type ChunkOwner, type ChunkOwners, type Namespace } from './namespace.js';
+import { apply, lookup, ownedChunks, walkFiles, type ChunkOwner, type ChunkOwners, type FileNode, type Namespace } from './namespace.js';
+
+/** A namespace with its chunk table, kept together from load to takeover. */
+export interface TrackedNamespace {
+  ns: Namespace;
+  table: ChunkTable;
+}
 
 /** What one event did to the table: chunks that left their file (leases go), and of those, chunks no file owns any more. */
 export interface ChunkChanges {
@@ -19,13 +25,17 @@ export class ChunkTable {
   private readonly owners = new Map<string, ChunkOwner>();
   private fileCount = 0;
 
+  /** By a walk of the whole namespace: once, when one is installed or upgraded. */
   static of(ns: Namespace): ChunkTable {
     const table = new ChunkTable();
-    walkFiles(ns, '/', (path, file) => {
-      table.fileCount++;
-      file.chunks.forEach((c, index) => table.owners.set(c.id, { path, index, version: c.version }));
-    });
+    walkFiles(ns, '/', (path, file) => table.addFile(path, file));
     return table;
+  }
+
+  /** Counts a file that is there and is not yet in the table (a namespace being loaded). */
+  addFile(path: string, file: FileNode): void {
+    this.fileCount++;
+    file.chunks.forEach((c, index) => this.owners.set(c.id, { path, index, version: c.version }));
   }
 
   get chunks(): ChunkOwners {

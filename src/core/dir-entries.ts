@@ -166,6 +166,27 @@ function rebalance<V>(keys: string[], kids: EntryTree<V>[], i: number): void {
   keys.splice(at, 2, ...replacement.map((kid) => kid.keys[0]!));
 }
 
+/** Entries per leaf when a tree is built whole: room to grow before the first splits. */
+const BUILD_FILL = (MAX_FANOUT * 3) / 4;
+
+/** A tree of entries already in ascending name order, built bottom-up in O(n) (loading a checkpoint). */
+export function entriesFromSorted<V>(keys: readonly string[], values: readonly V[]): EntryTree<V> {
+  if (keys.length <= MAX_FANOUT) return { leaf: true, keys: keys.slice(), values: values.slice() };
+  let level: EntryTree<V>[] = [];
+  for (let i = 0; i < keys.length; i += BUILD_FILL) {
+    level.push({ leaf: true, keys: keys.slice(i, i + BUILD_FILL), values: values.slice(i, i + BUILD_FILL) });
+  }
+  while (level.length > 1) {
+    const above: EntryTree<V>[] = [];
+    for (let i = 0; i < level.length; i += BUILD_FILL) {
+      const kids = level.slice(i, i + BUILD_FILL);
+      above.push(branch(kids.map((kid) => kid.keys[0]!), kids));
+    }
+    level = above;
+  }
+  return level[0]!;
+}
+
 /** Entries in name order, starting after `after` (from the first if undefined). */
 export function* entriesAfter<V>(tree: EntryTree<V>, after?: string): Generator<[string, V]> {
   if (tree.leaf) {

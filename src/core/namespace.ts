@@ -1,4 +1,4 @@
-import { castDraft, produce } from 'immer';
+import { produce } from 'immer';
 import { deleteEntry, emptyEntries, entriesAfter, getEntry, setEntry, type EntryTree } from './dir-entries.js';
 import { OfsError } from './errors.js';
 import type { MasterEvent } from './events.js';
@@ -136,20 +136,22 @@ function nextRoot(ns: Namespace, event: MasterEvent): DirNode {
  * The pure state transition. Commands are validated before their events are
  * journaled, so an event that does not fit the state is a bug, and apply says
  * which invariant broke instead of guessing. The tree is copied along one
- * path by `changeAt` (immer's proxies over large directories' entry arrays
- * cost more than the copy), the rest through immer.
+ * path by `changeAt`; immer makes the small records (a file, the retry
+ * cache). The namespace itself is not put through immer: its finalize would
+ * walk into every node it has not frozen (a loaded checkpoint's, say), and
+ * its proxies over large directories' entry arrays cost more than the copy.
  */
 export function apply(ns: Namespace, event: MasterEvent): Namespace {
   if (event.seq !== ns.seq + 1) {
     throw new OfsError('EINTERNAL', `invariant broken: event seq ${event.seq} applied after seq ${ns.seq}`);
   }
-  const root = nextRoot(ns, event);
-  return produce(ns, (draft) => {
-    draft.seq = event.seq;
-    draft.root = castDraft(root);
-    if (event.requestId) remember(draft.recentRequests, event.requestId, event.seq);
-    if (event.type === 'ChunkAllocated') draft.nextChunkId = Math.max(ns.nextChunkId, parseInt(event.chunkId, 16) + 1);
-  });
+  const { requestId } = event;
+  return {
+    seq: event.seq,
+    nextChunkId: event.type === 'ChunkAllocated' ? Math.max(ns.nextChunkId, parseInt(event.chunkId, 16) + 1) : ns.nextChunkId,
+    root: nextRoot(ns, event),
+    recentRequests: requestId ? produce(ns.recentRequests, (draft) => remember(draft, requestId, event.seq)) : ns.recentRequests,
+  };
 }
 
 export function applyAll(ns: Namespace, events: readonly MasterEvent[]): Namespace {

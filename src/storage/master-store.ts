@@ -4,18 +4,19 @@ import { loadNewestCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { OfsError } from '../core/errors.js';
 import { masterEventSchema, type MasterEvent } from '../core/events.js';
 import { Journal } from './journal.js';
-import { applyAll, emptyNamespace, type Namespace } from '../core/namespace.js';
+import { applyTracked, ChunkTable, type TrackedNamespace } from '../core/chunk-table.js';
+import { emptyNamespace, type Namespace } from '../core/namespace.js';
 import { NamespaceLoader, namespacePieces, upgradeNamespace } from '../core/namespace-snapshot.js';
 
 /** A namespace from a checkpoint's pieces; a file an older OFS wrote holds it whole, as one piece. */
-async function loadPieces(pieces: AsyncIterable<unknown>): Promise<Namespace> {
+async function loadPieces(pieces: AsyncIterable<unknown>): Promise<TrackedNamespace> {
   const loader = new NamespaceLoader();
   let legacy: Namespace | undefined;
   for await (const piece of pieces) {
     if (legacy === undefined && piece !== null && typeof piece === 'object' && 'root' in piece) legacy = upgradeNamespace(piece as never);
     else loader.add(piece);
   }
-  return legacy ?? loader.finish();
+  return legacy ? { ns: legacy, table: ChunkTable.of(legacy) } : loader.finish();
 }
 
 /**
@@ -32,9 +33,9 @@ export class MasterStore {
     private readonly log: (msg: string) => void,
   ) {}
 
-  static async open(dir: string, log: (msg: string) => void): Promise<{ store: MasterStore; ns: Namespace }> {
+  static async open(dir: string, log: (msg: string) => void): Promise<{ store: MasterStore } & TrackedNamespace> {
     const checkpoint = await loadNewestCheckpoint(dir, loadPieces, { log });
-    const base = checkpoint?.state ?? emptyNamespace;
+    const { ns: base, table } = checkpoint?.state ?? { ns: emptyNamespace, table: new ChunkTable() };
     const { journal, records } = await Journal.open<MasterEvent>(dir, { log });
     const after = records.filter((r) => r.seq > base.seq);
     if (after.length > 0 && after[0]!.seq !== base.seq + 1) {
@@ -48,8 +49,8 @@ export class MasterStore {
       if (!parsed.success) throw new OfsError('ECORRUPT', `journal in ${dir}: record ${i} (seq ${r.seq}) is not a valid event`);
       return parsed.data;
     });
-    const ns = applyAll(base, events);
-    return { store: new MasterStore(dir, journal, checkpoint?.seq ?? 0, log), ns };
+    const { ns } = applyTracked(base, table, events);
+    return { store: new MasterStore(dir, journal, checkpoint?.seq ?? 0, log), ns, table };
   }
 
   append(events: MasterEvent[]): Promise<void> {

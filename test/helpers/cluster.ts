@@ -23,6 +23,8 @@ export interface ClusterSpec {
   capacity?: number;
   scrubIntervalMs?: number;
   gcIntervalMs?: number;
+  /** Runs on the cluster's directory before any role starts (a bench writes the masters' checkpoints there). */
+  seed?: (dir: string) => Promise<void>;
 }
 
 export interface CliResult {
@@ -95,6 +97,7 @@ export class TestCluster {
 
   static async start(spec: ClusterSpec = {}): Promise<TestCluster> {
     const dir = await mkdtemp(join(tmpdir(), 'ofs-test-'));
+    await spec.seed?.(dir);
     const args = [
       OFS_BIN, 'cluster', 'up', '--dir', dir,
       '--chunkservers', String(spec.chunkservers ?? 3),

@@ -5,7 +5,7 @@ import type { MasterEvent, UnsequencedEvent } from '../../core/events.js';
 import * as plan from '../../core/master-planners.js';
 import { clusterStatus } from '../../core/master-queries.js';
 import { decideRequest } from '../../core/master-requests.js';
-import { applyTracked, ChunkTable } from '../../core/chunk-table.js';
+import { applyTracked, type ChunkTable, type TrackedNamespace } from '../../core/chunk-table.js';
 import type { Namespace } from '../../core/namespace.js';
 import { namespaceDigest } from '../../core/namespace-snapshot.js';
 import { normalizePath } from '../../core/paths.js';
@@ -40,7 +40,7 @@ const READ_LATELY_MS = 60_000;
  * inside the actor is what lets the journal group-commit many requests into
  * one fsync.
  */
-export function spawnMasterActor(parent: Ref<unknown>, initial: { ns: Namespace; table: ChunkTable }, settings: MasterSettings, sink: EventSink, log: Logger): Ref<MasterMessage> {
+export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace, settings: MasterSettings, sink: EventSink, log: Logger): Ref<MasterMessage> {
   const persist = (state: MasterState, events: UnsequencedEvent[]): { state: MasterState; durable: Promise<void> } => {
     if (events.length === 0) return { state, durable: Promise.resolve() };
     const sequenced = events.map((e, i) => ({ ...e, seq: state.ns.seq + 1 + i }) as MasterEvent);

@@ -59,8 +59,8 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
   const { log } = options;
   const checkpointEvery = options.checkpointEvery ?? 10_000;
   const id = await loadOrCreateIdentity(options.dir, 'master');
-  const { store, ns: recovered } = await MasterStore.open(options.dir, (msg) => log.warn(msg));
-  log.info({ id, seq: recovered.seq }, 'namespace recovered from checkpoint and journal');
+  const { store, ...recovered } = await MasterStore.open(options.dir, (msg) => log.warn(msg));
+  log.info({ id, seq: recovered.ns.seq, files: recovered.table.files }, 'namespace recovered from checkpoint and journal');
 
   const system = start();
   const process: MasterProcess = {

@@ -3,16 +3,16 @@ import { OfsError } from '../../core/errors.js';
 import type { MasterEvent } from '../../core/events.js';
 import type { Logger } from '../../util/logger.js';
 import type { MasterStore } from '../../storage/master-store.js';
-import { applyTracked, ChunkTable } from '../../core/chunk-table.js';
+import { applyTracked, type ChunkTable, type TrackedNamespace } from '../../core/chunk-table.js';
 import type { Namespace } from '../../core/namespace.js';
 import { settle, type Result } from '../../util/result.js';
 import { crashable, resumeOnCrash } from '../supervision.js';
 
 export type StandbyMessage =
   /** Answered with the seq the standby is at. */
-  | { kind: 'install'; ns: Namespace; sender: Ref<Result<number>> }
+  | { kind: 'install'; snapshot: TrackedNamespace; sender: Ref<Result<number>> }
   | { kind: 'append'; events: MasterEvent[]; epoch: number; sender: Ref<Result<number>> }
-  | { kind: 'take-over'; sender: Ref<{ ns: Namespace; table: ChunkTable }> };
+  | { kind: 'take-over'; sender: Ref<TrackedNamespace> };
 
 interface StandbyState {
   ns: Namespace;
@@ -33,7 +33,7 @@ interface StandbyState {
  */
 export function spawnStandbyActor(
   parent: Ref<unknown>,
-  initial: Namespace,
+  initial: TrackedNamespace,
   store: MasterStore,
   checkpointEvery: number,
   log: Logger,
@@ -47,10 +47,11 @@ export function spawnStandbyActor(
         case 'install': {
           let next = state;
           await reply(msg.sender, async () => {
-            await store.reset(msg.ns);
-            next = { ...state, ns: msg.ns, table: ChunkTable.of(msg.ns), attached: true, sinceCheckpoint: 0 };
-            log.info({ seq: msg.ns.seq }, 'standby: installed the active master’s snapshot');
-            return msg.ns.seq;
+            const { ns, table } = msg.snapshot;
+            await store.reset(ns);
+            next = { ...state, ns, table, attached: true, sinceCheckpoint: 0 };
+            log.info({ seq: ns.seq }, 'standby: installed the active master’s snapshot');
+            return ns.seq;
           });
           return next;
         }
@@ -83,6 +84,6 @@ export function spawnStandbyActor(
       }
     }),
     'standby',
-    { initialState: { ns: initial, table: ChunkTable.of(initial), attached: false, epoch: 0, sinceCheckpoint: 0 }, onCrash: resumeOnCrash(log) },
+    { initialState: { ...initial, attached: false, epoch: 0, sinceCheckpoint: 0 }, onCrash: resumeOnCrash(log) },
   );
 }

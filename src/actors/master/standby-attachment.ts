@@ -60,11 +60,12 @@ export class StandbyAttachment {
         if (piece.body.done) break;
         loader.add(piece.body.piece);
       }
-      const ns = loader.finish();
-      if (ns.seq !== body.seq) throw new OfsError('EBADMSG', `snapshot ${body.snapshot} is at seq ${ns.seq}, the attach said ${body.seq}`);
-      await askResult(this.process.standbyActor)<number>((sender) => ({ kind: 'install', ns, sender }));
+      const snapshot = loader.finish();
+      const { seq } = snapshot.ns;
+      if (seq !== body.seq) throw new OfsError('EBADMSG', `snapshot ${body.snapshot} is at seq ${seq}, the attach said ${body.seq}`);
+      await askResult(this.process.standbyActor)<number>((sender) => ({ kind: 'install', snapshot, sender }));
       this.attachedTo = active.id;
-      log.info({ active: active.id, seq: ns.seq }, 'standing by: attached to the active master');
+      log.info({ active: active.id, seq }, 'standing by: attached to the active master');
     };
     // Until attached, or no longer a standby: each attempt looks at who is active now.
     const beforeRetry = (err: unknown) => log.debug({ err: (err as Error).message }, 'attach to the active master failed; retrying');

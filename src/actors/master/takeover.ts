@@ -1,7 +1,6 @@
 import { dispatch, type Ref } from 'nact';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChunkTable } from '../../core/chunk-table.js';
-import type { Namespace } from '../../core/namespace.js';
+import type { TrackedNamespace } from '../../core/chunk-table.js';
 import { ask, askResult } from '../../util/ask.js';
 import { MasterElection } from '../../zk/election.js';
 import { incrementEpoch } from '../../zk/epoch.js';
@@ -72,7 +71,7 @@ export class Candidacy {
     process.mode = 'taking-over';
     process.epoch = await incrementEpoch(zk);
     await this.streams.resetInSync();
-    const taken = await ask(process.standbyActor)<{ ns: Namespace; table: ChunkTable }>((sender) => ({ kind: 'take-over', sender }));
+    const taken = await ask(process.standbyActor)<TrackedNamespace>((sender) => ({ kind: 'take-over', sender }));
     const master = spawnMasterActor(
       this.system,
       taken,
