@@ -48,7 +48,7 @@ type Shape = 'one-dir' | 'tree';
 
 /** The pieces of a namespace of `files` one-chunk files in each of `shapes`: /big/fNNNNNNN, or /t/dNNNNN/fNNNNNNN (100 per directory). */
 function* seedPieces(files: number, shapes: Shape[]): Generator<unknown> {
-  yield { format: 2, seq: 1, nextChunkId: shapes.length * files + 1, recentRequests: {}, rootMtime: 0 };
+  yield { format: 2, seq: 1, nextChunkId: shapes.length * files + 1, recentRequests: [], rootMtime: 0 };
   const name = (n: number) => `f${String(n).padStart(7, '0')}`;
   let chunks = 0;
   const chunk = () => [[(++chunks).toString(16).padStart(16, '0'), 1]];

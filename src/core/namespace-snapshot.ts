@@ -7,7 +7,7 @@ import { canonicalDigest } from './digest.js';
 import { emptyEntries, entriesAfter, entriesFromSorted, setEntry, type EntryTree } from './dir-entries.js';
 import { OfsError } from './errors.js';
 import type { DirNode, Namespace, Node } from './namespace.js';
-import { emptyRetryCache, remember } from './retry-cache.js';
+import { upgradeRetryCache, type RetryCache } from './retry-cache.js';
 import { parentPath } from './paths.js';
 
 /**
@@ -32,7 +32,7 @@ const headerSchema = z.object({
   format: z.literal(FORMAT),
   seq: count,
   nextChunkId: z.number().int().positive(),
-  recentRequests: z.record(z.string(), z.record(z.string().min(1), count)),
+  recentRequests: z.array(z.array(z.tuple([z.string().min(1).max(64), count])).max(32).nullable()).max(128),
   rootMtime: count,
 });
 type Entry = [path: string, kind: 'd', mtime: number] | [path: string, kind: 'f', mtime: number, size: number, chunks: [string, number][]];
@@ -182,16 +182,7 @@ type LegacyDir = { kind: 'dir'; mtime: number; children: Record<string, LegacyDi
  * one object (name → node) rather than a tree.
  */
 export function upgradeNamespace(ns: { recentRequests?: unknown; root: LegacyDir } & Omit<Namespace, 'recentRequests' | 'root'>): Namespace {
-  const ids = ns.recentRequests;
-  const recentRequests = Array.isArray(ids)
-    ? freeze(
-        ids.reduce((cache: Record<string, Record<string, number>>, id, i) => {
-          if (typeof id === 'string') remember(cache, id, i);
-          return cache;
-        }, structuredClone(emptyRetryCache)),
-        true,
-      )
-    : (ns.recentRequests as Namespace['recentRequests']);
+  const recentRequests = upgradeRetryCache(ns.recentRequests) ?? (ns.recentRequests as RetryCache);
   const upgradeDir = (dir: LegacyDir): DirNode => {
     if ('leaf' in dir.children && typeof dir.children.leaf === 'boolean') return dir as DirNode;
     let children = emptyEntries<Node>();

@@ -136,8 +136,8 @@ function nextRoot(ns: Namespace, event: MasterEvent): DirNode {
  * The pure state transition. Commands are validated before their events are
  * journaled, so an event that does not fit the state is a bug, and apply says
  * which invariant broke instead of guessing. The tree is copied along one
- * path by `changeAt`; immer makes the small records (a file, the retry
- * cache). The namespace itself is not put through immer: its finalize would
+ * path by `changeAt`, the retry cache by `remember`; immer makes a file's
+ * record. The namespace itself is not put through immer: its finalize would
  * walk into every node it has not frozen (a loaded checkpoint's, say), and
  * its proxies over large directories' entry arrays cost more than the copy.
  */
@@ -150,7 +150,7 @@ export function apply(ns: Namespace, event: MasterEvent): Namespace {
     seq: event.seq,
     nextChunkId: event.type === 'ChunkAllocated' ? Math.max(ns.nextChunkId, parseInt(event.chunkId, 16) + 1) : ns.nextChunkId,
     root: nextRoot(ns, event),
-    recentRequests: requestId ? produce(ns.recentRequests, (draft) => remember(draft, requestId, event.seq)) : ns.recentRequests,
+    recentRequests: requestId ? remember(ns.recentRequests, requestId, event.seq) : ns.recentRequests,
   };
 }
 

@@ -2,13 +2,16 @@
  * HDFS's retry cache: the ids of the latest completed mutating requests, so
  * that a client retrying a request whose reply was lost (in a failover, say)
  * gets success instead of, say, EEXIST for its own mkdir. It lives in the
- * namespace (journaled, checkpointed, sent to a standby), so it must be
- * plain data that immer updates cheaply: ids are hashed into BUCKETS buckets
- * of at most PER_BUCKET ids each, id → the seq of its event. Remembering an
- * id copies one small bucket and the bucket index, never the whole cache; a
- * full bucket forgets its oldest id.
+ * namespace (journaled, checkpointed, sent to a standby), so it is plain,
+ * immutable data: ids are hashed into BUCKETS buckets of at most PER_BUCKET
+ * [id, seq] pairs each, oldest first. Remembering an id copies the bucket
+ * list (BUCKETS pointers) and one bucket, never the whole cache; a full
+ * bucket forgets its oldest id. (Kept by hand, not through immer: immer's
+ * copy and freeze checks of the bucket index were a fifth of a busy master's
+ * CPU, profiled.)
  */
-export type RetryCache = Record<string, Record<string, number>>;
+/** Bucket i (null: none yet, as JSON writes a gap). */
+export type RetryCache = readonly (readonly (readonly [id: string, seq: number])[] | null)[];
 
 const BUCKETS = 128;
 const PER_BUCKET = 32;
@@ -17,26 +20,40 @@ export const RETRY_CACHE_IDS = BUCKETS * PER_BUCKET;
 /** The latest this many ids are always held, however they hash. */
 export const RETRY_CACHE_LATEST = PER_BUCKET;
 
-export const emptyRetryCache: RetryCache = {};
+export const emptyRetryCache: RetryCache = [];
 
-/** FNV-1a of the id, as a bucket key: spreads ids evenly and is the same on every master. */
-function bucketOf(id: string): string {
+/** FNV-1a of the id, as a bucket index: spreads ids evenly and is the same on every master. */
+function bucketOf(id: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193);
-  return String((hash >>> 0) % BUCKETS);
+  return (hash >>> 0) % BUCKETS;
 }
 
 export function remembers(cache: RetryCache, id: string): boolean {
-  return Object.hasOwn(cache[bucketOf(id)] ?? {}, id);
+  return cache[bucketOf(id)]?.some(([held]) => held === id) ?? false;
 }
 
-/** Records `id` (completed by the event `seq`) in a cache being drafted by immer. */
-export function remember(draft: RetryCache, id: string, seq: number): void {
-  const bucket = (draft[bucketOf(id)] ??= {});
-  bucket[id] = seq;
-  const ids = Object.keys(bucket);
-  if (ids.length <= PER_BUCKET) return;
-  let oldest = ids[0]!;
-  for (const other of ids) if (bucket[other]! < bucket[oldest]!) oldest = other;
-  delete bucket[oldest];
+/** `cache` with `id` (completed by the event `seq`) remembered as its latest id. */
+export function remember(cache: RetryCache, id: string, seq: number): RetryCache {
+  const b = bucketOf(id);
+  const bucket = [...(cache[b] ?? []).filter(([held]) => held !== id), [id, seq] as const];
+  if (bucket.length > PER_BUCKET) bucket.shift();
+  const next = [...cache];
+  for (let i = next.length; i < b; i++) next[i] = null;
+  next[b] = bucket;
+  return next;
+}
+
+/**
+ * A retry cache as an older OFS stored it: a list of ids, oldest first, or
+ * an object of buckets (bucket → id → seq). Undefined for today's form.
+ */
+export function upgradeRetryCache(old: unknown): RetryCache | undefined {
+  let pairs: [string, number][];
+  if (Array.isArray(old) && old.every((id) => typeof id === 'string')) pairs = old.map((id, i) => [id, i]);
+  else if (old !== null && typeof old === 'object' && !Array.isArray(old)) {
+    pairs = Object.values(old as Record<string, Record<string, number>>).flatMap((bucket) => Object.entries(bucket));
+    pairs.sort(([, a], [, b]) => a - b);
+  } else return undefined;
+  return pairs.reduce((cache, [id, seq]) => remember(cache, id, seq), emptyRetryCache);
 }

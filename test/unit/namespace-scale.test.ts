@@ -11,7 +11,7 @@ import { sequence } from '../helpers/master-state.js';
 
 /** Pieces of a namespace of `files` one-chunk files: all in /big, or 100 per directory under /t. */
 function* pieces(files: number, shape: 'one-dir' | 'tree'): Generator<unknown> {
-  yield { format: 2, seq: 1, nextChunkId: files + 1, recentRequests: {}, rootMtime: 0 };
+  yield { format: 2, seq: 1, nextChunkId: files + 1, recentRequests: [], rootMtime: 0 };
   const id = (n: number) => n.toString(16).padStart(16, '0');
   const file = (path: string, n: number) => [path, 'f', 1, 10, [[id(n + 1), 1]]];
   let piece: unknown[] = [shape === 'one-dir' ? ['/big', 'd', 1] : ['/t', 'd', 1]];
