@@ -32,6 +32,7 @@ import { Dealer } from 'zeromq';
 import type { OfsClient } from '../src/client/ofs-client.js';
 import { writeCheckpoint } from '../src/storage/checkpoint.js';
 import { TestCluster } from '../test/helpers/cluster.js';
+import { seedDir, seedPieces, type Shape } from '../test/helpers/seed-namespace.js';
 import { waitForNewActiveWithStandby } from '../test/helpers/workload.js';
 
 const quick = process.argv.includes('--quick');
@@ -40,40 +41,8 @@ const SMALL = 10_000;
 const CLIENTS = 64;
 /** Operations per measured figure. */
 const OPS = quick ? 4_000 : 20_000;
-const PIECE = 2_000;
 
 const round = (n: number, places = 0) => Math.round(n * 10 ** places) / 10 ** places;
-
-type Shape = 'one-dir' | 'tree';
-
-/** The pieces of a namespace of `files` one-chunk files in each of `shapes`: /big/fNNNNNNN, or /t/dNNNNN/fNNNNNNN (100 per directory). */
-function* seedPieces(files: number, shapes: Shape[]): Generator<unknown> {
-  yield { format: 2, seq: 1, nextChunkId: shapes.length * files + 1, recentRequests: [], rootMtime: 0 };
-  const name = (n: number) => `f${String(n).padStart(7, '0')}`;
-  let chunks = 0;
-  const chunk = () => [[(++chunks).toString(16).padStart(16, '0'), 1]];
-  let piece: unknown[] = [];
-  const add = function* (entry: unknown) {
-    piece.push(entry);
-    if (piece.length === PIECE) {
-      yield piece;
-      piece = [];
-    }
-  };
-  if (shapes.includes('one-dir')) {
-    yield* add(['/big', 'd', 1]);
-    for (let n = 0; n < files; n++) yield* add([`/big/${name(n)}`, 'f', 1, 1, chunk()]);
-  }
-  if (shapes.includes('tree')) {
-    yield* add(['/t', 'd', 1]);
-    for (let d = 0; d < files / 100; d++) {
-      const dir = `/t/d${String(d).padStart(5, '0')}`;
-      yield* add([dir, 'd', 1]);
-      for (let n = d * 100; n < (d + 1) * 100; n++) yield* add([`${dir}/${name(n)}`, 'f', 1, 1, chunk()]);
-    }
-  }
-  if (piece.length > 0) yield piece;
-}
 
 /** Runs `op` `perClient` times on each client, all clients at once; returns operations per second. */
 async function rate(clients: OfsClient[], total: number, op: (client: OfsClient, c: number, i: number) => Promise<unknown>): Promise<number> {
@@ -129,7 +98,7 @@ async function measure(files: number, shapes: Shape[], extra: 'create-and-stat' 
     if (shapes.includes('one-dir')) figures.one_dir = await rate(clients, OPS, (c, n, i) => c.write(`/big/n${n}-${i}`, ''));
     if (shapes.includes('tree')) {
       const dirs = files / 100;
-      figures.tree = await rate(clients, OPS, (c, n, i) => c.write(`/t/d${String((n * 7919 + i * 104_729) % dirs).padStart(5, '0')}/n${n}-${i}`, ''));
+      figures.tree = await rate(clients, OPS, (c, n, i) => c.write(`${seedDir((n * 7919 + i * 104_729) % dirs)}/n${n}-${i}`, ''));
     }
     if (extra === 'create-and-stat') {
       figures.create = await rate(clients, OPS, (c, n, i) => c.write(`/meta/c${n}/f${i}`, ''));

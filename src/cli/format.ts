@@ -43,7 +43,7 @@ export function formatStat(stat: FileStat): string {
 }
 
 function formatStandby(s: ClusterStatus['standby'][number]): string {
-  const lag = s.lag === null ? 'catching up' : s.lag === 0 ? 'in sync' : `${s.lag} events behind`;
+  const lag = s.lag === null ? 'not attached' : !s.inSync ? 'installing its snapshot, catching up' : s.lag === 0 ? 'in sync' : `in sync, ${s.lag} events in flight`;
   return `${s.id} at ${s.address} (${lag})`;
 }
 

@@ -100,8 +100,11 @@ export const protocol = {
     request: z.object({ digest: z.boolean().optional() }),
     reply: z.object({
       master: z.object({ id: z.string(), address, epoch: nonNegative, seq: nonNegative, digest: z.string().optional() }),
-      /** `lag` is how many events the standby has yet to acknowledge; null while it is not attached. */
-      standby: z.array(serverRef.extend({ lag: nonNegative.nullable() })),
+      /**
+       * `lag` is how many events the standby has yet to acknowledge, null while it is not attached;
+       * `inSync`: it holds every acknowledged event and may take over (until then it installs its snapshot and catches up).
+       */
+      standby: z.array(serverRef.extend({ lag: nonNegative.nullable(), inSync: z.boolean() })),
       chunkservers: z.array(chunkserverLoad.extend({ lastHeartbeatMs: nonNegative })),
       chunkSize: z.number().int().positive(),
       replication: z.number().int().positive(),

@@ -588,9 +588,9 @@ export async function waitForMasters(client: OfsClient, afterEpoch: number, time
     status = await client.status().catch(() => undefined);
   }
   for (;;) {
-    if (status?.standby.some((s) => s.lag !== null)) return undefined;
+    if (status?.standby.some((s) => s.inSync)) return undefined;
     if (Date.now() > deadline) {
-      const standbys = status?.standby.map((s) => `${s.id} lag ${s.lag}`).join(', ') || 'none registered';
+      const standbys = status?.standby.map((s) => `${s.id} lag ${s.lag}${s.inSync ? '' : ' (not in sync)'}`).join(', ') || 'none registered';
       return `active master ${status?.master.id ?? '?'} (epoch ${status?.master.epoch ?? '?'}) had no standby attached within ${timeoutMs} ms: standbys ${standbys}`;
     }
     await sleep(200);

@@ -146,6 +146,12 @@ export class TestCluster {
     return pid;
   }
 
+  /** How many lines of one process's log (every run of it, appended) match `pattern`. */
+  async logLines(id: string, pattern: RegExp): Promise<number> {
+    const log = await readFile(join(this.dir, 'logs', `${id}.log`), 'utf8').catch(() => '');
+    return log.split('\n').filter((line) => pattern.test(line)).length;
+  }
+
   /** The chunkserver id (as the master knows it) → that chunkserver's data directory. */
   async chunkserverDirs(): Promise<Map<string, string>> {
     return new Map((await this.roles('chunkserver')).map((r) => [r.roleId, r.dir]));

@@ -77,7 +77,7 @@ export async function waitForNewActiveWithStandby(client: OfsClient, formerId: s
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const status = await client.status().catch(() => undefined);
-    if (status && status.master.id !== formerId && status.standby.some((s) => s.lag !== null)) return;
+    if (status && status.master.id !== formerId && status.standby.some((s) => s.inSync)) return;
     if (Date.now() > deadline) throw new Error(`no new active master with an attached standby within ${timeoutMs} ms: ${JSON.stringify(status)}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

@@ -8,38 +8,14 @@ import { loadNamespace } from '../../src/core/namespace-snapshot.js';
 import type { Namespace } from '../../src/core/namespace.js';
 import { copiedBy } from '../helpers/copied.js';
 import { sequence } from '../helpers/master-state.js';
-
-/** Pieces of a namespace of `files` one-chunk files: all in /big, or 100 per directory under /t. */
-function* pieces(files: number, shape: 'one-dir' | 'tree'): Generator<unknown> {
-  yield { format: 2, seq: 1, nextChunkId: files + 1, recentRequests: [], rootMtime: 0 };
-  const id = (n: number) => n.toString(16).padStart(16, '0');
-  const file = (path: string, n: number) => [path, 'f', 1, 10, [[id(n + 1), 1]]];
-  let piece: unknown[] = [shape === 'one-dir' ? ['/big', 'd', 1] : ['/t', 'd', 1]];
-  const push = function* (entry: unknown) {
-    piece.push(entry);
-    if (piece.length === 2000) {
-      yield piece;
-      piece = [];
-    }
-  };
-  const name = (n: number) => `f${String(n).padStart(7, '0')}`;
-  if (shape === 'one-dir') for (let n = 0; n < files; n++) yield* push(file(`/big/${name(n)}`, n));
-  else {
-    for (let d = 0; d < files / 100; d++) {
-      const dir = `/t/d${String(d).padStart(5, '0')}`;
-      yield* push([dir, 'd', 1]);
-      for (let n = d * 100; n < (d + 1) * 100; n++) yield* push(file(`${dir}/${name(n)}`, n));
-    }
-  }
-  if (piece.length > 0) yield piece;
-}
+import { seedDir, seedFileName, seedPieces, type Shape } from '../helpers/seed-namespace.js';
 
 /** What each kind of operation copies of a namespace of `files` files, in slots. */
-function costs(files: number, shape: 'one-dir' | 'tree'): Record<string, number> {
-  const ns = loadNamespace(pieces(files, shape));
+function costs(files: number, shape: Shape): Record<string, number> {
+  const ns = loadNamespace(seedPieces(files, [shape]));
   const table = ChunkTable.of(ns);
-  const dir = shape === 'one-dir' ? '/big' : `/t/d${String(Math.floor(files / 200)).padStart(5, '0')}`;
-  const existing = `${dir}/f${String(shape === 'one-dir' ? files >> 1 : Math.floor(files / 200) * 100).padStart(7, '0')}`;
+  const dir = shape === 'one-dir' ? '/big' : seedDir(files / 200);
+  const existing = `${dir}/${seedFileName(shape === 'one-dir' ? files / 2 : (files / 200) * 100)}`;
   const cost = (decide: (ns: Namespace) => UnsequencedEvent[]): number => {
     // Each on its own copy of the table: the operations are alternatives, not a sequence.
     const next = applyTracked(ns, ChunkTable.of(ns), sequence(ns, decide(ns))).ns;
@@ -69,7 +45,7 @@ for (const shape of ['one-dir', 'tree'] as const) {
 }
 
 test('a page of a directory of 100,000 entries, from anywhere in it', (t) => {
-  const ns = loadNamespace(pieces(100_000, 'one-dir'));
+  const ns = loadNamespace(seedPieces(100_000, ['one-dir']));
   const page = list(ns, '/big', 'f0099990', 5);
   t.deepEqual(page.entries.map((e) => e.name), ['f0099991', 'f0099992', 'f0099993', 'f0099994', 'f0099995']);
   t.true(page.more);

@@ -33,9 +33,14 @@ const MAX_BATCH = 2_000;
 
 /**
  * Streams the active master's events to one standby, in order, batching
- * whatever accumulated while the previous batch was in flight. `replicate`
- * resolves once the standby has journaled the events, which is when the
- * active may acknowledge the mutation (DESIGN: durable on both masters).
+ * whatever accumulated while the previous batch was in flight. Once the
+ * standby is in sync, `replicate` resolves when the standby has journaled the
+ * events, which is when the active may acknowledge the mutation (durable on
+ * both masters). Before that, while the standby installs its snapshot (a
+ * million files take seconds), `replicate` does not wait: the standby is not
+ * in the in-sync set, so it may not take over, and the active acknowledges
+ * without it. It joins the set only once it holds every event acknowledged
+ * without it, not at its first answer.
  */
 export class StandbyReplicator {
   private readonly queue: MasterEvent[] = [];
@@ -43,20 +48,28 @@ export class StandbyReplicator {
   private sending = false;
   private detached = false;
   private inSync = false;
-  private markFirstAck!: () => void;
-  /** Resolves when the standby first acknowledges: it has installed its snapshot. */
-  readonly firstAck = new Promise<void>((resolve) => (this.markFirstAck = resolve));
   ackedSeq: number;
+  /** The last event acknowledged to clients without this standby: it is in sync once it holds this one. */
+  private acknowledgedWithout: number;
+  /**
+   * Set once the standby is within one batch of the active: from then on
+   * acknowledgements wait for it, so `acknowledgedWithout` stops moving and
+   * the standby can reach it even under a steady load.
+   */
+  private closingIn = false;
 
   constructor(
     readonly standby: StandbyRef,
     /** The seq of the snapshot the standby attached with: events after it are ours to send. */
     startSeq: number,
+    /** Resolves once ZooKeeper's in-sync set does not list this standby: until it is in sync again, acknowledgements wait for this only. */
+    private readonly outOfSet: Promise<void>,
     private readonly rpc: RpcClient,
     private readonly hooks: ReplicatorHooks,
     private readonly log: Logger,
   ) {
     this.ackedSeq = startSeq;
+    this.acknowledgedWithout = startSeq;
     // A first, empty append confirms the standby installed its snapshot.
     void this.pump();
   }
@@ -64,24 +77,32 @@ export class StandbyReplicator {
   /**
    * The standby attached again (it restarted, or re-synced): a new replicator
    * carries on from a fresh snapshot, which includes everything queued here.
-   * Waiters are released when the new one first hears back.
+   * Waiters are released once the standby is out of the in-sync set.
    */
   supersede(successor: StandbyReplicator): void {
     this.detached = true;
-    void successor.firstAck.then(() => this.release(Number.MAX_SAFE_INTEGER));
+    void successor.outOfSet.then(() => this.release(Number.MAX_SAFE_INTEGER), () => undefined);
   }
 
   replicate(events: MasterEvent[]): Promise<void> {
     if (this.detached || events.length === 0) return Promise.resolve();
     this.queue.push(...events);
     const seq = events.at(-1)!.seq;
-    const acked = new Promise<void>((resolve) => this.waiters.push({ seq, resolve }));
     void this.pump();
-    return acked;
+    if (!this.inSync && !this.closingIn) {
+      this.acknowledgedWithout = seq;
+      return this.outOfSet;
+    }
+    return new Promise<void>((resolve) => this.waiters.push({ seq, resolve }));
   }
 
   lag(currentSeq: number): number {
     return Math.max(0, currentSeq - this.ackedSeq);
+  }
+
+  /** In the in-sync set: it holds every acknowledged event, and acknowledgements wait for it. */
+  get isInSync(): boolean {
+    return this.inSync;
   }
 
   private async pump(): Promise<void> {
@@ -94,10 +115,10 @@ export class StandbyReplicator {
           const { body } = await this.rpc.call(this.standby.address, 'standby.append', { events: batch }, { timeoutMs: APPEND_TIMEOUT_MS });
           this.queue.splice(0, batch.length);
           this.ackedSeq = Math.max(this.ackedSeq, body.seq);
-          if (!this.inSync) {
+          if (!this.inSync && this.queue.length <= MAX_BATCH) this.closingIn = true;
+          if (!this.inSync && this.ackedSeq >= this.acknowledgedWithout) {
             this.inSync = true;
             await this.hooks.onInSync();
-            this.markFirstAck();
             this.log.info({ standby: this.standby.id, seq: this.ackedSeq }, 'standby in sync');
           }
           this.release(this.ackedSeq);

@@ -34,14 +34,26 @@ export class StandbyStreams {
     checkpoint: (ns: Namespace) => this.store.checkpoint(ns),
   };
 
-  /** Starts streaming events after `seq` to a standby that installed the snapshot at `seq`. */
+  /**
+   * Starts streaming events after `seq` to a standby that installs the
+   * snapshot at `seq`. A standby attaching again (it restarted) leaves the
+   * in-sync set first: until it holds every event again, it must not be one
+   * that may take over, and acknowledgements no longer wait for it.
+   */
   attach(standby: ServerRef, seq: number): void {
     const { rpc, log } = this.process;
     const { zk } = this;
     const previous = this.replicators.get(standby.id);
+    const outOfSet = this.inSync.delete(standby.id)
+      ? this.recordInSync().catch((err: Error) => {
+          this.onFenced(`could not take standby ${standby.id} out of the in-sync set: ${err.message}`);
+          throw err;
+        })
+      : Promise.resolve();
     const replicator = new StandbyReplicator(
       standby,
       seq,
+      outOfSet,
       rpc,
       {
         // Asked of ZooKeeper itself, not our watched copy, which may not show a standby that just joined.
@@ -64,11 +76,14 @@ export class StandbyStreams {
     log.info({ standby: standby.id, seq }, 'standby attached');
   }
 
-  /** Every other master in the election, and how far behind `seq` it is (null: not attached). */
-  standbys(seq: number): (ServerRef & { lag: number | null })[] {
+  /** Every other master in the election, how far behind `seq` it is (null: not attached), and whether it is in sync. */
+  standbys(seq: number): (ServerRef & { lag: number | null; inSync: boolean })[] {
     return this.process.masters
       .filter((m) => m.id !== this.process.id)
-      .map((m) => ({ id: m.id, address: m.address, lag: this.replicators.get(m.id)?.lag(seq) ?? null }));
+      .map((m) => {
+        const replicator = this.replicators.get(m.id);
+        return { id: m.id, address: m.address, lag: replicator?.lag(seq) ?? null, inSync: replicator?.isInSync ?? false };
+      });
   }
 
   /** This master alone is in sync: it just took over. */

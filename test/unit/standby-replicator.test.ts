@@ -1,0 +1,91 @@
+import test from 'ava';
+import { setImmediate as tick } from 'node:timers/promises';
+import { StandbyReplicator, type ReplicatorHooks } from '../../src/actors/master/standby-replicator.js';
+import { OfsError } from '../../src/core/errors.js';
+import type { MasterEvent } from '../../src/core/events.js';
+import type { RpcClient } from '../../src/transport/rpc-client.js';
+import type { Logger } from '../../src/util/logger.js';
+
+/** A standby on the far side of `standby.append`, answered by the test one call at a time. */
+class FakeStandby {
+  readonly calls: { events: MasterEvent[]; answer: (seq: number) => void; fail: (err: Error) => void }[] = [];
+  readonly rpc = {
+    call: (_address: string, _type: string, body: { events: MasterEvent[] }) =>
+      new Promise((resolve, reject) => this.calls.push({ events: body.events, answer: (seq) => resolve({ body: { seq } }), fail: reject })),
+  } as unknown as RpcClient;
+
+  async next(): Promise<FakeStandby['calls'][number]> {
+    for (let i = 0; i < 1000 && this.calls.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    return this.calls.shift()!;
+  }
+}
+
+const event = (seq: number): MasterEvent => ({ type: 'DirectoryCreated', seq, path: `/d${seq}`, mtime: 1 });
+const log = { info: () => undefined, warn: () => undefined, debug: () => undefined } as unknown as Logger;
+
+function hooks(inSync: string[]): ReplicatorHooks {
+  return {
+    isRegistered: async () => true,
+    onInSync: async () => void inSync.push('in sync'),
+    onDetach: async () => undefined,
+    onFenced: () => undefined,
+  };
+}
+
+/** Whether `promise` has settled by now. */
+async function settled(promise: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  void promise.then(() => (done = true), () => (done = true));
+  await tick();
+  return done;
+}
+
+test('while a standby installs, acknowledgements do not wait for it; it is in sync only once it holds every event acknowledged without it', async (t) => {
+  const standby = new FakeStandby();
+  const inSync: string[] = [];
+  const replicator = new StandbyReplicator({ id: 's', address: 'tcp://s' }, 10, Promise.resolve(), standby.rpc, hooks(inSync), log);
+  const installing = await standby.next();
+  t.deepEqual(installing.events, []);
+  t.true(await settled(replicator.replicate([event(11)])), 'acknowledged without the standby');
+  installing.fail(new OfsError('EUNAVAILABLE', 'standby is still installing its snapshot'));
+  const catchUp = await standby.next();
+  t.deepEqual(catchUp.events.map((e) => e.seq), [11]);
+  t.true(await settled(replicator.replicate([event(12)])), 'still acknowledged without it: it is catching up');
+  catchUp.answer(11);
+  const closing = await standby.next();
+  t.deepEqual(inSync, [], 'not in sync: event 12 was acknowledged without it and it does not hold it yet');
+  t.false(replicator.isInSync);
+  // Within a batch of the active now: new events wait for it, so it can reach the last one acknowledged without it.
+  const waiting = replicator.replicate([event(13)]);
+  t.false(await settled(waiting), 'event 13 waits for the standby');
+  t.deepEqual(closing.events.map((e) => e.seq), [12]);
+  closing.answer(12);
+  const last = await standby.next();
+  t.deepEqual(inSync, ['in sync']);
+  t.deepEqual(last.events.map((e) => e.seq), [13]);
+  t.false(await settled(waiting));
+  last.answer(13);
+  await waiting;
+  t.true(replicator.isInSync);
+});
+
+test('a standby attaching again: the old attachment’s waiters go only once the standby is out of the in-sync set', async (t) => {
+  const standby = new FakeStandby();
+  const old = new StandbyReplicator({ id: 's', address: 'tcp://s' }, 10, Promise.resolve(), standby.rpc, hooks([]), log);
+  (await standby.next()).answer(10);
+  await tick();
+  t.true(old.isInSync);
+  const stuck = old.replicate([event(11)]);
+  await standby.next(); // the standby died with this batch unanswered
+  let recordOutOfSet!: () => void;
+  const outOfSet = new Promise<void>((resolve) => (recordOutOfSet = resolve));
+  const successor = new StandbyReplicator({ id: 's', address: 'tcp://s' }, 11, outOfSet, standby.rpc, hooks([]), log);
+  old.supersede(successor);
+  const early = successor.replicate([event(12)]);
+  t.false(await settled(stuck), 'not while ZooKeeper still lists the standby as in sync');
+  t.false(await settled(early));
+  recordOutOfSet();
+  await stuck;
+  await early;
+  t.pass();
+});
