@@ -22,6 +22,11 @@ interface MasterState {
   sinceCheckpoint: number;
   /** Every chunk's owning file, kept with `ns` event by event. */
   table: ChunkTable;
+  /**
+   * Resolves once every event applied to `ns` so far is durable (journal and
+   * standby append in order, so the newest append's promise covers all).
+   */
+  durable: Promise<void>;
   /** File path → when a client last asked where its chunks are: re-replication copies those chunks first. */
   readAt: Map<string, number>;
 }
@@ -41,8 +46,8 @@ const READ_LATELY_MS = 60_000;
  * one fsync.
  */
 export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace, settings: MasterSettings, sink: EventSink, log: Logger): Ref<MasterMessage> {
-  const persist = (state: MasterState, events: UnsequencedEvent[]): { state: MasterState; durable: Promise<void> } => {
-    if (events.length === 0) return { state, durable: Promise.resolve() };
+  const persist = (state: MasterState, events: UnsequencedEvent[]): MasterState => {
+    if (events.length === 0) return state;
     const sequenced = events.map((e, i) => ({ ...e, seq: state.ns.seq + 1 + i }) as MasterEvent);
     const { ns, changes } = applyTracked(state.ns, state.table, sequenced);
     if (changes.detached.length > 0) settings.onChunksDetached(changes.detached);
@@ -59,18 +64,23 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
       sinceCheckpoint = 0;
       void sink.checkpoint(ns).catch((err) => log.error({ err }, 'checkpoint failed'));
     }
-    return { state: { ...state, ns, sinceCheckpoint }, durable };
+    return { ...state, ns, sinceCheckpoint, durable };
   };
 
   const owners = (state: MasterState) => state.table.chunks;
 
-  /** Runs a handler, persists its events and answers once they are durable. */
+  /**
+   * Runs a handler, persists its events and answers once they are durable,
+   * and so is everything the answer may show: a read waits for the events
+   * before it too (etcd's ReadIndex, without the round: the sink is ours),
+   * so no reply reveals state a crash of this master could lose.
+   */
   const answer = <T>(state: MasterState, sender: Ref<Result<T>>, run: () => Handled<T>): MasterState => {
     try {
       const { reply, events = [] } = run();
       const next = persist(state, events);
       Promise.all([reply, next.durable]).then(([value]) => dispatch(sender, ok(value)), (err: unknown) => dispatch(sender, failed(err)));
-      return next.state;
+      return next;
     } catch (err) {
       const outcome = failed(err);
       if (outcome.code === 'EINTERNAL') log.error({ err }, 'request failed');
@@ -130,7 +140,7 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
       case 'collect-garbage': {
         const events = decideCollectGarbage(state.ns, msg.now, msg.keepMs);
         if (events.length > 0) log.info({ trash: events.map((e) => (e as { path: string }).path) }, 'garbage-collecting deleted files');
-        return persist(state, events).state;
+        return persist(state, events);
       }
       case 'expire-dead':
         for (const id of state.view.expire(msg.now)) log.warn({ chunkserver: id }, 'chunkserver missed its heartbeats: dropped');
@@ -142,7 +152,7 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
     }
   };
 
-  const initialState: MasterState = { ...initial, view: new ClusterView(settings.heartbeatTimeoutMs), sinceCheckpoint: 0, readAt: new Map() };
+  const initialState: MasterState = { ...initial, durable: Promise.resolve(), view: new ClusterView(settings.heartbeatTimeoutMs), sinceCheckpoint: 0, readAt: new Map() };
   // The namespace is the truth: a crash drops the message that caused it and keeps the state.
   return spawn(parent, crashable('master', receive), 'master', { initialState, onCrash: resumeOnCrash(log) });
 }
