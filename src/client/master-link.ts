@@ -29,6 +29,9 @@ export class MasterLink {
   private watch: Watch | undefined;
   private readonly offSession: () => void;
   private stopped = false;
+  /** Request ids: this link's random prefix and a count (one random draw per client, not per call: it showed in profiles). */
+  private readonly idPrefix = randomBytes(9).toString('base64url');
+  private requests = 0;
 
   constructor(
     private readonly zk: RenewingZkSession,
@@ -54,7 +57,7 @@ export class MasterLink {
   async call<T extends MessageType>(type: T, body: RequestOf<T>, deadline = Date.now() + this.retryForMs): Promise<ReplyOf<T>> {
     // One id for every attempt: the master recognises a retry of a request
     // that already took effect and answers it instead of applying it twice.
-    if (RETRY_CACHED_TYPES.has(type)) body = { ...body, requestId: randomBytes(12).toString('hex') };
+    if (RETRY_CACHED_TYPES.has(type)) body = { ...body, requestId: `${this.idPrefix}-${(this.requests++).toString(36)}` };
     const retryable = (err: unknown): err is OfsError => err instanceof OfsError && RETRYABLE.has(err.code);
     let failed = false;
     const attempt = async () => {

@@ -102,3 +102,14 @@ export function applyTracked(ns: Namespace, table: ChunkTable, events: readonly 
   });
   return { ns: states.at(-1)!, changes };
 }
+
+/**
+ * Whether `sinceCheckpoint` events call for a checkpoint: every `every`
+ * events, or every as many events as there are files if that is more. A
+ * checkpoint walks the whole namespace, so spacing them by its size keeps
+ * their cost per event flat (HDFS checkpoints every million transactions);
+ * the journal to replay after one stays proportional to the namespace.
+ */
+export function checkpointDue(sinceCheckpoint: number, every: number, table: ChunkTable): boolean {
+  return sinceCheckpoint >= Math.max(every, table.files);
+}

@@ -1,7 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
-import { applyTracked, ChunkTable } from '../../src/core/chunk-table.js';
+import { applyTracked, checkpointDue, ChunkTable } from '../../src/core/chunk-table.js';
 import { decideChunksUpTo, decideCollectGarbage, decideCreate, decideDelete, decideMkdir, decideRename, decideUndelete } from '../../src/core/commands.js';
 import type { UnsequencedEvent } from '../../src/core/events.js';
 import { countFiles } from '../../src/core/master-queries.js';
@@ -125,4 +125,13 @@ test('kept event by event, the table always equals one built by walking the whol
     { numRuns: 300 },
   );
   t.true(movedChunks > 100, `only ${movedChunks} chunks were moved or removed`);
+});
+
+test('a checkpoint is due every 10,000 events, or every as many events as there are files if that is more', (t) => {
+  const table = ChunkTable.of(cluster());
+  t.false(checkpointDue(9_999, 10_000, table));
+  t.true(checkpointDue(10_000, 10_000, table));
+  const large = { files: 1_000_000 } as ChunkTable;
+  t.false(checkpointDue(999_999, 10_000, large), 'a walk of a million files every 10,000 events would cost more than the events');
+  t.true(checkpointDue(1_000_000, 10_000, large));
 });

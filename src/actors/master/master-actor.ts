@@ -5,7 +5,7 @@ import type { MasterEvent, UnsequencedEvent } from '../../core/events.js';
 import * as plan from '../../core/master-planners.js';
 import { clusterStatus } from '../../core/master-queries.js';
 import { decideRequest } from '../../core/master-requests.js';
-import { applyTracked, type ChunkTable, type TrackedNamespace } from '../../core/chunk-table.js';
+import { applyTracked, checkpointDue, type ChunkTable, type TrackedNamespace } from '../../core/chunk-table.js';
 import type { Namespace } from '../../core/namespace.js';
 import { namespaceDigest } from '../../core/namespace-snapshot.js';
 import { normalizePath } from '../../core/paths.js';
@@ -60,7 +60,7 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
       process.exit(70);
     });
     let sinceCheckpoint = state.sinceCheckpoint + sequenced.length;
-    if (sinceCheckpoint >= settings.checkpointEvery) {
+    if (checkpointDue(sinceCheckpoint, settings.checkpointEvery, state.table)) {
       sinceCheckpoint = 0;
       void sink.checkpoint(ns).catch((err) => log.error({ err }, 'checkpoint failed'));
     }

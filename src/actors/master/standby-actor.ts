@@ -3,7 +3,7 @@ import { OfsError } from '../../core/errors.js';
 import type { MasterEvent } from '../../core/events.js';
 import type { Logger } from '../../util/logger.js';
 import type { MasterStore } from '../../storage/master-store.js';
-import { applyTracked, type ChunkTable, type TrackedNamespace } from '../../core/chunk-table.js';
+import { applyTracked, checkpointDue, type ChunkTable, type TrackedNamespace } from '../../core/chunk-table.js';
 import type { Namespace } from '../../core/namespace.js';
 import { settle, type Result } from '../../util/result.js';
 import { crashable, resumeOnCrash } from '../supervision.js';
@@ -69,7 +69,7 @@ export function spawnStandbyActor(
             await store.append(fresh);
             const { ns } = applyTracked(state.ns, state.table, fresh);
             let sinceCheckpoint = state.sinceCheckpoint + fresh.length;
-            if (sinceCheckpoint >= checkpointEvery) {
+            if (checkpointDue(sinceCheckpoint, checkpointEvery, state.table)) {
               sinceCheckpoint = 0;
               void store.checkpoint(ns).catch((err) => log.error({ err }, 'standby checkpoint failed'));
             }
