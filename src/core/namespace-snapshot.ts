@@ -1,5 +1,3 @@
-import { freeze } from 'immer';
-
 import { z } from 'zod';
 import { ChunkTable, type TrackedNamespace } from './chunk-table.js';
 import { isChunkId } from './chunk-id.js';
@@ -100,6 +98,8 @@ export class NamespaceLoader {
    */
   private readonly open: OpenDir[] = [{ path: '/', dir: this.root, names: [], nodes: [] }];
   private entries = 0;
+  /** The highest chunk id met: below the header's nextChunkId, or ids could be handed out twice. */
+  private maxChunkId = 0;
   /** The chunk table, filled as files come (no second walk of the namespace). */
   private readonly table = new ChunkTable();
 
@@ -132,9 +132,15 @@ export class NamespaceLoader {
       kind === 'd'
         ? { kind: 'dir', mtime, children: emptyEntries() }
         : { kind: 'file', mtime, size: entry[3], chunks: entry[4].map(([id, version]) => ({ id, version })) };
+    if (node.kind === 'file') {
+      for (const { id } of node.chunks) {
+        if (this.table.chunks.has(id)) throw malformed(`entry ${this.entries} (${at})`, `chunk ${id} belongs to another file too`);
+        this.maxChunkId = Math.max(this.maxChunkId, parseInt(id, 16));
+      }
+      this.table.addFile(at, node);
+    }
     top.names.push(name);
     top.nodes.push(node);
-    if (node.kind === 'file') this.table.addFile(at, node);
     if (node.kind === 'dir') this.open.push({ path: at, dir: node, names: [], nodes: [] });
     this.entries++;
   }
@@ -143,6 +149,7 @@ export class NamespaceLoader {
     if (!this.header) throw malformed('header', 'no piece came');
     while (this.open.length > 0) close(this.open.pop()!);
     const { seq, nextChunkId, recentRequests } = this.header;
+    if (this.maxChunkId >= nextChunkId) throw malformed('header', `nextChunkId ${nextChunkId} is not above chunk id ${this.maxChunkId.toString(16)}, which is in use`);
     return { ns: { seq, nextChunkId, recentRequests, root: this.root }, table: this.table };
   }
 }
@@ -192,5 +199,5 @@ export function upgradeNamespace(ns: { recentRequests?: unknown; root: LegacyDir
     }
     return { kind: 'dir', mtime: dir.mtime, children };
   };
-  return freeze({ ...ns, recentRequests, root: upgradeDir(ns.root) }, true);
+  return { ...ns, recentRequests, root: upgradeDir(ns.root) };
 }

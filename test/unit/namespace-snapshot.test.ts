@@ -39,4 +39,7 @@ test('a malformed snapshot is refused with EBADMSG naming the problem', (t) => {
   refuse([header, [...entries, entries.at(-1)]], /name order, or a repeat/);
   refuse([header, [['/..', 'd', 1]]], /name order|\.\./);
   refuse([header, new Array(ENTRIES_PER_PIECE + 1).fill(['/x', 'd', 1])], /piece/);
+  const f0 = entries.find((e) => e[0] === '/a/b/f0')!;
+  refuse([header, entries.map((e) => (e[0] === '/a/b/f1' ? [...e.slice(0, 4), f0[4]] : e))], /belongs to another file too/);
+  refuse([{ ...header, nextChunkId: 2 }, entries], /nextChunkId 2 is not above chunk id/);
 });
