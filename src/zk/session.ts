@@ -9,10 +9,12 @@ export interface ConnectOptions {
   /** How long to wait for the first server to accept the session (default 5000 ms). */
   connectTimeoutMs?: number;
   /**
-   * Session timeout asked of the server (default 4000 ms). The server clamps it
-   * to [2, 20] × its tickTime; `ZkSession.sessionTimeoutMs` is what it granted.
-   * Ephemeral znodes of a process that dies without closing vanish this long
-   * after its last heartbeat.
+   * Session timeout asked of the server (default DEFAULT_SESSION_TIMEOUT_MS).
+   * The server clamps it to its min/maxSessionTimeout (zoo.cfg: 1 to 20 s);
+   * `ZkSession.sessionTimeoutMs` is what it granted. Ephemeral znodes of a
+   * process that dies without closing vanish this long after its last ping
+   * (plus up to one server tick). The native client pings from this
+   * process's event loop, every third of the timeout.
    */
   sessionTimeoutMs?: number;
   /**
@@ -50,7 +52,15 @@ export type SessionLoss = 'expired' | 'disconnected-too-long' | 'auth-failed';
 export type SessionEnd = SessionLoss | 'closed';
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
-const DEFAULT_SESSION_TIMEOUT_MS = 4000;
+/**
+ * The session timeout every OFS process asks for unless told otherwise: how
+ * long after a crash the active master is replaced. The native client (the
+ * `zookeeper` package links the single-threaded libzookeeper_st and drives
+ * it from libuv) pings only when this process's event loop runs, so an
+ * event loop blocked for 2/3 of it may cost the session. docs/design.md
+ * ("Session timeout") gives the measured stalls that this leaves room for.
+ */
+export const DEFAULT_SESSION_TIMEOUT_MS = 1500;
 
 const NATIVE_LOG_LEVELS: Record<NativeLogLevel, number> = { silent: 0, error: 1, warn: 2, info: 3, debug: 4 };
 
