@@ -27,6 +27,8 @@ export class MasterLink {
   /** Counts the watch's reports, to tell whether one came in during a lookup. */
   private reports = 0;
   private watch: Watch | undefined;
+  /** Settles at the watch's next report: calls waiting out a back-off then try again at once. */
+  private nextReport = signal();
   private readonly offSession: () => void;
   private stopped = false;
 
@@ -42,6 +44,7 @@ export class MasterLink {
   /** Later calls fail with ECLOSED. */
   stop(): void {
     this.stopped = true;
+    this.nextReport.fire(); // calls waiting out a back-off fail now, with ECLOSED
     this.offSession();
     this.watch?.stop();
   }
@@ -75,7 +78,9 @@ export class MasterLink {
       }
     };
     const started = Date.now();
-    return retry(attempt, { deadline: () => deadline, retryable }).catch((err: unknown) => {
+    // A failover is seen first by the watch: a call waiting out its back-off goes again at once.
+    const wake = () => this.nextReport.promise;
+    return retry(attempt, { deadline: () => deadline, retryable, wake }).catch((err: unknown) => {
       if (!retryable(err)) throw err;
       throw new OfsError(err.code, `${type}: no active master answered within ${Date.now() - started} ms: ${err.message}`);
     });
@@ -97,6 +102,8 @@ export class MasterLink {
         this.address = undefined;
         this.rpc.reset(current, 'another master was elected');
       }
+      this.nextReport.fire();
+      this.nextReport = signal();
     });
   }
 
@@ -119,4 +126,11 @@ export class MasterLink {
       }
     }
   }
+}
+
+/** A promise and the function that settles it (Promise.withResolvers, which Node 20 lacks). */
+function signal(): { promise: Promise<void>; fire: () => void } {
+  let fire!: () => void;
+  const promise = new Promise<void>((resolve) => (fire = resolve));
+  return { promise, fire };
 }

@@ -13,6 +13,12 @@ export interface RetryOptions {
   retryable?: (err: unknown) => boolean;
   /** Runs after the wait, before the next attempt: drop what the failure made stale. */
   beforeRetry?: (err: unknown) => void | Promise<void>;
+  /**
+   * Asked at each wait: a promise that settles when waiting on is pointless
+   * (the client's watch saw a new master elected). The next attempt then
+   * starts at once, and the back-off starts over from its first delay.
+   */
+  wake?: () => Promise<unknown>;
 }
 
 /**
@@ -31,11 +37,24 @@ export async function retry<T>(attempt: () => Promise<T>, options: RetryOptions)
     } catch (err) {
       const delay = backoff.delayMs();
       if (isClosed(err) || options.retryable?.(err) === false || Date.now() + delay >= options.deadline()) throw err;
-      await sleep(delay);
-      backoff = backoff.next();
+      const woken = options.wake ? await sleepUnlessWoken(delay, options.wake()) : (await sleep(delay), false);
+      backoff = woken ? ExponentialBackoff.start(backoff.options) : backoff.next();
       await options.beforeRetry?.(err);
     }
   }
+}
+
+/** Sleeps `ms`, or less if `wake` settles first; true if it did. */
+async function sleepUnlessWoken(ms: number, wake: Promise<unknown>): Promise<boolean> {
+  const timer = new AbortController();
+  const woken = wake.then(
+    () => true,
+    () => true,
+  );
+  const slept = sleep(ms, false, { signal: timer.signal }).catch(() => false);
+  const result = await Promise.race([woken, slept]);
+  timer.abort();
+  return result;
 }
 
 function isClosed(err: unknown): boolean {
