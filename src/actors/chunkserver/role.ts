@@ -12,6 +12,7 @@ import { UNFINISHED_COPY_VERSION } from './chunk-replica-actor.js';
 import { spawnChunkserverActor } from './chunkserver-actor.js';
 import type { ChunkserverProcess } from './chunkserver-process.js';
 import { EpochFence } from './epoch-fence.js';
+import { faultInjectionHandlers } from '../supervision.js';
 import { chunkHandlers } from './handlers.js';
 import { HeldLeases } from './held-leases.js';
 import { MasterChannel } from './master-channel.js';
@@ -76,7 +77,7 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
     log,
   };
   const master = new MasterChannel(process, options.heartbeatMs);
-  const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, { id, epoch: () => fence.epoch, log, handlers: chunkHandlers(process, master) });
+  const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, { id, epoch: () => fence.epoch, log, handlers: { ...chunkHandlers(process, master), ...faultInjectionHandlers() } });
   process.address = server.address;
 
   const zk = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs });

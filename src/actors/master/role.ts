@@ -8,6 +8,7 @@ import { ensurePaths } from '../../zk/paths.js';
 import { watchChunkservers } from '../../zk/registry.js';
 import { connectZk } from '../../zk/session.js';
 import { loadOrCreateIdentity } from '../node-identity.js';
+import { faultInjectionHandlers } from '../supervision.js';
 import { masterHandlers } from './handlers.js';
 import type { MasterMessage } from './master-messages.js';
 import type { MasterProcess } from './master-process.js';
@@ -73,7 +74,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
     rpc: new RpcClient(id, () => process.epoch),
     log,
   };
-  const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, { id, epoch: () => process.epoch, handlers: masterHandlers(process), log });
+  const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, { id, epoch: () => process.epoch, handlers: { ...masterHandlers(process), ...faultInjectionHandlers() }, log });
   process.address = server.address;
 
   const zk = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs });
