@@ -3,6 +3,7 @@ import { ChunkStore } from '../../storage/chunk-store.js';
 import { RpcClient } from '../../transport/rpc-client.js';
 import { RpcServer } from '../../transport/rpc-server.js';
 import type { Logger } from '../../util/logger.js';
+import { warnOfStalls } from '../../util/stall-watch.js';
 import { watchMasters } from '../../zk/election.js';
 import { ensurePaths } from '../../zk/paths.js';
 import { registerChunkserver } from '../../zk/registry.js';
@@ -82,6 +83,7 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
 
   const zk = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs });
   zk.onExpired(() => options.onFatal('ZooKeeper session expired'));
+  const stopStallWatch = warnOfStalls(log, zk.sessionTimeoutMs);
   await ensurePaths(zk);
   const masters = watchMasters(zk, (list) => master.masterChanged(list[0]));
   await registerChunkserver(zk, { id, address: process.address });
@@ -95,6 +97,7 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
     address: process.address,
     async stop() {
       clearInterval(heartbeats);
+      stopStallWatch();
       scrubber.stop();
       masters.stop();
       server.close();

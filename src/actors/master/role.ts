@@ -3,6 +3,7 @@ import { MasterStore } from '../../storage/master-store.js';
 import { RpcClient } from '../../transport/rpc-client.js';
 import { RpcServer } from '../../transport/rpc-server.js';
 import type { Logger } from '../../util/logger.js';
+import { warnOfStalls } from '../../util/stall-watch.js';
 import { watchMasters } from '../../zk/election.js';
 import { ensurePaths } from '../../zk/paths.js';
 import { watchChunkservers } from '../../zk/registry.js';
@@ -79,6 +80,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
 
   const zk = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs });
   zk.onExpired(() => options.onFatal('ZooKeeper session expired: another master may be active now; stepping down'));
+  const stopStallWatch = warnOfStalls(log, zk.sessionTimeoutMs);
   await ensurePaths(zk);
   const streams = new StandbyStreams(process, zk, store, options.onFatal);
   const attachment = new StandbyAttachment(process);
@@ -115,6 +117,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
     isActive: () => process.mode === 'active',
     async stop() {
       clearInterval(ticks);
+      stopStallWatch();
       attachment.stop();
       mastersWatch.stop();
       chunkserversWatch.stop();
