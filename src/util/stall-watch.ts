@@ -6,10 +6,11 @@ const WINDOW_MS = 1_000;
 
 /**
  * Warns when this process's event loop was blocked for more than a third of
- * its ZooKeeper session timeout. The ZooKeeper client pings from the event
- * loop only, so a block of two thirds of the timeout may end the session: a
- * master would lose its role, a chunkserver would exit. The warning says how
- * close a process came, before it happens. Returns a function that stops it.
+ * its ZooKeeper session timeout. The ZooKeeper client sends (pings, the
+ * session's keep-alive) from the event loop only, so a block of 9/10 of the
+ * timeout may end the session: a master would lose its role, a chunkserver
+ * would exit. The warning says how close a process came, before it happens.
+ * Returns a function that stops it.
  */
 export function warnOfStalls(log: Logger, sessionTimeoutMs: number): () => void {
   const thresholdMs = sessionTimeoutMs / 3;
@@ -21,7 +22,7 @@ export function warnOfStalls(log: Logger, sessionTimeoutMs: number): () => void 
     if (stalledMs > thresholdMs) {
       log.warn(
         { stalledMs, sessionTimeoutMs },
-        'event loop blocked: ZooKeeper pings wait for it, and a block of 2/3 of the session timeout may lose the session',
+        'event loop blocked: ZooKeeper pings wait for it, and a block of 9/10 of the session timeout may lose the session',
       );
     }
   }, WINDOW_MS);
