@@ -60,8 +60,11 @@ export class MasterLink {
     if (RETRY_CACHED_TYPES.has(type)) body = { ...body, requestId: randomBytes(12).toString('hex') };
     const retryable = (err: unknown): err is OfsError => err instanceof OfsError && RETRYABLE.has(err.code);
     let failed = false;
+    /** The watch's reports when the last attempt started. */
+    let reportsBefore = this.reports;
     const attempt = async () => {
       if (this.stopped) throw new OfsError('ECLOSED', `${type}: this client was closed`);
+      reportsBefore = this.reports;
       try {
         // After a failure the watch may be stale (ZooKeeper down, the master
         // restarted on the same address as a standby): ask ZooKeeper itself.
@@ -78,8 +81,9 @@ export class MasterLink {
       }
     };
     const started = Date.now();
-    // A failover is seen first by the watch: a call waiting out its back-off goes again at once.
-    const wake = () => this.nextReport.promise;
+    // A failover is seen first by the watch: a call waiting out its back-off goes again at once,
+    // and so does one whose attempt failed after a report came (a new master, still taking over).
+    const wake = () => (this.reports !== reportsBefore ? Promise.resolve() : this.nextReport.promise);
     return retry(attempt, { deadline: () => deadline, retryable, wake }).catch((err: unknown) => {
       if (!retryable(err)) throw err;
       throw new OfsError(err.code, `${type}: no active master answered within ${Date.now() - started} ms: ${err.message}`);
