@@ -27,8 +27,8 @@ export class MasterLink {
   /** Counts the watch's reports, to tell whether one came in during a lookup. */
   private reports = 0;
   private watch: Watch | undefined;
-  /** Settles at the watch's next report: calls waiting out a back-off then try again at once. */
-  private nextReport = signal();
+  /** Calls waiting out a back-off: the watch's next report wakes them, to try again at once. */
+  private readonly sleepers = new Set<() => void>();
   private readonly offSession: () => void;
   private stopped = false;
 
@@ -44,7 +44,7 @@ export class MasterLink {
   /** Later calls fail with ECLOSED. */
   stop(): void {
     this.stopped = true;
-    this.nextReport.fire(); // calls waiting out a back-off fail now, with ECLOSED
+    this.wakeSleepers(); // calls waiting out a back-off fail now, with ECLOSED
     this.offSession();
     this.watch?.stop();
   }
@@ -83,7 +83,14 @@ export class MasterLink {
     const started = Date.now();
     // A failover is seen first by the watch: a call waiting out its back-off goes again at once,
     // and so does one whose attempt failed after a report came (a new master, still taking over).
-    const wake = () => (this.reports !== reportsBefore ? Promise.resolve() : this.nextReport.promise);
+    const wake = (wakeUp: () => void) => {
+      if (this.reports !== reportsBefore) {
+        wakeUp();
+        return () => {};
+      }
+      this.sleepers.add(wakeUp);
+      return () => void this.sleepers.delete(wakeUp);
+    };
     return retry(attempt, { deadline: () => deadline, retryable, wake }).catch((err: unknown) => {
       if (!retryable(err)) throw err;
       throw new OfsError(err.code, `${type}: no active master answered within ${Date.now() - started} ms: ${err.message}`);
@@ -106,9 +113,14 @@ export class MasterLink {
         this.address = undefined;
         this.rpc.reset(current, 'another master was elected');
       }
-      this.nextReport.fire();
-      this.nextReport = signal();
+      this.wakeSleepers();
     });
+  }
+
+  private wakeSleepers(): void {
+    const sleepers = [...this.sleepers];
+    this.sleepers.clear();
+    for (const wakeUp of sleepers) wakeUp();
   }
 
   private async resolve(deadline: number, lookUp: boolean): Promise<string> {
@@ -130,11 +142,4 @@ export class MasterLink {
       }
     }
   }
-}
-
-/** A promise and the function that settles it (Promise.withResolvers, which Node 20 lacks). */
-function signal(): { promise: Promise<void>; fire: () => void } {
-  let fire!: () => void;
-  const promise = new Promise<void>((resolve) => (fire = resolve));
-  return { promise, fire };
 }
