@@ -14,8 +14,8 @@ process.env.OFS_FAULT_INJECTION = '1';
  * The ZooKeeper client sends only from the event loop, so a stalled loop is a
  * silent process to ZooKeeper. The longest stall seen in any master or
  * chunkserver here was 700 ms, in `npm test` (three clusters at once on two
- * cores); under `npm run bench`, 180 ms in a master (docs/design.md, "Session
- * timeout"). An active master must ride out 800 ms, again and again, with no
+ * cores); under `npm run bench`, 295 ms in a master (docs/design.md, section
+ * 6). An active master must ride out 800 ms, again and again, with no
  * failover: its 1.5 s session, kept alive every 150 ms, allows about 1.35 s.
  */
 const SHORT_STALL_MS = 800;
