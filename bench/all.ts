@@ -60,8 +60,23 @@ const BENCHES: { name: string; args: [string[], string[]]; figures: (r: any) => 
   {
     name: 'failover',
     args: [['10'], ['3']],
-    figures: (r) => ({ failover_kill_to_write_median_ms: r.kill_to_first_write_ms.median, zk_session_timeout_ms: r.zookeeper_session_timeout_ms }),
-    rows: (f) => [{ figure: 'failover: kill -9 of the active master → first write (median ms)', ofs: f.failover_kill_to_write_median_ms!, baseline: f.zk_session_timeout_ms!, of: 'ZooKeeper session timeout' }],
+    figures: (r) => ({
+      // Median seconds from kill -9 of the active master to the first write acknowledged after it...
+      failover_s: seconds(r.kill_to_first_write_ms.median),
+      failover_max_s: seconds(r.kill_to_first_write_ms.max),
+      // ...beside the part ZooKeeper takes in the same kills: the dead master's session expiring.
+      failover_zk_detection_s: seconds(r.kill_to_znode_gone_ms.median),
+      failover_kill_to_write_median_ms: r.kill_to_first_write_ms.median,
+      zk_session_timeout_ms: r.zookeeper_session_timeout_ms,
+    }),
+    rows: (f) => [
+      {
+        figure: `failover: kill -9 of the active master → first write (median s; slowest ${f.failover_max_s})`,
+        ofs: f.failover_s!,
+        baseline: f.failover_zk_detection_s!,
+        of: `ZooKeeper noticing: kill → the dead master's znode gone, median; session timeout ${f.zk_session_timeout_ms! / 1000} s`,
+      },
+    ],
   },
   {
     name: 'rereplication',
@@ -70,6 +85,10 @@ const BENCHES: { name: string; args: [string[], string[]]; figures: (r: any) => 
     rows: (f) => [{ figure: 're-replication after losing 1 of 5 chunkservers (MiB/s)', ofs: f.rereplication_MiBps!, baseline: f.raw_copy_fdatasync_MiBps!, of: 'local copy + fdatasync' }],
   },
 ];
+
+function seconds(ms: number): number {
+  return Math.round(ms / 10) / 100;
+}
 
 const run = promisify(execFile);
 const figures: Record<string, number> = {};

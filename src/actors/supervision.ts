@@ -1,5 +1,6 @@
 import { dispatch, type Ref } from 'nact';
 import { OfsError } from '../core/errors.js';
+import type { HandlerMap } from '../transport/rpc-server.js';
 import type { Logger } from '../util/logger.js';
 
 /**
@@ -25,6 +26,24 @@ export function requireFaultInjection(actor: string, known: boolean): void {
     throw new OfsError('EINVAL', 'fault injection is off: start the process with OFS_FAULT_INJECTION=1 to crash actors on purpose');
   }
   if (!known) throw new OfsError('ENOENT', `no actor named ${actor} here`);
+}
+
+/**
+ * The fault-injection requests every role serves: `admin.blockEventLoop`
+ * stops the main thread (Atomics.wait: no CPU burnt) while ZeroMQ's and
+ * libuv's threads go on receiving and writing, the way a long synchronous
+ * computation would. The ZooKeeper client pings only from the main thread,
+ * so this is what tells whether a stall costs a process its session.
+ */
+export function faultInjectionHandlers(): HandlerMap {
+  return {
+    'admin.blockEventLoop': async ({ ms }) => {
+      if (!faultInjectionEnabled()) throw new OfsError('EINVAL', 'fault injection is off: start the process with OFS_FAULT_INJECTION=1 to block its event loop');
+      const started = Date.now();
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+      return { body: { blockedMs: Date.now() - started } };
+    },
+  };
 }
 
 /** Sends an actor the message that makes `crashable` throw inside it. */

@@ -27,6 +27,8 @@ export class MasterLink {
   /** Counts the watch's reports, to tell whether one came in during a lookup. */
   private reports = 0;
   private watch: Watch | undefined;
+  /** Calls waiting out a back-off: the watch's next report wakes them, to try again at once. */
+  private readonly sleepers = new Set<() => void>();
   private readonly offSession: () => void;
   private stopped = false;
   /** Request ids: this link's random prefix and a count (one random draw per client, not per call: it showed in profiles). */
@@ -45,6 +47,7 @@ export class MasterLink {
   /** Later calls fail with ECLOSED. */
   stop(): void {
     this.stopped = true;
+    this.wakeSleepers(); // calls waiting out a back-off fail now, with ECLOSED
     this.offSession();
     this.watch?.stop();
   }
@@ -60,8 +63,11 @@ export class MasterLink {
     if (RETRY_CACHED_TYPES.has(type)) body = { ...body, requestId: `${this.idPrefix}-${(this.requests++).toString(36)}` };
     const retryable = (err: unknown): err is OfsError => err instanceof OfsError && RETRYABLE.has(err.code);
     let failed = false;
+    /** The watch's reports when the last attempt started. */
+    let reportsBefore = this.reports;
     const attempt = async () => {
       if (this.stopped) throw new OfsError('ECLOSED', `${type}: this client was closed`);
+      reportsBefore = this.reports;
       try {
         // After a failure the watch may be stale (ZooKeeper down, the master
         // restarted on the same address as a standby): ask ZooKeeper itself.
@@ -78,7 +84,17 @@ export class MasterLink {
       }
     };
     const started = Date.now();
-    return retry(attempt, { deadline: () => deadline, retryable }).catch((err: unknown) => {
+    // A failover is seen first by the watch: a call waiting out its back-off goes again at once,
+    // and so does one whose attempt failed after a report came (a new master, still taking over).
+    const wake = (wakeUp: () => void) => {
+      if (this.reports !== reportsBefore) {
+        wakeUp();
+        return () => {};
+      }
+      this.sleepers.add(wakeUp);
+      return () => void this.sleepers.delete(wakeUp);
+    };
+    return retry(attempt, { deadline: () => deadline, retryable, wake }).catch((err: unknown) => {
       if (!retryable(err)) throw err;
       throw new OfsError(err.code, `${type}: no active master answered within ${Date.now() - started} ms: ${err.message}`);
     });
@@ -100,7 +116,14 @@ export class MasterLink {
         this.address = undefined;
         this.rpc.reset(current, 'another master was elected');
       }
+      this.wakeSleepers();
     });
+  }
+
+  private wakeSleepers(): void {
+    const sleepers = [...this.sleepers];
+    this.sleepers.clear();
+    for (const wakeUp of sleepers) wakeUp();
   }
 
   private async resolve(deadline: number, lookUp: boolean): Promise<string> {

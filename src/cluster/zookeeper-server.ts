@@ -61,9 +61,11 @@ export function zooKeeperClasspath(confDir: string, jar: string): string {
 
 /** Used when the repository's zoo.cfg cannot be found (an installed build without it). */
 export const DEFAULT_ZOO_CFG = [
-  'tickTime=1000',
-  'initLimit=10',
-  'syncLimit=5',
+  'tickTime=100',
+  'minSessionTimeout=1000',
+  'maxSessionTimeout=20000',
+  'initLimit=100',
+  'syncLimit=50',
   'maxClientCnxns=0',
   '4lw.commands.whitelist=ruok,srvr,mntr',
   'admin.enableServer=false',

@@ -167,6 +167,11 @@ export const protocol = {
 
   /** Chaos testing (OFS_FAULT_INJECTION=1 only): make one named actor crash, as a bug would. */
   'admin.crashActor': { request: z.object({ actor: z.string().min(1).max(64) }), reply: z.object({ crashed: z.string() }) },
+  /**
+   * Chaos testing (OFS_FAULT_INJECTION=1 only): block the process's event loop for `ms`, as a long
+   * synchronous computation or GC pause would (ZeroMQ's and libuv's own threads run on). Answered after.
+   */
+  'admin.blockEventLoop': { request: z.object({ ms: z.number().int().min(1).max(60_000) }), reply: z.object({ blockedMs: nonNegative }) },
 
   // a master that just took over → chunkserver: everything it holds
   'chunkserver.report': { request: empty, reply: chunkserverLoad.extend({ chunks: z.array(chunkReportEntry) }) },

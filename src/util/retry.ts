@@ -13,6 +13,13 @@ export interface RetryOptions {
   retryable?: (err: unknown) => boolean;
   /** Runs after the wait, before the next attempt: drop what the failure made stale. */
   beforeRetry?: (err: unknown) => void | Promise<void>;
+  /**
+   * Called at each wait with a function that ends it early, for when waiting
+   * on is pointless (the client's watch saw the masters change); returns a
+   * function that withdraws it. The next attempt then starts at once, and
+   * the back-off starts over from its first delay.
+   */
+  wake?: (wakeUp: () => void) => () => void;
 }
 
 /**
@@ -31,11 +38,29 @@ export async function retry<T>(attempt: () => Promise<T>, options: RetryOptions)
     } catch (err) {
       const delay = backoff.delayMs();
       if (isClosed(err) || options.retryable?.(err) === false || Date.now() + delay >= options.deadline()) throw err;
-      await sleep(delay);
-      backoff = backoff.next();
+      const woken = options.wake ? await sleepUnlessWoken(delay, options.wake) : (await sleep(delay), false);
+      backoff = woken ? ExponentialBackoff.start(backoff.options) : backoff.next();
       await options.beforeRetry?.(err);
     }
   }
+}
+
+/** Sleeps `ms`, or less if woken (`wake` may wake it at once); true if woken. */
+function sleepUnlessWoken(ms: number, wake: NonNullable<RetryOptions['wake']>): Promise<boolean> {
+  return new Promise((resolve) => {
+    let done = false;
+    const end = (woken: boolean): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      withdraw?.();
+      resolve(woken);
+    };
+    const timer = setTimeout(() => end(false), ms);
+    let withdraw: (() => void) | undefined;
+    withdraw = wake(() => end(true));
+    if (done) withdraw();
+  });
 }
 
 function isClosed(err: unknown): boolean {

@@ -48,7 +48,7 @@ export class RenewingZkSession {
       if (remaining <= 0) {
         throw new OfsError(
           'EUNAVAILABLE',
-          `no ZooKeeper session: the last one to ${this.connect} was lost and no ZooKeeper server has granted a new one yet (is ZooKeeper running?)`,
+          `ZooKeeper at ${this.connect} did not answer in time: the last session was lost and no server has granted a new one yet (is ZooKeeper running?)`,
         );
       }
       await new Promise<void>((resolve) => {

@@ -9,10 +9,14 @@ export interface ConnectOptions {
   /** How long to wait for the first server to accept the session (default 5000 ms). */
   connectTimeoutMs?: number;
   /**
-   * Session timeout asked of the server (default 4000 ms). The server clamps it
-   * to [2, 20] × its tickTime; `ZkSession.sessionTimeoutMs` is what it granted.
-   * Ephemeral znodes of a process that dies without closing vanish this long
-   * after its last heartbeat.
+   * Session timeout asked of the server (default DEFAULT_SESSION_TIMEOUT_MS).
+   * The server clamps it to its min/maxSessionTimeout (zoo.cfg: 1 to 20 s);
+   * `ZkSession.sessionTimeoutMs` is what it granted. Ephemeral znodes of a
+   * process that dies without closing vanish this long after its last ping
+   * (plus up to one server tick). The native client pings from this
+   * process's event loop, and so does the session's keep-alive (see
+   * ZkSession.touch): an event loop blocked for 9/10 of the timeout may
+   * cost the session.
    */
   sessionTimeoutMs?: number;
   /**
@@ -50,7 +54,19 @@ export type SessionLoss = 'expired' | 'disconnected-too-long' | 'auth-failed';
 export type SessionEnd = SessionLoss | 'closed';
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
-const DEFAULT_SESSION_TIMEOUT_MS = 4000;
+/**
+ * The session timeout every OFS process asks for unless told otherwise: how
+ * long after a crash the active master is replaced. The native client (the
+ * `zookeeper` package links the single-threaded libzookeeper_st and drives
+ * it from libuv) sends only when this process's event loop runs, so an
+ * event loop blocked for most of it (9/10, with the keep-alive) may cost
+ * the session. docs/design.md ("Session timeout") compares that with the
+ * stalls measured here.
+ */
+export const DEFAULT_SESSION_TIMEOUT_MS = 1500;
+
+/** Keep-alive reads per session timeout (see ZkSession.touch). */
+const KEEP_ALIVE_PER_TIMEOUT = 10;
 
 const NATIVE_LOG_LEVELS: Record<NativeLogLevel, number> = { silent: 0, error: 1, warn: 2, info: 3, debug: 4 };
 
@@ -139,6 +155,8 @@ type Listener<A extends unknown[]> = (...args: A) => void | Promise<void>;
 export class ZkSession {
   private current: SessionState = 'connected';
   private lostTimer: NodeJS.Timeout | undefined;
+  private readonly keepAliveTimer: NodeJS.Timeout;
+  private touching = false;
   private readonly expiredListeners = new Set<Listener<[SessionLoss]>>();
   private readonly endedListeners = new Set<Listener<[SessionEnd]>>();
   private readonly disconnectedListeners = new Set<Listener<[]>>();
@@ -160,6 +178,8 @@ export class ZkSession {
     client.on('connecting', () => this.disconnected());
     client.on('connect', () => this.reconnected());
     client.on('close', (_client: unknown, code: number) => this.nativeClosed(code));
+    this.keepAliveTimer = setInterval(() => this.touch(), Math.max(50, Math.round(this.sessionTimeoutMs / KEEP_ALIVE_PER_TIMEOUT)));
+    this.keepAliveTimer.unref();
   }
 
   get state(): SessionState {
@@ -236,6 +256,21 @@ export class ZkSession {
     this.end('closed');
   }
 
+  /**
+   * The native client pings only after a third of the timeout without
+   * sending anything, so a process stalled just before a ping was due has
+   * only 2/3 of the timeout left before the server expires it. A tiny read
+   * every tenth of the timeout keeps the server's last sight of us recent:
+   * a stall must then last 9/10 of the timeout to cost the session.
+   */
+  private touch(): void {
+    if (this.current !== 'connected' || this.touching) return;
+    this.touching = true;
+    this.client.a_exists('/', false, () => {
+      this.touching = false;
+    });
+  }
+
   private disconnected(): void {
     if (this.current !== 'connected') return;
     this.current = 'disconnected';
@@ -266,6 +301,7 @@ export class ZkSession {
   private end(reason: SessionEnd): void {
     if (!this.isOpen) return;
     clearTimeout(this.lostTimer);
+    clearInterval(this.keepAliveTimer);
     this.endReason = reason;
     this.current = reason === 'closed' ? 'closed' : 'expired';
     // Synchronously emits 'close' (code 0), which nativeClosed ignores as the state has moved on.

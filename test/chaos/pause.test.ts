@@ -1,11 +1,14 @@
 import test from 'ava';
 import { ChaosWorkload, chaosCluster, livePidOf, noteProblem, Pauses, probeWrite, settle, sleep, startChaos, waitForMasters } from '../helpers/chaos.js';
 import { activeMaster } from '../helpers/workload.js';
+import { DEFAULT_SESSION_TIMEOUT_MS } from '../../src/zk/session.js';
 
 const REPLICATION = 3;
 const LEASE_MS = 3_000;
 /** The ZooKeeper session timeout of every role: a pause longer than this loses the session. */
-const ZK_SESSION_MS = 4_000;
+const ZK_SESSION_MS = DEFAULT_SESSION_TIMEOUT_MS;
+/** A pause outlasts both the session and the leases. */
+const OUTLASTED_MS = Math.max(ZK_SESSION_MS, LEASE_MS);
 
 // A process that stops without dying (a long GC pause, a frozen VM) is the
 // hard case: when it wakes up it still believes it holds its ZooKeeper
@@ -27,7 +30,7 @@ test('SIGSTOP/SIGCONT of a chunkserver or the active master past its ZooKeeper s
   await run.eachRound(async (round) => {
     await sleep(schedule.int(1000, 4000));
     const master = schedule.chance(0.5);
-    const ms = schedule.int(ZK_SESSION_MS + 1_500, ZK_SESSION_MS + 5_000);
+    const ms = schedule.int(OUTLASTED_MS + 1_500, OUTLASTED_MS + 5_000);
     const csTarget = schedule.pick(chunkservers);
     const before = master ? await activeMaster(cluster, client) : undefined;
     const id = before?.processId ?? csTarget;

@@ -106,10 +106,11 @@ export class TestCluster {
       '--chunk-size', String(spec.chunkSize ?? 256 * 1024),
       '--heartbeat-ms', String(spec.heartbeatMs ?? 300),
       '--lease-ms', String(spec.leaseMs ?? 5000),
-      '--zk-session-ms', String(spec.zkSessionMs ?? 4000),
       '--scrub-interval-ms', String(spec.scrubIntervalMs ?? 200),
       '--gc-interval', String(spec.gcIntervalMs ?? 600_000),
       ...(spec.capacity ? ['--capacity', String(spec.capacity)] : []),
+      // Unless a test says otherwise, the default every user gets (DEFAULT_SESSION_TIMEOUT_MS).
+      ...(spec.zkSessionMs ? ['--zk-session-ms', String(spec.zkSessionMs)] : []),
     ];
     const supervisor = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';

@@ -126,7 +126,7 @@ async function worksAgain(t: ExecutionContext, cluster: TestCluster, client: Ofs
   }
 }
 
-/** Stops ZooKeeper for this long before killing it: the client's ZooKeeper session (4 s) is lost for certain, as in the chaos run. */
+/** Stops ZooKeeper for this long before killing it: the client's ZooKeeper session (1.5 s) is lost for certain, as in the chaos run. */
 const FROZEN_MS = 8_000;
 
 // Issue 16: a client whose ZooKeeper session was lost while ZooKeeper was

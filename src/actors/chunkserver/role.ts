@@ -3,6 +3,7 @@ import { ChunkStore } from '../../storage/chunk-store.js';
 import { RpcClient } from '../../transport/rpc-client.js';
 import { RpcServer } from '../../transport/rpc-server.js';
 import type { Logger } from '../../util/logger.js';
+import { warnOfStalls } from '../../util/stall-watch.js';
 import { watchMasters } from '../../zk/election.js';
 import { ensurePaths } from '../../zk/paths.js';
 import { registerChunkserver } from '../../zk/registry.js';
@@ -12,6 +13,7 @@ import { UNFINISHED_COPY_VERSION } from './chunk-replica-actor.js';
 import { spawnChunkserverActor } from './chunkserver-actor.js';
 import type { ChunkserverProcess } from './chunkserver-process.js';
 import { EpochFence } from './epoch-fence.js';
+import { faultInjectionHandlers } from '../supervision.js';
 import { chunkHandlers } from './handlers.js';
 import { HeldLeases } from './held-leases.js';
 import { MasterChannel } from './master-channel.js';
@@ -76,11 +78,12 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
     log,
   };
   const master = new MasterChannel(process, options.heartbeatMs);
-  const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, { id, epoch: () => fence.epoch, log, handlers: chunkHandlers(process, master) });
+  const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, { id, epoch: () => fence.epoch, log, handlers: { ...chunkHandlers(process, master), ...faultInjectionHandlers() } });
   process.address = server.address;
 
   const zk = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs });
   zk.onExpired(() => options.onFatal('ZooKeeper session expired'));
+  const stopStallWatch = warnOfStalls(log, zk.sessionTimeoutMs);
   await ensurePaths(zk);
   const masters = watchMasters(zk, (list) => master.masterChanged(list[0]));
   await registerChunkserver(zk, { id, address: process.address });
@@ -94,6 +97,7 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
     address: process.address,
     async stop() {
       clearInterval(heartbeats);
+      stopStallWatch();
       scrubber.stop();
       masters.stop();
       server.close();

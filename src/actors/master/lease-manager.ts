@@ -38,6 +38,14 @@ interface LeaseState {
 export interface LeaseSettings {
   leaseMs: number;
   chunkSize: number;
+  /**
+   * Settles once a master that just took over has heard where replicas are
+   * (every chunkserver's report, or a bounded wait). Leases wait for it: a
+   * new chunk placed earlier would go to fewer servers than it should, and
+   * a lease on an existing chunk would leave its unreported replicas stale.
+   * Namespace requests do not wait.
+   */
+  placementReady?: Promise<void>;
 }
 
 const CALL_TIMEOUT_MS = 3_000;
@@ -141,7 +149,8 @@ export function spawnLeaseManager(
       switch (msg.kind) {
         case 'lease': {
           const { kind: _, ...request } = msg;
-          askResult(master)((sender: Ref<Result<LeaseCandidate>>) => ({ kind: 'prepare-lease', path: msg.path, index: msg.index, sender })).then(
+          const ready = settings.placementReady ?? Promise.resolve();
+          ready.then(() => askResult(master)((sender: Ref<Result<LeaseCandidate>>) => ({ kind: 'prepare-lease', path: msg.path, index: msg.index, sender }))).then(
             (candidate) => dispatch(ctx.self, { kind: 'prepared', request, candidate }),
             (err) => dispatch(msg.sender, failed(err)),
           );

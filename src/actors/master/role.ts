@@ -3,11 +3,13 @@ import { MasterStore } from '../../storage/master-store.js';
 import { RpcClient } from '../../transport/rpc-client.js';
 import { RpcServer } from '../../transport/rpc-server.js';
 import type { Logger } from '../../util/logger.js';
+import { warnOfStalls } from '../../util/stall-watch.js';
 import { watchMasters } from '../../zk/election.js';
 import { ensurePaths } from '../../zk/paths.js';
 import { watchChunkservers } from '../../zk/registry.js';
 import { connectZk } from '../../zk/session.js';
 import { loadOrCreateIdentity } from '../node-identity.js';
+import { faultInjectionHandlers } from '../supervision.js';
 import { masterHandlers } from './handlers.js';
 import type { MasterMessage } from './master-messages.js';
 import type { MasterProcess } from './master-process.js';
@@ -75,11 +77,12 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
     rpc: new RpcClient(id, () => process.epoch),
     log,
   };
-  const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, { id, epoch: () => process.epoch, handlers: masterHandlers(process), log });
+  const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, { id, epoch: () => process.epoch, handlers: { ...masterHandlers(process), ...faultInjectionHandlers() }, log });
   process.address = server.address;
 
   const zk = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs });
   zk.onExpired(() => options.onFatal('ZooKeeper session expired: another master may be active now; stepping down'));
+  const stopStallWatch = warnOfStalls(log, zk.sessionTimeoutMs);
   await ensurePaths(zk);
   const streams = new StandbyStreams(process, zk, store, options.onFatal);
   const attachment = new StandbyAttachment(process);
@@ -116,6 +119,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
     isActive: () => process.mode === 'active',
     async stop() {
       clearInterval(ticks);
+      stopStallWatch();
       attachment.stop();
       process.snapshots.stop();
       mastersWatch.stop();

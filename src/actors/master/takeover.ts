@@ -35,9 +35,10 @@ const YIELD_CHECK_MS = 500;
  * takes over. Only a master in the in-sync set may serve (one that fell out
  * of it may lack acknowledged events); it takes a new epoch, takes the
  * standby actor's state, spawns the active actors, and asks every
- * chunkserver what it holds. Until those reports are in (safe mode, as in
- * HDFS) no re-replication starts: replicas not yet reported would look
- * missing and be copied, and versions bumped, for nothing.
+ * chunkserver what it holds. It serves namespace requests at once; leases
+ * wait for those reports (at most --dead-after-ms), and re-replication waits
+ * --dead-after-ms longer (safe mode, as in HDFS): replicas not yet reported
+ * would look missing and be copied, and versions bumped, for nothing.
  */
 export class Candidacy {
   constructor(
@@ -92,7 +93,12 @@ export class Candidacy {
       this.streams.sink,
       log,
     );
-    const leases = spawnLeaseManager(this.system, master, process.rpc, { leaseMs: settings.leaseMs, chunkSize: settings.chunkSize }, log);
+    // Namespace requests are served at once; leases wait for the chunkservers' reports, for at most
+    // --dead-after-ms (a chunkserver that has not answered by then counts as dead anyway).
+    let reported!: () => void;
+    const reports = new Promise<void>((resolve) => (reported = resolve));
+    const placementReady = Promise.race([reports, sleep(settings.deadAfterMs, undefined, { ref: false })]).then(() => undefined);
+    const leases = spawnLeaseManager(this.system, master, process.rpc, { leaseMs: settings.leaseMs, chunkSize: settings.chunkSize, placementReady }, log);
     const replication = spawnReplicationManager(
       this.system,
       master,
@@ -107,7 +113,10 @@ export class Candidacy {
     log.info({ id, address, epoch: process.epoch, seq: taken.ns.seq }, 'elected: serving as the active master');
     void this.collectChunkReports()
       .catch((err: Error) => log.warn({ err: err.message }, 'could not list the chunkservers to ask for reports; waiting for their heartbeats'))
-      .finally(() => setTimeout(() => (process.replicationReady = true), settings.deadAfterMs).unref());
+      .finally(() => {
+        reported();
+        setTimeout(() => (process.replicationReady = true), settings.deadAfterMs).unref();
+      });
   }
 
   /** Chunk locations are soft state: ask every chunkserver what it holds. */
