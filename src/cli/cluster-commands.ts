@@ -3,7 +3,7 @@ import { readClusterFile } from '../cluster/cluster-file.js';
 import { Supervisor } from '../cluster/supervisor.js';
 import { createLogger } from '../util/logger.js';
 import { OfsError } from '../core/errors.js';
-import { DEFAULT_SESSION_TIMEOUT_MS } from '../zk/session.js';
+import { CHUNKSERVER_SESSION_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS } from '../zk/session.js';
 import { reportAndExit } from './errors.js';
 import { parseByteCount, parseChunkSize, parseLeaseMs, parseNonNegativeInt, parsePort, parsePositiveInt } from './options.js';
 
@@ -21,7 +21,7 @@ export function registerClusterCommands(program: Command): void {
     .option('--capacity <bytes>', 'per-chunkserver capacity (default: the disk)', parseByteCount)
     .option('--zk-port <port>', 'ZooKeeper client port (default: a free one)', parsePort)
     .option('--heartbeat-ms <ms>', 'chunkserver heartbeat interval', parsePositiveInt, 1000)
-    .option('--zk-session-ms <ms>', 'ZooKeeper session timeout of every role (1000-20000 with the shipped zoo.cfg)', parsePositiveInt, DEFAULT_SESSION_TIMEOUT_MS)
+    .option('--zk-session-ms <ms>', `ZooKeeper session timeout of every role (1000-20000 with the shipped zoo.cfg; default: masters ${DEFAULT_SESSION_TIMEOUT_MS}, chunkservers ${CHUNKSERVER_SESSION_TIMEOUT_MS})`, parsePositiveInt)
     .option('--lease-ms <ms>', 'chunk lease duration', parseLeaseMs, 60_000)
     .option('--gc-interval <ms>', 'how long deleted files stay in the trash before GC', parsePositiveInt, 10 * 60_000)
     .option('--scrub-interval-ms <ms>', 'each chunkserver verifies one chunk this often (0: never)', parseNonNegativeInt, 10_000)

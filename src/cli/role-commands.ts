@@ -3,7 +3,7 @@ import { runChunkserver } from '../actors/chunkserver/role.js';
 import { runMaster } from '../actors/master/role.js';
 import { createLogger } from '../util/logger.js';
 import { runZooKeeperForeground } from '../cluster/zookeeper-server.js';
-import { DEFAULT_SESSION_TIMEOUT_MS } from '../zk/session.js';
+import { CHUNKSERVER_SESSION_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS } from '../zk/session.js';
 import { reportAndExit } from './errors.js';
 import { parseByteCount, parseChunkSize, parseLeaseMs, parseNonNegativeInt, parsePort, parsePositiveInt, parseZkAddress } from './options.js';
 
@@ -62,7 +62,7 @@ export function registerRoleCommands(program: Command): void {
     .option('--port <port>', 'port (0 picks a free one)', parsePort, 0)
     .option('--capacity <bytes>', 'most bytes to store (default: the disk)', parseByteCount)
     .option('--heartbeat-ms <ms>', 'heartbeat interval', parsePositiveInt, 1000)
-    .option('--zk-session-ms <ms>', 'ZooKeeper session timeout (1000-20000 with the shipped zoo.cfg)', parsePositiveInt, DEFAULT_SESSION_TIMEOUT_MS)
+    .option('--zk-session-ms <ms>', 'ZooKeeper session timeout (1000-20000 with the shipped zoo.cfg)', parsePositiveInt, CHUNKSERVER_SESSION_TIMEOUT_MS)
     .option('--scrub-interval-ms <ms>', 'verify the checksums of one stored chunk this often (0: never)', parseNonNegativeInt, 10_000)
     .action(async (opts) => {
       const log = createLogger('chunkserver');

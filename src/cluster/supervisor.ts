@@ -16,7 +16,8 @@ export interface ClusterOptions {
   replication: number;
   chunkSize: number;
   heartbeatMs: number;
-  zkSessionMs: number;
+  /** Every role's ZooKeeper session timeout; each role's own default if absent. */
+  zkSessionMs?: number;
   leaseMs: number;
   scrubIntervalMs: number;
   gcInterval: number;
@@ -59,7 +60,8 @@ export class Supervisor {
     this.zk = `127.0.0.1:${zkPort}`;
     await this.launch({ role: 'zookeeper', id: 'zookeeper', port: zkPort, dir: join(dir, 'zookeeper') }, ['--port', String(zkPort)]);
     await waitForZooKeeper('127.0.0.1', zkPort, 20_000);
-    const common = ['--zk', this.zk, '--heartbeat-ms', String(this.options.heartbeatMs), '--zk-session-ms', String(this.options.zkSessionMs)];
+    const session = this.options.zkSessionMs ? ['--zk-session-ms', String(this.options.zkSessionMs)] : [];
+    const common = ['--zk', this.zk, '--heartbeat-ms', String(this.options.heartbeatMs), ...session];
     for (let i = 0; i < this.options.masters; i++) {
       const port = await findFreePort();
       await this.launch({ role: 'master', id: `master-${i}`, port, dir: join(dir, `master-${i}`) }, [
