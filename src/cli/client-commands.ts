@@ -242,7 +242,7 @@ export function registerClientCommands(program: Command): void {
     .addOption(zkOption())
     .action(
       withClient('status', async (client, opts: { json?: boolean }) => {
-        const status = await client.status();
+        const status = await client.status({ underReplicated: true });
         process.stdout.write(`${opts.json ? JSON.stringify(status, null, 2) : formatStatus(status)}\n`);
       }),
     );

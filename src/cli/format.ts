@@ -51,7 +51,7 @@ export function formatStatus(status: ClusterStatus): string {
   const lines = [
     `active master:  ${status.master.id} at ${status.master.address} (epoch ${status.master.epoch}, event ${status.master.seq})`,
     `standby:        ${status.standby.map(formatStandby).join(', ') || 'none: mutations are durable on the active master only'}`,
-    `files: ${status.files}   chunks: ${status.chunks}   under-replicated: ${status.underReplicated}   replication: ${status.replication}   chunk size: ${formatBytes(status.chunkSize)}`,
+    `files: ${status.files}   chunks: ${status.chunks}   under-replicated: ${status.underReplicated ?? '?'}   replication: ${status.replication}   chunk size: ${formatBytes(status.chunkSize)}`,
     `chunkservers:   ${status.chunkservers.length} live`,
   ];
   for (const cs of status.chunkservers) {

@@ -229,8 +229,12 @@ export class OfsClient {
     return this.master.call('master.locate', { path });
   }
 
-  /** `digest`: have the master digest its whole namespace too (a walk of it; for comparing masters). */
-  async status(options: { digest?: boolean } = {}): Promise<ClusterStatus> {
+  /**
+   * The cluster as the active master sees it. `digest`: a digest of its whole
+   * namespace too (for comparing masters); `underReplicated`: a count of the
+   * chunks short of replicas. Each is a look at everything the master holds.
+   */
+  async status(options: { digest?: boolean; underReplicated?: boolean } = {}): Promise<ClusterStatus> {
     return this.master.call('master.status', options);
   }
 

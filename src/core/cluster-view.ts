@@ -106,11 +106,9 @@ export class ClusterView {
     return [...this.servers.values()].filter((s) => this.isLive(s, now));
   }
 
-  /** Drops servers whose heartbeats stopped; returns their ids. */
-  expire(now: number): string[] {
-    const dead = [...this.servers.values()].filter((s) => !this.isLive(s, now)).map((s) => s.id);
-    dead.forEach((id) => this.remove(id));
-    return dead;
+  /** Servers whose heartbeats stopped, for the caller to `remove`. */
+  expiring(now: number): string[] {
+    return [...this.servers.values()].filter((s) => !this.isLive(s, now)).map((s) => s.id);
   }
 
   /** Live holders of a chunk at exactly `version` (older ones are stale and never served). */

@@ -3,7 +3,7 @@ import type { ClusterView } from './cluster-view.js';
 import { OfsError } from './errors.js';
 import type { ChunkTable } from './chunk-table.js';
 import { entriesAfter } from './dir-entries.js';
-import { lookup, ownedChunks, walkFiles, type FileNode, type Namespace } from './namespace.js';
+import { lookup, ownedChunks, walkFiles, type ChunkOwners, type FileNode, type Namespace } from './namespace.js';
 
 /**
  * The master's read-only answers, as functions of the namespace, the
@@ -99,18 +99,8 @@ export function fsck(ns: Namespace, view: ClusterView, settings: ReplicaSettings
   return { files: [...files.values()], summary, replication: settings.replication };
 }
 
-/** The cluster part of `master.status`: live chunkservers, counts, chunks short of replicas. The role adds who it is. */
-export function clusterStatus(
-  table: ChunkTable,
-  view: ClusterView,
-  settings: ReplicaSettings,
-  now: number,
-): Omit<ReplyOf<'master.status'>, 'master' | 'standby'> {
-  let underReplicated = 0;
-  for (const [chunkId, { version }] of table.chunks) {
-    // Version 0: a chunk under a hole, never written, on no server by design.
-    if (version > 0 && view.holders(chunkId, version, now).length < settings.replication) underReplicated++;
-  }
+/** The cluster part of `master.status`: live chunkservers and counts. The role adds who it is. */
+export function clusterStatus(table: ChunkTable, view: ClusterView, settings: ReplicaSettings, now: number): Omit<ReplyOf<'master.status'>, 'master' | 'standby'> {
   return {
     chunkservers: view
       .liveServers(now)
@@ -120,6 +110,15 @@ export function clusterStatus(
     replication: settings.replication,
     files: table.files,
     chunks: table.chunks.size,
-    underReplicated,
   };
+}
+
+/** Written chunks short of live replicas: a look at every chunk, so `master.status` counts them only when asked. */
+export function countUnderReplicated(owners: ChunkOwners, view: ClusterView, settings: ReplicaSettings, now: number): number {
+  let underReplicated = 0;
+  for (const [chunkId, { version }] of owners) {
+    // Version 0: a chunk under a hole, never written, on no server by design.
+    if (version > 0 && view.holders(chunkId, version, now).length < settings.replication) underReplicated++;
+  }
+  return underReplicated;
 }

@@ -96,8 +96,11 @@ export const protocol = {
   /** Brings back the most recently deleted `path` from the trash. */
   'master.undelete': { request: z.object({ path: z.string(), requestId }), reply: empty },
   'master.status': {
-    /** `digest`: also a digest of the whole namespace (a walk of it: for audits and tests, not for every status). */
-    request: z.object({ digest: z.boolean().optional() }),
+    /**
+     * `digest`: also a digest of the whole namespace; `underReplicated`: also count the chunks short of
+     * replicas. Each looks at everything the master holds: for operators, audits and tests, not every status.
+     */
+    request: z.object({ digest: z.boolean().optional(), underReplicated: z.boolean().optional() }),
     reply: z.object({
       master: z.object({ id: z.string(), address, epoch: nonNegative, seq: nonNegative, digest: z.string().optional() }),
       /**
@@ -110,7 +113,7 @@ export const protocol = {
       replication: z.number().int().positive(),
       files: nonNegative,
       chunks: nonNegative,
-      underReplicated: nonNegative,
+      underReplicated: nonNegative.optional(),
     }),
   },
 

@@ -29,6 +29,8 @@ test('holders: only live servers at the exact version; full reports replace, par
   t.deepEqual(view.chunksOf('a'), ['c2']);
   // Heartbeats stop: the server is no longer live, then expired.
   t.deepEqual(view.holders('c2', 1, 5000), []);
-  t.deepEqual(view.expire(5000).sort(), ['a', 'b']);
+  t.deepEqual(view.expiring(5000).sort(), ['a', 'b']);
+  view.expiring(5000).forEach((id) => view.remove(id));
+  t.deepEqual(view.expiring(5000), []);
   t.false(view.heartbeat(load('a', 1), 5001), 'an expired server must send a full report again');
 });

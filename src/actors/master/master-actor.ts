@@ -3,8 +3,9 @@ import { ClusterView } from '../../core/cluster-view.js';
 import { decideCollectGarbage } from '../../core/commands.js';
 import type { MasterEvent, UnsequencedEvent } from '../../core/events.js';
 import * as plan from '../../core/master-planners.js';
-import { clusterStatus } from '../../core/master-queries.js';
+import { clusterStatus, countUnderReplicated } from '../../core/master-queries.js';
 import { decideRequest } from '../../core/master-requests.js';
+import { ReplicationScan } from '../../core/replication-scan.js';
 import { applyTracked, checkpointDue, type ChunkTable, type TrackedNamespace } from '../../core/chunk-table.js';
 import type { Namespace } from '../../core/namespace.js';
 import { namespaceDigest } from '../../core/namespace-snapshot.js';
@@ -27,12 +28,17 @@ interface MasterState {
    * standby append in order, so the newest append's promise covers all).
    */
   durable: Promise<void>;
+  /** Which chunks each replication tick looks at: a bounded slice, suspects first. */
+  scan: ReplicationScan;
   /** File path → when a client last asked where its chunks are: re-replication copies those chunks first. */
   readAt: Map<string, number>;
 }
 
 /** What a handler decided: the reply (or a promise of it, for work outside the actor) and the events to journal first. */
 type Handled<T> = { reply: T | Promise<T>; events?: UnsequencedEvent[] };
+
+/** Chunks each replication tick looks at (suspects, then as many of a walk over all): 20 ms or so of a tick. */
+const SCAN_PER_TICK = 20_000;
 
 /** A file located within this long counts as being read, for re-replication's priorities. */
 const READ_LATELY_MS = 60_000;
@@ -69,6 +75,12 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
 
   const owners = (state: MasterState) => state.table.chunks;
 
+  /** A chunkserver is gone: every chunk it held is one replica short, so the next replication ticks look at those first. */
+  const dropServer = (state: MasterState, id: string): void => {
+    state.scan.suspect(state.view.chunksOf(id));
+    state.view.remove(id);
+  };
+
   /**
    * Runs a handler, persists its events and answers once they are durable,
    * and so is everything the answer may show: a read waits for the events
@@ -97,10 +109,12 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
         return { reply: sink.checkpoint(ns) };
       case 'master.status': {
         const master = { id: settings.id, address: settings.address, epoch: settings.epoch(), seq: ns.seq, digest: body.digest ? namespaceDigest(ns) : undefined };
-        return { reply: { master, standby: settings.standbys(ns.seq), ...clusterStatus(state.table, view, settings, now) } };
+        const underReplicated = body.underReplicated ? countUnderReplicated(owners(state), view, settings, now) : undefined;
+        return { reply: { master, standby: settings.standbys(ns.seq), ...clusterStatus(state.table, view, settings, now), underReplicated } };
       }
     }
     const decided = decideRequest({ ns, view, owners: () => owners(state) }, settings, type, body, now);
+    if (type === 'master.reportCorrupt') state.scan.suspect([body.chunkId]);
     if (type === 'master.reportCorrupt') log.warn({ chunkserver: body.id, chunkId: body.chunkId, blocks: body.blocks, reply: decided.reply }, 'corrupt replica reported');
     if (type === 'master.locate') {
       const located = decided.reply as ReplyOf<'master.locate'>;
@@ -125,12 +139,14 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
           return { reply: candidate, events };
         });
       case 'lease-granted':
+        // A replica that missed the new version is stale: its chunk is one short.
+        if (msg.lease.failed.length > 0) state.scan.suspect([msg.lease.chunkId]);
         return answer(state, msg.sender, () => ({ reply: {}, events: plan.recordGrant(state.view, msg.lease) }));
       case 'chunk-lengths':
         return answer(state, msg.sender, () => ({ reply: {}, events: plan.sizesFromLengths(state.ns, msg.lengths, settings.chunkSize, now) }));
       case 'replication-needs':
         for (const [path, at] of state.readAt) if (now - at > READ_LATELY_MS) state.readAt.delete(path);
-        return answer(state, msg.sender, () => ({ reply: plan.replicationNeeds(owners(state), state.view, settings, (p) => state.readAt.has(p), now) }));
+        return answer(state, msg.sender, () => ({ reply: plan.replicationNeeds(state.scan.next(owners(state)), state.view, settings, (p) => state.readAt.has(p), now) }));
       case 'balance-move':
         return answer(state, msg.sender, () => ({ reply: plan.balanceMove(owners(state), state.view, settings, msg.threshold, now) }));
       case 'drop-replica':
@@ -143,16 +159,19 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
         return persist(state, events);
       }
       case 'expire-dead':
-        for (const id of state.view.expire(msg.now)) log.warn({ chunkserver: id }, 'chunkserver missed its heartbeats: dropped');
+        for (const id of state.view.expiring(msg.now)) {
+          log.warn({ chunkserver: id }, 'chunkserver missed its heartbeats: dropped');
+          dropServer(state, id);
+        }
         return state;
       case 'chunkserver-gone':
         if (state.view.servers.has(msg.id)) log.warn({ chunkserver: msg.id }, 'chunkserver left ZooKeeper: dropped');
-        state.view.remove(msg.id);
+        dropServer(state, msg.id);
         return state;
     }
   };
 
-  const initialState: MasterState = { ...initial, durable: Promise.resolve(), view: new ClusterView(settings.heartbeatTimeoutMs), sinceCheckpoint: 0, readAt: new Map() };
+  const initialState: MasterState = { ...initial, durable: Promise.resolve(), scan: new ReplicationScan(SCAN_PER_TICK), view: new ClusterView(settings.heartbeatTimeoutMs), sinceCheckpoint: 0, readAt: new Map() };
   // The namespace is the truth: a crash drops the message that caused it and keeps the state.
   return spawn(parent, crashable('master', receive), 'master', { initialState, onCrash: resumeOnCrash(log) });
 }
