@@ -111,6 +111,8 @@ async function measure(files: number, shapes: Shape[], extra: 'create-and-stat' 
       figures.checkpoint_s = round((performance.now() - started) / 1000, 2);
       // In sync again: the active logs it when the restarted standby holds every event (its old attachment would still say so now).
       const inSync = () => cluster.logLines(active, /"standby in sync"/);
+      // The first attach's line may reach the log after the status that said so.
+      await waitFor(async () => (await inSync()) >= 1, 30_000);
       const before = await inSync();
       await cluster.kill(standby);
       const killedAt = performance.now();

@@ -139,10 +139,16 @@ export function replicationNeeds(
   return { chunks, servers: live.map(({ id, address, free }) => ({ id, address, free })) };
 }
 
-/** The next replica to move to even out fills down to `threshold`, if any, and the spread now. */
+/**
+ * The next replica to move to even out fills down to `threshold`, if any, and
+ * the spread now. The master passes a bounded slice of its chunks (a walk, as
+ * for replication): a move is looked for among those.
+ */
 export function balanceMove(owners: ChunkOwners, view: ClusterView, settings: ReplicaSettings, threshold: number, now: number): BalanceMove {
   const live = view.liveServers(now);
   const servers = live.map(({ id, address, used, free }) => ({ id, address, used, capacity: used + free }));
+  // Balanced (most ticks): no look at any chunk.
+  if (usageSpread(servers) <= threshold) return { spread: usageSpread(servers), move: undefined };
   const chunks = [...owners]
     .filter(([, o]) => o.version > 0)
     .map(([chunkId, { path, index, version }]) => {

@@ -35,6 +35,8 @@ test('a standby restarted under load pulls a namespace of many pieces while the 
     }
   })();
 
+  // The first attach's line may reach the log after the status that said so.
+  await waitFor('the first attach logged', async () => (await cluster.logLines(active, /"standby in sync"/)) >= 1);
   const inSyncBefore = await cluster.logLines(active, /"standby in sync"/);
   await cluster.kill(standby);
   const killedAt = Date.now();

@@ -30,6 +30,8 @@ interface MasterState {
   durable: Promise<void>;
   /** Which chunks each replication tick looks at: a bounded slice, suspects first. */
   scan: ReplicationScan;
+  /** Which chunks a balancing tick looks for a move among: a walk of its own. */
+  balanceScan: ReplicationScan;
   /** File path → when a client last asked where its chunks are: re-replication copies those chunks first. */
   readAt: Map<string, number>;
 }
@@ -148,7 +150,7 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
         for (const [path, at] of state.readAt) if (now - at > READ_LATELY_MS) state.readAt.delete(path);
         return answer(state, msg.sender, () => ({ reply: plan.replicationNeeds(state.scan.next(owners(state)), state.view, settings, (p) => state.readAt.has(p), now) }));
       case 'balance-move':
-        return answer(state, msg.sender, () => ({ reply: plan.balanceMove(owners(state), state.view, settings, msg.threshold, now) }));
+        return answer(state, msg.sender, () => ({ reply: plan.balanceMove(state.balanceScan.next(owners(state)), state.view, settings, msg.threshold, now) }));
       case 'drop-replica':
         return answer(state, msg.sender, () => ({ reply: { dropped: plan.dropReplica(owners(state), state.view, settings, msg.chunkId, msg.serverId, now) } }));
       case 'replica-copied':
@@ -171,7 +173,7 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
     }
   };
 
-  const initialState: MasterState = { ...initial, durable: Promise.resolve(), scan: new ReplicationScan(SCAN_PER_TICK), view: new ClusterView(settings.heartbeatTimeoutMs), sinceCheckpoint: 0, readAt: new Map() };
+  const initialState: MasterState = { ...initial, durable: Promise.resolve(), scan: new ReplicationScan(SCAN_PER_TICK), balanceScan: new ReplicationScan(SCAN_PER_TICK), view: new ClusterView(settings.heartbeatTimeoutMs), sinceCheckpoint: 0, readAt: new Map() };
   // The namespace is the truth: a crash drops the message that caused it and keeps the state.
   return spawn(parent, crashable('master', receive), 'master', { initialState, onCrash: resumeOnCrash(log) });
 }
