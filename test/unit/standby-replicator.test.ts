@@ -89,3 +89,23 @@ test('a standby attaching again: the old attachment’s waiters go only once the
   await early;
   t.pass();
 });
+
+test('a superseded attachment that then finds its standby gone leaves the in-sync set and its waiters to the successor', async (t) => {
+  const standby = new FakeStandby();
+  const detached: string[] = [];
+  const goneHooks: ReplicatorHooks = { ...hooks([]), isRegistered: async () => false, onDetach: async (why) => void detached.push(why) };
+  const old = new StandbyReplicator({ id: 's', address: 'tcp://s' }, 10, Promise.resolve(), standby.rpc, goneHooks, log);
+  (await standby.next()).answer(10);
+  await tick();
+  const stuck = old.replicate([event(11)]);
+  const inFlight = await standby.next();
+  let recordOutOfSet!: () => void;
+  const outOfSet = new Promise<void>((resolve) => (recordOutOfSet = resolve));
+  old.supersede(new StandbyReplicator({ id: 's', address: 'tcp://s' }, 11, outOfSet, standby.rpc, hooks([]), log));
+  inFlight.fail(new OfsError('ETIMEDOUT', 'the old incarnation died with the batch'));
+  for (let i = 0; i < 5; i++) await tick();
+  t.deepEqual(detached, [], 'no detach: it would take the re-attached standby out of the in-sync set');
+  t.false(await settled(stuck), 'and no acknowledgement before the successor took the standby out of the set');
+  recordOutOfSet();
+  await stuck;
+});

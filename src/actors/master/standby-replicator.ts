@@ -57,6 +57,8 @@ export class StandbyReplicator {
    * the standby can reach it even under a steady load.
    */
   private closingIn = false;
+  /** A successor took the standby over: what this one still finds wrong is the successor's business. */
+  private superseded = false;
 
   constructor(
     readonly standby: StandbyRef,
@@ -81,6 +83,7 @@ export class StandbyReplicator {
    */
   supersede(successor: StandbyReplicator): void {
     this.detached = true;
+    this.superseded = true;
     void successor.outOfSet.then(() => this.release(Number.MAX_SAFE_INTEGER), () => undefined);
   }
 
@@ -135,6 +138,9 @@ export class StandbyReplicator {
     if (err.code === 'ESTALE') return this.hooks.onFenced(`standby ${this.standby.id} answered: ${err.message}`);
     const refused = err.code === 'EINVAL' || err.code === 'ENOTACTIVE';
     if (refused || !(await this.hooks.isRegistered())) {
+      // The standby attached again meanwhile: leaving the in-sync set now would undo its successor's
+      // membership, and the waiters here go when the successor has taken it out first (`supersede`).
+      if (this.superseded) return;
       const why = refused ? `refused: ${err.message}` : 'left ZooKeeper';
       this.detached = true;
       try {

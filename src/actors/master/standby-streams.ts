@@ -63,7 +63,9 @@ export class StandbyStreams {
           await this.recordInSync();
         },
         onDetach: async () => {
-          if (this.replicators.get(standby.id) === replicator) this.replicators.delete(standby.id);
+          // Superseded by a new attachment of the same standby: the in-sync set is the new one's to change.
+          if (this.replicators.get(standby.id) !== replicator) return;
+          this.replicators.delete(standby.id);
           this.inSync.delete(standby.id);
           await this.recordInSync();
         },
