@@ -120,8 +120,10 @@ export class StandbyReplicator {
           this.ackedSeq = Math.max(this.ackedSeq, body.seq);
           if (!this.inSync && this.queue.length <= MAX_BATCH) this.closingIn = true;
           if (!this.inSync && this.ackedSeq >= this.acknowledgedWithout) {
-            this.inSync = true;
+            // Recorded in ZooKeeper first: whoever sees it in sync (status, a takeover) finds it in the set.
+            // Meanwhile acknowledgements already wait for it (closingIn).
             await this.hooks.onInSync();
+            this.inSync = true;
             this.log.info({ standby: this.standby.id, seq: this.ackedSeq }, 'standby in sync');
           }
           this.release(this.ackedSeq);
