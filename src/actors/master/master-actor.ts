@@ -39,7 +39,7 @@ interface MasterState {
 /** What a handler decided: the reply (or a promise of it, for work outside the actor) and the events to journal first. */
 type Handled<T> = { reply: T | Promise<T>; events?: UnsequencedEvent[] };
 
-/** Chunks each replication tick looks at (suspects, then as many of a walk over all): 20 ms or so of a tick. */
+/** Chunks each replication or balancing tick looks at (suspects, then as many of a walk over all): a bounded share of the tick, and a million chunks walked in 50 ticks. */
 const SCAN_PER_TICK = 20_000;
 
 /** A file located within this long counts as being read, for re-replication's priorities. */
