@@ -31,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { Dealer } from 'zeromq';
 import type { OfsClient } from '../src/client/ofs-client.js';
 import { writeCheckpoint } from '../src/storage/checkpoint.js';
-import { TestCluster } from '../test/helpers/cluster.js';
+import { TestCluster, waitFor } from '../test/helpers/cluster.js';
 import { seedDir, seedPieces, type Shape } from '../test/helpers/seed-namespace.js';
 import { waitForNewActiveWithStandby } from '../test/helpers/workload.js';
 
@@ -112,25 +112,17 @@ async function measure(files: number, shapes: Shape[], extra: 'create-and-stat' 
       // In sync again: the active logs it when the restarted standby holds every event (its old attachment would still say so now).
       const inSync = () => cluster.logLines(active, /"standby in sync"/);
       // The first attach's line may reach the log after the status that said so.
-      await waitFor(async () => (await inSync()) >= 1, 30_000);
+      await waitFor('the first attach logged', async () => (await inSync()) >= 1);
       const before = await inSync();
       await cluster.kill(standby);
       const killedAt = performance.now();
-      await waitFor(async () => (await inSync()) > before, 300_000);
+      await waitFor('the restarted standby in sync', async () => (await inSync()) > before, 300_000);
       figures.restart_s = round((performance.now() - killedAt) / 1000, 2);
     }
     await Promise.all(clients.map((c) => c.close()));
     return figures;
   } finally {
     await cluster.stop();
-  }
-}
-
-async function waitFor(ready: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ready().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`not ready within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 

@@ -148,7 +148,8 @@ export function balanceMove(owners: ChunkOwners, view: ClusterView, settings: Re
   const live = view.liveServers(now);
   const servers = live.map(({ id, address, used, free }) => ({ id, address, used, capacity: used + free }));
   // Balanced (most ticks): no look at any chunk.
-  if (usageSpread(servers) <= threshold) return { spread: usageSpread(servers), move: undefined };
+  const spread = usageSpread(servers);
+  if (spread <= threshold) return { spread, move: undefined };
   const chunks = [...owners]
     .filter(([, o]) => o.version > 0)
     .map(([chunkId, { path, index, version }]) => {
@@ -177,7 +178,7 @@ export function balanceMove(owners: ChunkOwners, view: ClusterView, settings: Re
     from: { id: picked.from.id, address: picked.from.address },
     to: { id: picked.to.id, address: picked.to.address },
   };
-  return { spread: usageSpread(servers), move };
+  return { spread, move };
 }
 
 /** Reported replicas no file owns, or at a version below the file's: delete them (GFS 4.4). */
