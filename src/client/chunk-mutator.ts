@@ -22,8 +22,17 @@ export interface MutationResult {
 }
 
 const CHUNK_CALL_TIMEOUT_MS = 30_000;
+/**
+ * Mutations this small send their bytes with the commit, and the primary on
+ * to each secondary, instead of pushing them down the chain first (GFS 3.2):
+ * below this, the push's extra round trip costs more than the primary's link
+ * carrying the bytes twice.
+ */
+const INLINE_MAX_BYTES = 64 * 1024;
 /** A lease is asked for again after this share of its life, so a client never leans on an expired one. */
 const LEASE_REUSE_FRACTION = 0.5;
+/** Leases a client keeps for reuse: enough for the chunks it writes at once. */
+const MAX_CACHED_LEASES = 1024;
 /** Pause before asking again for a lease the master could not grant (usually one a dead primary holds until it expires). */
 const LEASE_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 250, jitter: 0.3 };
 /** Errors of a chunk mutation that no retry can fix: a full replica, a closed client. */
@@ -88,23 +97,30 @@ export class ChunkMutator {
   }
 
   private async attempt(lease: Lease, mode: 'write' | 'append', offset: number, data: Buffer, deadline: number): Promise<Omit<MutationResult, 'attempts'>> {
-    const bufferId = randomBytes(12).toString('hex');
-    const [head, ...chain] = lease.replicas.map((r) => r.address);
-    const pushTimeoutMs = timeLeft(deadline, CHUNK_CALL_TIMEOUT_MS, `pushing chunk ${lease.chunkId}`);
-    await this.rpc.call(head!, 'chunk.push', { bufferId, chain }, { data: [data], timeoutMs: pushTimeoutMs });
+    // Small bytes ride with the commit: a push of its own would cost a round trip along the chain.
+    const bufferId = data.length > INLINE_MAX_BYTES ? randomBytes(12).toString('hex') : undefined;
+    if (bufferId) {
+      const [head, ...chain] = lease.replicas.map((r) => r.address);
+      const pushTimeoutMs = timeLeft(deadline, CHUNK_CALL_TIMEOUT_MS, `pushing chunk ${lease.chunkId}`);
+      await this.rpc.call(head!, 'chunk.push', { bufferId, chain }, { data: [data], timeoutMs: pushTimeoutMs });
+    }
     const secondaries = lease.replicas.filter((r) => r.id !== lease.primary.id).map((r) => r.address);
     const { body } = await this.rpc.call(
       lease.primary.address,
       'chunk.commit',
       { chunkId: lease.chunkId, version: lease.version, bufferId, mode, offset, length: data.length, chunkSize: lease.chunkSize, secondaries },
-      { timeoutMs: timeLeft(deadline, CHUNK_CALL_TIMEOUT_MS, `committing chunk ${lease.chunkId}`) },
+      { data: bufferId ? [] : [data], timeoutMs: timeLeft(deadline, CHUNK_CALL_TIMEOUT_MS, `committing chunk ${lease.chunkId}`) },
     );
     return { index: lease.index, offset: body.offset, padded: body.padded, chunkSize: lease.chunkSize };
   }
 
+  /** Keeps a lease the master gave with another answer (a create's, for the first chunk) for the mutations that follow. */
+  adopt(path: string, lease: Lease, receivedAt: number): void {
+    this.remember(`${path}#${lease.index}`, lease, receivedAt);
+  }
+
   private async lease(path: string, index: number | 'last', afterFailure: boolean, deadline: number): Promise<Lease> {
-    const key = `${path}#${index}`;
-    const cached = this.leases.get(key);
+    const cached = this.leases.get(`${path}#${index}`);
     if (cached && !afterFailure && cached.reuseUntil > Date.now()) return cached.lease;
     const lease = await retry(() => this.master.call('master.lease', { path, index, afterFailure }, deadline), {
       deadline: () => deadline,
@@ -112,8 +128,18 @@ export class ChunkMutator {
       // EUNAVAILABLE here is usually a lease held by a dead primary until it expires.
       retryable: (err) => !FINAL_MASTER_ERRORS.has((err as OfsError).code),
     });
-    this.leases.set(key, { lease, reuseUntil: Date.now() + lease.leaseMs * LEASE_REUSE_FRACTION });
+    this.remember(`${path}#${index}`, lease, Date.now());
     return lease;
+  }
+
+  /** Caches a lease for reuse; the oldest go first past MAX_CACHED_LEASES, so a client writing a million files holds a bounded few. */
+  private remember(key: string, lease: Lease, receivedAt: number): void {
+    this.leases.delete(key); // re-inserted last: the map's order is the age order
+    this.leases.set(key, { lease, reuseUntil: receivedAt + lease.leaseMs * LEASE_REUSE_FRACTION });
+    for (const oldest of this.leases.keys()) {
+      if (this.leases.size <= MAX_CACHED_LEASES) break;
+      this.leases.delete(oldest);
+    }
   }
 }
 

@@ -35,9 +35,15 @@ export class FileWriter {
     this.position = start;
   }
 
-  /** Makes (or truncates) `path` and returns a writer at offset 0. */
-  static async create(master: MasterLink, mutator: ChunkMutator, path: string, overwrite: boolean): Promise<FileWriter> {
-    const { chunkSize } = await master.call('master.create', { path, overwrite });
+  /**
+   * Makes (or truncates) `path` and returns a writer at offset 0. `lease`:
+   * bytes will follow, so the master places the first chunk and grants its
+   * lease in the same call.
+   */
+  static async create(master: MasterLink, mutator: ChunkMutator, path: string, options: { overwrite: boolean; lease: boolean }): Promise<FileWriter> {
+    const asked = Date.now();
+    const { chunkSize, lease } = await master.call('master.create', { path, ...options });
+    if (lease) mutator.adopt(path, lease, asked);
     return new FileWriter(master, mutator, path, chunkSize);
   }
 

@@ -73,7 +73,7 @@ export class OfsClient {
     const bytes = toBuffer(data);
     const writer =
       options.offset === undefined
-        ? await FileWriter.create(this.master, this.mutator, path, options.overwrite ?? true)
+        ? await FileWriter.create(this.master, this.mutator, path, { overwrite: options.overwrite ?? true, lease: bytes.length > 0 })
         : await this.writerAt(path, options.offset);
     await writer.write(bytes);
     await writer.close();
@@ -162,16 +162,16 @@ export class OfsClient {
   /** A stream that creates (or replaces) `path`; the file is complete when the stream finishes. */
   createWriteStream(path: string, options: { overwrite?: boolean } = {}): Writable {
     let writer: Promise<FileWriter> | undefined;
-    const open = () => (writer ??= FileWriter.create(this.master, this.mutator, path, options.overwrite ?? true));
+    const open = (lease: boolean) => (writer ??= FileWriter.create(this.master, this.mutator, path, { overwrite: options.overwrite ?? true, lease }));
     return new Writable({
       highWaterMark: PIECE_BYTES,
       write(data: Buffer, _encoding, done) {
-        open()
+        open(data.length > 0)
           .then((w) => w.write(data))
           .then(() => done(), done);
       },
       final(done) {
-        open()
+        open(false)
           .then((w) => w.close())
           .then(() => done(), done);
       },

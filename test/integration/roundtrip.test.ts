@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
+import type { MasterLink } from '../../src/client/master-link.js';
 import type { OfsClient } from '../../src/client/ofs-client.js';
 import { patternBytes, sha256, TestCluster } from '../helpers/cluster.js';
 
@@ -89,4 +90,32 @@ test('overwriting a file replaces its content', async (t) => {
   await client.write('/roundtrip/replace', second);
   t.is(sha256(await client.read('/roundtrip/replace')), sha256(second));
   await t.throwsAsync(client.write('/roundtrip/replace', 'x', { overwrite: false }), { message: /already exists/ });
+});
+
+test('a create that asks for a lease places the first chunk at once: 3 replicas at version 1, and the file is made even so', async (t) => {
+  const master = (client as unknown as { master: MasterLink }).master;
+  const created = await master.call('master.create', { path: '/roundtrip/leased/new', overwrite: true, lease: true });
+  const lease = created.lease!;
+  t.truthy(lease, 'the reply carries the lease of chunk 0');
+  t.is(lease.index, 0);
+  t.is(lease.version, 1);
+  t.is(new Set(lease.replicas.map((r) => r.id)).size, 3);
+  t.true(lease.replicas.some((r) => r.id === lease.primary.id), 'the primary is one of the replicas');
+  // The master's own record agrees: the chunk, its version and where it is.
+  const stat = await client.stat('/roundtrip/leased/new');
+  t.is(stat.size, 0);
+  t.deepEqual(
+    stat.chunks.map((c) => [c.chunkId, c.version, c.replicas.map((r) => r.id).sort()]),
+    [[lease.chunkId, 1, lease.replicas.map((r) => r.id).sort()]],
+  );
+  // A refused create places nothing and leaves the file as it was.
+  const summary = async (path: string) => {
+    const { size, chunks } = await client.stat(path);
+    return { size, chunks: chunks.map((c) => [c.chunkId, c.version]) };
+  };
+  await client.write('/roundtrip/leased/kept', 'kept');
+  const before = await summary('/roundtrip/leased/kept');
+  await t.throwsAsync(master.call('master.create', { path: '/roundtrip/leased/kept', overwrite: false, lease: true }), { message: /already exists/ });
+  t.deepEqual(await summary('/roundtrip/leased/kept'), before);
+  t.is((await client.read('/roundtrip/leased/kept')).toString(), 'kept');
 });

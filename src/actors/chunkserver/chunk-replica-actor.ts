@@ -57,8 +57,6 @@ export type ReplicaMessage =
  */
 export type SerialBook = Map<string, { version: number; serial: number }>;
 
-/** Idle replicas are stopped so a server with a million chunks does not hold a million actors. */
-const IDLE_SHUTDOWN_MS = 30_000;
 /** A replica being copied is read from its source in pieces of this size. */
 export const COPY_PIECE_BYTES = 1024 * 1024;
 /** The version of a replica while it is being copied in: below every version a chunk is ever granted (1 and up). */
@@ -79,6 +77,8 @@ export function spawnChunkReplica(
   leases: HeldLeases,
   serials: SerialBook,
   log: Logger,
+  /** Called once each message is done with (answered, or crashed on). */
+  finished: () => void,
 ): Ref<ReplicaMessage> {
   const order = (version: number) => {
     let entry = serials.get(chunkId);
@@ -195,17 +195,23 @@ export function spawnChunkReplica(
     }
   };
 
+  const handle = crashable(replicaActorName(chunkId), async (state: object, msg: ReplicaMessage) => {
+    const outcome = await settle(perform(msg));
+    if ('sender' in msg && msg.sender) dispatch(msg.sender as Ref<Result<unknown>>, outcome);
+    return state;
+  });
   return spawn(
     parent,
-    crashable(replicaActorName(chunkId), async (state: object, msg: ReplicaMessage) => {
-      const outcome = await settle(perform(msg));
-      if ('sender' in msg && msg.sender) dispatch(msg.sender as Ref<Result<unknown>>, outcome);
-      return state;
-    }),
+    async (state: object, msg: ReplicaMessage) => {
+      try {
+        return await handle(state, msg);
+      } finally {
+        finished();
+      }
+    },
     replicaActorName(chunkId),
     {
       initialState: {},
-      shutdownAfter: IDLE_SHUTDOWN_MS,
       // The chunk is on disk; a restarted replica actor reads it from there again.
       onCrash: resetOnCrash(log),
     },

@@ -1,4 +1,3 @@
-import { dispatch } from 'nact';
 import { chunkIdOfReplicaActor } from '../../core/chunk-id.js';
 import { OfsError } from '../../core/errors.js';
 import type { ChunkInfo } from '../../storage/chunk-store.js';
@@ -6,7 +5,6 @@ import { MAX_DATA_FRAME } from '../../transport/protocol.js';
 import type { HandlerMap } from '../../transport/rpc-server.js';
 import { INJECTED_CRASH, requireFaultInjection } from '../supervision.js';
 import { COPY_PIECE_BYTES, type Mutation, type OrderedMutation } from './chunk-replica-actor.js';
-import { askReplica } from './chunkserver-actor.js';
 import type { ChunkserverProcess } from './chunkserver-process.js';
 import type { MasterChannel } from './master-channel.js';
 
@@ -32,7 +30,7 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
     'chunk.setVersion': async (body, _data, envelope) => {
       const sentAt = Date.now();
       fence.require(envelope.epoch, 'chunk.setVersion');
-      const info = await askReplica<ChunkInfo>(replicas, (sender) => ({ kind: 'set-version', chunkId: body.chunkId, version: body.version, sender }));
+      const info = await replicas.ask<ChunkInfo>(body.chunkId, (sender) => ({ kind: 'set-version', chunkId: body.chunkId, version: body.version, sender }));
       if (body.leaseMs) leases.grant(body.chunkId, body.version, body.leaseMs, sentAt);
       else leases.revoke(body.chunkId);
       return { body: { version: info.version, length: info.length } };
@@ -41,40 +39,48 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
       if (fence.admits(envelope.epoch, 'chunk.revokeLease')) leases.revoke(body.chunkId);
       return { body: {} };
     },
-    'chunk.commit': async (body) => {
-      const data = buffers.get(body.bufferId, body.length);
+    'chunk.commit': async (body, frames) => {
+      const data = body.bufferId ? buffers.get(body.bufferId, body.length) : inlineBytes(frames, body.length, 'chunk.commit');
       const forward = (ordered: OrderedMutation) =>
         Promise.all(
           body.secondaries.map((secondary) =>
             rpc
-              .call(secondary, 'chunk.apply', {
-                chunkId: body.chunkId,
-                version: body.version,
-                serial: ordered.serial,
-                bufferId: ordered.padded ? undefined : body.bufferId,
-                offset: ordered.offset,
-                length: ordered.length,
-              })
+              .call(
+                secondary,
+                'chunk.apply',
+                {
+                  chunkId: body.chunkId,
+                  version: body.version,
+                  serial: ordered.serial,
+                  bufferId: ordered.padded ? undefined : body.bufferId,
+                  offset: ordered.offset,
+                  length: ordered.length,
+                },
+                // Bytes that came inline go on inline; padding sends none.
+                { data: ordered.padded || body.bufferId ? [] : [data] },
+              )
               .catch((err: OfsError) => {
                 throw new OfsError(err.code, `secondary ${secondary}: ${err.message}`);
               }),
           ),
         );
-      const { ordered, durable, forwarded } = await askReplica<{ ordered: OrderedMutation; durable: Promise<unknown>; forwarded: Promise<unknown> }>(
-        replicas,
+      const { ordered, durable, forwarded } = await replicas.ask<{ ordered: OrderedMutation; durable: Promise<unknown>; forwarded: Promise<unknown> }>(
+        body.chunkId,
         (sender) => ({ kind: 'commit', chunkId: body.chunkId, version: body.version, mode: body.mode, offset: body.offset, data, chunkSize: body.chunkSize, forward, sender }),
       );
       // Success only when every replica applied it (GFS 3.1 step 7); else the client retries.
       await Promise.all([durable, forwarded]);
-      buffers.release(body.bufferId);
+      if (body.bufferId) buffers.release(body.bufferId);
       if (body.mode === 'append') leases.appended(body.chunkId, body.version, ordered.offset + ordered.length);
       return { body: { offset: ordered.offset, padded: ordered.padded } };
     },
-    'chunk.apply': async (body) => {
+    'chunk.apply': async (body, frames) => {
       const mutation: Mutation = body.bufferId
         ? { data: buffers.get(body.bufferId, body.length), offset: body.offset }
-        : { pad: true, offset: body.offset, length: body.length };
-      const { durable } = await askReplica<{ durable: Promise<unknown> }>(replicas, (sender) => ({
+        : frames.length > 0
+          ? { data: inlineBytes(frames, body.length, 'chunk.apply'), offset: body.offset }
+          : { pad: true, offset: body.offset, length: body.length };
+      const { durable } = await replicas.ask<{ durable: Promise<unknown> }>(body.chunkId, (sender) => ({
         kind: 'apply',
         chunkId: body.chunkId,
         version: body.version,
@@ -95,7 +101,7 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
       try {
         const fetch = async (offset: number) =>
           (await rpc.call(body.source, 'chunk.read', { chunkId: body.chunkId, version: body.version, offset, length: COPY_PIECE_BYTES })).data[0] ?? Buffer.alloc(0);
-        const info = await askReplica<ChunkInfo>(replicas, (sender) => ({ kind: 'copy', chunkId: body.chunkId, version: body.version, fetch, sender }));
+        const info = await replicas.ask<ChunkInfo>(body.chunkId, (sender) => ({ kind: 'copy', chunkId: body.chunkId, version: body.version, fetch, sender }));
         return { body: { length: info.length } };
       } finally {
         copiesRunning--;
@@ -104,7 +110,7 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
     'admin.crashActor': async ({ actor }) => {
       const chunkId = chunkIdOfReplicaActor(actor);
       requireFaultInjection(actor, chunkId !== undefined && store.get(chunkId) !== undefined);
-      dispatch(replicas, { kind: INJECTED_CRASH, chunkId: chunkId! });
+      replicas.send({ kind: INJECTED_CRASH, chunkId: chunkId! });
       return { body: { crashed: actor } };
     },
     'chunkserver.report': async (_body, _data, envelope) => {
@@ -115,7 +121,7 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
       if (body.length > MAX_DATA_FRAME) {
         throw new OfsError('EINVAL', `chunk.read of ${body.length} bytes exceeds the ${MAX_DATA_FRAME}-byte limit per request`);
       }
-      const bytes = await askReplica<Buffer>(replicas, (sender) => ({
+      const bytes = await replicas.ask<Buffer>(body.chunkId, (sender) => ({
         kind: 'read',
         chunkId: body.chunkId,
         version: body.version,
@@ -130,6 +136,13 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
       return { body: { length: bytes.length, chunkLength: store.get(body.chunkId)?.syncedLength ?? 0 }, data: [bytes] };
     },
   };
+}
+
+/** The bytes of a mutation sent with its request instead of pushed ahead: one frame of the length it names. */
+function inlineBytes(data: Buffer[], length: number, type: string): Buffer {
+  const bytes = singleFrame(data, type);
+  if (bytes.length !== length) throw new OfsError('EBADMSG', `${type} names ${length} bytes but carries ${bytes.length}`);
+  return bytes;
 }
 
 function singleFrame(data: Buffer[], type: string): Buffer {

@@ -1,5 +1,4 @@
 import { UNFINISHED_COPY_VERSION } from './chunk-replica-actor.js';
-import { askReplica } from './chunkserver-actor.js';
 import type { ChunkserverProcess } from './chunkserver-process.js';
 import type { MemberInfo } from '../../zk/registry.js';
 
@@ -98,7 +97,7 @@ export class MasterChannel {
     const { replicas, log } = this.process;
     for (const chunkId of ids) {
       log.info({ chunkId }, 'deleting chunk the master no longer wants');
-      void askReplica<void>(replicas, (sender) => ({ kind: 'delete', chunkId, sender })).catch((err) => log.warn({ err, chunkId }, 'chunk delete failed'));
+      void replicas.ask<void>(chunkId, (sender) => ({ kind: 'delete', chunkId, sender })).catch((err) => log.warn({ err, chunkId }, 'chunk delete failed'));
     }
   }
 }

@@ -1,4 +1,4 @@
-import { start, stop, type Ref } from 'nact';
+import { spawnStateless, start, stop, type Ref } from 'nact';
 import { ChunkStore } from '../../storage/chunk-store.js';
 import { RpcClient } from '../../transport/rpc-client.js';
 import { RpcServer } from '../../transport/rpc-server.js';
@@ -10,7 +10,7 @@ import { registerChunkserver } from '../../zk/registry.js';
 import { connectZk } from '../../zk/session.js';
 import { loadOrCreateIdentity } from '../node-identity.js';
 import { UNFINISHED_COPY_VERSION } from './chunk-replica-actor.js';
-import { spawnChunkserverActor } from './chunkserver-actor.js';
+import { ReplicaRouter } from './replica-router.js';
 import type { ChunkserverProcess } from './chunkserver-process.js';
 import { EpochFence } from './epoch-fence.js';
 import { faultInjectionHandlers } from '../supervision.js';
@@ -70,7 +70,8 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
     id,
     address: '',
     store,
-    replicas: spawnChunkserverActor(system, store, leases, log),
+    // The replica actors' parent: it handles no messages (see ReplicaRouter).
+    replicas: new ReplicaRouter(spawnStateless(system, () => undefined, 'replicas'), store, leases, log),
     leases,
     buffers: new PushBuffers(PUSH_BUFFER_BYTES, PUSH_BUFFER_TTL_MS),
     fence,
@@ -102,6 +103,7 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
       masters.stop();
       server.close();
       process.rpc.close();
+      process.replicas.close();
       stop(system as Ref<unknown>);
       await store.close();
       await zk.close();

@@ -1,4 +1,3 @@
-import { askReplica } from './chunkserver-actor.js';
 import type { ChunkserverProcess } from './chunkserver-process.js';
 import type { MasterChannel } from './master-channel.js';
 
@@ -35,7 +34,7 @@ export class Scrubber {
     const chunks = store.list();
     if (chunks.length === 0) return;
     const { id: chunkId } = chunks[this.next++ % chunks.length]!;
-    const bad = await askReplica<number[]>(replicas, (sender) => ({ kind: 'verify', chunkId, sender })).catch(() => []);
+    const bad = await replicas.ask<number[]>(chunkId, (sender) => ({ kind: 'verify', chunkId, sender })).catch(() => []);
     if (bad.length > 0) {
       log.warn({ chunkId, blocks: bad }, 'scrubber found corrupt blocks');
       await this.master.reportCorrupt(chunkId, bad);

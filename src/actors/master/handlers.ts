@@ -16,7 +16,7 @@ const MASTER_TYPES = (Object.keys(protocol) as MessageType[]).filter((t) => t.st
  * manager; balancing to the replication manager; a standby's appends to the
  * standby actor. A master that is not active answers ENOTACTIVE.
  */
-export function masterHandlers(process: MasterProcess): HandlerMap {
+export function masterHandlers(process: MasterProcess, replication: number): HandlerMap {
   const askMaster = (type: MessageType, body: unknown) =>
     askResult(activeActors(process).master)<unknown>((sender) => ({ kind: 'request', type, body, sender }));
 
@@ -25,6 +25,12 @@ export function masterHandlers(process: MasterProcess): HandlerMap {
     'master.lease': async (body) => {
       const { leases } = activeActors(process);
       return { body: await askResult(leases)<ReplyOf<'master.lease'>>((sender) => ({ kind: 'lease', ...body, sender })) };
+    },
+    'master.create': async ({ lease: withLease, path, ...create }) => {
+      if (!withLease) return { body: (await askMaster('master.create', { path, ...create })) as ReplyOf<'master.create'> };
+      const { leases } = activeActors(process);
+      const lease = await askResult(leases)<ReplyOf<'master.lease'>>((sender) => ({ kind: 'lease', path, index: 0, afterFailure: false, create, sender }));
+      return { body: { chunkSize: lease.chunkSize, replication, lease } };
     },
     'master.locate': async (body) => {
       const located = (await askMaster('master.locate', body)) as ReplyOf<'master.locate'>;

@@ -8,7 +8,7 @@ import { crashable, resetOnCrash } from '../supervision.js';
 import type { ChunkLength, GrantedLease, LeaseCandidate, ReportedLength } from '../../core/master-planners.js';
 import { askResult } from '../../util/ask.js';
 import { failed, ok, settle, type Result } from '../../util/result.js';
-import type { MasterMessage } from './master-messages.js';
+import type { FileCreation, MasterMessage } from './master-messages.js';
 
 export type LeaseReply = ReplyOf<'master.lease'>;
 
@@ -16,6 +16,8 @@ interface LeaseRequest {
   path: string;
   index: number | 'last';
   afterFailure: boolean;
+  /** Make (or truncate) the file first (`master.create` with a lease). */
+  create?: FileCreation;
   sender: Ref<Result<LeaseReply>>;
 }
 
@@ -150,7 +152,7 @@ export function spawnLeaseManager(
         case 'lease': {
           const { kind: _, ...request } = msg;
           const ready = settings.placementReady ?? Promise.resolve();
-          ready.then(() => askResult(master)((sender: Ref<Result<LeaseCandidate>>) => ({ kind: 'prepare-lease', path: msg.path, index: msg.index, sender }))).then(
+          ready.then(() => askResult(master)((sender: Ref<Result<LeaseCandidate>>) => ({ kind: 'prepare-lease', path: msg.path, index: msg.index, create: msg.create, sender }))).then(
             (candidate) => dispatch(ctx.self, { kind: 'prepared', request, candidate }),
             (err) => dispatch(msg.sender, failed(err)),
           );

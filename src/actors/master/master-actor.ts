@@ -96,11 +96,16 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
       Promise.all([reply, next.durable]).then(([value]) => dispatch(sender, ok(value)), (err: unknown) => dispatch(sender, failed(err)));
       return next;
     } catch (err) {
-      const outcome = failed(err);
-      if (outcome.code === 'EINTERNAL') log.error({ err }, 'request failed');
-      dispatch(sender, outcome);
-      return state;
+      return refuse(state, sender, err);
     }
+  };
+
+  /** Answers with the error a handler threw; the state stays as it was. */
+  const refuse = (state: MasterState, sender: Ref<Result<never>>, err: unknown): MasterState => {
+    const outcome = failed(err);
+    if (outcome.code === 'EINTERNAL') log.error({ err }, 'request failed');
+    dispatch(sender, outcome);
+    return state;
   };
 
   /** A request: decided by the core, except those that need this process (who it is, its journal). */
@@ -135,11 +140,19 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
         settings.attachStandby(msg.standby, state.ns.seq);
         dispatch(msg.sender, state.ns);
         return state;
-      case 'prepare-lease':
-        return answer(state, msg.sender, () => {
-          const { candidate, events } = plan.prepareLease(state.ns, state.view, settings, normalizePath(msg.path), msg.index, now);
+      case 'prepare-lease': {
+        // A create goes first: if the placement then fails, the file stays made, as by `master.create` alone.
+        let created = state;
+        try {
+          if (msg.create) created = persist(state, handle(state, 'master.create', { ...msg.create, path: msg.path }, now).events ?? []);
+        } catch (err) {
+          return refuse(state, msg.sender, err);
+        }
+        return answer(created, msg.sender, () => {
+          const { candidate, events } = plan.prepareLease(created.ns, created.view, settings, normalizePath(msg.path), msg.index, now);
           return { reply: candidate, events };
         });
+      }
       case 'lease-granted':
         // A replica that missed the new version is stale: its chunk is one short.
         if (msg.lease.failed.length > 0) state.scan.suspect([msg.lease.chunkId]);

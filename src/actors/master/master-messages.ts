@@ -2,7 +2,7 @@ import type { Ref } from 'nact';
 import type { MasterEvent } from '../../core/events.js';
 import type * as plan from '../../core/master-planners.js';
 import type { Namespace } from '../../core/namespace.js';
-import type { MessageType } from '../../transport/protocol.js';
+import type { MessageType, RequestOf } from '../../transport/protocol.js';
 import type { Result } from '../../util/result.js';
 
 /** Where the master's events become durable (its journal, and the standby behind it). */
@@ -28,10 +28,14 @@ export interface MasterSettings {
   onChunksDetached: (chunkIds: string[]) => void;
 }
 
+/** The `master.create` request a lease request makes its file with. */
+export type FileCreation = Omit<RequestOf<'master.create'>, 'path' | 'lease'>;
+
 export type MasterMessage =
   | { kind: 'request'; type: MessageType; body: unknown; sender: Ref<Result<unknown>> }
   | { kind: 'attach-standby'; standby: plan.ServerRef; sender: Ref<Namespace> }
-  | { kind: 'prepare-lease'; path: string; index: number | 'last'; sender: Ref<Result<plan.LeaseCandidate>> }
+  /** `create`: make (or truncate) the file first, journaled with the chunk placed for the lease (`master.create` with a lease). */
+  | { kind: 'prepare-lease'; path: string; index: number | 'last'; create?: FileCreation; sender: Ref<Result<plan.LeaseCandidate>> }
   | { kind: 'lease-granted'; lease: plan.GrantedLease; sender: Ref<Result<unknown>> }
   /** Chunk lengths primaries reported with their heartbeats: the files' sizes follow them. */
   | { kind: 'chunk-lengths'; lengths: plan.ChunkLength[]; sender: Ref<Result<unknown>> }

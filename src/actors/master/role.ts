@@ -77,7 +77,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
     rpc: new RpcClient(id, () => process.epoch),
     log,
   };
-  const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, { id, epoch: () => process.epoch, handlers: { ...masterHandlers(process), ...faultInjectionHandlers() }, log });
+  const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, { id, epoch: () => process.epoch, handlers: { ...masterHandlers(process, options.replication), ...faultInjectionHandlers() }, log });
   process.address = server.address;
 
   const zk = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs });
