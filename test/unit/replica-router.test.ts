@@ -1,0 +1,74 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import test, { type ExecutionContext } from 'ava';
+import { spawnStateless, start, stop, type Ref } from 'nact';
+import type { ChunkInfo } from '../../src/storage/chunk-store.js';
+import { ChunkStore } from '../../src/storage/chunk-store.js';
+import { COPY_PIECE_BYTES } from '../../src/actors/chunkserver/chunk-replica-actor.js';
+import { HeldLeases } from '../../src/actors/chunkserver/held-leases.js';
+import { ReplicaRouter } from '../../src/actors/chunkserver/replica-router.js';
+import { pino } from 'pino';
+
+const IDLE_MS = 60;
+
+async function routerFor(t: ExecutionContext): Promise<ReplicaRouter> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ofs-router-'));
+  const store = await ChunkStore.open(dir, { maxChunkSize: 4 * COPY_PIECE_BYTES });
+  const system = start();
+  const parent = spawnStateless(system, () => undefined, 'replicas');
+  const router = new ReplicaRouter(parent, store, new HeldLeases(), pino({ level: 'silent' }), IDLE_MS);
+  t.teardown(async () => {
+    router.close();
+    stop(system as Ref<unknown>);
+    await store.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+  return router;
+}
+
+const id = (n: number) => n.toString(16).padStart(16, '0');
+
+test('an idle replica actor is stopped, and the next operation on its chunk starts another that finds the chunk on disk', async (t) => {
+  const router = await routerFor(t);
+  await router.ask<ChunkInfo>(id(1), (sender) => ({ kind: 'set-version', chunkId: id(1), version: 1, sender }));
+  t.is(router.size, 1);
+  await sleep(IDLE_MS * 3);
+  t.is(router.size, 0, 'stopped once idle');
+  const read = await router.ask<Buffer>(id(1), (sender) => ({ kind: 'read', chunkId: id(1), version: 1, offset: 0, length: 10, sender }));
+  t.is(read.length, 0);
+  t.is(router.size, 1);
+});
+
+test('a replica busy for longer than the idle time is not stopped: an operation sent meanwhile waits its turn behind the busy one', async (t) => {
+  const router = await routerFor(t);
+  const copied = Buffer.alloc(COPY_PIECE_BYTES + 5, 7);
+  // A copy whose source answers slowly keeps the replica busy past several sweeps.
+  const copy = router.ask<ChunkInfo>(id(2), (sender) => ({
+    kind: 'copy',
+    chunkId: id(2),
+    version: 3,
+    fetch: async (offset) => {
+      await sleep(IDLE_MS * 3);
+      return copied.subarray(offset, offset + COPY_PIECE_BYTES);
+    },
+    sender,
+  }));
+  await sleep(IDLE_MS * 2);
+  // Sent while the copy runs: on a second actor it would run now, and find the copy unfinished (version 0).
+  const read = router.ask<Buffer>(id(2), (sender) => ({ kind: 'read', chunkId: id(2), version: 3, offset: 0, length: copied.length, sender }));
+  await sleep(IDLE_MS * 2);
+  t.is(router.size, 1, 'the busy replica is still running');
+  t.is((await copy).length, copied.length);
+  t.true((await read).equals(copied), 'the read ran after the copy, on the same actor');
+});
+
+test('thousands of chunks touched: every replica actor stops once idle', async (t) => {
+  const router = await routerFor(t);
+  const chunks = Array.from({ length: 2000 }, (_, i) => id(100 + i));
+  await Promise.all(chunks.map((chunkId) => router.ask<number[]>(chunkId, (sender) => ({ kind: 'verify', chunkId, sender }))));
+  t.is(router.size, chunks.length);
+  await sleep(IDLE_MS * 3);
+  t.is(router.size, 0);
+});
