@@ -8,7 +8,10 @@ import { isChunkId } from '../core/chunk-id.js';
 export interface ChunkPaths {
   data: string;
   meta: string;
-  /** The meta is written here, then renamed over `meta`, so a crash never leaves it half-written. */
+  /**
+   * A meta file rewritten whole (converting format 1, or growing its slots) is
+   * written here, then renamed over `meta`, so a crash never leaves it half-written.
+   */
   metaTemp: string;
 }
 

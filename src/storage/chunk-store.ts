@@ -22,7 +22,9 @@ import {
   writeFully,
   type ChunkPaths,
 } from './chunk-files.js';
-import { readMeta, writeMetaDurably, type ChunkMeta } from './chunk-meta.js';
+import { MAX_META_CHUNK_SIZE, fitsSlot, slotStrideFor, type ChunkMeta, type DecodedMetaFile, type NewestSlot } from './chunk-meta.js';
+import { createMetaFile, readMetaFile, rewriteMetaFile, writeMetaSlot } from './chunk-meta-file.js';
+import { syncDirectory } from './durable-file.js';
 import { MetaOrder } from './meta-order.js';
 import { OpenFiles } from './open-files.js';
 
@@ -47,8 +49,8 @@ export const DEFAULT_MAX_CHUNK_SIZE = 64 * 1024 * 1024;
 
 /** How many chunks open() loads at once: enough to overlap disk latency, few enough for the fd limit. */
 const LOAD_CONCURRENCY = 32;
-/** Data files kept open while idle for the next write or sync: the chunks being written now, well under the fd limit. */
-const MAX_IDLE_OPEN_FILES = 64;
+/** Data and meta files kept open while idle for the next write or sync: the chunks being written now, well under the fd limit. */
+const MAX_IDLE_OPEN_FILES = 128;
 
 /**
  * The chunks of one chunkserver on its local disk (GFS §2.5: a chunk is a plain
@@ -74,6 +76,10 @@ export class ChunkStore {
   private readonly openFiles = new OpenFiles(MAX_IDLE_OPEN_FILES);
   /** Each chunk's length in its durable meta. */
   private readonly synced = new Map<string, number>();
+  /** Which slot of each chunk's meta file holds its durable meta; none for a format-1 file, rewritten on its next update. */
+  private readonly newestSlots = new Map<string, NewestSlot>();
+  /** The slot stride of a new meta file: it holds the meta of the largest chunk. */
+  private readonly slotStride: number;
   /** Syncs, new versions, creates and deletes of each chunk, one at a time in order, whoever asks. */
   private readonly metaOrder = new MetaOrder<ChunkInfo>();
 
@@ -81,16 +87,19 @@ export class ChunkStore {
     readonly dir: string,
     readonly capacity: number,
     readonly maxChunkSize: number,
-    chunks: Map<string, ChunkMeta>,
+    loaded: DecodedMetaFile[],
     damaged: string[],
   ) {
     this.chunksDir = path.join(dir, 'chunks');
-    this.chunks = chunks;
+    this.slotStride = slotStrideFor(maxChunkSize);
+    this.chunks = new Map();
     this.damaged = damaged;
     this.used = 0;
-    for (const meta of chunks.values()) {
+    for (const { meta, newest } of loaded) {
+      this.chunks.set(meta.id, meta);
       this.used += meta.length;
       this.synced.set(meta.id, meta.length);
+      if (newest) this.newestSlots.set(meta.id, newest);
     }
   }
 
@@ -100,31 +109,31 @@ export class ChunkStore {
     if (!Number.isSafeInteger(capacity) || capacity < 0) {
       throw new OfsError('EINVAL', `chunk store ${dir}: capacity ${capacity} is not a non-negative integer`);
     }
-    if (!Number.isSafeInteger(maxChunkSize) || maxChunkSize <= 0) {
-      throw new OfsError('EINVAL', `chunk store ${dir}: maxChunkSize ${maxChunkSize} is not a positive integer`);
+    if (!Number.isSafeInteger(maxChunkSize) || maxChunkSize <= 0 || maxChunkSize > MAX_META_CHUNK_SIZE) {
+      throw new OfsError('EINVAL', `chunk store ${dir}: maxChunkSize ${maxChunkSize} is not a positive integer up to ${MAX_META_CHUNK_SIZE}`);
     }
     const chunksDir = path.join(dir, 'chunks');
-    const chunks = new Map<string, ChunkMeta>();
+    const found: DecodedMetaFile[] = [];
     const damaged: string[] = [];
     try {
       await fs.mkdir(chunksDir, { recursive: true });
       const { temps, withData, withMeta } = classifyChunkFiles(await fs.readdir(chunksDir));
-      // A temp file is a meta write that crashed before its rename; the old meta still stands.
+      // A temp file is a meta rewrite that crashed before its rename; the old meta still stands.
       for (const name of temps) await unlinkIfPresent(path.join(chunksDir, name));
       const ids = [...new Set([...withMeta, ...withData])].sort();
       for (let i = 0; i < ids.length; i += LOAD_CONCURRENCY) {
         const batch = ids.slice(i, i + LOAD_CONCURRENCY);
         const loaded = await Promise.all(batch.map((id) => loadChunk(chunkPaths(chunksDir, id), id, withMeta.has(id))));
         batch.forEach((id, j) => {
-          const meta = loaded[j];
-          if (meta) chunks.set(id, meta);
+          const chunk = loaded[j];
+          if (chunk) found.push(chunk);
           else damaged.push(id);
         });
       }
     } catch (err) {
       throw toChunkError(err, `chunk store ${dir}: open`);
     }
-    return new ChunkStore(dir, capacity, maxChunkSize, chunks, damaged);
+    return new ChunkStore(dir, capacity, maxChunkSize, found, damaged);
   }
 
   list(): ChunkInfo[] {
@@ -161,11 +170,15 @@ export class ChunkStore {
     const paths = this.paths(id);
     const meta: ChunkMeta = { id, version, length: 0, crcs: new Uint32Array(0) };
     try {
-      // 'w' also truncates the data of a damaged chunk with this id: its bytes were untrusted anyway.
+      // 'w' also truncates the files of a damaged chunk with this id: they were untrusted anyway.
       await this.openFiles.close(paths.data);
+      await this.openFiles.close(paths.meta);
       await (await fs.open(paths.data, 'w')).close();
-      // The meta write ends with a directory fsync, which makes the new data file's name durable too.
-      await writeMetaDurably(paths, meta);
+      const newest = await createMetaFile(paths.meta, meta, this.slotStride);
+      // One directory fsync makes both new names durable. A crash before it leaves
+      // at most one of them, which open() reports as damaged: it was never acknowledged.
+      await syncDirectory(this.chunksDir);
+      this.newestSlots.set(id, newest);
     } catch (err) {
       throw toChunkError(err, `chunk ${id}: create at version ${version}`);
     }
@@ -336,8 +349,10 @@ export class ChunkStore {
       // Meta first: a crash half way leaves an orphan data file, which open() reports
       // as damaged, never a meta that claims bytes that are gone. The deletion is not
       // fsynced: a chunk that comes back after a crash is garbage the master collects (GFS §4.4).
+      await this.openFiles.close(paths.meta);
       await unlinkIfPresent(paths.meta);
       await this.openFiles.close(paths.data);
+      this.newestSlots.delete(id);
       const chunk = this.chunks.get(id);
       if (chunk) {
         this.chunks.delete(id);
@@ -388,11 +403,26 @@ export class ChunkStore {
     const paths = this.paths(meta.id);
     try {
       await this.openFiles.use(paths.data, (fh) => fh.datasync());
-      await writeMetaDurably(paths, meta);
+      await this.writeMeta(paths, meta);
       this.synced.set(meta.id, meta.length);
     } catch (err) {
       throw toChunkError(err, `chunk ${meta.id}: ${what} (length ${meta.length})`);
     }
+  }
+
+  /**
+   * Into the meta file's other slot, in place; the whole file is rewritten
+   * only for a format-1 file, or a meta grown past the file's stride (the
+   * maximum chunk size was raised since the file was made).
+   */
+  private async writeMeta(paths: ChunkPaths, meta: ChunkMeta): Promise<void> {
+    const newest = this.newestSlots.get(meta.id);
+    if (newest && fitsSlot(meta, newest.stride)) {
+      this.newestSlots.set(meta.id, await this.openFiles.use(paths.meta, (fh) => writeMetaSlot(fh, newest, meta)));
+      return;
+    }
+    await this.openFiles.close(paths.meta);
+    this.newestSlots.set(meta.id, await rewriteMetaFile(paths, meta, slotStrideFor(Math.max(this.maxChunkSize, meta.length))));
   }
 
   /** Reads chunk bytes from `position` into `buf`; a missing data file or an EIO is corruption of the first block. */
@@ -449,14 +479,14 @@ async function readVerifiedBlock(fh: FileHandle, chunk: ChunkMeta, block: number
  * Data past the meta's length is the tail of a write that never reached sync();
  * it is cut so the file holds only what the meta vouches for.
  */
-async function loadChunk(paths: ChunkPaths, id: string, hasMeta: boolean): Promise<ChunkMeta | undefined> {
+async function loadChunk(paths: ChunkPaths, id: string, hasMeta: boolean): Promise<DecodedMetaFile | undefined> {
   // Data without meta: a create that crashed before its meta was durable, or a lost meta.
   if (!hasMeta) return undefined;
   try {
-    const meta = await readMeta(paths, id);
+    const loaded = await readMetaFile(paths.meta, id);
     const { size } = await fs.stat(paths.data);
-    if (size > meta.length) await fs.truncate(paths.data, meta.length);
-    return meta;
+    if (size > loaded.meta.length) await fs.truncate(paths.data, loaded.meta.length);
+    return loaded;
   } catch {
     return undefined;
   }

@@ -1,29 +1,16 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { OfsError } from '../../src/core/errors.js';
-import { BLOCK_SIZE, ChunkStore, type ChunkStoreOptions } from '../../src/storage/chunk-store.js';
+import { BLOCK_SIZE, type ChunkStore } from '../../src/storage/chunk-store.js';
+import { TEST_MAX_CHUNK_SIZE, openAt, pattern, tempDir } from '../helpers/chunk-store.js';
 
 const B = BLOCK_SIZE;
-const MAX = 1024 * 1024;
+const MAX = TEST_MAX_CHUNK_SIZE;
 const ID = '0123456789abcdef';
 const ID2 = 'fedcba9876543210';
-
-async function tempDir(t: ExecutionContext): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ofs-chunkstore-'));
-  t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** Opens a store that the test closes when it ends (it keeps data files open between writes). */
-async function openAt(t: ExecutionContext, dir: string, opts: ChunkStoreOptions = { maxChunkSize: MAX }): Promise<ChunkStore> {
-  const store = await ChunkStore.open(dir, opts);
-  t.teardown(() => store.close());
-  return store;
-}
 
 async function openStore(t: ExecutionContext, opts: { capacity?: number } = {}): Promise<ChunkStore> {
   return openAt(t, await tempDir(t), { maxChunkSize: MAX, ...opts });
@@ -31,17 +18,6 @@ async function openStore(t: ExecutionContext, opts: { capacity?: number } = {}):
 
 function sha256(buf: Uint8Array): string {
   return createHash('sha256').update(buf).digest('hex');
-}
-
-/** Deterministic, non-repeating-per-block bytes, so a misplaced block shows. */
-function pattern(size: number, seed = 1): Buffer {
-  const buf = Buffer.alloc(size);
-  let x = seed * 2654435761;
-  for (let i = 0; i < size; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    buf[i] = x >>> 24;
-  }
-  return buf;
 }
 
 async function rejectsWith(t: ExecutionContext, promise: Promise<unknown>, code: string, message?: RegExp) {
@@ -221,9 +197,9 @@ test('open() skips chunks with torn, garbage or missing meta, lists them in dama
   const chunks = path.join(dir, 'chunks');
   const meta = (id: string) => path.join(chunks, `${id}.meta`);
   const torn = await fs.readFile(meta(ids[0]!));
-  await fs.writeFile(meta(ids[0]!), torn.subarray(0, torn.length - 3));
+  await fs.writeFile(meta(ids[0]!), torn.subarray(0, 512 + 30)); // into the first slot: neither slot is whole
   await fs.writeFile(meta(ids[1]!), 'not a meta file at all, just garbage bytes of some length');
-  await flipByte(meta(ids[2]!), 20); // the version field, under the frame CRC
+  await flipByte(meta(ids[2]!), 8); // the slot stride, under the header CRC
   await fs.rm(meta(ids[3]!)); // orphan data file
   await fs.writeFile(path.join(chunks, `${ids[4]}.meta.tmp`), 'half a meta write');
   await fs.writeFile(path.join(chunks, 'README'), 'not ours; left alone');

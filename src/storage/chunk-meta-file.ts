@@ -1,0 +1,70 @@
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { OfsError } from '../core/errors.js';
+import { writeFully, type ChunkPaths } from './chunk-files.js';
+import {
+  MAX_META_FILE_BYTES,
+  decodeMetaFile,
+  encodeMetaFile,
+  encodeSlot,
+  firstSlot,
+  slotOffset,
+  type ChunkMeta,
+  type DecodedMetaFile,
+  type NewestSlot,
+} from './chunk-meta.js';
+import { writeFileDurably } from './durable-file.js';
+
+/** The newest meta in chunk `id`'s meta file (either format), and which slot holds it. */
+export async function readMetaFile(path: string, id: string): Promise<DecodedMetaFile> {
+  const fh = await open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    if (size > MAX_META_FILE_BYTES) {
+      throw new OfsError('ECORRUPT', `chunk ${id} meta file, offset 0: file is ${size} bytes, larger than any meta file (${MAX_META_FILE_BYTES})`);
+    }
+    return decodeMetaFile(await fh.readFile(), id);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Writes a new chunk's meta file whole, `meta` in its first slot, and fdatasyncs it.
+ * Its name is durable only once the caller fsyncs the directory.
+ */
+export async function createMetaFile(path: string, meta: ChunkMeta, stride: number): Promise<NewestSlot> {
+  const fh = await open(path, 'w');
+  try {
+    await writeFully(fh, encodeMetaFile(meta, stride), 0);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  return firstSlot(stride);
+}
+
+/**
+ * Writes `meta` into the slot that does not hold the newest meta, then
+ * fdatasyncs: a crash before that returns leaves the newest slot as it was,
+ * and the meta file's name and size need nothing from the directory. The
+ * caller checks that the meta fits the stride, and keeps the old NewestSlot
+ * if this fails, so the next update goes to the same slot again.
+ */
+export async function writeMetaSlot(fh: FileHandle, newest: NewestSlot, meta: ChunkMeta): Promise<NewestSlot> {
+  const next: NewestSlot = { stride: newest.stride, index: newest.index === 0 ? 1 : 0, generation: newest.generation + 1 };
+  await writeFully(fh, encodeSlot(meta, next.generation), slotOffset(next.stride, next.index));
+  await fh.datasync();
+  return next;
+}
+
+/**
+ * Replaces the meta file whole so that after a crash it holds the old file or
+ * the new one, never a mix (temp, fsync, rename, directory fsync): for a
+ * format-1 file, or a meta grown past its file's stride. The caller closes
+ * any handle on the old file first.
+ */
+export async function rewriteMetaFile(paths: ChunkPaths, meta: ChunkMeta, stride: number): Promise<NewestSlot> {
+  await writeFileDurably(paths.meta, encodeMetaFile(meta, stride), paths.metaTemp);
+  return firstSlot(stride);
+}
