@@ -1,5 +1,4 @@
-import { open } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { OfsError } from '../core/errors.js';
 import { writeFully, type ChunkPaths } from './chunk-files.js';
 import {
@@ -8,6 +7,7 @@ import {
   encodeMetaFile,
   encodeSlot,
   firstSlot,
+  fitsSlot,
   slotOffset,
   type ChunkMeta,
   type DecodedMetaFile,
@@ -48,10 +48,14 @@ export async function createMetaFile(path: string, meta: ChunkMeta, stride: numb
  * Writes `meta` into the slot that does not hold the newest meta, then
  * fdatasyncs: a crash before that returns leaves the newest slot as it was,
  * and the meta file's name and size need nothing from the directory. The
- * caller checks that the meta fits the stride, and keeps the old NewestSlot
- * if this fails, so the next update goes to the same slot again.
+ * caller keeps the old NewestSlot if this fails, so the next update goes to
+ * the same slot again.
  */
 export async function writeMetaSlot(fh: FileHandle, newest: NewestSlot, meta: ChunkMeta): Promise<NewestSlot> {
+  // A frame longer than the stride would run over the newest slot.
+  if (!fitsSlot(meta, newest.stride)) {
+    throw new OfsError('EINTERNAL', `chunk ${meta.id}: meta of length ${meta.length} does not fit the slot stride ${newest.stride}; it needs a rewrite`);
+  }
   const next: NewestSlot = { stride: newest.stride, index: newest.index === 0 ? 1 : 0, generation: newest.generation + 1 };
   await writeFully(fh, encodeSlot(meta, next.generation), slotOffset(next.stride, next.index));
   await fh.datasync();

@@ -177,10 +177,8 @@ function readSlot(buf: Buffer, stride: number, index: 0 | 1, id: string): ValidS
   return { index, meta: decoded.meta, generation };
 }
 
-type FrameFail = (offset: number, problem: string) => never;
-
 /** Format 1: the file is exactly one frame. */
-function decodeFormatOne(buf: Buffer, id: string, fail: FrameFail): ChunkMeta {
+function decodeFormatOne(buf: Buffer, id: string, fail: (offset: number, problem: string) => never): ChunkMeta {
   const decoded = decodeFrame(buf, id);
   if ('problem' in decoded) return fail(decoded.at, decoded.problem);
   const end = FRAME_BYTES + 4 * decoded.meta.crcs.length;

@@ -3,8 +3,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { crc32c } from '@node-rs/crc32';
-import { BLOCK_SIZE } from '../../src/storage/chunk-store.js';
-import { decodeMetaFile, slotOffset, slotStrideFor } from '../../src/storage/chunk-meta.js';
+import { BLOCK_SIZE, ChunkStore } from '../../src/storage/chunk-store.js';
+import { MAX_META_CHUNK_SIZE, decodeMetaFile, slotOffset, slotStrideFor } from '../../src/storage/chunk-meta.js';
 import { TEST_MAX_CHUNK_SIZE, openAt, pattern, tempDir } from '../helpers/chunk-store.js';
 import { formatOneMetaBytes } from '../helpers/legacy-chunk-meta.js';
 
@@ -169,4 +169,10 @@ test('a meta grown past its file\'s stride (the maximum chunk size raised since)
   const reopened = await openAt(t, dir, { maxChunkSize: max });
   t.deepEqual(reopened.get(ID), { id: ID, version: 1, length, syncedLength: length });
   t.deepEqual(await reopened.verify(ID), []);
+});
+
+test('a maximum chunk size whose meta no meta file could hold is refused at open', async (t) => {
+  const dir = await tempDir(t);
+  await t.throwsAsync(ChunkStore.open(dir, { maxChunkSize: MAX_META_CHUNK_SIZE + 1 }), { message: /maxChunkSize 68719476737 is not a positive integer up to 68719476736/ });
+  await (await ChunkStore.open(dir, { maxChunkSize: MAX_META_CHUNK_SIZE })).close();
 });
