@@ -79,6 +79,12 @@ export interface DecodedMetaFile {
   meta: ChunkMeta;
   /** Absent for a format-1 file, which the next update rewrites as format 2. */
   newest?: NewestSlot;
+  /**
+   * The other slot holds bytes but no valid meta: a torn update (never
+   * acknowledged) or a flipped bit in the newest meta (maybe acknowledged).
+   * The two look alike, so the meta loaded may be one update behind.
+   */
+  otherSlotBad?: boolean;
 }
 
 /** Where a new file (encodeMetaFile) holds its meta. */
@@ -162,7 +168,11 @@ export function decodeMetaFile(bytes: Uint8Array, id: string): DecodedMetaFile {
     fail(slotOffset(stride, 0), `neither slot holds a valid meta (${why})`);
   }
   const newest = valid.reduce((a, b) => (b.generation > a.generation ? b : a));
-  return { meta: newest.meta, newest: { stride, index: newest.index, generation: newest.generation } };
+  // A slot never written (a new file's second one) is all zeros: nothing was lost there.
+  const other = slots[1 - newest.index]!;
+  const otherStart = slotOffset(stride, other.index);
+  const otherSlotBad = 'problem' in other && buf.subarray(otherStart, otherStart + stride).some((b) => b !== 0);
+  return { meta: newest.meta, newest: { stride, index: newest.index, generation: newest.generation }, otherSlotBad };
 }
 
 type ValidSlot = { index: 0 | 1; meta: ChunkMeta; generation: number };

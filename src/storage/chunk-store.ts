@@ -76,6 +76,15 @@ export class ChunkStore {
   private readonly openFiles = new OpenFiles(MAX_IDLE_OPEN_FILES);
   /** Each chunk's length in its durable meta. */
   private readonly synced = new Map<string, number>();
+  /**
+   * Chunks loaded one update behind, maybe: the newer meta slot was bad and
+   * the data file reached past the older one's length. If that bad slot had
+   * been acknowledged (a bit flipped after), this replica now lacks bytes it
+   * once vouched for, and a reader told it ends early would take the tail
+   * for a hole of zeros. So a read that reaches its end fails ECORRUPT, and
+   * the reader goes to another replica (the chunkserver reports this one).
+   */
+  private readonly shortened = new Set<string>();
   /** Which slot of each chunk's meta file holds its durable meta; none for a format-1 file, rewritten on its next update. */
   private readonly newestSlots = new Map<string, NewestSlot>();
   /** The slot stride of a new meta file: it holds the meta of the largest chunk. */
@@ -87,7 +96,7 @@ export class ChunkStore {
     readonly dir: string,
     readonly capacity: number,
     readonly maxChunkSize: number,
-    loaded: DecodedMetaFile[],
+    loaded: LoadedChunk[],
     damaged: string[],
   ) {
     this.chunksDir = path.join(dir, 'chunks');
@@ -95,7 +104,8 @@ export class ChunkStore {
     this.chunks = new Map();
     this.damaged = damaged;
     this.used = 0;
-    for (const { meta, newest } of loaded) {
+    for (const { meta, newest, shortened } of loaded) {
+      if (shortened) this.shortened.add(meta.id);
       this.chunks.set(meta.id, meta);
       this.used += meta.length;
       this.synced.set(meta.id, meta.length);
@@ -113,7 +123,7 @@ export class ChunkStore {
       throw new OfsError('EINVAL', `chunk store ${dir}: maxChunkSize ${maxChunkSize} is not a positive integer up to ${MAX_META_CHUNK_SIZE}`);
     }
     const chunksDir = path.join(dir, 'chunks');
-    const found: DecodedMetaFile[] = [];
+    const found: LoadedChunk[] = [];
     const damaged: string[] = [];
     try {
       await fs.mkdir(chunksDir, { recursive: true });
@@ -287,6 +297,9 @@ export class ChunkStore {
     if (!Number.isSafeInteger(length) || length < 0) {
       throw new OfsError('EINVAL', `chunk ${id}: read at offset ${offset} of length ${length}: length is not a non-negative integer`);
     }
+    if (this.shortened.has(id) && offset + length > chunk.length) {
+      throw new OfsError('ECORRUPT', `chunk ${id}: its newest meta was unreadable at start-up, so this replica may lack bytes past ${chunk.length}: read another`);
+    }
     const end = Math.min(offset + length, chunk.length);
     if (end === offset) return Buffer.alloc(0);
 
@@ -353,6 +366,7 @@ export class ChunkStore {
       await unlinkIfPresent(paths.meta);
       await this.openFiles.close(paths.data);
       this.newestSlots.delete(id);
+      this.shortened.delete(id);
       const chunk = this.chunks.get(id);
       if (chunk) {
         this.chunks.delete(id);
@@ -479,14 +493,19 @@ async function readVerifiedBlock(fh: FileHandle, chunk: ChunkMeta, block: number
  * Data past the meta's length is the tail of a write that never reached sync();
  * it is cut so the file holds only what the meta vouches for.
  */
-async function loadChunk(paths: ChunkPaths, id: string, hasMeta: boolean): Promise<DecodedMetaFile | undefined> {
+interface LoadedChunk extends DecodedMetaFile {
+  /** Loaded from the older slot while the data reached further: see ChunkStore.shortened. */
+  shortened: boolean;
+}
+
+async function loadChunk(paths: ChunkPaths, id: string, hasMeta: boolean): Promise<LoadedChunk | undefined> {
   // Data without meta: a create that crashed before its meta was durable, or a lost meta.
   if (!hasMeta) return undefined;
   try {
     const loaded = await readMetaFile(paths.meta, id);
     const { size } = await fs.stat(paths.data);
     if (size > loaded.meta.length) await fs.truncate(paths.data, loaded.meta.length);
-    return loaded;
+    return { ...loaded, shortened: loaded.otherSlotBad === true && size > loaded.meta.length };
   } catch {
     return undefined;
   }

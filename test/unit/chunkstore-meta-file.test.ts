@@ -176,3 +176,36 @@ test('a maximum chunk size whose meta no meta file could hold is refused at open
   await t.throwsAsync(ChunkStore.open(dir, { maxChunkSize: MAX_META_CHUNK_SIZE + 1 }), { message: /maxChunkSize 68719476737 is not a positive integer up to 68719476736/ });
   await (await ChunkStore.open(dir, { maxChunkSize: MAX_META_CHUNK_SIZE })).close();
 });
+
+test('a flipped bit in the newest meta slot: the store loads the older meta, and a read that reaches past it fails ECORRUPT rather than ending early', async (t) => {
+  const dir = await tempDir(t);
+  const store = await openAt(t, dir);
+  await store.create(ID, 1);
+  const first = pattern(B + 10, 3);
+  await store.write(ID, 0, first);
+  await store.sync(ID);
+  await store.write(ID, first.length, pattern(B, 4));
+  await store.sync(ID); // acknowledged: a client was told these bytes are there
+  await store.close();
+  const file = await fs.readFile(metaPath(dir));
+  const { newest } = decodeMetaFile(file, ID);
+  file[slotOffset(newest!.stride, newest!.index) + 20]! ^= 0x10; // inside the length field of the newest slot
+  await fs.writeFile(metaPath(dir), file);
+
+  const reopened = await openAt(t, dir);
+  t.is(reopened.get(ID)?.length, first.length, 'the older slot stands');
+  t.true((await reopened.read(ID, 0, first.length)).equals(first), 'bytes the older meta vouches for still read');
+  // Ending the read at the older length would let a reader take the acknowledged tail for a hole of zeros.
+  await t.throwsAsync(reopened.read(ID, 0, first.length + B), { code: 'ECORRUPT', message: /may lack bytes past/ });
+});
+
+test('an unsynced write after the first sync (the second slot still blank) is cut at start-up, and reads end there as usual', async (t) => {
+  const dir = await tempDir(t);
+  const store = await openAt(t, dir);
+  await store.create(ID, 1);
+  await store.write(ID, 0, pattern(B, 5)); // never synced: a crash takes it back
+  await store.close();
+  const reopened = await openAt(t, dir);
+  t.is(reopened.get(ID)?.length, 0);
+  t.is((await reopened.read(ID, 0, B)).length, 0);
+});
