@@ -30,14 +30,14 @@ export async function readMetaFile(path: string, id: string): Promise<DecodedMet
 }
 
 /**
- * Writes a new chunk's meta file whole, `meta` in its first slot, and fdatasyncs it.
- * Its name is durable only once the caller fsyncs the directory.
+ * Writes a new chunk's meta file whole, `meta` in its first slot, not synced:
+ * the first slot update's fdatasync covers the whole file, and its name is
+ * durable once the caller fsyncs the directory.
  */
 export async function createMetaFile(path: string, meta: ChunkMeta, stride: number): Promise<NewestSlot> {
   const fh = await open(path, 'w');
   try {
     await writeFully(fh, encodeMetaFile(meta, stride), 0);
-    await fh.datasync();
   } finally {
     await fh.close();
   }

@@ -25,6 +25,7 @@ import {
 import { MAX_META_CHUNK_SIZE, fitsSlot, slotStrideFor, type ChunkMeta, type DecodedMetaFile, type NewestSlot } from './chunk-meta.js';
 import { createMetaFile, readMetaFile, rewriteMetaFile, writeMetaSlot } from './chunk-meta-file.js';
 import { syncDirectory } from './durable-file.js';
+import { CoalescedSync } from './coalesced-sync.js';
 import { MetaOrder } from './meta-order.js';
 import { OpenFiles } from './open-files.js';
 
@@ -89,6 +90,9 @@ export class ChunkStore {
   private readonly newestSlots = new Map<string, NewestSlot>();
   /** The slot stride of a new meta file: it holds the meta of the largest chunk. */
   private readonly slotStride: number;
+  /** Chunks created since their directory was last fsynced: their first sync fsyncs it, once for all that ask together. */
+  private readonly namesPending = new Set<string>();
+  private readonly directorySync: CoalescedSync;
   /** Syncs, new versions, creates and deletes of each chunk, one at a time in order, whoever asks. */
   private readonly metaOrder = new MetaOrder<ChunkInfo>();
 
@@ -100,6 +104,7 @@ export class ChunkStore {
     damaged: string[],
   ) {
     this.chunksDir = path.join(dir, 'chunks');
+    this.directorySync = new CoalescedSync(() => syncDirectory(this.chunksDir));
     this.slotStride = slotStrideFor(maxChunkSize);
     this.chunks = new Map();
     this.damaged = damaged;
@@ -184,11 +189,11 @@ export class ChunkStore {
       await this.openFiles.close(paths.data);
       await this.openFiles.close(paths.meta);
       await (await fs.open(paths.data, 'w')).close();
-      const newest = await createMetaFile(paths.meta, meta, this.slotStride);
-      // One directory fsync makes both new names durable. A crash before it leaves
-      // at most one of them, which open() reports as damaged: it was never acknowledged.
-      await syncDirectory(this.chunksDir);
-      this.newestSlots.set(id, newest);
+      // Nothing is synced yet: the chunk's first sync (or new version) makes its files and
+      // their names durable, and nothing about it is acknowledged before. A crash first
+      // leaves no chunk, or files open() reports as damaged: never an acknowledged byte.
+      this.newestSlots.set(id, await createMetaFile(paths.meta, meta, this.slotStride));
+      this.namesPending.add(id);
     } catch (err) {
       throw toChunkError(err, `chunk ${id}: create at version ${version}`);
     }
@@ -367,6 +372,7 @@ export class ChunkStore {
       await this.openFiles.close(paths.data);
       this.newestSlots.delete(id);
       this.shortened.delete(id);
+      this.namesPending.delete(id);
       const chunk = this.chunks.get(id);
       if (chunk) {
         this.chunks.delete(id);
@@ -418,6 +424,10 @@ export class ChunkStore {
     try {
       await this.openFiles.use(paths.data, (fh) => fh.datasync());
       await this.writeMeta(paths, meta);
+      if (this.namesPending.has(meta.id)) {
+        await this.directorySync.sync();
+        this.namesPending.delete(meta.id);
+      }
       this.synced.set(meta.id, meta.length);
     } catch (err) {
       throw toChunkError(err, `chunk ${meta.id}: ${what} (length ${meta.length})`);
