@@ -16,6 +16,13 @@ export function formatChunkId(n: number): string {
   return n.toString(16).padStart(16, '0');
 }
 
+/** The number `formatChunkId` made `id` from, or undefined for an id it cannot have made, or one too big for a number to hold exactly. */
+export function chunkNumber(id: string): number | undefined {
+  if (!isChunkId(id)) return undefined;
+  const n = parseInt(id, 16);
+  return n <= Number.MAX_SAFE_INTEGER ? n : undefined;
+}
+
 /** Fault injection names a chunk's replica actor `chunk-<id>`. */
 const REPLICA_ACTOR_PREFIX = 'chunk-';
 
