@@ -4,7 +4,7 @@
  * number is held while any replica refers to it and given out again once none
  * does: a cluster that replaces its chunkservers over the years does not run
  * out, only one with more than 65,535 servers holding replicas at once would
- * (and `number` then says so, for the caller to keep that replica another way).
+ * (and `hold` then says so, for the caller to keep that replica another way).
  */
 export const NO_SERVER = 0;
 const MAX_NUMBER = 0xffff;
