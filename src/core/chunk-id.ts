@@ -11,6 +11,18 @@ const CHUNK_ID = /^[0-9a-f]{16}$/;
 /** The schema of a chunk id in messages and journaled events. */
 export const chunkIdSchema = z.string().regex(CHUNK_ID, 'a chunk id is 16 lowercase hex digits');
 
+/** The id of the master's `n`th chunk. */
+export function formatChunkId(n: number): string {
+  return n.toString(16).padStart(16, '0');
+}
+
+/** The number `formatChunkId` made `id` from, or undefined for an id it cannot have made, or one too big for a number to hold exactly. */
+export function chunkNumber(id: string): number | undefined {
+  if (!isChunkId(id)) return undefined;
+  const n = parseInt(id, 16);
+  return n <= Number.MAX_SAFE_INTEGER ? n : undefined;
+}
+
 /** Fault injection names a chunk's replica actor `chunk-<id>`. */
 const REPLICA_ACTOR_PREFIX = 'chunk-';
 

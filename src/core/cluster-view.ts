@@ -1,3 +1,5 @@
+import { ReplicaLocations } from './replica-locations.js';
+
 /**
  * The master's soft state: which chunkservers are alive and which chunk
  * replicas they hold. Never journaled (GFS 2.6.2): it is rebuilt from
@@ -24,14 +26,17 @@ export interface ReplicaEntry {
 
 export class ClusterView {
   readonly servers = new Map<string, ChunkserverEntry>();
-  /** chunk id → chunkserver id → what that server reported. */
-  private readonly replicas = new Map<string, Map<string, ReplicaEntry>>();
+  /** chunk id → chunkserver id → what that server reported, in rows of a few bytes a replica (issue 11). */
+  private readonly replicas: ReplicaLocations;
   /** chunkserver id → chunks to tell it to delete with its next heartbeat reply. */
   private readonly doomed = new Map<string, Set<string>>();
   /** chunk id → servers whose replica failed its checksums, until a fresh copy is made. */
   private readonly corrupt = new Map<string, Set<string>>();
 
-  constructor(private readonly heartbeatTimeoutMs: number) {}
+  /** `replication`: the replicas a chunk is meant to have, kept in its row of `replicas` (more spill over). */
+  constructor(private readonly heartbeatTimeoutMs: number, replication = 3) {
+    this.replicas = new ReplicaLocations(replication);
+  }
 
   /** Returns false when the server was unknown: it must then send a full report. */
   heartbeat(load: ChunkserverLoad, now: number): boolean {
@@ -43,14 +48,13 @@ export class ClusterView {
   /** A full report replaces what we knew of that server; a partial one adds to it. */
   report(load: ChunkserverLoad, chunks: { chunkId: string; version: number; length: number }[], full: boolean, now: number): void {
     this.servers.set(load.id, entryOf(load, now));
-    if (full) this.forgetReplicasOf(load.id);
+    if (full) this.replicas.forgetServer(load.id);
     for (const { chunkId, version, length } of chunks) this.recordReplica(load.id, chunkId, version, length);
   }
 
   /** The chunk's file is gone: every server holding it deletes it on its next heartbeat (GFS 4.4, lazily). */
   scheduleDelete(chunkId: string): void {
-    for (const serverId of [...(this.replicas.get(chunkId)?.keys() ?? [])]) this.scheduleDeleteOn(serverId, chunkId);
-    this.replicas.delete(chunkId);
+    for (const { serverId } of this.replicas.replicasOf(chunkId)) this.scheduleDeleteOn(serverId, chunkId);
     this.corrupt.delete(chunkId);
   }
 
@@ -85,17 +89,17 @@ export class ClusterView {
 
   /** A replica the master itself just set up (a lease grant told it its version). */
   recordReplica(serverId: string, chunkId: string, version: number, length: number): void {
-    entry(this.replicas, chunkId, () => new Map()).set(serverId, { version, length });
+    this.replicas.record(chunkId, serverId, version, length);
   }
 
   /** A chunkserver is gone (its ZooKeeper node vanished or it stopped beating). */
   remove(serverId: string): void {
     this.servers.delete(serverId);
-    this.forgetReplicasOf(serverId);
+    this.replicas.forgetServer(serverId);
   }
 
   forgetReplica(chunkId: string, serverId: string): void {
-    this.replicas.get(chunkId)?.delete(serverId);
+    this.replicas.forget(chunkId, serverId);
   }
 
   isLive(entry: ChunkserverEntry, now: number): boolean {
@@ -114,9 +118,12 @@ export class ClusterView {
   /** Live holders of a chunk at exactly `version` (older ones are stale and never served). */
   holders(chunkId: string, version: number, now: number): (ChunkserverEntry & ReplicaEntry)[] {
     const result: (ChunkserverEntry & ReplicaEntry)[] = [];
-    for (const [serverId, replica] of this.replicas.get(chunkId) ?? []) {
-      const server = this.servers.get(serverId);
-      if (server && this.isLive(server, now) && replica.version === version) result.push({ ...server, ...replica });
+    for (const replica of this.replicas.replicasOf(chunkId)) {
+      const server = this.servers.get(replica.serverId);
+      if (!server || !this.isLive(server, now) || replica.version !== version) continue;
+      // Field by field: a spread followed by more fields took ~2 µs an object in Node 20, 7 s a million holders() calls.
+      const { id, address, used, free, capacity, chunkCount, lastHeartbeat } = server;
+      result.push({ id, address, used, free, capacity, chunkCount, lastHeartbeat, version, length: replica.length });
     }
     return result;
   }
@@ -124,25 +131,16 @@ export class ClusterView {
   /** Every live server's report of a chunk, at whatever version: fsck's view of stale copies. */
   reported(chunkId: string, now: number): { id: string; version: number }[] {
     const result: { id: string; version: number }[] = [];
-    for (const [serverId, replica] of this.replicas.get(chunkId) ?? []) {
+    for (const { serverId, version } of this.replicas.replicasOf(chunkId)) {
       const server = this.servers.get(serverId);
-      if (server && this.isLive(server, now)) result.push({ id: serverId, version: replica.version });
+      if (server && this.isLive(server, now)) result.push({ id: serverId, version });
     }
     return result;
   }
 
   /** Chunk ids reported by a server, for orphan detection. */
   chunksOf(serverId: string): string[] {
-    const ids: string[] = [];
-    for (const [chunkId, holders] of this.replicas) if (holders.has(serverId)) ids.push(chunkId);
-    return ids;
-  }
-
-  private forgetReplicasOf(serverId: string): void {
-    for (const [chunkId, holders] of this.replicas) {
-      holders.delete(serverId);
-      if (holders.size === 0) this.replicas.delete(chunkId);
-    }
+    return this.replicas.chunksOf(serverId);
   }
 }
 

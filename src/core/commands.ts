@@ -1,7 +1,8 @@
+import { formatChunkId } from './chunk-id.js';
 import { entryCount, entryNames } from './dir-entries.js';
 import { OfsError } from './errors.js';
 import type { UnsequencedEvent } from './events.js';
-import { formatChunkId, lookup, type Namespace } from './namespace.js';
+import { lookup, type Namespace } from './namespace.js';
 import { isSameOrBelow, joinPath, parentPath, pathComponents } from './paths.js';
 
 /**

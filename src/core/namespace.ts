@@ -59,10 +59,6 @@ export function lookup(ns: Namespace, path: string): Node | undefined {
   return node;
 }
 
-export function formatChunkId(n: number): string {
-  return n.toString(16).padStart(16, '0');
-}
-
 /**
  * `dir` with the node at `names[depth..]` replaced by what `change` makes of
  * it (undefined: removed): a copy of each directory on the way down and of

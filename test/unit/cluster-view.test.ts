@@ -1,5 +1,8 @@
 import test from 'ava';
-import { chooseReplicas, ClusterView } from '../../src/core/cluster-view.js';
+import fc from 'fast-check';
+import { isDeepStrictEqual } from 'node:util';
+import { formatChunkId } from '../../src/core/chunk-id.js';
+import { chooseReplicas, ClusterView, type ChunkserverLoad } from '../../src/core/cluster-view.js';
 
 const load = (id: string, free: number) => ({ id, address: `tcp://127.0.0.1:${id.length}0`, used: 0, free, capacity: free, chunkCount: 0 });
 
@@ -33,4 +36,172 @@ test('holders: only live servers at the exact version; full reports replace, par
   view.expiring(5000).forEach((id) => view.remove(id));
   t.deepEqual(view.expiring(5000), []);
   t.false(view.heartbeat(load('a', 1), 5001), 'an expired server must send a full report again');
+});
+
+/**
+ * What ClusterView promises of replicas, as it kept them before its compact
+ * rows: a Map of Maps in the order replicas were first recorded.
+ */
+class MapOfMapsView {
+  private readonly beats = new Map<string, number>();
+  private readonly replicas = new Map<string, Map<string, { version: number; length: number }>>();
+  private readonly doomed = new Map<string, Set<string>>();
+
+  constructor(private readonly timeout: number) {}
+
+  heartbeat(id: string, now: number): void {
+    this.beats.set(id, now);
+  }
+
+  record(serverId: string, chunkId: string, version: number, length: number): void {
+    if (!this.replicas.has(chunkId)) this.replicas.set(chunkId, new Map());
+    this.replicas.get(chunkId)!.set(serverId, { version, length });
+  }
+
+  forget(chunkId: string, serverId: string): void {
+    this.replicas.get(chunkId)?.delete(serverId);
+  }
+
+  forgetServer(serverId: string): void {
+    for (const holders of this.replicas.values()) holders.delete(serverId);
+  }
+
+  remove(serverId: string): void {
+    this.beats.delete(serverId);
+    this.forgetServer(serverId);
+  }
+
+  doom(serverId: string, chunkId: string): void {
+    this.forget(chunkId, serverId);
+    if (!this.doomed.has(serverId)) this.doomed.set(serverId, new Set());
+    this.doomed.get(serverId)!.add(chunkId);
+  }
+
+  takeDeletes(serverId: string): string[] {
+    const chunks = [...(this.doomed.get(serverId) ?? [])];
+    this.doomed.delete(serverId);
+    return chunks;
+  }
+
+  holderIds(chunkId: string): string[] {
+    return [...(this.replicas.get(chunkId)?.keys() ?? [])];
+  }
+
+  /** Live replicas, as [server, version, length]. */
+  live(chunkId: string, now: number): [string, number, number][] {
+    return [...(this.replicas.get(chunkId) ?? [])]
+      .filter(([id]) => this.beats.has(id) && now - this.beats.get(id)! <= this.timeout)
+      .map(([id, { version, length }]) => [id, version, length]);
+  }
+
+  chunksOf(serverId: string): string[] {
+    return [...this.replicas].filter(([, holders]) => holders.has(serverId)).map(([chunkId]) => chunkId);
+  }
+}
+
+/** More servers than a row has slots. */
+const SERVERS = ['a', 'b', 'c', 'd', 'e'];
+/**
+ * Dense ids in one page and the next; one far beyond (a page of its own); the
+ * largest a number holds exactly; two beyond it that a number cannot tell
+ * apart; and ids that are no chunk number at all.
+ */
+const CHUNK_IDS = [1, 2, 255, 256, 2 ** 40, 2 ** 53 - 1].map(formatChunkId).concat(['ffffffffffffff00', 'ffffffffffffff01', 'c1', '']);
+/** Versions and lengths that fit a row's 32-bit cells, and some that do not. */
+const VERSIONS = [0, 1, 2, 3, 2 ** 32 - 1, 2 ** 32, 2 ** 40];
+const LENGTHS = [0, 5, 2 ** 30, 2 ** 32 - 1, 2 ** 32];
+const TIMEOUT = 300;
+
+const serverId = fc.constantFrom(...SERVERS);
+const chunkId = fc.constantFrom(...CHUNK_IDS);
+const replica = fc.record({ chunkId, version: fc.constantFrom(...VERSIONS), length: fc.constantFrom(...LENGTHS) });
+const operation = fc.oneof(
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('heartbeat' as const), serverId }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('report' as const), serverId, chunks: fc.array(replica, { maxLength: 6 }), full: fc.boolean() }) },
+  { weight: 6, arbitrary: fc.record({ op: fc.constantFrom('recordReplica' as const, 'recordCopy' as const), serverId, replica }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constantFrom('forgetReplica' as const, 'scheduleDeleteOn' as const, 'markCorrupt' as const), serverId, chunkId }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('scheduleDelete' as const), chunkId }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constantFrom('remove' as const, 'takeDeletes' as const), serverId }) },
+);
+type Operation = typeof operation extends fc.Arbitrary<infer O> ? O : never;
+
+const loadOf = (id: string): ChunkserverLoad => ({ id, address: 'tcp://127.0.0.1:7000', used: 0, free: 1, capacity: 1, chunkCount: 0 });
+
+/** Applies `o` to both; returns what each answered, if the operation answers. */
+function applyBoth(view: ClusterView, model: MapOfMapsView, o: Operation, now: number): [unknown, unknown] | undefined {
+  switch (o.op) {
+    case 'heartbeat':
+      view.heartbeat(loadOf(o.serverId), now);
+      model.heartbeat(o.serverId, now);
+      return undefined;
+    case 'report':
+      view.report(loadOf(o.serverId), o.chunks, o.full, now);
+      model.heartbeat(o.serverId, now);
+      if (o.full) model.forgetServer(o.serverId);
+      for (const c of o.chunks) model.record(o.serverId, c.chunkId, c.version, c.length);
+      return undefined;
+    case 'recordReplica':
+    case 'recordCopy':
+      view[o.op](o.serverId, o.replica.chunkId, o.replica.version, o.replica.length);
+      model.record(o.serverId, o.replica.chunkId, o.replica.version, o.replica.length);
+      return undefined;
+    case 'forgetReplica':
+    case 'markCorrupt':
+      view[o.op](o.chunkId, o.serverId);
+      model.forget(o.chunkId, o.serverId);
+      return undefined;
+    case 'scheduleDeleteOn':
+      view.scheduleDeleteOn(o.serverId, o.chunkId);
+      model.doom(o.serverId, o.chunkId);
+      return undefined;
+    case 'scheduleDelete':
+      view.scheduleDelete(o.chunkId);
+      for (const id of model.holderIds(o.chunkId)) model.doom(id, o.chunkId);
+      return undefined;
+    case 'remove':
+      view.remove(o.serverId);
+      model.remove(o.serverId);
+      return undefined;
+    case 'takeDeletes':
+      return [view.takeDeletes(o.serverId), model.takeDeletes(o.serverId)];
+  }
+}
+
+/** Throws, saying what differed, unless the view answers as the model does (fast-check then shrinks the steps). */
+function expectSame(what: string, view: unknown, model: unknown): void {
+  if (!isDeepStrictEqual(view, model)) throw new Error(`${what}: the view says ${JSON.stringify(view)}, the model ${JSON.stringify(model)}`);
+}
+
+const isWide = (x: number) => x >= 2 ** 32;
+
+test('replicas: holders, reported and chunksOf answer as a Map of Maps would, whatever the ids, versions, lengths and slots per row', (t) => {
+  let crowded = 0;
+  let wide = 0;
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 4 }), fc.array(fc.tuple(operation, fc.nat(60)), { minLength: 20, maxLength: 120 }), (slots, steps) => {
+      const view = new ClusterView(TIMEOUT, slots);
+      const model = new MapOfMapsView(TIMEOUT);
+      let now = 0;
+      for (const [o, elapsed] of steps) {
+        now += elapsed;
+        const answers = applyBoth(view, model, o, now);
+        const after = `after ${JSON.stringify(o)} at ${now}`;
+        if (answers) expectSame(`${o.op} ${after}`, answers[0], answers[1]);
+        for (const id of CHUNK_IDS) {
+          const live = model.live(id, now);
+          if (model.holderIds(id).length > slots) crowded++;
+          if (live.some(([, version, length]) => isWide(version) || isWide(length))) wide++;
+          expectSame(`reported(${id}) ${after}`, view.reported(id, now), live.map(([serverId, version]) => ({ id: serverId, version })));
+          for (const version of VERSIONS) {
+            const holders = view.holders(id, version, now).map((h) => [h.id, h.version, h.length]);
+            expectSame(`holders(${id}, ${version}) ${after}`, holders, live.filter(([, v]) => v === version));
+          }
+        }
+        for (const id of SERVERS) expectSame(`chunksOf(${id}) ${after}`, view.chunksOf(id).sort(), model.chunksOf(id).sort());
+      }
+    }),
+    { numRuns: 300 },
+  );
+  t.true(crowded > 1000, `a chunk had more replicas than slots only ${crowded} times`);
+  t.true(wide > 1000, `a chunk had a replica with a version or length past 32 bits only ${wide} times`);
 });

@@ -16,7 +16,8 @@ import {
 } from '../../src/core/master-planners.js';
 import { fsck, locate } from '../../src/core/master-queries.js';
 import { CHUNK, chunkOf, ids, NOW, run, sequence, server, settings, TIMEOUT, versionOf, viewOf, withFile } from '../helpers/master-state.js';
-import { applyAll, emptyNamespace, formatChunkId, lookup, ownedChunks, type FileNode, type Namespace } from '../../src/core/namespace.js';
+import { formatChunkId } from '../../src/core/chunk-id.js';
+import { applyAll, emptyNamespace, lookup, ownedChunks, type FileNode, type Namespace } from '../../src/core/namespace.js';
 
 // prepareLease
 

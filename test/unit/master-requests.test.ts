@@ -1,11 +1,12 @@
 import test from 'ava';
+import { formatChunkId } from '../../src/core/chunk-id.js';
 import { ClusterView } from '../../src/core/cluster-view.js';
 import * as decide from '../../src/core/commands.js';
 import { OfsError } from '../../src/core/errors.js';
 import type { UnsequencedEvent } from '../../src/core/events.js';
 import { fsck, list, locate } from '../../src/core/master-queries.js';
 import { decideRequest, type Decision, type MasterView } from '../../src/core/master-requests.js';
-import { emptyNamespace, formatChunkId, lookup, ownedChunks, type FileNode, type Namespace } from '../../src/core/namespace.js';
+import { emptyNamespace, lookup, ownedChunks, type FileNode, type Namespace } from '../../src/core/namespace.js';
 import type { MessageType } from '../../src/transport/protocol.js';
 import { CHUNK, chunkOf, NOW, run, server, settings, TIMEOUT, versionOf, withFile } from '../helpers/master-state.js';
 import { remembers } from '../../src/core/retry-cache.js';

@@ -186,7 +186,7 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
     }
   };
 
-  const initialState: MasterState = { ...initial, durable: Promise.resolve(), scan: new ReplicationScan(SCAN_PER_TICK), balanceScan: new ReplicationScan(SCAN_PER_TICK), view: new ClusterView(settings.heartbeatTimeoutMs), sinceCheckpoint: 0, readAt: new Map() };
+  const initialState: MasterState = { ...initial, durable: Promise.resolve(), scan: new ReplicationScan(SCAN_PER_TICK), balanceScan: new ReplicationScan(SCAN_PER_TICK), view: new ClusterView(settings.heartbeatTimeoutMs, settings.replication), sinceCheckpoint: 0, readAt: new Map() };
   // The namespace is the truth: a crash drops the message that caused it and keeps the state.
   return spawn(parent, crashable('master', receive), 'master', { initialState, onCrash: resumeOnCrash(log) });
 }
