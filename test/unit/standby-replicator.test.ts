@@ -109,3 +109,22 @@ test('a superseded attachment that then finds its standby gone leaves the in-syn
   recordOutOfSet();
   await stuck;
 });
+
+test('a standby that answers from a state older than the snapshot it attached with is not in sync: the stream waits until it installs, then goes on from the snapshot', async (t) => {
+  const standby = new FakeStandby();
+  const inSync: string[] = [];
+  const replicator = new StandbyReplicator({ id: 's', address: 'tcp://s' }, 20, Promise.resolve(), standby.rpc, hooks(inSync), log);
+  // Still at its previous snapshot (seq 15) while it pulls this one: its answer must not count as installed.
+  (await standby.next()).answer(15);
+  await tick();
+  t.false(replicator.isInSync);
+  t.deepEqual(inSync, []);
+  t.true(await settled(replicator.replicate([event(21)])), 'acknowledged without it meanwhile');
+  const retried = await standby.next();
+  t.deepEqual(retried.events.map((e) => e.seq), [21], 'nothing dropped: the stream starts right after the snapshot');
+  retried.answer(21);
+  await tick();
+  await tick();
+  t.deepEqual(inSync, ['in sync']);
+  t.true(replicator.isInSync);
+});

@@ -5,10 +5,16 @@ import type { Logger } from '../../util/logger.js';
 import type { MasterStore } from '../../storage/master-store.js';
 import { applyTracked, checkpointDue, type ChunkTable, type TrackedNamespace } from '../../core/chunk-table.js';
 import type { Namespace } from '../../core/namespace.js';
-import { settle, type Result } from '../../util/result.js';
+import { ok, settle, type Result } from '../../util/result.js';
 import { crashable, resumeOnCrash } from '../supervision.js';
 
 export type StandbyMessage =
+  /**
+   * A new attach begins: appends are refused until its snapshot is installed.
+   * Else a stream that starts after the new snapshot would find the state of
+   * the old one and, answering with it, pass for installed.
+   */
+  | { kind: 'attaching'; sender: Ref<Result<number>> }
   /** Answered with the seq the standby is at. */
   | { kind: 'install'; snapshot: TrackedNamespace; sender: Ref<Result<number>> }
   | { kind: 'append'; events: MasterEvent[]; epoch: number; sender: Ref<Result<number>> }
@@ -44,6 +50,9 @@ export function spawnStandbyActor(
     parent,
     crashable('standby', async (state: StandbyState, msg: StandbyMessage): Promise<StandbyState> => {
       switch (msg.kind) {
+        case 'attaching':
+          dispatch(msg.sender, ok(state.ns.seq));
+          return { ...state, attached: false };
         case 'install': {
           let next = state;
           await reply(msg.sender, async () => {

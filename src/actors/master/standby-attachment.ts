@@ -47,6 +47,7 @@ export class StandbyAttachment {
     const attempt = async (): Promise<void> => {
       const active = this.process.masters[0];
       if (this.process.mode !== 'standby' || !active || active.id === id || active.id === this.attachedTo) return;
+      await askResult(this.process.standbyActor)<number>((sender) => ({ kind: 'attaching', sender }));
       const { body } = await rpc.call(active.address, 'master.attachStandby', { id, address }, { timeoutMs: ASK_TIMEOUT_MS });
       // Piece by piece, each checked as it comes: neither master holds the namespace as one message.
       const loader = new NamespaceLoader();

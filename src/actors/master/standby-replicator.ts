@@ -63,7 +63,7 @@ export class StandbyReplicator {
   constructor(
     readonly standby: StandbyRef,
     /** The seq of the snapshot the standby attached with: events after it are ours to send. */
-    startSeq: number,
+    private readonly startSeq: number,
     /** Resolves once ZooKeeper's in-sync set does not list this standby: until it is in sync again, acknowledgements wait for this only. */
     private readonly outOfSet: Promise<void>,
     private readonly rpc: RpcClient,
@@ -116,6 +116,8 @@ export class StandbyReplicator {
         const batch = this.queue.slice(0, MAX_BATCH);
         try {
           const { body } = await this.rpc.call(this.standby.address, 'standby.append', { events: batch }, { timeoutMs: APPEND_TIMEOUT_MS });
+          // Below our snapshot: the standby answered from an older state, before it installed ours. Only what it says counts.
+          if (body.seq < this.startSeq) throw new OfsError('EUNAVAILABLE', `standby ${this.standby.id} is at seq ${body.seq}, before the snapshot at ${this.startSeq}`);
           this.queue.splice(0, batch.length);
           this.ackedSeq = Math.max(this.ackedSeq, body.seq);
           if (!this.inSync && this.queue.length <= MAX_BATCH) this.closingIn = true;
