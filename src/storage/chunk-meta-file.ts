@@ -30,17 +30,12 @@ export async function readMetaFile(path: string, id: string): Promise<DecodedMet
 }
 
 /**
- * Writes a new chunk's meta file whole, `meta` in its first slot, not synced:
- * the first slot update's fdatasync covers the whole file, and its name is
- * durable once the caller fsyncs the directory.
+ * Writes a new chunk's meta file whole (`fh`: just created), `meta` in its
+ * first slot, not synced: the first slot update's fdatasync covers the whole
+ * file, and its name is durable once the caller fsyncs the directory.
  */
-export async function createMetaFile(path: string, meta: ChunkMeta, stride: number): Promise<NewestSlot> {
-  const fh = await open(path, 'w');
-  try {
-    await writeFully(fh, encodeMetaFile(meta, stride), 0);
-  } finally {
-    await fh.close();
-  }
+export async function initMetaFile(fh: FileHandle, meta: ChunkMeta, stride: number): Promise<NewestSlot> {
+  await writeFully(fh, encodeMetaFile(meta, stride), 0);
   return firstSlot(stride);
 }
 

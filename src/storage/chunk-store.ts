@@ -23,8 +23,7 @@ import {
   type ChunkPaths,
 } from './chunk-files.js';
 import { MAX_META_CHUNK_SIZE, fitsSlot, slotStrideFor, type ChunkMeta, type DecodedMetaFile, type NewestSlot } from './chunk-meta.js';
-import { createMetaFile, readMetaFile, rewriteMetaFile, writeMetaSlot } from './chunk-meta-file.js';
-import { syncDirectory } from './durable-file.js';
+import { initMetaFile, readMetaFile, rewriteMetaFile, writeMetaSlot } from './chunk-meta-file.js';
 import { CoalescedSync } from './coalesced-sync.js';
 import { MetaOrder } from './meta-order.js';
 import { OpenFiles } from './open-files.js';
@@ -102,9 +101,11 @@ export class ChunkStore {
     readonly maxChunkSize: number,
     loaded: LoadedChunk[],
     damaged: string[],
+    /** The chunks directory, open for its fsyncs (new names) for as long as the store. */
+    private readonly directory: FileHandle,
   ) {
     this.chunksDir = path.join(dir, 'chunks');
-    this.directorySync = new CoalescedSync(() => syncDirectory(this.chunksDir));
+    this.directorySync = new CoalescedSync(() => directory.sync());
     this.slotStride = slotStrideFor(maxChunkSize);
     this.chunks = new Map();
     this.damaged = damaged;
@@ -148,7 +149,10 @@ export class ChunkStore {
     } catch (err) {
       throw toChunkError(err, `chunk store ${dir}: open`);
     }
-    return new ChunkStore(dir, capacity, maxChunkSize, found, damaged);
+    const directory = await fs.open(chunksDir, 'r').catch((err: unknown) => {
+      throw toChunkError(err, `chunk store ${dir}: open`);
+    });
+    return new ChunkStore(dir, capacity, maxChunkSize, found, damaged, directory);
   }
 
   list(): ChunkInfo[] {
@@ -185,14 +189,15 @@ export class ChunkStore {
     const paths = this.paths(id);
     const meta: ChunkMeta = { id, version, length: 0, crcs: new Uint32Array(0) };
     try {
-      // 'w' also truncates the files of a damaged chunk with this id: they were untrusted anyway.
+      // 'w+' also truncates the files of a damaged chunk with this id: they were untrusted anyway.
+      // Both stay open for the writes and syncs that follow.
       await this.openFiles.close(paths.data);
       await this.openFiles.close(paths.meta);
-      await (await fs.open(paths.data, 'w')).close();
+      await this.openFiles.use(paths.data, async () => undefined, 'w+');
       // Nothing is synced yet: the chunk's first sync (or new version) makes its files and
       // their names durable, and nothing about it is acknowledged before. A crash first
       // leaves no chunk, or files open() reports as damaged: never an acknowledged byte.
-      this.newestSlots.set(id, await createMetaFile(paths.meta, meta, this.slotStride));
+      this.newestSlots.set(id, await this.openFiles.use(paths.meta, (fh) => initMetaFile(fh, meta, this.slotStride), 'w+'));
       this.namesPending.add(id);
     } catch (err) {
       throw toChunkError(err, `chunk ${id}: create at version ${version}`);
@@ -391,6 +396,7 @@ export class ChunkStore {
   async close(): Promise<void> {
     await this.metaOrder.idle();
     await this.openFiles.closeAll();
+    await this.directory.close();
   }
 
   dataPath(id: string): string {

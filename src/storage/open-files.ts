@@ -17,10 +17,11 @@ export class OpenFiles {
 
   constructor(private readonly max: number) {}
 
-  async use<T>(path: string, run: (handle: FileHandle) => Promise<T>): Promise<T> {
+  /** Runs `run` on `path`'s handle, opening it with `flags` unless open already ('w+' makes a new file, kept open for what follows). */
+  async use<T>(path: string, run: (handle: FileHandle) => Promise<T>, flags: 'r+' | 'w+' = 'r+'): Promise<T> {
     let file = this.files.get(path);
     if (file) this.files.delete(path);
-    else file = { handle: open(path, 'r+'), users: 0 };
+    else file = { handle: open(path, flags), users: 0 };
     this.files.set(path, file);
     file.users++;
     try {
