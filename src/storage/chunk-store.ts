@@ -76,15 +76,6 @@ export class ChunkStore {
   private readonly openFiles = new OpenFiles(MAX_IDLE_OPEN_FILES);
   /** Each chunk's length in its durable meta. */
   private readonly synced = new Map<string, number>();
-  /**
-   * Chunks loaded one update behind, maybe: the newer meta slot was bad and
-   * the data file reached past the older one's length. If that bad slot had
-   * been acknowledged (a bit flipped after), this replica now lacks bytes it
-   * once vouched for, and a reader told it ends early would take the tail
-   * for a hole of zeros. So a read that reaches its end fails ECORRUPT, and
-   * the reader goes to another replica (the chunkserver reports this one).
-   */
-  private readonly shortened = new Set<string>();
   /** Which slot of each chunk's meta file holds its durable meta; none for a format-1 file, rewritten on its next update. */
   private readonly newestSlots = new Map<string, NewestSlot>();
   /** The slot stride of a new meta file: it holds the meta of the largest chunk. */
@@ -99,7 +90,7 @@ export class ChunkStore {
     readonly dir: string,
     readonly capacity: number,
     readonly maxChunkSize: number,
-    loaded: LoadedChunk[],
+    loaded: DecodedMetaFile[],
     damaged: string[],
     /** The chunks directory, open for its fsyncs (new names) for as long as the store. */
     private readonly directory: FileHandle,
@@ -110,8 +101,7 @@ export class ChunkStore {
     this.chunks = new Map();
     this.damaged = damaged;
     this.used = 0;
-    for (const { meta, newest, shortened } of loaded) {
-      if (shortened) this.shortened.add(meta.id);
+    for (const { meta, newest } of loaded) {
       this.chunks.set(meta.id, meta);
       this.used += meta.length;
       this.synced.set(meta.id, meta.length);
@@ -129,7 +119,7 @@ export class ChunkStore {
       throw new OfsError('EINVAL', `chunk store ${dir}: maxChunkSize ${maxChunkSize} is not a positive integer up to ${MAX_META_CHUNK_SIZE}`);
     }
     const chunksDir = path.join(dir, 'chunks');
-    const found: LoadedChunk[] = [];
+    const found: DecodedMetaFile[] = [];
     const damaged: string[] = [];
     try {
       await fs.mkdir(chunksDir, { recursive: true });
@@ -149,7 +139,14 @@ export class ChunkStore {
     } catch (err) {
       throw toChunkError(err, `chunk store ${dir}: open`);
     }
+    // Chunks created before a kill -9, their names never fsynced, load from the page cache: the
+    // names are made durable now, before any of those chunks is served or synced (their first
+    // sync's directory fsync was to come from this process's memory, now gone).
     const directory = await fs.open(chunksDir, 'r').catch((err: unknown) => {
+      throw toChunkError(err, `chunk store ${dir}: open`);
+    });
+    await directory.sync().catch(async (err: unknown) => {
+      await directory.close();
       throw toChunkError(err, `chunk store ${dir}: open`);
     });
     return new ChunkStore(dir, capacity, maxChunkSize, found, damaged, directory);
@@ -307,9 +304,6 @@ export class ChunkStore {
     if (!Number.isSafeInteger(length) || length < 0) {
       throw new OfsError('EINVAL', `chunk ${id}: read at offset ${offset} of length ${length}: length is not a non-negative integer`);
     }
-    if (this.shortened.has(id) && offset + length > chunk.length) {
-      throw new OfsError('ECORRUPT', `chunk ${id}: its newest meta was unreadable at start-up, so this replica may lack bytes past ${chunk.length}: read another`);
-    }
     const end = Math.min(offset + length, chunk.length);
     if (end === offset) return Buffer.alloc(0);
 
@@ -376,7 +370,6 @@ export class ChunkStore {
       await unlinkIfPresent(paths.meta);
       await this.openFiles.close(paths.data);
       this.newestSlots.delete(id);
-      this.shortened.delete(id);
       this.namesPending.delete(id);
       const chunk = this.chunks.get(id);
       if (chunk) {
@@ -392,7 +385,7 @@ export class ChunkStore {
     this.forgetDamaged(id);
   }
 
-  /** Waits for the meta writes asked for, then closes the data files kept open; the store is not used after this. */
+  /** Waits for the meta writes asked for, then closes the files kept open and the directory; the store is not used after this. */
   async close(): Promise<void> {
     await this.metaOrder.idle();
     await this.openFiles.closeAll();
@@ -509,19 +502,20 @@ async function readVerifiedBlock(fh: FileHandle, chunk: ChunkMeta, block: number
  * Data past the meta's length is the tail of a write that never reached sync();
  * it is cut so the file holds only what the meta vouches for.
  */
-interface LoadedChunk extends DecodedMetaFile {
-  /** Loaded from the older slot while the data reached further: see ChunkStore.shortened. */
-  shortened: boolean;
-}
-
-async function loadChunk(paths: ChunkPaths, id: string, hasMeta: boolean): Promise<LoadedChunk | undefined> {
+async function loadChunk(paths: ChunkPaths, id: string, hasMeta: boolean): Promise<DecodedMetaFile | undefined> {
   // Data without meta: a create that crashed before its meta was durable, or a lost meta.
   if (!hasMeta) return undefined;
   try {
     const loaded = await readMetaFile(paths.meta, id);
     const { size } = await fs.stat(paths.data);
+    // The newer slot holds bytes but no valid meta, and the data reaches past the older one: a torn
+    // update, never acknowledged, or a flipped bit in one that was, whose bytes this replica would
+    // then lack at its current version (readers and copies would take the tail for zeros, a
+    // mutation would write over it). The two look alike: the replica is damaged, files kept as they
+    // are, and the master copies the chunk from another.
+    if (loaded.otherSlotBad && size > loaded.meta.length) return undefined;
     if (size > loaded.meta.length) await fs.truncate(paths.data, loaded.meta.length);
-    return { ...loaded, shortened: loaded.otherSlotBad === true && size > loaded.meta.length };
+    return loaded;
   } catch {
     return undefined;
   }

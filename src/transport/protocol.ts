@@ -245,13 +245,14 @@ export const protocol = {
     /** `padded`: the record did not fit, the chunk was padded to its end; append to the next chunk. */
     reply: z.object({ offset: nonNegative, padded: z.boolean() }),
   },
-  // primary → secondary: apply mutation `serial` exactly as the primary did: the bytes pushed under
-  // `bufferId`, else those in the one data frame, else (no frame: padding) zeros
+  // primary → secondary: apply mutation `serial` exactly as the primary did: zeros if `padded`, else
+  // the bytes pushed under `bufferId`, else those in the one data frame
   'chunk.apply': {
     request: z.object({
       chunkId,
       version: nonNegative,
       serial: z.number().int().positive(),
+      padded: z.boolean(),
       bufferId: bufferId.optional(),
       offset: nonNegative,
       length: nonNegative,

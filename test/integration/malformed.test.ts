@@ -45,6 +45,7 @@ const chunkserverCases: Case[] = [
   ['oversize data frame', [header('chunk.push', { bufferId: 'ab12ab12', chain: [] }), Buffer.alloc(17 * 1024 * 1024)], /exceeds/],
   ['push without data', [header('chunk.push', { bufferId: 'ab12ab12', chain: [] })], /exactly one data frame/],
   ['commit with neither pushed nor inline bytes', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, mode: 'write', offset: 0, length: 4, chunkSize: 65536, secondaries: [] })], /chunk\.commit needs exactly one data frame/],
+  ['apply of bytes neither pushed nor inline', [header('chunk.apply', { chunkId: '0'.repeat(16), version: 1, serial: 1, padded: false, offset: 0, length: 4 })], /chunk\.apply needs exactly one data frame/],
   ['commit whose inline bytes are not the length it names', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, mode: 'write', offset: 0, length: 4, chunkSize: 65536, secondaries: [] }), Buffer.from('ab')], /names 4 bytes but carries 2/],
   ['a master request', [header('master.list', { path: '/' })], /unknown message type "master\.list"/],
 ];

@@ -52,6 +52,7 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
                   chunkId: body.chunkId,
                   version: body.version,
                   serial: ordered.serial,
+                  padded: ordered.padded,
                   bufferId: ordered.padded ? undefined : body.bufferId,
                   offset: ordered.offset,
                   length: ordered.length,
@@ -75,11 +76,9 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
       return { body: { offset: ordered.offset, padded: ordered.padded } };
     },
     'chunk.apply': async (body, frames) => {
-      const mutation: Mutation = body.bufferId
-        ? { data: buffers.get(body.bufferId, body.length), offset: body.offset }
-        : frames.length > 0
-          ? { data: inlineBytes(frames, body.length, 'chunk.apply'), offset: body.offset }
-          : { pad: true, offset: body.offset, length: body.length };
+      const mutation: Mutation = body.padded
+        ? { pad: true, offset: body.offset, length: body.length }
+        : { data: body.bufferId ? buffers.get(body.bufferId, body.length) : inlineBytes(frames, body.length, 'chunk.apply'), offset: body.offset };
       const { durable } = await replicas.ask<{ durable: Promise<unknown> }>(body.chunkId, (sender) => ({
         kind: 'apply',
         chunkId: body.chunkId,

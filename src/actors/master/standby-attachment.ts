@@ -30,9 +30,14 @@ export class StandbyAttachment {
     this.timer = setInterval(() => this.check(), CHECK_EVERY_MS);
   }
 
-  /** The election changed: attach to the new active master, if it is another. */
+  /**
+   * The election changed: attach to the new active master, if it is another,
+   * once this master is in the election itself. Attached before, it would be
+   * a standby the active cannot find in ZooKeeper, and detaches at once.
+   */
   mastersChanged(): void {
-    if (this.process.mode === 'standby' && this.process.masters[0]?.id !== this.attachedTo) void this.attach();
+    const { mode, masters, id } = this.process;
+    if (mode === 'standby' && masters.some((m) => m.id === id) && masters[0]?.id !== this.attachedTo) void this.attach();
   }
 
   stop(): void {
@@ -79,7 +84,7 @@ export class StandbyAttachment {
   private check(): void {
     const { id, mode, rpc, log } = this.process;
     const active = this.process.masters[0];
-    if (mode !== 'standby' || this.attaching || !active || active.id === id) return;
+    if (mode !== 'standby' || this.attaching || !active || active.id === id || !this.process.masters.some((m) => m.id === id)) return;
     rpc
       .call(active.address, 'master.status', {}, { timeoutMs: 5_000 })
       .then(({ body }) => {
