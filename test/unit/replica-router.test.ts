@@ -72,3 +72,16 @@ test('thousands of chunks touched: every replica actor stops once idle', async (
   await sleep(IDLE_MS * 3);
   t.is(router.size, 0);
 });
+
+test('a deleted chunk leaves no mutation serial behind: the book holds the chunks the server has, not every one it had', async (t) => {
+  const router = await routerFor(t);
+  const chunks = [id(3), id(4)];
+  for (const chunkId of chunks) {
+    await router.ask<ChunkInfo>(chunkId, (sender) => ({ kind: 'set-version', chunkId, version: 1, sender }));
+    const { durable } = await router.ask<{ durable: Promise<unknown> }>(chunkId, (sender) => ({ kind: 'apply', chunkId, version: 1, serial: 1, mutation: { data: Buffer.from('ab'), offset: 0 }, sender }));
+    await durable;
+  }
+  t.is(router.serialBooks, 2);
+  await router.ask<void>(chunks[0]!, (sender) => ({ kind: 'delete', chunkId: chunks[0]!, sender }));
+  t.is(router.serialBooks, 1);
+});

@@ -191,6 +191,7 @@ export function spawnChunkReplica(
         return store.get(chunkId) ? store.verify(chunkId) : [];
       case 'delete':
         leases.revoke(chunkId);
+        serials.delete(chunkId); // the book holds the chunks this server has, not every one it ever had
         return store.delete(chunkId);
     }
   };

@@ -59,6 +59,11 @@ export class ReplicaRouter {
     return this.running.size;
   }
 
+  /** Chunks whose last mutation serial is kept (those mutated since start-up and not deleted). */
+  get serialBooks(): number {
+    return this.serials.size;
+  }
+
   close(): void {
     clearInterval(this.sweeper);
   }
