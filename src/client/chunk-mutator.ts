@@ -74,7 +74,7 @@ export class ChunkMutator {
       try {
         return await this.attempt(lease, mode, offset, data, deadline);
       } catch (err) {
-        this.leases.delete(`${path}#${index}`);
+        this.leases.delete(leaseKey(path, index));
         throw new MutationFailure(err as OfsError);
       }
     };
@@ -116,11 +116,11 @@ export class ChunkMutator {
 
   /** Keeps a lease the master gave with another answer (a create's, for the first chunk) for the mutations that follow. */
   adopt(path: string, lease: Lease, receivedAt: number): void {
-    this.remember(`${path}#${lease.index}`, lease, receivedAt);
+    this.remember(leaseKey(path, lease.index), lease, receivedAt);
   }
 
   private async lease(path: string, index: number | 'last', afterFailure: boolean, deadline: number): Promise<Lease> {
-    const cached = this.leases.get(`${path}#${index}`);
+    const cached = this.leases.get(leaseKey(path, index));
     if (cached && !afterFailure && cached.reuseUntil > Date.now()) return cached.lease;
     const lease = await retry(() => this.master.call('master.lease', { path, index, afterFailure }, deadline), {
       deadline: () => deadline,
@@ -128,7 +128,7 @@ export class ChunkMutator {
       // EUNAVAILABLE here is usually a lease held by a dead primary until it expires.
       retryable: (err) => !FINAL_MASTER_ERRORS.has((err as OfsError).code),
     });
-    this.remember(`${path}#${index}`, lease, Date.now());
+    this.remember(leaseKey(path, index), lease, Date.now());
     return lease;
   }
 
@@ -148,4 +148,9 @@ class MutationFailure extends Error {
   constructor(readonly failure: OfsError) {
     super(failure.message);
   }
+}
+
+/** Where a lease of chunk `index` of `path` is cached. */
+function leaseKey(path: string, index: number | 'last'): string {
+  return `${path}#${index}`;
 }
