@@ -193,7 +193,7 @@ export class ChunkStore {
       await this.openFiles.use(paths.data, async () => undefined, 'w+');
       // Nothing is synced yet: the chunk's first sync (or new version) makes its files and
       // their names durable, and nothing about it is acknowledged before. A crash first
-      // leaves no chunk, or files open() reports as damaged: never an acknowledged byte.
+      // leaves no chunk, files open() reports as damaged, or an empty chunk at this version.
       this.newestSlots.set(id, await this.openFiles.use(paths.meta, (fh) => initMetaFile(fh, meta, this.slotStride), 'w+'));
       this.namesPending.add(id);
     } catch (err) {
