@@ -12,13 +12,21 @@ const path = z.string().startsWith('/');
 const time = z.number().int().nonnegative();
 /** Set by the command that produced the event, so a retried request is recognised after a failover. */
 const requestId = z.string().max(64).optional();
+/**
+ * The epoch of the master that sequenced the event (journals older than this
+ * field lack it). A master of one epoch sequences each seq once, so two
+ * journals holding the same (seq, epoch) agree on every event up to it: a
+ * restarted standby resumes from there instead of taking a whole snapshot.
+ */
+const epoch = z.number().int().positive().optional();
 
 export const masterEventSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('DirectoryCreated'), seq, path, mtime: time, requestId }),
-  z.object({ type: z.literal('FileCreated'), seq, path, mtime: time, requestId }),
+  z.object({ type: z.literal('DirectoryCreated'), seq, epoch, path, mtime: time, requestId }),
+  z.object({ type: z.literal('FileCreated'), seq, epoch, path, mtime: time, requestId }),
   z.object({
     type: z.literal('ChunkAllocated'),
     seq,
+    epoch,
     path,
     index: z.number().int().nonnegative(),
     chunkId: chunkIdSchema,
@@ -30,6 +38,7 @@ export const masterEventSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('ChunkVersionBumped'),
     seq,
+    epoch,
     path,
     index: z.number().int().nonnegative(),
     chunkId: chunkIdSchema,
@@ -37,12 +46,21 @@ export const masterEventSchema = z.discriminatedUnion('type', [
     requestId,
   }),
   /** The file is at least `size` bytes long; a size never shrinks but by FileCreated. */
-  z.object({ type: z.literal('FileExtended'), seq, path, size: z.number().int().nonnegative(), mtime: time, requestId }),
-  z.object({ type: z.literal('NodeDeleted'), seq, path, requestId }),
-  z.object({ type: z.literal('NodeRenamed'), seq, from: path, to: path, mtime: time, requestId }),
+  z.object({ type: z.literal('FileExtended'), seq, epoch, path, size: z.number().int().nonnegative(), mtime: time, requestId }),
+  z.object({ type: z.literal('NodeDeleted'), seq, epoch, path, requestId }),
+  z.object({ type: z.literal('NodeRenamed'), seq, epoch, from: path, to: path, mtime: time, requestId }),
 ]);
 
 export type MasterEvent = z.infer<typeof masterEventSchema>;
 
 /** An event before the journal has placed it in sequence. */
 export type UnsequencedEvent = MasterEvent extends infer E ? (E extends MasterEvent ? Omit<E, 'seq'> : never) : never;
+
+/** Names one event across masters' journals (see `epoch`). */
+export const eventIdSchema = z.object({ seq, epoch: z.number().int().positive() });
+export type EventId = z.infer<typeof eventIdSchema>;
+
+/** The event's id, if it carries its epoch. */
+export function eventId(event: MasterEvent): EventId | undefined {
+  return event.epoch === undefined ? undefined : { seq: event.seq, epoch: event.epoch };
+}

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadNewestCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { OfsError } from '../core/errors.js';
-import { masterEventSchema, type MasterEvent } from '../core/events.js';
+import { eventId, masterEventSchema, type EventId, type MasterEvent } from '../core/events.js';
 import { Journal } from './journal.js';
 import { applyTracked, ChunkTable, type TrackedNamespace } from '../core/chunk-table.js';
 import { emptyNamespace, type Namespace } from '../core/namespace.js';
@@ -31,6 +31,8 @@ export class MasterStore {
     /** Seq of the newest checkpoint: segments are kept back to the one before it. */
     private checkpointSeq: number,
     private readonly log: (msg: string) => void,
+    /** The newest journaled event, if it carries its epoch: where a standby may resume (see `eventId`). */
+    private newest: EventId | undefined,
   ) {}
 
   static async open(dir: string, log: (msg: string) => void): Promise<{ store: MasterStore } & TrackedNamespace> {
@@ -50,11 +52,43 @@ export class MasterStore {
       return parsed.data;
     });
     const { ns } = applyTracked(base, table, events);
-    return { store: new MasterStore(dir, journal, checkpoint?.seq ?? 0, log), ns, table };
+    // The journal may reach back past the checkpoint: its last record names the state even with no event after it.
+    const last = records.at(-1);
+    const newest = last?.seq === ns.seq ? eventId(masterEventSchema.parse(last)) : undefined;
+    return { store: new MasterStore(dir, journal, checkpoint?.seq ?? 0, log, newest), ns, table };
+  }
+
+  /** The newest event appended (durable once its append resolves), if it carries its epoch. */
+  get newestEvent(): EventId | undefined {
+    return this.newest;
   }
 
   append(events: MasterEvent[]): Promise<void> {
+    if (events.length > 0) this.newest = eventId(events.at(-1)!);
     return this.journal.append(events);
+  }
+
+  /**
+   * Whether the journal holds the event `event` names (same seq, same epoch)
+   * with at most `max` durable events after it: then a standby whose newest
+   * event it is can be streamed the rest instead of a checkpoint.
+   */
+  async holds(event: EventId, max: number): Promise<boolean> {
+    if (this.journal.lastSeq() - event.seq > max) return false;
+    const [first] = await this.eventsFrom(event.seq, event.seq).catch((err: OfsError) => {
+      if (err.code === 'ENOENT') return [];
+      throw err;
+    });
+    return first?.epoch === event.epoch;
+  }
+
+  /** The durable events `from`..`to`, every one of them, or ENOENT (the journal no longer holds them, or not yet). */
+  async eventsFrom(from: number, to: number): Promise<MasterEvent[]> {
+    const events = (await this.journal.readFrom(from)).filter((e) => e.seq <= to);
+    if (to >= from && (events[0]?.seq !== from || events.at(-1)!.seq !== to)) {
+      throw new OfsError('ENOENT', `the journal holds seq ${events[0]?.seq ?? '-'}..${events.at(-1)?.seq ?? '-'} of ${from}..${to}`);
+    }
+    return events;
   }
 
   /** Writes `ns` as a checkpoint once every event up to it is durable, then drops covered segments. */
@@ -81,6 +115,8 @@ export class MasterStore {
     await writeCheckpoint(this.dir, ns.seq, namespacePieces(ns));
     this.journal = (await Journal.open<MasterEvent>(this.dir, { log: this.log })).journal;
     this.checkpointSeq = ns.seq;
+    // The snapshot's last event is not in this journal: a restart before the next event attaches by snapshot again.
+    this.newest = undefined;
   }
 
   close(): Promise<void> {

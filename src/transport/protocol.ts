@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { chunkIdSchema } from '../core/chunk-id.js';
-import { masterEventSchema } from '../core/events.js';
+import { eventIdSchema, masterEventSchema } from '../core/events.js';
 import { LIST_PAGE_MAX } from '../core/master-queries.js';
 
 /**
@@ -165,8 +165,13 @@ export const protocol = {
   },
   'master.checkpoint': { request: empty, reply: z.object({ seq: nonNegative, path: z.string() }) },
 
-  // standby → active master: events after `seq` will stream to the standby; `snapshot` names the namespace at `seq`
-  'master.attachStandby': { request: serverRef, reply: z.object({ seq: nonNegative, snapshot: z.string() }) },
+  // standby → active master: events after `seq` will stream to the standby. `newest` is the standby's newest event:
+  // if the active's journal holds that same event, `seq` is its seq and the events after it stream (no snapshot);
+  // else `snapshot` names the namespace at `seq`, to be installed first
+  'master.attachStandby': {
+    request: serverRef.extend({ newest: eventIdSchema.optional() }),
+    reply: z.object({ seq: nonNegative, snapshot: z.string().optional() }),
+  },
   // standby → active master: piece `index` of the snapshot (namespace-snapshot.ts checks what it holds)
   'master.snapshotPiece': {
     request: z.object({ snapshot: z.string().max(200), index: nonNegative }),

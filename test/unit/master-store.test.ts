@@ -92,3 +92,27 @@ test('a checkpoint from an older OFS (one JSON payload; a retry cache as a list 
   t.true(remembers(next.recentRequests, 'r-2'));
   t.true(lookup(next, '/old')?.kind === 'dir');
 });
+
+test('the store names its newest event by seq and epoch, across a reopen; it holds an event only with the same epoch and not too far back', async (t) => {
+  const dir = await tempDir(t);
+  const opened = await MasterStore.open(dir, () => undefined);
+  t.is(opened.store.newestEvent, undefined, 'an empty store');
+  const events = Array.from({ length: 30 }, (_, i): MasterEvent => ({ type: 'DirectoryCreated', seq: i + 1, epoch: i < 20 ? 3 : 4, path: `/d${i}`, mtime: 1 }));
+  await opened.store.append(events);
+  t.deepEqual(opened.store.newestEvent, { seq: 30, epoch: 4 });
+  t.true(await opened.store.holds({ seq: 20, epoch: 3 }, 100));
+  t.false(await opened.store.holds({ seq: 20, epoch: 4 }, 100), 'another master’s event 20: the histories differ');
+  t.false(await opened.store.holds({ seq: 31, epoch: 4 }, 100), 'an event this journal does not have');
+  t.false(await opened.store.holds({ seq: 20, epoch: 3 }, 5), 'more events after it than may be streamed');
+  t.deepEqual((await opened.store.eventsFrom(21, 25)).map((e) => e.seq), [21, 22, 23, 24, 25]);
+  await t.throwsAsync(opened.store.eventsFrom(25, 31), { message: /holds seq 25..30 of 25..31/ });
+  await opened.store.close();
+
+  const reopened = await MasterStore.open(dir, () => undefined);
+  t.deepEqual(reopened.store.newestEvent, { seq: 30, epoch: 4 });
+  await reopened.store.reset(reopened.ns);
+  t.is(reopened.store.newestEvent, undefined, 'after installing a snapshot: its last event is in no journal here');
+  t.false(await reopened.store.holds({ seq: 30, epoch: 4 }, 100));
+  await reopened.store.close();
+  t.is((await MasterStore.open(dir, () => undefined)).store.newestEvent, undefined);
+});

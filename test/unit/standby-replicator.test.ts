@@ -128,3 +128,47 @@ test('a standby that answers from a state older than the snapshot it attached wi
   t.deepEqual(inSync, ['in sync']);
   t.true(replicator.isInSync);
 });
+
+test('a resumed standby is sent the events it missed first, and is in sync only once it holds every one up to its attach', async (t) => {
+  const standby = new FakeStandby();
+  const inSync: string[] = [];
+  let read!: (events: MasterEvent[]) => void;
+  const missed = new Promise<MasterEvent[]>((resolve) => (read = resolve));
+  // The standby holds seq 10; the active was at 5,000 when it attached: 4,990 events come from the journal.
+  const replicator = new StandbyReplicator({ id: 's', address: 'tcp://s' }, 5_000, Promise.resolve(), standby.rpc, hooks(inSync), log, {
+    heldSeq: 10,
+    missed: () => missed,
+  });
+  t.is(replicator.lag(5_000), 4_990);
+  read(Array.from({ length: 4_990 }, (_, i) => event(11 + i)));
+  const first = await standby.next();
+  t.deepEqual([first.events[0]!.seq, first.events.at(-1)!.seq], [11, 2_010], 'the missed events first, a batch at a time');
+  first.answer(2_010);
+  const second = await standby.next();
+  t.deepEqual(inSync, [], 'not in sync with events up to the attach still missing');
+  t.true(await settled(replicator.replicate([event(5_001)])), 'acknowledged without it while it catches up');
+  t.deepEqual([second.events[0]!.seq, second.events.at(-1)!.seq], [2_011, 4_010]);
+  second.answer(4_010);
+  const third = await standby.next();
+  t.deepEqual([third.events[0]!.seq, third.events.at(-1)!.seq], [4_011, 5_001], 'then what came after the attach');
+  t.deepEqual(inSync, []);
+  third.answer(5_001);
+  for (let i = 0; i < 5 && !replicator.isInSync; i++) await tick();
+  t.deepEqual(inSync, ['in sync']);
+});
+
+test('a resumed standby whose missed events cannot be read is detached, to attach again', async (t) => {
+  const standby = new FakeStandby();
+  const detached: string[] = [];
+  const replicator = new StandbyReplicator({ id: 's', address: 'tcp://s' }, 50, Promise.resolve(), standby.rpc, { ...hooks([]), onDetach: async (why) => void detached.push(why) }, log, {
+    heldSeq: 10,
+    missed: async () => {
+      throw new OfsError('ENOENT', 'the journal no longer holds seq 11');
+    },
+  });
+  for (let i = 0; i < 5 && detached.length === 0; i++) await tick();
+  t.is(detached.length, 1);
+  t.regex(detached[0]!, /could not be read from the journal: the journal no longer holds seq 11/);
+  t.false(replicator.isInSync);
+  t.is(standby.calls.length, 0, 'nothing was sent to it');
+});

@@ -8,6 +8,13 @@ import { injectCrash, requireFaultInjection } from '../supervision.js';
 import { activeActors, type MasterProcess } from './master-process.js';
 import type { BalanceProgress } from './replication-manager.js';
 
+/**
+ * A standby further behind than this takes a snapshot instead: the events it
+ * missed are read into memory to be streamed (100,000 are some tens of MB, and
+ * stream in about as long as a snapshot of a million files takes).
+ */
+const MAX_RESUMED_EVENTS = 100_000;
+
 const MASTER_TYPES = (Object.keys(protocol) as MessageType[]).filter((t) => t.startsWith('master.'));
 
 /**
@@ -58,8 +65,14 @@ export function masterHandlers(process: MasterProcess, replication: number): Han
       }
       return { body: { ...beat, extended } };
     },
-    'master.attachStandby': async (standby) => {
-      const ns = await ask(activeActors(process).master)<Namespace>((sender) => ({ kind: 'attach-standby', standby, sender }));
+    'master.attachStandby': async ({ newest, ...standby }) => {
+      const { master } = activeActors(process);
+      // Our journal holds the standby's newest event: both histories agree up to it, and only what follows need go.
+      if (newest && (await process.store.holds(newest, MAX_RESUMED_EVENTS))) {
+        await ask(master)<Namespace>((sender) => ({ kind: 'attach-standby', standby, from: newest.seq, sender }));
+        return { body: { seq: newest.seq } };
+      }
+      const ns = await ask(master)<Namespace>((sender) => ({ kind: 'attach-standby', standby, sender }));
       return { body: { seq: ns.seq, snapshot: process.snapshots.start(standby.id, ns) } };
     },
     'master.snapshotPiece': async ({ snapshot, index }) => {

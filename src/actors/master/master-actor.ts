@@ -56,7 +56,8 @@ const READ_LATELY_MS = 60_000;
 export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace, settings: MasterSettings, sink: EventSink, log: Logger): Ref<MasterMessage> {
   const persist = (state: MasterState, events: UnsequencedEvent[]): MasterState => {
     if (events.length === 0) return state;
-    const sequenced = events.map((e, i) => ({ ...e, seq: state.ns.seq + 1 + i }) as MasterEvent);
+    const epoch = settings.epoch();
+    const sequenced = events.map((e, i) => ({ ...e, seq: state.ns.seq + 1 + i, epoch }) as MasterEvent);
     const { ns, changes } = applyTracked(state.ns, state.table, sequenced);
     if (changes.detached.length > 0) settings.onChunksDetached(changes.detached);
     // Chunks no file refers to any more are deleted through heartbeats.
@@ -137,7 +138,7 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
       case 'request':
         return answer(state, msg.sender, () => handle(state, msg.type, msg.body, now));
       case 'attach-standby':
-        settings.attachStandby(msg.standby, state.ns.seq);
+        settings.attachStandby(msg.standby, state.ns.seq, msg.from === undefined ? undefined : { from: msg.from, durable: state.durable });
         dispatch(msg.sender, state.ns);
         return state;
       case 'prepare-lease': {

@@ -22,10 +22,16 @@ export interface MasterSettings {
   epoch: () => number;
   /** Masters standing by, and how far each lags behind `seq`. */
   standbys: (seq: number) => { id: string; address: string; lag: number | null }[];
-  /** Starts streaming events after `seq` to a standby that took the snapshot at `seq`. */
-  attachStandby: (standby: plan.ServerRef, seq: number) => void;
+  /** Starts streaming events after `seq` to a standby that took the snapshot at `seq`, or after what it holds (`resume`). */
+  attachStandby: (standby: plan.ServerRef, seq: number, resume?: StandbyResume) => void;
   /** Chunks whose file was deleted, renamed or replaced: their leases are revoked. */
   onChunksDetached: (chunkIds: string[]) => void;
+}
+
+/** A standby that keeps its state holds the events up to `from`; those after it are in the journal once `durable` resolves. */
+export interface StandbyResume {
+  from: number;
+  durable: Promise<void>;
 }
 
 /** The `master.create` request a lease request makes its file with. */
@@ -33,7 +39,8 @@ export type FileCreation = Omit<RequestOf<'master.create'>, 'path' | 'lease'>;
 
 export type MasterMessage =
   | { kind: 'request'; type: MessageType; body: unknown; sender: Ref<Result<unknown>> }
-  | { kind: 'attach-standby'; standby: plan.ServerRef; sender: Ref<Namespace> }
+  /** `from`: the standby resumes from the seq it holds (this master's journal holds the same event); else it takes a snapshot of `ns`. */
+  | { kind: 'attach-standby'; standby: plan.ServerRef; from?: number; sender: Ref<Namespace> }
   /** `create`: make (or truncate) the file first, journaled with the chunk placed for the lease (`master.create` with a lease). */
   | { kind: 'prepare-lease'; path: string; index: number | 'last'; create?: FileCreation; sender: Ref<Result<plan.LeaseCandidate>> }
   | { kind: 'lease-granted'; lease: plan.GrantedLease; sender: Ref<Result<unknown>> }

@@ -1,5 +1,6 @@
 import type { Ref } from 'nact';
 import { OfsError } from '../../core/errors.js';
+import type { MasterStore } from '../../storage/master-store.js';
 import type { RpcClient } from '../../transport/rpc-client.js';
 import type { Logger } from '../../util/logger.js';
 import type { MemberInfo } from '../../zk/registry.js';
@@ -36,6 +37,8 @@ export interface MasterProcess {
   /** The masters in the election as last watched; the first is the active one. */
   masters: MemberInfo[];
   standbyActor: Ref<StandbyMessage>;
+  /** Its checkpoints and journal. */
+  store: MasterStore;
   /** An active master's snapshots being pulled by attaching standbys. */
   snapshots: SnapshotServer;
   rpc: RpcClient;

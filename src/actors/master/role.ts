@@ -73,6 +73,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
     replicationReady: false,
     masters: [],
     standbyActor: spawnStandbyActor(system, recovered, store, checkpointEvery, log),
+    store,
     snapshots: new SnapshotServer(),
     rpc: new RpcClient(id, () => process.epoch),
     log,

@@ -1,20 +1,24 @@
 import { dispatch, spawn, type Ref } from 'nact';
 import { OfsError } from '../../core/errors.js';
-import type { MasterEvent } from '../../core/events.js';
+import type { EventId, MasterEvent } from '../../core/events.js';
 import type { Logger } from '../../util/logger.js';
 import type { MasterStore } from '../../storage/master-store.js';
 import { applyTracked, checkpointDue, type ChunkTable, type TrackedNamespace } from '../../core/chunk-table.js';
 import type { Namespace } from '../../core/namespace.js';
-import { ok, settle, type Result } from '../../util/result.js';
+import { failed, ok, settle, type Result } from '../../util/result.js';
 import { crashable, resumeOnCrash } from '../supervision.js';
 
 export type StandbyMessage =
   /**
-   * A new attach begins: appends are refused until its snapshot is installed.
-   * Else a stream that starts after the new snapshot would find the state of
-   * the old one and, answering with it, pass for installed.
+   * A new attach begins: appends are refused until its snapshot is installed
+   * (or the active resumes us). Else a stream that starts after the new
+   * snapshot would find the state of the old one and, answering with it, pass
+   * for installed. Answered with the standby's newest event, if its journal
+   * holds it: the active may stream what follows instead of a snapshot.
    */
-  | { kind: 'attaching'; sender: Ref<Result<number>> }
+  | { kind: 'attaching'; sender: Ref<Result<EventId | undefined>> }
+  /** The active streams the events after `seq` (its journal holds ours up to there): appends fit again. */
+  | { kind: 'resume'; seq: number; sender: Ref<Result<number>> }
   /** Answered with the seq the standby is at. */
   | { kind: 'install'; snapshot: TrackedNamespace; sender: Ref<Result<number>> }
   | { kind: 'append'; events: MasterEvent[]; epoch: number; sender: Ref<Result<number>> }
@@ -24,7 +28,7 @@ interface StandbyState {
   ns: Namespace;
   /** Kept with `ns`, so that a takeover need not walk the namespace to build it. */
   table: ChunkTable;
-  /** True once a snapshot from the current active is installed: only then do appends fit. */
+  /** True once a snapshot from the current active is installed, or it resumed us: only then do appends fit. */
   attached: boolean;
   /** Highest epoch seen from an active master: appends from a lower one are a deposed master's. */
   epoch: number;
@@ -50,9 +54,19 @@ export function spawnStandbyActor(
     parent,
     crashable('standby', async (state: StandbyState, msg: StandbyMessage): Promise<StandbyState> => {
       switch (msg.kind) {
-        case 'attaching':
-          dispatch(msg.sender, ok(state.ns.seq));
+        case 'attaching': {
+          const newest = store.newestEvent;
+          dispatch(msg.sender, ok(newest?.seq === state.ns.seq ? newest : undefined));
           return { ...state, attached: false };
+        }
+        case 'resume':
+          // Only appends change the state, and none fit since `attaching`: a mismatch is a bug or a second attach.
+          if (state.ns.seq !== msg.seq) {
+            dispatch(msg.sender, failed(new OfsError('EINVAL', `standby is at seq ${state.ns.seq}, but the active resumes it at ${msg.seq}: attach again`)));
+            return state;
+          }
+          dispatch(msg.sender, ok(msg.seq));
+          return { ...state, attached: true };
         case 'install': {
           let next = state;
           await reply(msg.sender, async () => {

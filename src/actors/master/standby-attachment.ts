@@ -1,5 +1,6 @@
 import { NamespaceLoader } from '../../core/namespace-snapshot.js';
 import { OfsError } from '../../core/errors.js';
+import type { EventId } from '../../core/events.js';
 import { ASK_TIMEOUT_MS, askResult } from '../../util/ask.js';
 import type { BackoffOptions } from '../../util/backoff.js';
 import { retry } from '../../util/retry.js';
@@ -52,13 +53,20 @@ export class StandbyAttachment {
     const attempt = async (): Promise<void> => {
       const active = this.process.masters[0];
       if (this.process.mode !== 'standby' || !active || active.id === id || active.id === this.attachedTo) return;
-      await askResult(this.process.standbyActor)<number>((sender) => ({ kind: 'attaching', sender }));
-      const { body } = await rpc.call(active.address, 'master.attachStandby', { id, address }, { timeoutMs: ASK_TIMEOUT_MS });
+      const newest = await askResult(this.process.standbyActor)<EventId | undefined>((sender) => ({ kind: 'attaching', sender }));
+      const { body } = await rpc.call(active.address, 'master.attachStandby', { id, address, newest }, { timeoutMs: ASK_TIMEOUT_MS });
+      if (body.snapshot === undefined) {
+        await askResult(this.process.standbyActor)<number>((sender) => ({ kind: 'resume', seq: body.seq, sender }));
+        this.attachedTo = active.id;
+        log.info({ active: active.id, seq: body.seq }, 'standing by: attached to the active master, resuming from our own journal');
+        return;
+      }
       // Piece by piece, each checked as it comes: neither master holds the namespace as one message.
+      const { snapshot: name } = body;
       const loader = new NamespaceLoader();
       for (let index = 0; ; index++) {
         const until = Date.now() + PIECE_RETRY_MS;
-        const piece = await retry(() => rpc.call(active.address, 'master.snapshotPiece', { snapshot: body.snapshot, index }, { timeoutMs: ASK_TIMEOUT_MS }), {
+        const piece = await retry(() => rpc.call(active.address, 'master.snapshotPiece', { snapshot: name, index }, { timeoutMs: ASK_TIMEOUT_MS }), {
           deadline: () => until,
           backoff: ATTACH_BACKOFF,
           retryable: (err) => (err as OfsError).code === 'ETIMEDOUT',
@@ -68,7 +76,7 @@ export class StandbyAttachment {
       }
       const snapshot = loader.finish();
       const { seq } = snapshot.ns;
-      if (seq !== body.seq) throw new OfsError('EBADMSG', `snapshot ${body.snapshot} is at seq ${seq}, the attach said ${body.seq}`);
+      if (seq !== body.seq) throw new OfsError('EBADMSG', `snapshot ${name} is at seq ${seq}, the attach said ${body.seq}`);
       await askResult(this.process.standbyActor)<number>((sender) => ({ kind: 'install', snapshot, sender }));
       this.attachedTo = active.id;
       log.info({ active: active.id, seq }, 'standing by: attached to the active master');

@@ -9,6 +9,12 @@ export interface StandbyRef {
   address: string;
 }
 
+/** A standby that kept its own state: it holds the events up to `heldSeq`, and `missed` reads those after it, up to the attach, from the journal. */
+export interface ResumedStandby {
+  heldSeq: number;
+  missed: () => Promise<MasterEvent[]>;
+}
+
 interface Waiter {
   seq: number;
   resolve: () => void;
@@ -43,7 +49,7 @@ const MAX_BATCH = 2_000;
  * without it, not at its first answer.
  */
 export class StandbyReplicator {
-  private readonly queue: MasterEvent[] = [];
+  private queue: MasterEvent[] = [];
   private readonly waiters: Waiter[] = [];
   private sending = false;
   private detached = false;
@@ -59,20 +65,29 @@ export class StandbyReplicator {
   private closingIn = false;
   /** A successor took the standby over: what this one still finds wrong is the successor's business. */
   private superseded = false;
+  /** The seq the standby holds at the attach: answers below it come from a state before the attach. */
+  private readonly heldSeq: number;
+  /** Reads the events the resumed standby missed; sent before anything queued. */
+  private missed: (() => Promise<MasterEvent[]>) | undefined;
 
   constructor(
     readonly standby: StandbyRef,
-    /** The seq of the snapshot the standby attached with: events after it are ours to send. */
-    private readonly startSeq: number,
+    /** The seq the active was at when the standby attached: events after it are queued here as they come. */
+    startSeq: number,
     /** Resolves once ZooKeeper's in-sync set does not list this standby: until it is in sync again, acknowledgements wait for this only. */
     private readonly outOfSet: Promise<void>,
     private readonly rpc: RpcClient,
     private readonly hooks: ReplicatorHooks,
     private readonly log: Logger,
+    /** Set when the standby keeps its own state (no snapshot): the events between it and `startSeq` go first. */
+    resumed?: ResumedStandby,
   ) {
-    this.ackedSeq = startSeq;
+    this.heldSeq = resumed?.heldSeq ?? startSeq;
+    this.ackedSeq = this.heldSeq;
+    this.missed = resumed?.missed;
+    // Everything up to the attach may have been acknowledged without the standby.
     this.acknowledgedWithout = startSeq;
-    // A first, empty append confirms the standby installed its snapshot.
+    // A first append (empty, after a snapshot) confirms the standby installed it or resumed.
     void this.pump();
   }
 
@@ -112,12 +127,21 @@ export class StandbyReplicator {
     if (this.sending || this.detached) return;
     this.sending = true;
     try {
+      if (this.missed) {
+        const read = this.missed;
+        this.missed = undefined;
+        try {
+          this.queue = [...(await read()), ...this.queue];
+        } catch (err) {
+          return await this.detach(`the events it missed could not be read from the journal: ${(err as Error).message}`);
+        }
+      }
       while (!this.detached && (this.queue.length > 0 || !this.inSync)) {
         const batch = this.queue.slice(0, MAX_BATCH);
         try {
           const { body } = await this.rpc.call(this.standby.address, 'standby.append', { events: batch }, { timeoutMs: APPEND_TIMEOUT_MS });
           // Below our snapshot: the standby answered from an older state, before it installed ours. Only what it says counts.
-          if (body.seq < this.startSeq) throw new OfsError('EUNAVAILABLE', `standby ${this.standby.id} is at seq ${body.seq}, before the snapshot at ${this.startSeq}`);
+          if (body.seq < this.heldSeq) throw new OfsError('EUNAVAILABLE', `standby ${this.standby.id} is at seq ${body.seq}, before its attach at ${this.heldSeq}`);
           this.queue.splice(0, batch.length);
           this.ackedSeq = Math.max(this.ackedSeq, body.seq);
           if (!this.inSync && this.queue.length <= MAX_BATCH) this.closingIn = true;
@@ -141,24 +165,25 @@ export class StandbyReplicator {
   private async handleFailure(err: OfsError): Promise<void> {
     if (err.code === 'ESTALE') return this.hooks.onFenced(`standby ${this.standby.id} answered: ${err.message}`);
     const refused = err.code === 'EINVAL' || err.code === 'ENOTACTIVE';
-    if (refused || !(await this.hooks.isRegistered())) {
-      // The standby attached again meanwhile: leaving the in-sync set now would undo its successor's
-      // membership, and the waiters here go when the successor has taken it out first (`supersede`).
-      if (this.superseded) return;
-      const why = refused ? `refused: ${err.message}` : 'left ZooKeeper';
-      this.detached = true;
-      try {
-        await this.hooks.onDetach(why);
-      } catch (detachErr) {
-        // Could not record that the standby is out of sync: acknowledging
-        // without it now could lose work if it later took over. Stop instead.
-        return this.hooks.onFenced(`could not detach standby ${this.standby.id}: ${(detachErr as Error).message}`);
-      }
-      this.log.warn({ standby: this.standby.id, why }, 'standby detached: acknowledging without it');
-      this.release(Number.MAX_SAFE_INTEGER);
-      return;
-    }
+    if (refused || !(await this.hooks.isRegistered())) return this.detach(refused ? `refused: ${err.message}` : 'left ZooKeeper');
     await sleep(ExponentialBackoff.start(RETRY_BACKOFF).delayMs());
+  }
+
+  /** Stops streaming to the standby; it attaches again (its own check finds it unattached). */
+  private async detach(why: string): Promise<void> {
+    // The standby attached again meanwhile: leaving the in-sync set now would undo its successor's
+    // membership, and the waiters here go when the successor has taken it out first (`supersede`).
+    if (this.superseded) return;
+    this.detached = true;
+    try {
+      await this.hooks.onDetach(why);
+    } catch (detachErr) {
+      // Could not record that the standby is out of sync: acknowledging
+      // without it now could lose work if it later took over. Stop instead.
+      return this.hooks.onFenced(`could not detach standby ${this.standby.id}: ${(detachErr as Error).message}`);
+    }
+    this.log.warn({ standby: this.standby.id, why }, 'standby detached: acknowledging without it');
+    this.release(Number.MAX_SAFE_INTEGER);
   }
 
   private release(uptoSeq: number): void {

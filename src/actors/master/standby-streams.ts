@@ -5,7 +5,7 @@ import type { MasterStore } from '../../storage/master-store.js';
 import { listMasters } from '../../zk/election.js';
 import { writeInSync } from '../../zk/in-sync.js';
 import type { ZkSession } from '../../zk/session.js';
-import type { EventSink } from './master-messages.js';
+import type { EventSink, StandbyResume } from './master-messages.js';
 import type { MasterProcess } from './master-process.js';
 import { StandbyReplicator } from './standby-replicator.js';
 
@@ -36,11 +36,12 @@ export class StandbyStreams {
 
   /**
    * Starts streaming events after `seq` to a standby that installs the
-   * snapshot at `seq`. A standby attaching again (it restarted) leaves the
+   * snapshot at `seq`, or, `resume`d, after the seq it holds already (those up
+   * to `seq` read back from the journal once durable). A standby attaching again (it restarted) leaves the
    * in-sync set first: until it holds every event again, it must not be one
    * that may take over, and acknowledgements no longer wait for it.
    */
-  attach(standby: ServerRef, seq: number): void {
+  attach(standby: ServerRef, seq: number, resume?: StandbyResume): void {
     const { rpc, log } = this.process;
     const { zk } = this;
     const previous = this.replicators.get(standby.id);
@@ -72,10 +73,17 @@ export class StandbyStreams {
         onFenced: (why) => this.onFenced(`fenced: ${why}`),
       },
       log,
+      resume && {
+        heldSeq: resume.from,
+        missed: async () => {
+          await resume.durable;
+          return this.store.eventsFrom(resume.from + 1, seq);
+        },
+      },
     );
     previous?.supersede(replicator);
     this.replicators.set(standby.id, replicator);
-    log.info({ standby: standby.id, seq }, 'standby attached');
+    log.info({ standby: standby.id, seq, resumedFrom: resume?.from }, resume ? 'standby attached, resuming from its own journal' : 'standby attached');
   }
 
   /** Every other master in the election, how far behind `seq` it is (null: not attached), and whether it is in sync. */

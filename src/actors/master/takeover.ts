@@ -85,7 +85,7 @@ export class Candidacy {
         checkpointEvery: settings.checkpointEvery,
         epoch: () => process.epoch,
         standbys: (seq) => this.streams.standbys(seq),
-        attachStandby: (standby, seq) => this.streams.attach(standby, seq),
+        attachStandby: (standby, seq, resume) => this.streams.attach(standby, seq, resume),
         onChunksDetached: (chunkIds) => {
           if (process.active) dispatch(process.active.leases, { kind: 'revoke', chunkIds });
         },
