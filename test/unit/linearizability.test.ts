@@ -184,3 +184,35 @@ test('random linearizable histories are accepted (2,000 operations, 8 clients, 1
     t.log(`seed ${seed}: ${h.length} operations checked in ${ms.toFixed(0)} ms (${steps} search steps)`);
   }
 });
+
+test('a listing that misses an acknowledged file shrinks to the write and the listing\'s look at that one name', (t) => {
+  const { verdict, report } = check(
+    history(
+      [0, 0, 1, write('/g/a', 'one'), ok],
+      [1, 0, 1, write('/g/b', 'two'), ok],
+      [2, 0, 1, mkdir('/g/d'), ok],
+      [0, 2, 3, write('/g/c', 'three'), ok],
+      [1, 2, 4, rename('/g/b', '/g/d/b'), ok],
+      [2, 3, 5, read('/g/a'), saw('one')],
+      [0, 6, 7, list('/g'), { ok: true, entries: [{ name: 'a', type: 'file', size: 3 }, { name: 'd', type: 'dir', size: 0 }] }],
+    ),
+  );
+  t.is(verdict.kind, 'not-linearizable');
+  t.log(report);
+  t.deepEqual([...new Set(verdict.failure!.window.map((op) => op.id))].sort(), [3, 6]);
+  t.regex(report, /list \/g \(its entry c\) → ok \[\]/);
+});
+
+test('a write refused in its bytes\' phase (its file replaced under it) made the file, and what it touched is inconsistent', (t) => {
+  const replaced = check(
+    history(
+      [0, 0, 10, write('/g/a', 'three hundred thousand bytes'), fail('EINVAL')], // the final size no longer fits the new file
+      [1, 1, 9, write('/g/a', 'one'), ok],
+      [2, 11, 12, read('/g/a'), saw('one, and bytes of the other')],
+      [2, 13, 14, read('/g/a'), saw('one')],
+    ),
+  );
+  t.is(replaced.verdict.kind, 'linearizable', replaced.report);
+  const alone = check(history([0, 0, 10, write('/g/a', 'one'), fail('ENOENT')], [1, 11, 12, list('/g'), files()]));
+  t.is(alone.verdict.kind, 'not-linearizable', 'nothing took /g/a away: its create made it');
+});

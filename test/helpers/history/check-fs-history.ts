@@ -18,10 +18,14 @@ export interface FsCheckOptions {
   groupOf: (path: string) => string;
   /** Printed with the verdict: what replays the run. */
   seed: string | number;
+  /** Search steps per partition (a step takes a few microseconds). */
   budget?: Budget;
+  /** Search steps for the whole shrink to the smallest failing window. */
+  shrinkBudget?: Budget;
 }
 
 export const DEFAULT_BUDGET: Budget = { maxSteps: 2_000_000 };
+export const DEFAULT_SHRINK_BUDGET: Budget = { maxSteps: 4_000_000 };
 
 export interface FsCheck {
   verdict: HistoryVerdict<ModelCall, FsResult>;
@@ -38,6 +42,6 @@ export function checkFsHistory(history: readonly FsOperation[], options: FsCheck
     ops.push(op);
   }
   const partitions = new Map<string, Operation<ModelCall, FsResult>[]>([...groups].map(([group, ops]) => [group, lowerFsHistory(ops)]));
-  const verdict = checkPartitioned(partitions, namespaceModel, options.budget ?? DEFAULT_BUDGET);
+  const verdict = checkPartitioned(partitions, namespaceModel, options.budget ?? DEFAULT_BUDGET, options.shrinkBudget ?? DEFAULT_SHRINK_BUDGET);
   return { verdict, report: formatVerdict(verdict, namespaceModel, options.seed) };
 }

@@ -10,7 +10,9 @@ import type { Model, Operation } from './history.js';
  * 1. cut the history at a time T: operations invoked after T go, and those
  *    still running at T lose their answers (they may have taken effect, or
  *    not). Every linearization of the whole history gives one of the cut;
- * 2. leave out operations that only observe (reads, refusals);
+ * 2. split observers into parts that observe less (the model's `split`: a
+ *    listing becomes one look per name), then leave out operations that only
+ *    observe (reads, refusals);
  * 3. set aside the answer of each remaining operation that changes state
  *    (it may take effect at any time after its invoke, or never);
  * 4. leave out the observers that step 3 left with no answer.
@@ -20,7 +22,9 @@ import type { Model, Operation } from './history.js';
  * fails is kept: by locality, that part alone proves the whole wrong.
  *
  * Each step is kept only if the search still says "not linearizable" within
- * the budget; `maxChecks` bounds the whole shrink.
+ * what is left of `budget`, which bounds the whole shrink (when it runs out,
+ * the window is what the shrink had reached), and within `perCheck` steps:
+ * a step that makes the search that much harder is not worth taking.
  */
 
 type Op<C, R> = Operation<C, R>;
@@ -32,9 +36,14 @@ function prefixAt<C, R>(ops: readonly Op<C, R>[], cut: number): Op<C, R>[] {
   return ops.filter((op) => op.invoke <= cut).map((op) => (op.complete !== undefined && op.complete <= cut ? op : relaxed(op)));
 }
 
-export function failingWindow<S, C, R>(model: Model<S, C, R>, failing: readonly Op<C, R>[], budget: Budget, maxChecks = 300): Op<C, R>[] {
-  let checks = 0;
-  const fails = (ops: readonly Op<C, R>[]) => checks++ < maxChecks && checkOperations(model, ops, budget).kind === 'not-linearizable';
+export function failingWindow<S, C, R>(model: Model<S, C, R>, failing: readonly Op<C, R>[], budget: Budget, perCheck = 50_000): Op<C, R>[] {
+  let left = budget.maxSteps;
+  const fails = (ops: readonly Op<C, R>[]) => {
+    if (left <= 0) return false;
+    const verdict = checkOperations(model, ops, { maxSteps: Math.min(left, perCheck) });
+    left -= verdict.steps;
+    return verdict.kind === 'not-linearizable';
+  };
 
   // 1. The earliest cut that still fails (binary search over completion times; the last one is the whole history).
   const cuts = [...new Set(failing.flatMap((op) => (op.complete === undefined ? [] : [op.complete])))].sort((a, b) => a - b);
@@ -66,6 +75,8 @@ export function failingWindow<S, C, R>(model: Model<S, C, R>, failing: readonly 
     const failingPart = objects(model, window).find(fails);
     if (failingPart) window = failingPart;
   };
+  const split = window.flatMap((op) => model.split(op, window));
+  if (fails(split)) window = split;
   shrink(observes, () => undefined);
   keepFailingObject();
   shrink((op) => op.complete !== undefined && !observes(op), relaxed);

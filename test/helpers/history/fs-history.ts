@@ -23,14 +23,14 @@ export interface ListedEntry {
 /** What came back: `digest` for a read, `entries` for a list, `type` and `size` for a stat. */
 export type FsResult =
   | { ok: true; digest?: string; entries?: ListedEntry[]; type?: 'file' | 'dir'; size?: number }
-  | { ok: false; code: string };
+  | { ok: false; code: string; message?: string };
 
 export type FsOperation = Operation<FsCall, FsResult>;
 
 /**
  * The error codes that say the master decided the request and refused it:
- * the operation took no effect (or, for a write's ENOENT, stopped part way:
- * `namespace-model.ts`). Every other error (EUNAVAILABLE, ETIMEDOUT, ...)
+ * the operation took no effect (a write's may also come from its bytes'
+ * phase, after its create took effect: `namespace-model.ts`). Every other error (EUNAVAILABLE, ETIMEDOUT, ...)
  * leaves open whether it took effect, so the operation counts as never
  * answered.
  */

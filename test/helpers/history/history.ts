@@ -13,7 +13,7 @@ export interface Operation<Call, Result> {
   invoke: number;
   complete?: number;
   call: Call;
-  /** Undefined exactly when `complete` is: the answer is unknown. */
+  /** Undefined when the answer is unknown: always when `complete` is (and when it is known only that the operation was over by then). */
   result?: Result;
 }
 
@@ -41,6 +41,13 @@ export interface Model<State, Call, Result> {
    * linearizable only if each such object's part of it is (locality).
    */
   related(a: Call, b: Call): boolean;
+  /**
+   * An operation as parts that each observe less (a listing as one look per
+   * name, say), for the failing window: replaced by its parts, each free to
+   * take effect at its own point, it can only make a history easier to
+   * linearize. `window`: the other operations, which say what names matter.
+   */
+  split(op: Operation<Call, Result>, window: readonly Operation<Call, Result>[]): Operation<Call, Result>[];
   /** One line for a report. */
   describe(op: Operation<Call, Result>): string;
 }

@@ -24,9 +24,10 @@ import type { Model, Operation } from './history.js';
  * - Writes that raced and all succeeded leave it *consistent but undefined*:
  *   any bytes, but the same for every reader, so the first read fixes them.
  * - A failed write leaves what it touched *inconsistent*: any read, forever
- *   (until the file is replaced). A write that failed with ENOENT (its file
- *   went away under it) stops being active at its failure; one whose outcome
- *   is unknown (no definite answer) stays active at its path for ever after:
+ *   (until the file is replaced). A write refused in its bytes' phase (the
+ *   master's ENOENT, EISDIR or EINVAL for a lease or the final size: its file
+ *   went away or was replaced under it) stops being active then; one whose
+ *   outcome is unknown (no definite answer) stays active at its path for ever after:
  *   the docs put no bound on when a failed mutation's bytes land.
  * - Sizes in stat and list are checked only for defined files (the recorded
  *   size grows through extend, heartbeats and chunk reports while a write is
@@ -37,7 +38,9 @@ type WriteCall = Extract<FsCall, { kind: 'write' }>;
 
 /** The calls the model steps through: each write is its `create` and its `finish`. */
 export type ModelCall =
-  | Exclude<FsCall, WriteCall>
+  | Exclude<FsCall, WriteCall | { kind: 'list' }>
+  /** `only`: a look at one name of the listing (the failing window's `split`). */
+  | (Extract<FsCall, { kind: 'list' }> & { only?: string })
   | { kind: 'create'; writer: number; write: WriteCall }
   | { kind: 'finish'; writer: number; write: WriteCall; outcome: 'ok' | 'stopped' };
 
@@ -64,6 +67,9 @@ const isBelow = (path: string, dir: string) => path.startsWith(dir === '/' ? '/'
 const nameOf = (path: string) => path.slice(path.lastIndexOf('/') + 1);
 const union = (a: readonly number[], b: readonly number[]) => [...new Set([...a, ...b])].sort((x, y) => x - y);
 
+/** What the master may answer a writer's lease request or final size with (master-planners.ts prepareLease, commands.ts decideExtend). */
+const REFUSED_IN_BYTES_PHASE: ReadonlySet<string> = new Set(['ENOENT', 'EISDIR', 'EINVAL']);
+
 /**
  * Lowers a recorded history to the model's calls: a write becomes its
  * create and its finish; an answer that does not say whether the operation
@@ -80,10 +86,14 @@ export function lowerFsHistory(ops: readonly FsOperation[]): Operation<ModelCall
       continue;
     }
     const create = { ...op, call: { kind: 'create' as const, writer: op.id, write: call } };
-    if (definite && (op.result!.ok || op.result!.code === 'ENOENT')) {
-      // ENOENT comes from the bytes' phase (a create makes missing parents): the file went away under the writer.
+    const refused = definite && !op.result!.ok ? op.result!.code : undefined;
+    if (definite && !refused) {
       lowered.push({ ...create, complete: op.complete, result: { ok: true } });
-      lowered.push({ ...op, call: { kind: 'finish', writer: op.id, write: call, outcome: op.result!.ok ? 'ok' : 'stopped' }, result: { ok: true } });
+      lowered.push({ ...op, call: { kind: 'finish', writer: op.id, write: call, outcome: 'ok' }, result: { ok: true } });
+    } else if (refused && REFUSED_IN_BYTES_PHASE.has(refused)) {
+      // Refused by its create, or later, for a lease or the size, once the file went away under it: either way, over by its answer.
+      lowered.push({ ...create, complete: op.complete, result: undefined });
+      lowered.push({ ...op, call: { kind: 'finish', writer: op.id, write: call, outcome: 'stopped' }, result: { ok: true } });
     } else {
       lowered.push({ ...create, ...answered });
     }
@@ -105,6 +115,7 @@ export function namespaceModel(root: string): Model<FsState, ModelCall, FsResult
     key: (s) => JSON.stringify([[...s.nodes].sort(([a], [b]) => (a < b ? -1 : 1)), [...s.active].sort(([a], [b]) => (a < b ? -1 : 1))]),
     show,
     describe: describeLowered,
+    split: splitListing,
     related: (a, b) => touched(a).some((p) => touched(b).some((q) => p === q || isBelow(p, q) || isBelow(q, p))),
     onlyObserves: (call, result) => ['read', 'stat', 'list'].includes(call.kind) || (result !== undefined && !result.ok),
     step(s, call, result) {
@@ -119,6 +130,7 @@ export function namespaceModel(root: string): Model<FsState, ModelCall, FsResult
 /** The paths a call reads or changes: each with what lies below it, and (through `isBelow`) above it. */
 const touched = (call: ModelCall): string[] => {
   if (call.kind === 'rename') return [call.from, call.to];
+  if (call.kind === 'list' && call.only !== undefined) return [`${call.path}/${call.only}`];
   return [call.kind === 'create' || call.kind === 'finish' ? call.write.path : call.path];
 };
 
@@ -140,8 +152,11 @@ function decide(s: FsState, call: ModelCall, lookup: Lookup): Decision {
     }
     case 'create':
       return decideCreate(s, call.writer, call.write, lookup);
-    case 'finish':
-      return (s.active.get(call.write.path) ?? []).includes(call.writer) ? accept(finish(s, call.writer, call.write, call.outcome)) : { answer: () => undefined };
+    case 'finish': {
+      if ((s.active.get(call.write.path) ?? []).includes(call.writer)) return accept(finish(s, call.writer, call.write, call.outcome));
+      // A writer refused at its create was never active: its stop changes nothing (and a success must follow its create).
+      return call.outcome === 'stopped' ? accept(s) : { answer: () => undefined };
+    }
     case 'delete': {
       const node = lookup(s, call.path);
       if (!node) return refuse('ENOENT');
@@ -165,13 +180,14 @@ function decide(s: FsState, call: ModelCall, lookup: Lookup): Decision {
     case 'list': {
       const node = lookup(s, call.path);
       if (!node) return refuse('ENOENT');
-      const expected: [string, Node][] =
+      const listed: [string, Node][] =
         node.kind === 'file'
           ? [[nameOf(call.path), node]]
           : [...s.nodes]
               .filter(([p]) => parentOf(p) === call.path && p !== call.path)
               .map(([p, n]): [string, Node] => [nameOf(p), n])
               .sort(([a], [b]) => (a < b ? -1 : 1));
+      const expected = call.only === undefined ? listed : listed.filter(([name]) => name === call.only);
       return { answer: (result) => (!result || listingFits(expected, result.entries) ? s : undefined) };
     }
   }
@@ -260,6 +276,17 @@ function listingFits(expected: [string, Node][], entries: ListedEntry[] | undefi
   return expected.every(([name, node], i) => entries[i]!.name === name && entries[i]!.type === node.kind && sizeFits(node, entries[i]!.size));
 }
 
+/** A directory's listing as one look per name that it shows or that the window names below it: each may take effect at its own point. */
+function splitListing(op: Operation<ModelCall, FsResult>, window: readonly Operation<ModelCall, FsResult>[]): Operation<ModelCall, FsResult>[] {
+  const { call, result } = op;
+  if (call.kind !== 'list' || call.only !== undefined || !result?.ok || !result.entries) return [op];
+  // A file lists as itself: that look has one name, and nothing to split.
+  if (result.entries.some((e) => e.name === nameOf(call.path))) return [op];
+  const names = new Set(result.entries.map((e) => e.name));
+  for (const other of window) for (const path of touched(other.call)) if (isBelow(path, call.path)) names.add(path.slice(call.path.length + 1).split('/')[0]!);
+  return [...names].sort().map((only) => ({ ...op, call: { ...call, only }, result: { ok: true, entries: result.entries!.filter((e) => e.name === only) } }));
+}
+
 function withNodes(s: FsState, set: [string, Node][], removed: string[]): FsState {
   const nodes = new Map(s.nodes);
   for (const p of removed) nodes.delete(p);
@@ -290,5 +317,6 @@ function describeLowered(op: Operation<ModelCall, FsResult>): string {
   const { call } = op;
   if (call.kind === 'create') return describeFsOperation({ ...op, call: call.write }, ': its create');
   if (call.kind === 'finish') return describeFsOperation({ ...op, call: call.write }, `: its bytes ${call.outcome === 'ok' ? 'done' : 'stopped'}`);
+  if (call.kind === 'list' && call.only !== undefined) return describeFsOperation({ ...op, call }, ` (its entry ${call.only})`);
   return describeFsOperation({ ...op, call });
 }

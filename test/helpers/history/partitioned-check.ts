@@ -11,6 +11,7 @@ import { checkOperations, type Budget, type Verdict } from './linearizability.js
 
 export interface PartitionVerdict {
   key: string;
+  /** Distinct operation ids: the recorded operations, however the model lowered them. */
   operations: number;
   verdict: Verdict;
 }
@@ -29,18 +30,21 @@ export interface HistoryVerdict<C, R> {
   failure?: Failure<C, R>;
 }
 
+/** `budget` bounds each partition's search, and `shrinkBudget` the whole search for the failing window. */
 export function checkPartitioned<S, C, R>(
   partitions: ReadonlyMap<string, readonly Operation<C, R>[]>,
   modelOf: (key: string) => Model<S, C, R>,
   budget: Budget,
+  shrinkBudget: Budget,
 ): HistoryVerdict<C, R> {
   const verdicts: PartitionVerdict[] = [];
   let failure: Failure<C, R> | undefined;
   for (const [key, ops] of [...partitions].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const verdict = checkOperations(modelOf(key), ops, budget);
-    verdicts.push({ key, operations: ops.length, verdict });
+    const operations = new Set(ops.map((op) => op.id)).size;
+    verdicts.push({ key, operations, verdict });
     if (verdict.kind === 'not-linearizable' && !failure) {
-      failure = { key, operations: ops.length, window: failingWindow(modelOf(key), ops, budget), deepest: verdict };
+      failure = { key, operations, window: failingWindow(modelOf(key), ops, shrinkBudget), deepest: verdict };
     }
   }
   const kind = failure ? 'not-linearizable' : verdicts.some((v) => v.verdict.kind === 'unknown') ? 'unknown' : 'linearizable';
@@ -68,6 +72,6 @@ export function formatVerdict<S, C, R>(verdict: HistoryVerdict<C, R>, modelOf: (
     ...(open.length > 0
       ? ['  with these, each of which may take effect at any point after its invoke, or never:', ...open.map((op) => `  ${model.describe({ ...op, invoke: op.invoke - origin })}`)]
       : []),
-    `the search of the whole partition linearized at most ${deepest.deepest.order.length} operations (ids ${deepest.deepest.order.join(' ')}), reaching ${deepest.deepest.state}`,
+    `the search of the whole partition linearized at most ${deepest.deepest.order.length} of its steps, the last ids ${deepest.deepest.order.slice(-8).join(' ')}, reaching ${deepest.deepest.state}`,
   ].join('\n');
 }
