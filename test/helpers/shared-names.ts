@@ -70,8 +70,8 @@ export class SharedNamesWorkload {
   async check(t: ExecutionContext, reader: OfsClient, seed: number | string): Promise<string[]> {
     const problems: string[] = [];
     const started = performance.now();
-    const { verdict, report } = checkFsHistory(this.history, { groupOf: (path) => this.groupOf(path), seed });
-    t.log(`history: ${report}; checked in ${(performance.now() - started).toFixed(0)} ms; answers: ${this.answers()}`);
+    const { verdict, report, readsHeld } = checkFsHistory(this.history, { groupOf: (path) => this.groupOf(path), seed });
+    t.log(`history: ${report}; checked in ${(performance.now() - started).toFixed(0)} ms; ${readsHeld} reads held to known bytes; answers: ${this.answers()}`);
     if (verdict.kind !== 'linearizable') {
       // The whole history, for a closer look than the window gives (the checker runs on it as it is).
       const saved = join(tmpdir(), `ofs-history-${seed}.json`);

@@ -177,11 +177,12 @@ test('random linearizable histories are accepted (2,000 operations, 8 clients, 1
   for (const seed of [1, 2, 3]) {
     const h = randomLinearizableHistory({ seed, operations: 2_000, clients: 8, groups: 10, unanswered: 0.02 });
     const started = process.hrtime.bigint();
-    const { verdict, report } = check(h);
+    const { verdict, report, readsHeld } = check(h);
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     t.is(verdict.kind, 'linearizable', `seed ${seed}: ${report}`);
+    t.true(readsHeld > 100, `only ${readsHeld} reads were held to known bytes`);
     const steps = verdict.partitions.reduce((n, p) => n + p.verdict.steps, 0);
-    t.log(`seed ${seed}: ${h.length} operations checked in ${ms.toFixed(0)} ms (${steps} search steps)`);
+    t.log(`seed ${seed}: ${h.length} operations checked in ${ms.toFixed(0)} ms (${steps} search steps, ${readsHeld} reads held to known bytes)`);
   }
 });
 

@@ -1,7 +1,7 @@
 import { pathsOf, type FsOperation, type FsResult } from './fs-history.js';
 import type { Operation } from './history.js';
 import type { Budget } from './linearizability.js';
-import { lowerFsHistory, namespaceModel, type ModelCall } from './namespace-model.js';
+import { lowerFsHistory, namespaceModel, readsHeldToBytes, type ModelCall } from './namespace-model.js';
 import { checkPartitioned, formatVerdict, type HistoryVerdict } from './partitioned-check.js';
 
 /*
@@ -30,6 +30,8 @@ export const DEFAULT_SHRINK_BUDGET: Budget = { maxSteps: 4_000_000 };
 export interface FsCheck {
   verdict: HistoryVerdict<ModelCall, FsResult>;
   report: string;
+  /** Reads held to known bytes in the linearizations found (readsHeldToBytes). */
+  readsHeld: number;
 }
 
 export function checkFsHistory(history: readonly FsOperation[], options: FsCheckOptions): FsCheck {
@@ -43,5 +45,6 @@ export function checkFsHistory(history: readonly FsOperation[], options: FsCheck
   }
   const partitions = new Map<string, Operation<ModelCall, FsResult>[]>([...groups].map(([group, ops]) => [group, lowerFsHistory(ops)]));
   const verdict = checkPartitioned(partitions, namespaceModel, options.budget ?? DEFAULT_BUDGET, options.shrinkBudget ?? DEFAULT_SHRINK_BUDGET);
-  return { verdict, report: formatVerdict(verdict, namespaceModel, options.seed) };
+  const readsHeld = verdict.partitions.reduce((n, { key, verdict: v }) => n + (v.kind === 'linearizable' ? readsHeldToBytes(key, partitions.get(key)!, v.order) : 0), 0);
+  return { verdict, report: formatVerdict(verdict, namespaceModel, options.seed), readsHeld };
 }

@@ -16,6 +16,7 @@ export interface Budget {
 }
 
 export type Verdict =
+  /** `order`: positions in the operations checked, in linearization order. */
   | { kind: 'linearizable'; steps: number; order: number[] }
   | { kind: 'not-linearizable'; steps: number; deepest: PartialLinearization }
   | { kind: 'unknown'; steps: number; deepest: PartialLinearization };
@@ -127,5 +128,5 @@ export function checkOperations<S, C, R>(model: Model<S, C, R>, ops: readonly Op
       entry = top.entry.next;
     }
   }
-  return { kind: 'linearizable', steps, order: order() };
+  return { kind: 'linearizable', steps, order: stack.map((s) => s.entry.op) };
 }

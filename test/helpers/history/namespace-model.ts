@@ -276,6 +276,24 @@ function listingFits(expected: [string, Node][], entries: ListedEntry[] | undefi
   return expected.every(([name, node], i) => entries[i]!.name === name && entries[i]!.type === node.kind && sizeFits(node, entries[i]!.size));
 }
 
+/**
+ * How many reads of a linearization were held to known bytes (a defined or
+ * consistent file) rather than free to see anything (a file being written,
+ * or inconsistent): how much the check of contents could catch.
+ */
+export function readsHeldToBytes(root: string, ops: readonly Operation<ModelCall, FsResult>[], order: readonly number[]): number {
+  const model = namespaceModel(root);
+  let state = model.init;
+  let held = 0;
+  for (const i of order) {
+    const { call, result } = ops[i]!;
+    const node = call.kind === 'read' && result?.ok ? state.nodes.get(call.path) : undefined;
+    if (node?.kind === 'file' && (node.content.kind === 'defined' || node.content.kind === 'consistent')) held++;
+    state = model.step(state, call, result)!;
+  }
+  return held;
+}
+
 /** A directory's listing as one look per name that it shows or that the window names below it: each may take effect at its own point. */
 function splitListing(op: Operation<ModelCall, FsResult>, window: readonly Operation<ModelCall, FsResult>[]): Operation<ModelCall, FsResult>[] {
   const { call, result } = op;
