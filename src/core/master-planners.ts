@@ -109,12 +109,20 @@ export function prepareLease(
   };
 }
 
-/** Notes where a new lease's replicas are, and returns the version to journal. */
-export function recordGrant(view: ClusterView, lease: GrantedLease): UnsequencedEvent[] {
-  for (const replica of lease.replicas) view.recordReplica(replica.id, lease.chunkId, lease.version, replica.length);
-  for (const id of lease.failed) view.forgetReplica(lease.chunkId, id);
-  const { path, index, chunkId, version } = lease;
-  return [{ type: 'ChunkVersionBumped', path, index, chunkId, version }];
+/**
+ * Notes where a new lease's replicas are, and returns the version to journal,
+ * under the path that holds the chunk *now*: the grant took a round of calls
+ * to the replicas, and meanwhile its file may have been renamed (the bump
+ * goes to the new path), or deleted or replaced by a new file at its path
+ * (the chunk belongs to no file: ENOENT, and the writer asks again).
+ */
+export function recordGrant(view: ClusterView, owners: ChunkOwners, lease: GrantedLease): UnsequencedEvent[] {
+  const { path, chunkId, version } = lease;
+  const owner = owners.get(chunkId);
+  if (!owner) throw new OfsError('ENOENT', `chunk ${chunkId} of ${path} belongs to no file any more: deleted or replaced while its lease was granted`);
+  for (const replica of lease.replicas) view.recordReplica(replica.id, chunkId, version, replica.length);
+  for (const id of lease.failed) view.forgetReplica(chunkId, id);
+  return [{ type: 'ChunkVersionBumped', path: owner.path, index: owner.index, chunkId, version }];
 }
 
 /** Written chunks with fewer live replicas than wanted (but at least one to copy from); the replication manager orders them. */

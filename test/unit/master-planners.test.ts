@@ -112,7 +112,7 @@ test('recordGrant: the replicas that took the lease hold the new version, the fa
   const view = viewOf(['a', 'b', 'c']);
   view.recordReplica('a', chunkId, 1, 40);
   view.recordReplica('c', chunkId, 1, 40);
-  const events = recordGrant(view, {
+  const events = recordGrant(view, ownedChunks(ns), {
     path: '/f',
     index: 0,
     chunkId,
@@ -129,6 +129,21 @@ test('recordGrant: the replicas that took the lease hold the new version, the fa
   t.deepEqual(ids(locate(ns, view, settings, '/f', NOW).chunks[0]!.replicas), ['a', 'b']);
   t.deepEqual(view.reported(chunkId, NOW).map((r) => r.id).sort(), ['a', 'b'], 'c is neither live nor stale: unknown until it reports');
   t.deepEqual(view.holders(chunkId, 2, NOW).map((h) => h.length), [40, 40]);
+});
+
+test('recordGrant after the file was renamed, replaced or deleted during the grant: the bump follows the chunk, or ENOENT', (t) => {
+  const ns = withFile(emptyNamespace, '/f', 40, [1]);
+  const chunkId = chunkOf(ns, '/f', 0);
+  const lease = { path: '/f', index: 0, chunkId, version: 2, replicas: [{ id: 'a', address: 'tcp://a.ofs:7000', length: 40 }], failed: [] };
+  const renamed = run(ns, decideRename(ns, '/f', '/g', NOW));
+  const events = recordGrant(viewOf(['a']), ownedChunks(renamed), lease);
+  t.deepEqual(events, [{ type: 'ChunkVersionBumped', path: '/g', index: 0, chunkId, version: 2 }]);
+  t.is(versionOf(run(renamed, events), '/g', 0), 2, 'the bump applies to the file where it is now');
+  const replaced = run(ns, decideCreate(ns, '/f', true, NOW));
+  t.throws(() => recordGrant(viewOf(['a']), ownedChunks(replaced), lease), { instanceOf: OfsError, code: 'ENOENT', message: /belongs to no file/ });
+  const view = viewOf(['a']);
+  t.throws(() => recordGrant(view, new Map(), lease), { instanceOf: OfsError, code: 'ENOENT' });
+  t.deepEqual(view.reported(chunkId, NOW), [], 'nothing is noted of a chunk no file holds');
 });
 
 // replicationNeeds

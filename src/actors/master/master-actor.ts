@@ -157,7 +157,7 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
       case 'lease-granted':
         // A replica that missed the new version is stale: its chunk is one short.
         if (msg.lease.failed.length > 0) state.scan.suspect([msg.lease.chunkId]);
-        return answer(state, msg.sender, () => ({ reply: {}, events: plan.recordGrant(state.view, msg.lease) }));
+        return answer(state, msg.sender, () => ({ reply: {}, events: plan.recordGrant(state.view, owners(state), msg.lease) }));
       case 'chunk-lengths':
         return answer(state, msg.sender, () => ({ reply: {}, events: plan.sizesFromLengths(state.ns, msg.lengths, settings.chunkSize, now) }));
       case 'replication-needs':
