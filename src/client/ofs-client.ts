@@ -57,7 +57,7 @@ export class OfsClient {
   }
 
   static async connect(options: ConnectOptions): Promise<OfsClient> {
-    const zk = await RenewingZkSession.connect(options.zk, { connectTimeoutMs: options.connectTimeoutMs ?? 5000 });
+    const zk = await RenewingZkSession.connect(options.zk, { connectTimeoutMs: options.connectTimeoutMs ?? 5000, keepAlive: false });
     const rpc = new RpcClient(`client-${randomBytes(4).toString('hex')}`);
     const retryForMs = options.retryForMs ?? 20_000;
     return new OfsClient(zk, rpc, new MasterLink(zk, rpc, retryForMs, MASTER_CALL_TIMEOUT_MS), retryForMs);

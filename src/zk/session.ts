@@ -37,6 +37,13 @@ export interface ConnectOptions {
   nativeLogLevel?: NativeLogLevel;
   /** Gives up on connecting when aborted (rejects with EUNAVAILABLE), leaving nothing behind. */
   signal?: AbortSignal;
+  /**
+   * Keep-alive reads (see ZkSession.touch; default true). A process that owns
+   * no ephemeral znodes loses nothing with its session and takes a new one
+   * (RenewingZkSession), so it need not pay for them: a process holding many
+   * clients would send hundreds a second.
+   */
+  keepAlive?: boolean;
 }
 
 export type NativeLogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug';
@@ -118,7 +125,7 @@ export async function connectZk(connect: string, options: ConnectOptions = {}): 
     };
     const onConnect = (): void => {
       cleanUp();
-      resolve(new ZkSession(client, connect, options.lostAfterDisconnectedMs));
+      resolve(new ZkSession(client, connect, options.lostAfterDisconnectedMs, options.keepAlive ?? true));
     };
     const onClose = (_client: unknown, code: number): void => {
       fail(new OfsError('EUNAVAILABLE', `ZooKeeper at ${connect} ended the session before it was established (code ${code})`));
@@ -163,7 +170,7 @@ type Listener<A extends unknown[]> = (...args: A) => void | Promise<void>;
 export class ZkSession {
   private current: SessionState = 'connected';
   private lostTimer: NodeJS.Timeout | undefined;
-  private readonly keepAliveTimer: NodeJS.Timeout;
+  private readonly keepAliveTimer: NodeJS.Timeout | undefined;
   private touching = false;
   private readonly expiredListeners = new Set<Listener<[SessionLoss]>>();
   private readonly endedListeners = new Set<Listener<[SessionEnd]>>();
@@ -180,14 +187,17 @@ export class ZkSession {
     readonly client: ZkClient,
     readonly connect: string,
     private readonly lostAfterDisconnectedMs?: number,
+    keepAlive = true,
   ) {
     this.id = String(client.client_id);
     this.sessionTimeoutMs = client.timeout;
     client.on('connecting', () => this.disconnected());
     client.on('connect', () => this.reconnected());
     client.on('close', (_client: unknown, code: number) => this.nativeClosed(code));
-    this.keepAliveTimer = setInterval(() => this.touch(), Math.max(50, Math.round(this.sessionTimeoutMs / KEEP_ALIVE_PER_TIMEOUT)));
-    this.keepAliveTimer.unref();
+    if (keepAlive) {
+      this.keepAliveTimer = setInterval(() => this.touch(), Math.max(50, Math.round(this.sessionTimeoutMs / KEEP_ALIVE_PER_TIMEOUT)));
+      this.keepAliveTimer.unref();
+    }
   }
 
   get state(): SessionState {
