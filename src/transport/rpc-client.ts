@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Dealer } from 'zeromq';
 import { OfsError } from '../core/errors.js';
+import { splitMessages } from './batch.js';
 import { decodeEnvelope, encodeEnvelope, errorFromBody } from './envelope.js';
 import { protocol, type MessageType, type ReplyOf, type RequestOf } from './protocol.js';
 import { SendQueue } from './send-queue.js';
@@ -19,6 +20,8 @@ export interface CallResult<T extends MessageType> {
 
 interface Pending {
   type: MessageType;
+  /** The client that made the call: closing it fails its calls, not the others' on the same connection. */
+  owner: RpcClient;
   resolve: (result: CallResult<MessageType>) => void;
   reject: (err: OfsError) => void;
   timer: NodeJS.Timeout;
@@ -26,11 +29,21 @@ interface Pending {
 
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 
-/** One DEALER connected to one peer, with replies matched to calls by id. */
+/** Call ids are unique in this process: every client's calls to a peer share one connection. */
+const ID_PREFIX = randomBytes(4).toString('hex');
+let lastId = 0;
+
+/**
+ * One DEALER connected to one peer, shared by every RpcClient of this process
+ * that calls it, with replies matched to calls by id. Sharing it is what lets
+ * concurrent calls from many clients travel as one batch (send-queue.ts).
+ */
 class Connection {
   readonly pending = new Map<string, Pending>();
   readonly socket = new Dealer({ linger: 0, sendHighWaterMark: 64, receiveHighWaterMark: 64 });
   readonly sendQueue = new SendQueue((frames) => this.socket.send(frames));
+  /** Clients that called through it and are not closed: the last one to close closes it. */
+  readonly users = new Set<RpcClient>();
 
   constructor(
     readonly address: string,
@@ -47,7 +60,15 @@ class Connection {
 
   private async receiveLoop(): Promise<void> {
     try {
-      for await (const frames of this.socket) this.deliver(frames);
+      for await (const frames of this.socket) {
+        let replies: Buffer[][];
+        try {
+          replies = splitMessages(frames);
+        } catch {
+          continue; // replies we cannot read cannot be matched either; their calls time out
+        }
+        for (const reply of replies) this.deliver(reply);
+      }
     } catch {
       // closed: pending calls are failed by close()
     }
@@ -72,25 +93,39 @@ class Connection {
     call.resolve({ body: parsed.data as ReplyOf<MessageType>, data, epoch: envelope.epoch });
   }
 
-  close(reason: OfsError): void {
-    for (const call of this.pending.values()) {
+  /** Fails the calls waiting here, `owner`'s only if given. */
+  fail(reason: OfsError, owner?: RpcClient): void {
+    for (const [id, call] of this.pending) {
+      if (owner && call.owner !== owner) continue;
+      this.pending.delete(id);
       clearTimeout(call.timer);
       call.reject(reason);
     }
-    this.pending.clear();
+  }
+
+  close(reason: OfsError): void {
+    this.fail(reason);
     this.socket.close();
   }
 }
 
+/** Every open connection of this process, by peer address. */
+const connections = new Map<string, Connection>();
+
+/** Closes `connection` (failing every call on it) and forgets it: the next call to its peer connects afresh. */
+function drop(connection: Connection, why: string): void {
+  if (connections.get(connection.address) !== connection) return;
+  connections.delete(connection.address);
+  connection.close(new OfsError('EUNAVAILABLE', `connection to ${connection.address} lost: ${why}`));
+}
+
 /**
  * Request/reply to any number of peers by address. A peer that lets a call
- * time out is presumed gone: its connection is dropped (freeing queued bytes)
+ * time out is presumed gone: its connection is dropped (freeing queued bytes,
+ * and failing every call on it, whichever client of this process made it)
  * and the next call reconnects.
  */
 export class RpcClient {
-  private readonly connections = new Map<string, Connection>();
-  private readonly idPrefix = randomBytes(4).toString('hex');
-  private nextId = 0;
   private closed = false;
 
   constructor(
@@ -102,16 +137,16 @@ export class RpcClient {
     // A closed client opens no new connection: one would keep the process alive.
     if (this.closed) return Promise.reject(new OfsError('ECLOSED', `${type} to ${address}: this client was closed`));
     const connection = this.connection(address);
-    const id = `${this.idPrefix}-${++this.nextId}`;
+    const id = `${ID_PREFIX}-${++lastId}`;
     const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     const frames = encodeEnvelope({ type, id, epoch: this.epoch(), from: this.from, body }, options.data);
     return new Promise<CallResult<T>>((resolve, reject) => {
       const timer = setTimeout(() => {
         connection.pending.delete(id);
         reject(new OfsError('ETIMEDOUT', `${type} to ${address} got no answer within ${timeoutMs} ms`));
-        this.drop(connection, `${address} stopped answering`);
+        drop(connection, `${address} stopped answering`);
       }, timeoutMs);
-      connection.pending.set(id, { type, resolve: resolve as Pending['resolve'], reject, timer });
+      connection.pending.set(id, { type, owner: this, resolve: resolve as Pending['resolve'], reject, timer });
       connection.sendQueue.enqueue(frames).catch((err: Error) => {
         if (!connection.pending.delete(id)) return;
         clearTimeout(timer);
@@ -120,33 +155,34 @@ export class RpcClient {
     });
   }
 
-  /** Fails every call still waiting on `address` (EUNAVAILABLE) and drops the connection. */
+  /** Fails every call still waiting on `address` (EUNAVAILABLE, this process's other clients' too) and drops the connection. */
   reset(address: string, why: string): void {
-    const connection = this.connections.get(address);
-    if (connection) this.drop(connection, why);
+    const connection = connections.get(address);
+    if (connection) drop(connection, why);
   }
 
-  /** Fails every call still waiting (ECLOSED) and every later one. */
+  /** Fails every call of this client still waiting (ECLOSED) and every later one; a connection no other client uses closes. */
   close(): void {
     this.closed = true;
-    for (const connection of this.connections.values()) {
-      this.connections.delete(connection.address);
-      connection.close(new OfsError('ECLOSED', `connection to ${connection.address} closed: this client was closed`));
+    for (const connection of [...connections.values()]) {
+      if (!connection.users.delete(this)) continue;
+      const reason = new OfsError('ECLOSED', `connection to ${connection.address} closed: this client was closed`);
+      if (connection.users.size > 0) {
+        connection.fail(reason, this);
+      } else {
+        connections.delete(connection.address);
+        connection.close(reason);
+      }
     }
   }
 
   private connection(address: string): Connection {
-    let connection = this.connections.get(address);
+    let connection = connections.get(address);
     if (!connection) {
-      const created: Connection = new Connection(address, (why) => this.drop(created, why));
-      this.connections.set(address, (connection = created));
+      const created: Connection = new Connection(address, (why) => drop(created, why));
+      connections.set(address, (connection = created));
     }
+    connection.users.add(this);
     return connection;
-  }
-
-  private drop(connection: Connection, why: string): void {
-    if (this.connections.get(connection.address) !== connection) return;
-    this.connections.delete(connection.address);
-    connection.close(new OfsError('EUNAVAILABLE', `connection to ${connection.address} lost: ${why}`));
   }
 }

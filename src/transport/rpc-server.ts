@@ -3,6 +3,7 @@ import { OfsError, toOfsError } from '../core/errors.js';
 import type { Logger } from '../util/logger.js';
 import { decodeEnvelope, encodeEnvelope, errorBody, type Envelope } from './envelope.js';
 import { MAX_DATA_FRAME, isMessageType, protocol, type MessageType, type ReplyOf, type RequestOf } from './protocol.js';
+import { splitMessages } from './batch.js';
 import { SendQueue } from './send-queue.js';
 
 export interface Reply<T extends MessageType> {
@@ -28,8 +29,10 @@ export interface RpcServerOptions {
 
 /**
  * A ROUTER socket that turns each incoming envelope into one handler call and
- * one reply. Anything malformed gets an `error` reply naming what was wrong;
- * the loop itself never dies of a bad message.
+ * one reply (a message may carry a batch of envelopes, and replies that are
+ * ready together go back together: batch.ts). Anything malformed gets an
+ * `error` reply naming what was wrong; the loop itself never dies of a bad
+ * message.
  */
 export class RpcServer {
   private readonly sendQueue: SendQueue;
@@ -65,7 +68,14 @@ export class RpcServer {
     try {
       for await (const [identity, ...frames] of this.socket) {
         if (!identity) continue;
-        void this.handle(identity, frames);
+        let requests: Buffer[][];
+        try {
+          requests = splitMessages(frames);
+        } catch (err) {
+          void this.reply(identity, 'unknown', this.refusal('unknown', err));
+          continue;
+        }
+        for (const request of requests) void this.handle(identity, request);
       }
     } catch (err) {
       if (!this.socket.closed) this.options.log.error({ err }, 'rpc server receive loop failed');
@@ -81,14 +91,23 @@ export class RpcServer {
       const body = await this.dispatch(envelope, data);
       reply = encodeEnvelope(this.envelope('reply', id, body.body), body.data);
     } catch (err) {
-      const error = toOfsError(err);
-      if (error.code === 'EBADMSG' || error.code === 'EINTERNAL') {
-        this.options.log.warn({ code: error.code, id }, `rejected request: ${error.message}`);
-      }
-      reply = encodeEnvelope(this.envelope('error', id, errorBody(error)));
+      reply = this.refusal(id, err);
     }
+    await this.reply(identity, id, reply);
+  }
+
+  /** The `error` reply to request `id`; a malformed request or a bug is logged too. */
+  private refusal(id: string, err: unknown): Buffer[] {
+    const error = toOfsError(err);
+    if (error.code === 'EBADMSG' || error.code === 'EINTERNAL') {
+      this.options.log.warn({ code: error.code, id }, `rejected request: ${error.message}`);
+    }
+    return encodeEnvelope(this.envelope('error', id, errorBody(error)));
+  }
+
+  private async reply(identity: Buffer, id: string, reply: Buffer[]): Promise<void> {
     try {
-      await this.sendQueue.enqueue([identity, ...reply]);
+      await this.sendQueue.enqueue(reply, identity);
     } catch (err) {
       if (!this.socket.closed) this.options.log.warn({ err, id }, 'could not send reply');
     }

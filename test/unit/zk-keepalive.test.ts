@@ -62,3 +62,11 @@ test('a session reads every tenth of its timeout while connected, one read at a 
   await sleep(350);
   t.is(client.reads.length, closedAt, 'no read after close');
 });
+
+test('a session without keep-alive (a client’s: it owns no ephemeral znodes) sends no reads', async (t) => {
+  const client = new FakeClient(1_000);
+  const session = new ZkSession(client as unknown as ZkClient, '127.0.0.1:1', undefined, false);
+  await sleep(350);
+  t.is(client.reads.length, 0);
+  await session.close();
+});
