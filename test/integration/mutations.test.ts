@@ -145,7 +145,7 @@ test('deleting a file revokes the leases on its chunks: its primary refuses furt
   const commit = async () => {
     const bufferId = randomBytes(8).toString('hex');
     await rpc.call(primary.address, 'chunk.push', { bufferId, chain: [] }, { data: [Buffer.from('late')] });
-    return rpc.call(primary.address, 'chunk.commit', { chunkId: chunk.chunkId, version: chunk.version, bufferId, mode: 'write', offset: 0, length: 4, chunkSize: CHUNK, secondaries: [] });
+    return rpc.call(primary.address, 'chunk.commit', { chunkId: chunk.chunkId, version: chunk.version, bufferId, mode: 'write', offset: 0, length: 4 });
   };
   await t.notThrowsAsync(commit(), 'before the delete the primary accepts');
 
@@ -155,6 +155,36 @@ test('deleting a file revokes the leases on its chunks: its primary refuses furt
     return error?.code === 'ELEASE' ? error : undefined;
   }, 10_000);
   t.regex(refused.message, /holds no lease on chunk/);
+});
+
+test('a commit that names a replica set or a chunk size is refused and changes nothing: the primary sends every mutation to the secondaries of its lease', async (t) => {
+  const { client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1, leaseMs: 60_000 });
+  const expected = patternBytes(100_000, 41);
+  await client.write('/owned', expected); // the create leased chunk 0, good for a minute
+  const chunk = (await client.stat('/owned')).chunks[0]!;
+  const primary = chunk.replicas.find((r) => r.id === chunk.primary)!;
+  const replicasHold = async (bytes: Buffer, what: string) => {
+    const [{ digests }] = await replicaDigests(await client.stat('/owned'));
+    t.is(digests!.size, 3, what);
+    for (const [server, digest] of digests!) t.is(digest, sha256(bytes), `${what}: ${server}`);
+  };
+
+  // What an old or buggy client would send: fewer secondaries than the lease has (left alone, the
+  // primary alone would take the bytes, at the same version as the others), or another chunk size.
+  const rpc = new RpcClient('test-hand-built-commit');
+  t.teardown(() => rpc.close());
+  const commit = (named: object) =>
+    rpc.call(primary.address, 'chunk.commit', { chunkId: chunk.chunkId, version: chunk.version, mode: 'write', offset: 0, length: 4, ...named } as never, { data: [Buffer.from('mine')] });
+  for (const named of [{ secondaries: [] }, { chunkSize: 2 }, { secondaries: chunk.replicas.map((r) => r.address), chunkSize: CHUNK }]) {
+    const refused = await t.throwsAsync<OfsError>(commit(named));
+    t.is(refused?.code, 'EBADMSG');
+    t.regex(refused?.message ?? '', new RegExp(`a commit may not name ${Object.keys(named).join(', ')}: the primary sends it to the replicas and within the chunk size of its lease`));
+  }
+  await replicasHold(expected, 'after the refused commits');
+
+  // The commit as a client sends it: the primary takes it to every replica its lease names.
+  t.deepEqual((await commit({})).body, { offset: 0, padded: false });
+  await replicasHold(Buffer.concat([Buffer.from('mine'), expected.subarray(4)]), 'after the commit');
 });
 
 test('a chunkserver paused while a new chunk gets its lease applies the version late: its empty copy is stale, never served', async (t) => {
