@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { OfsError } from '../../src/core/errors.js';
 import { RpcClient } from '../../src/transport/rpc-client.js';
 import { replicaDigests } from '../helpers/replicas.js';
+import { PIECE_BYTES } from '../../src/client/file-writer.js';
 import { activeMaster, waitForNewActiveWithStandby } from '../helpers/workload.js';
 
 const CHUNK = 256 * 1024;
@@ -40,36 +41,49 @@ test('a write at an offset spanning three chunks reads back at every offset and 
   t.is((await client.read('/span', { offset: expected.length, length: 13 })).toString('hex'), `${'00'.repeat(10)}${Buffer.from('end').toString('hex')}`);
 });
 
-test('4 clients overwriting the same region at once: every replica of every chunk ends byte-identical', async (t) => {
-  const cluster = await TestCluster.start({ chunkSize: CHUNK, masters: 1 });
+test('4 clients overwriting the same region at once: every replica of every chunk ends byte-identical, and each mutation holds one writer\'s bytes whole', async (t) => {
+  // Chunks of two pieces, so that a chunk's share of a write is more than one mutation.
+  const chunk = 2 * PIECE_BYTES;
+  const cluster = await TestCluster.start({ chunkSize: chunk, masters: 1 });
   t.teardown(() => cluster.stop());
   const clients = await Promise.all([0, 1, 2, 3].map(() => cluster.client()));
   t.teardown(() => Promise.all(clients.map((c) => c.close())));
-  await clients[0]!.write('/contended', patternBytes(3 * CHUNK, 9));
-  // Straddles chunks 0, 1 and 2: the edge parts (30,000 and 37,856 bytes) go inline with their commits, the middle one is pushed.
-  const region = { offset: CHUNK - 30_000, length: 330_000 };
-  await Promise.all(
-    clients.map(async (client, c) => {
-      for (let round = 0; round < 15; round++) {
-        await client.write('/contended', patternBytes(region.length, 1000 * c + round), { offset: region.offset });
-      }
-    }),
-  );
+  await clients[0]!.write('/contended', patternBytes(3 * chunk, 9));
+  // Straddles chunks 0, 1 and 2: the edge parts (30,000 and 37,856 bytes) go inline with their commits; chunk 1's
+  // share is two pushed mutations of a piece each.
+  const region = { offset: chunk - 30_000, length: 30_000 + chunk + 37_856 };
+  const rounds = 4;
+  const written = [0, 1, 2, 3].flatMap((c) => Array.from({ length: rounds }, (_, round) => patternBytes(region.length, 1000 * c + round)));
+  // Rounds start together, so that the writers' mutations race each other at the primaries.
+  for (let round = 0; round < rounds; round++) {
+    await Promise.all(clients.map((client, c) => client.write('/contended', written[c * rounds + round]!, { offset: region.offset })));
+  }
   const stat = await clients[0]!.stat('/contended');
   for (const { chunkId, digests } of await replicaDigests(stat)) {
     t.is(digests.size, 3, `chunk ${chunkId} has 3 replicas`);
     t.is(new Set(digests.values()).size, 1, `replicas of chunk ${chunkId} differ: ${[...digests.values()].join(' ')}`);
   }
-  // Consistent but undefined: each chunk's part of the region is one of the writers' data.
-  const data = await clients[0]!.read('/contended');
-  // A write is one mutation per chunk it touches, so each chunk's share is atomic on its own.
-  for (const [from, to] of [[region.offset, CHUNK], [CHUNK, 2 * CHUNK], [2 * CHUNK, region.offset + region.length]] as const) {
-    const candidates = [0, 1, 2, 3].flatMap((c) =>
-      Array.from({ length: 15 }, (_, round) => sha256(patternBytes(region.length, 1000 * c + round).subarray(from - region.offset, to - region.offset))),
-    );
-    t.true(candidates.includes(sha256(data.subarray(from, to))), `bytes ${from}-${to} are one writer's mutation`);
-  }
+  // Consistent but undefined: each mutation's range (a piece, cut at chunk boundaries) holds one write's bytes whole.
+  const data = (await clients[0]!.read('/contended')).subarray(region.offset, region.offset + region.length);
+  const winners = mutationRanges(region.offset, region.length, chunk).map(([from, to]) => {
+    const winner = written.findIndex((w) => w.subarray(from - region.offset, to - region.offset).equals(data.subarray(from - region.offset, to - region.offset)));
+    t.not(winner, -1, `bytes ${from}-${to} are one write's mutation`);
+    return winner;
+  });
+  t.is(winners.length, 4, 'the region is 4 mutations: 2 inline edges and 2 pushed pieces');
+  t.log(`the write whose bytes each mutation holds: ${winners.join(', ')}${winners[1] === winners[2] ? '' : ' (chunk 1 holds two writes)'}`);
 });
+
+/** The ranges a write splits into, one mutation each: pieces of at most PIECE_BYTES from its offset, cut at chunk boundaries. */
+function mutationRanges(offset: number, length: number, chunkSize: number): [number, number][] {
+  const ranges: [number, number][] = [];
+  for (let at = offset; at < offset + length; ) {
+    const end = Math.min(at + PIECE_BYTES, (Math.floor(at / chunkSize) + 1) * chunkSize, offset + length);
+    ranges.push([at, end]);
+    at = end;
+  }
+  return ranges;
+}
 
 test('a chunkserver killed in the middle of a write: the client retries and succeeds; the replica that missed it is stale and never served', async (t) => {
   const { cluster, client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1, leaseMs: 3000 });
