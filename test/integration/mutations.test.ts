@@ -161,7 +161,8 @@ test('deleting a file revokes the leases on its chunks: its primary refuses furt
   t.teardown(() => rpc.close());
   const commit = async () => {
     const bufferId = randomBytes(8).toString('hex');
-    await rpc.call(primary.address, 'chunk.push', { bufferId, chain: [] }, { data: [Buffer.from('late')] });
+    const chain = chunk.replicas.filter((r) => r !== primary).map((r) => r.address);
+    await rpc.call(primary.address, 'chunk.push', { bufferId, chain }, { data: [Buffer.from('late')] });
     return rpc.call(primary.address, 'chunk.commit', { chunkId: chunk.chunkId, version: chunk.version, bufferId, mode: 'write', offset: 0, length: 4 });
   };
   await t.notThrowsAsync(commit(), 'before the delete the primary accepts');
