@@ -104,11 +104,11 @@ export class ChunkMutator {
       const pushTimeoutMs = timeLeft(deadline, CHUNK_CALL_TIMEOUT_MS, `pushing chunk ${lease.chunkId}`);
       await this.rpc.call(head!, 'chunk.push', { bufferId, chain }, { data: [data], timeoutMs: pushTimeoutMs });
     }
-    const secondaries = lease.replicas.filter((r) => r.id !== lease.primary.id).map((r) => r.address);
+    // The primary sends it on to the secondaries of its lease: the client names neither them nor the chunk size.
     const { body } = await this.rpc.call(
       lease.primary.address,
       'chunk.commit',
-      { chunkId: lease.chunkId, version: lease.version, bufferId, mode, offset, length: data.length, chunkSize: lease.chunkSize, secondaries },
+      { chunkId: lease.chunkId, version: lease.version, bufferId, mode, offset, length: data.length },
       { data: bufferId ? [] : [data], timeoutMs: timeLeft(deadline, CHUNK_CALL_TIMEOUT_MS, `committing chunk ${lease.chunkId}`) },
     );
     return { index: lease.index, offset: body.offset, padded: body.padded, chunkSize: lease.chunkSize };

@@ -83,7 +83,9 @@ export class OfsClient {
    * Record append (GFS 3.3): adds `data` as one record at an offset the
    * primary chooses, atomically and at least once, and returns that offset
    * once the record is synced on every replica. A record never straddles
-   * chunks; at most a quarter of the chunk size. The file is created if
+   * chunks; at most a quarter of the chunk size. An error does not mean the
+   * record is absent: a failed attempt's bytes stay where the primary put
+   * them, and may be read (docs/consistency.md). The file is created if
    * missing. The master is not asked per record: the lease is reused while it
    * lasts, and the file's size follows from the chunk's length, which the
    * primary reports with its heartbeats (until then, readers learn it from a

@@ -223,9 +223,15 @@ export const protocol = {
     request: z.object({ bufferId, chain: z.array(address) }),
     reply: empty,
   },
-  // master → replica: the chunk's new version, before any client hears of the lease (GFS 4.5)
+  // master → replica: the chunk's new version, before any client hears of the lease (GFS 4.5). With `lease`,
+  // this replica is the primary: until the lease ends it sends every mutation to exactly these secondaries
+  // and keeps the chunk within this size, whatever a client says (the master owns the replica set)
   'chunk.setVersion': {
-    request: z.object({ chunkId, version: nonNegative, leaseMs: z.number().int().positive().optional() }),
+    request: z.object({
+      chunkId,
+      version: nonNegative,
+      lease: z.object({ leaseMs: z.number().int().positive(), secondaries: z.array(serverRef), chunkSize: z.number().int().positive() }).optional(),
+    }),
     reply: z.object({ version: nonNegative, length: nonNegative }),
   },
   'chunk.revokeLease': { request: z.object({ chunkId }), reply: empty },
@@ -235,18 +241,25 @@ export const protocol = {
     reply: z.object({ length: nonNegative }),
   },
   // client → primary: apply the pushed bytes (or, without `bufferId`, the bytes in the one data
-  // frame: a small mutation skips the push); the primary picks the order (and, to append, the offset)
+  // frame: a small mutation skips the push); the primary picks the order (and, to append, the offset).
+  // Strict: a commit that names anything more (a replica set, a chunk size) is refused, not half obeyed
   'chunk.commit': {
-    request: z.object({
-      chunkId,
-      version: nonNegative,
-      bufferId: bufferId.optional(),
-      mode: z.enum(['write', 'append']),
-      offset: nonNegative,
-      length: nonNegative,
-      chunkSize: z.number().int().positive(),
-      secondaries: z.array(address),
-    }),
+    request: z.strictObject(
+      {
+        chunkId,
+        version: nonNegative,
+        bufferId: bufferId.optional(),
+        mode: z.enum(['write', 'append']),
+        offset: nonNegative,
+        length: nonNegative,
+      },
+      {
+        error: (issue) =>
+          issue.code === 'unrecognized_keys'
+            ? `a commit may not name ${issue.keys.join(', ')}: the primary sends it to the replicas and within the chunk size of its lease from the master`
+            : undefined,
+      },
+    ),
     /** `padded`: the record did not fit, the chunk was padded to its end; append to the next chunk. */
     reply: z.object({ offset: nonNegative, padded: z.boolean() }),
   },

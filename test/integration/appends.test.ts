@@ -1,5 +1,9 @@
 import test, { type ExecutionContext } from 'ava';
-import { patternBytes, TestCluster, waitFor } from '../helpers/cluster.js';
+import { randomBytes } from 'node:crypto';
+import type { FileStat } from '../../src/client/ofs-client.js';
+import type { OfsError } from '../../src/core/errors.js';
+import { RpcClient } from '../../src/transport/rpc-client.js';
+import { clusterFor, patternBytes, TestCluster, waitFor } from '../helpers/cluster.js';
 import { decodeRecordAt, encodeRecord, scanRecords } from '../helpers/records.js';
 
 const WRITERS = 8;
@@ -81,3 +85,48 @@ test('appending to a file deleted since the last append makes it again, as a fir
   t.is(await client.append('/rotated.log', 'second life'), 0);
   t.is((await client.read('/rotated.log')).toString(), 'second life');
 });
+
+test('an append that failed may still be read: its record stays where the primary put it, the next one goes after it, and the size takes it in', async (t) => {
+  const { cluster, client } = await clusterFor(t, { chunkSize: 256 * 1024, masters: 1, leaseMs: 60_000 });
+  const first = encodeRecord(1, 0, patternBytes(1000, 1));
+  t.is(await client.append('/failed.log', first), 0);
+  const chunk = (await client.stat('/failed.log')).chunks[0]!;
+  const primary = chunk.replicas.find((r) => r.id === chunk.primary)!;
+  const [applied, missed] = chunk.replicas.filter((r) => r !== primary) as [ReplicaRef, ReplicaRef];
+
+  // A writer whose bytes reached the primary and one secondary but not the other: its commit fails...
+  const rpc = new RpcClient('test-failed-appender');
+  t.teardown(() => rpc.close());
+  const failed = encodeRecord(2, 0, patternBytes(100_000, 2));
+  const bufferId = randomBytes(8).toString('hex');
+  await rpc.call(primary.address, 'chunk.push', { bufferId, chain: [applied.address] }, { data: [failed] });
+  const commit = { chunkId: chunk.chunkId, version: chunk.version, bufferId, mode: 'append', offset: 0, length: failed.length } as const;
+  const failure = await t.throwsAsync<OfsError>(rpc.call(primary.address, 'chunk.commit', commit));
+  t.regex(failure?.message ?? '', new RegExp(`secondary ${missed.id} .*no pushed data under buffer`));
+  // ...so it asks for a new lease, as a client does after a failure, while the replica that missed its bytes is
+  // paused: that one misses the new version too, and is stale. Then the writer gives up.
+  const [missedProcess] = [...(await cluster.roleIds('chunkserver'))].find(([, id]) => id === missed.id)!;
+  const master = (await client.status()).master.address;
+  await cluster.kill(missedProcess, 'SIGSTOP');
+  const lease = await rpc.call(master, 'master.lease', { path: '/failed.log', index: 'last', afterFailure: true }).finally(() => cluster.kill(missedProcess, 'SIGCONT'));
+  t.deepEqual(lease.body.replicas.map((r) => r.id).sort(), [primary.id, applied.id].sort(), 'the new lease is on the replicas that hold the failed record');
+
+  // The next record goes after the failed one: a primary appends at its chunk's end.
+  const next = encodeRecord(1, 1, patternBytes(1000, 3));
+  t.is(await client.append('/failed.log', next), first.length + failed.length);
+  const end = first.length + failed.length + next.length;
+  // From the primary's next heartbeat, or, if re-replication revoked its lease first, the next full chunk report (9 s here).
+  await waitFor('the master to learn the appended size', async () => (await client.stat('/failed.log')).size >= end, 20_000);
+  // Every replica served holds the failed record whole, and every reader finds it, framed and checksummed like the rest.
+  const records = [[1, 0, 0], [2, 0, first.length], [1, 1, first.length + failed.length]];
+  // (Re-replication copies the chunk back to 3 replicas meanwhile, at a new version: the reads retry until they see one version.)
+  const held = await waitFor('a read of every replica served', async () => {
+    const served = (await client.stat('/failed.log')).chunks[0]!;
+    const read = (address: string) => rpc.call(address, 'chunk.read', { chunkId: served.chunkId, version: served.version, offset: 0, length: end });
+    return Promise.all(served.replicas.map(async (r) => ({ id: r.id, data: (await read(r.address)).data[0]! })));
+  });
+  for (const { id, data } of held) t.deepEqual(scanRecords(data).map((r) => [r.writer, r.seq, r.offset]), records, `as ${id} holds the chunk`);
+  t.deepEqual(scanRecords(await client.read('/failed.log')).map((r) => [r.writer, r.seq, r.offset]), records, 'as a client reads the file');
+});
+
+type ReplicaRef = FileStat['chunks'][number]['replicas'][number];

@@ -40,13 +40,13 @@ const anyRole: Case[] = [
 ];
 const chunkserverCases: Case[] = [
   ['chunk id with a path in it', [header('chunk.read', { chunkId: '../../etc/passwd', version: 1, offset: 0, length: 1 })], /chunkId/],
-  ['negative offset', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, bufferId: 'ab12ab12', mode: 'write', offset: -5, length: 1, chunkSize: 65536, secondaries: [] })], /offset/],
-  ['unknown mutation mode', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, bufferId: 'ab12ab12', mode: 'truncate', offset: 0, length: 1, chunkSize: 65536, secondaries: [] })], /mode/],
+  ['negative offset', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, bufferId: 'ab12ab12', mode: 'write', offset: -5, length: 1 })], /offset/],
+  ['unknown mutation mode', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, bufferId: 'ab12ab12', mode: 'truncate', offset: 0, length: 1 })], /mode/],
   ['oversize data frame', [header('chunk.push', { bufferId: 'ab12ab12', chain: [] }), Buffer.alloc(17 * 1024 * 1024)], /exceeds/],
   ['push without data', [header('chunk.push', { bufferId: 'ab12ab12', chain: [] })], /exactly one data frame/],
-  ['commit with neither pushed nor inline bytes', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, mode: 'write', offset: 0, length: 4, chunkSize: 65536, secondaries: [] })], /chunk\.commit needs exactly one data frame/],
+  ['commit with neither pushed nor inline bytes', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, mode: 'write', offset: 0, length: 4 })], /chunk\.commit needs exactly one data frame/],
   ['apply of bytes neither pushed nor inline', [header('chunk.apply', { chunkId: '0'.repeat(16), version: 1, serial: 1, padded: false, offset: 0, length: 4 })], /chunk\.apply needs exactly one data frame/],
-  ['commit whose inline bytes are not the length it names', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, mode: 'write', offset: 0, length: 4, chunkSize: 65536, secondaries: [] }), Buffer.from('ab')], /names 4 bytes but carries 2/],
+  ['commit whose inline bytes are not the length it names', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, mode: 'write', offset: 0, length: 4 }), Buffer.from('ab')], /names 4 bytes but carries 2/],
   ['a master request', [header('master.list', { path: '/' })], /unknown message type "master\.list"/],
 ];
 const masterCases: Case[] = [

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { OfsError } from '../../src/core/errors.js';
 import { RpcClient } from '../../src/transport/rpc-client.js';
 import { replicaDigests } from '../helpers/replicas.js';
+import { PIECE_BYTES } from '../../src/client/file-writer.js';
 import { activeMaster, waitForNewActiveWithStandby } from '../helpers/workload.js';
 
 const CHUNK = 256 * 1024;
@@ -40,36 +41,52 @@ test('a write at an offset spanning three chunks reads back at every offset and 
   t.is((await client.read('/span', { offset: expected.length, length: 13 })).toString('hex'), `${'00'.repeat(10)}${Buffer.from('end').toString('hex')}`);
 });
 
-test('4 clients overwriting the same region at once: every replica of every chunk ends byte-identical', async (t) => {
-  const cluster = await TestCluster.start({ chunkSize: CHUNK, masters: 1 });
+test('4 clients overwriting the same region at once: every replica of every chunk ends byte-identical, and each mutation holds one write\'s bytes whole', async (t) => {
+  // Chunks of two pieces, so that a chunk's share of a write is more than one mutation.
+  const chunk = 2 * PIECE_BYTES;
+  const cluster = await TestCluster.start({ chunkSize: chunk, masters: 1 });
   t.teardown(() => cluster.stop());
   const clients = await Promise.all([0, 1, 2, 3].map(() => cluster.client()));
   t.teardown(() => Promise.all(clients.map((c) => c.close())));
-  await clients[0]!.write('/contended', patternBytes(3 * CHUNK, 9));
-  // Straddles chunks 0, 1 and 2: the edge parts (30,000 and 37,856 bytes) go inline with their commits, the middle one is pushed.
-  const region = { offset: CHUNK - 30_000, length: 330_000 };
-  await Promise.all(
-    clients.map(async (client, c) => {
-      for (let round = 0; round < 15; round++) {
-        await client.write('/contended', patternBytes(region.length, 1000 * c + round), { offset: region.offset });
-      }
-    }),
-  );
+  await clients[0]!.write('/contended', patternBytes(3 * chunk, 9));
+  // Straddles chunks 0, 1 and 2: the edge parts (30,000 and 37,856 bytes) go inline with their commits; chunk 1's
+  // share is two pushed mutations of a piece each.
+  const region = { offset: chunk - 30_000, length: 30_000 + chunk + 37_856 };
+  const mutations = mutationRanges(region.offset, region.length, chunk);
+  t.is(mutations.length, 4, 'the region is 4 mutations: 2 inline edges and 2 pushed pieces');
+  const mixed: string[] = [];
+  // Each round the 4 clients write at once, so that their mutations race at the primaries; once all
+  // 4 returned, every mutation's range holds the bytes of one of them, whole.
+  for (let round = 0; round < 8; round++) {
+    const written = clients.map((_, c) => patternBytes(region.length, 1000 * c + round));
+    await Promise.all(clients.map((client, c) => client.write('/contended', written[c]!, { offset: region.offset })));
+    const data = await clients[0]!.read('/contended', region);
+    const winners = mutations.map(([from, to]) => {
+      const part = (bytes: Buffer) => bytes.subarray(from - region.offset, to - region.offset);
+      const winner = written.findIndex((w) => part(w).equals(part(data)));
+      t.not(winner, -1, `round ${round}: bytes ${from}-${to} are one write's mutation`);
+      return winner;
+    });
+    if (winners[1] !== winners[2]) mixed.push(`round ${round}: ${winners.join(', ')}`);
+  }
   const stat = await clients[0]!.stat('/contended');
   for (const { chunkId, digests } of await replicaDigests(stat)) {
     t.is(digests.size, 3, `chunk ${chunkId} has 3 replicas`);
     t.is(new Set(digests.values()).size, 1, `replicas of chunk ${chunkId} differ: ${[...digests.values()].join(' ')}`);
   }
-  // Consistent but undefined: each chunk's part of the region is one of the writers' data.
-  const data = await clients[0]!.read('/contended');
-  // A write is one mutation per chunk it touches, so each chunk's share is atomic on its own.
-  for (const [from, to] of [[region.offset, CHUNK], [CHUNK, 2 * CHUNK], [2 * CHUNK, region.offset + region.length]] as const) {
-    const candidates = [0, 1, 2, 3].flatMap((c) =>
-      Array.from({ length: 15 }, (_, round) => sha256(patternBytes(region.length, 1000 * c + round).subarray(from - region.offset, to - region.offset))),
-    );
-    t.true(candidates.includes(sha256(data.subarray(from, to))), `bytes ${from}-${to} are one writer's mutation`);
-  }
+  t.log(`rounds where chunk 1 held two writers' bytes: ${mixed.join('; ') || 'none'}`);
 });
+
+/** The ranges a write splits into, one mutation each: pieces of at most PIECE_BYTES from its offset, cut at chunk boundaries. */
+function mutationRanges(offset: number, length: number, chunkSize: number): [number, number][] {
+  const ranges: [number, number][] = [];
+  for (let at = offset; at < offset + length; ) {
+    const end = Math.min(at + PIECE_BYTES, (Math.floor(at / chunkSize) + 1) * chunkSize, offset + length);
+    ranges.push([at, end]);
+    at = end;
+  }
+  return ranges;
+}
 
 test('a chunkserver killed in the middle of a write: the client retries and succeeds; the replica that missed it is stale and never served', async (t) => {
   const { cluster, client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1, leaseMs: 3000 });
@@ -144,8 +161,9 @@ test('deleting a file revokes the leases on its chunks: its primary refuses furt
   t.teardown(() => rpc.close());
   const commit = async () => {
     const bufferId = randomBytes(8).toString('hex');
-    await rpc.call(primary.address, 'chunk.push', { bufferId, chain: [] }, { data: [Buffer.from('late')] });
-    return rpc.call(primary.address, 'chunk.commit', { chunkId: chunk.chunkId, version: chunk.version, bufferId, mode: 'write', offset: 0, length: 4, chunkSize: CHUNK, secondaries: [] });
+    const chain = chunk.replicas.filter((r) => r !== primary).map((r) => r.address);
+    await rpc.call(primary.address, 'chunk.push', { bufferId, chain }, { data: [Buffer.from('late')] });
+    return rpc.call(primary.address, 'chunk.commit', { chunkId: chunk.chunkId, version: chunk.version, bufferId, mode: 'write', offset: 0, length: 4 });
   };
   await t.notThrowsAsync(commit(), 'before the delete the primary accepts');
 
@@ -155,6 +173,36 @@ test('deleting a file revokes the leases on its chunks: its primary refuses furt
     return error?.code === 'ELEASE' ? error : undefined;
   }, 10_000);
   t.regex(refused.message, /holds no lease on chunk/);
+});
+
+test('a commit that names a replica set or a chunk size is refused and changes nothing: the primary sends every mutation to the secondaries of its lease', async (t) => {
+  const { client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1, leaseMs: 60_000 });
+  const expected = patternBytes(100_000, 41);
+  await client.write('/owned', expected); // the create leased chunk 0, good for a minute
+  const chunk = (await client.stat('/owned')).chunks[0]!;
+  const primary = chunk.replicas.find((r) => r.id === chunk.primary)!;
+  const replicasHold = async (bytes: Buffer, what: string) => {
+    const [{ digests }] = await replicaDigests(await client.stat('/owned'));
+    t.is(digests!.size, 3, what);
+    for (const [server, digest] of digests!) t.is(digest, sha256(bytes), `${what}: ${server}`);
+  };
+
+  // What an old or buggy client would send: fewer secondaries than the lease has (left alone, the
+  // primary alone would take the bytes, at the same version as the others), or another chunk size.
+  const rpc = new RpcClient('test-hand-built-commit');
+  t.teardown(() => rpc.close());
+  const commit = (named: object) =>
+    rpc.call(primary.address, 'chunk.commit', { chunkId: chunk.chunkId, version: chunk.version, mode: 'write', offset: 0, length: 4, ...named } as never, { data: [Buffer.from('mine')] });
+  for (const named of [{ secondaries: [] }, { chunkSize: 2 }, { secondaries: chunk.replicas.map((r) => r.address), chunkSize: CHUNK }]) {
+    const refused = await t.throwsAsync<OfsError>(commit(named));
+    t.is(refused?.code, 'EBADMSG');
+    t.regex(refused?.message ?? '', new RegExp(`a commit may not name ${Object.keys(named).join(', ')}: the primary sends it to the replicas and within the chunk size of its lease`));
+  }
+  await replicasHold(expected, 'after the refused commits');
+
+  // The commit as a client sends it: the primary takes it to every replica its lease names.
+  t.deepEqual((await commit({})).body, { offset: 0, padded: false });
+  await replicasHold(Buffer.concat([Buffer.from('mine'), expected.subarray(4)]), 'after the commit');
 });
 
 test('a chunkserver paused while a new chunk gets its lease applies the version late: its empty copy is stale, never served', async (t) => {

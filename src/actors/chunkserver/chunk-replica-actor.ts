@@ -2,7 +2,7 @@ import { dispatch, spawn, type Ref } from 'nact';
 import type { ChunkInfo, ChunkStore } from '../../storage/chunk-store.js';
 import { replicaActorName } from '../../core/chunk-id.js';
 import { OfsError } from '../../core/errors.js';
-import type { HeldLeases } from './held-leases.js';
+import type { HeldLease, HeldLeases } from './held-leases.js';
 import type { Logger } from '../../util/logger.js';
 import { settle, type Result } from '../../util/result.js';
 import { crashable, INJECTED_CRASH, resetOnCrash } from '../supervision.js';
@@ -31,10 +31,8 @@ export type ReplicaMessage =
       mode: 'write' | 'append';
       offset: number;
       data: Buffer;
-      /** The master's chunk size: a record that would pass it pads the chunk instead. */
-      chunkSize: number;
-      /** Sends the ordered mutation to the secondaries; called inside the actor so they see serial order. */
-      forward: (ordered: OrderedMutation) => Promise<unknown>;
+      /** Sends the ordered mutation to the lease's secondaries; called inside the actor so they see serial order. */
+      forward: (ordered: OrderedMutation, secondaries: HeldLease['secondaries']) => Promise<unknown>;
     } & Sender<{ ordered: OrderedMutation; durable: Promise<unknown>; forwarded: Promise<unknown> }>)
   | ({ kind: 'apply'; chunkId: string; version: number; serial: number; mutation: Mutation } & Sender<{ durable: Promise<unknown> }>)
   | ({ kind: 'read'; chunkId: string; version: number; offset: number; length: number } & Sender<Buffer>)
@@ -140,15 +138,16 @@ export function spawnChunkReplica(
       }
       case 'commit': {
         const current = requireVersion(msg.version);
-        leases.check(chunkId, msg.version, Date.now());
+        // The replica set and chunk size are the lease's, as the master granted it: never the client's.
+        const { secondaries, chunkSize } = leases.check(chunkId, msg.version, Date.now());
         const offset = msg.mode === 'append' ? current.length : msg.offset;
-        const padded = offset + msg.data.length > msg.chunkSize;
+        const padded = offset + msg.data.length > chunkSize;
         if (padded && msg.mode === 'write') {
-          throw new OfsError('EINVAL', `a write of ${msg.data.length} bytes at ${offset} passes the end of chunk ${chunkId}`);
+          throw new OfsError('EINVAL', `a write of ${msg.data.length} bytes at ${offset} passes the end of chunk ${chunkId} (${chunkSize} bytes)`);
         }
-        const length = padded ? msg.chunkSize - offset : msg.data.length;
+        const length = padded ? chunkSize - offset : msg.data.length;
         const ordered: OrderedMutation = { serial: ++order(msg.version).serial, offset, length, padded };
-        const forwarded = msg.forward(ordered);
+        const forwarded = msg.forward(ordered, secondaries);
         forwarded.catch(() => undefined);
         await applyLocally(padded ? { pad: true, offset, length } : { data: msg.data, offset });
         return { ordered, durable: durableSoon(), forwarded };

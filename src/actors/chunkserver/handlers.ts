@@ -6,6 +6,7 @@ import type { HandlerMap } from '../../transport/rpc-server.js';
 import { INJECTED_CRASH, requireFaultInjection } from '../supervision.js';
 import { COPY_PIECE_BYTES, type Mutation, type OrderedMutation } from './chunk-replica-actor.js';
 import type { ChunkserverProcess } from './chunkserver-process.js';
+import type { HeldLease } from './held-leases.js';
 import type { MasterChannel } from './master-channel.js';
 
 /** Re-replication copies this server takes part in at once as a target: client traffic goes on meanwhile. */
@@ -31,7 +32,7 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
       const sentAt = Date.now();
       fence.require(envelope.epoch, 'chunk.setVersion');
       const info = await replicas.ask<ChunkInfo>(body.chunkId, (sender) => ({ kind: 'set-version', chunkId: body.chunkId, version: body.version, sender }));
-      if (body.leaseMs) leases.grant(body.chunkId, body.version, body.leaseMs, sentAt);
+      if (body.lease) leases.grant(body.chunkId, body.version, body.lease, sentAt);
       else leases.revoke(body.chunkId);
       return { body: { version: info.version, length: info.length } };
     },
@@ -41,12 +42,12 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
     },
     'chunk.commit': async (body, frames) => {
       const data = body.bufferId ? buffers.get(body.bufferId, body.length) : inlineBytes(frames, body.length, 'chunk.commit');
-      const forward = (ordered: OrderedMutation) =>
+      const forward = (ordered: OrderedMutation, secondaries: HeldLease['secondaries']) =>
         Promise.all(
-          body.secondaries.map((secondary) =>
+          secondaries.map((secondary) =>
             rpc
               .call(
-                secondary,
+                secondary.address,
                 'chunk.apply',
                 {
                   chunkId: body.chunkId,
@@ -61,13 +62,13 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
                 { data: ordered.padded || body.bufferId ? [] : [data] },
               )
               .catch((err: OfsError) => {
-                throw new OfsError(err.code, `secondary ${secondary}: ${err.message}`);
+                throw new OfsError(err.code, `secondary ${secondary.id} (${secondary.address}): ${err.message}`);
               }),
           ),
         );
       const { ordered, durable, forwarded } = await replicas.ask<{ ordered: OrderedMutation; durable: Promise<unknown>; forwarded: Promise<unknown> }>(
         body.chunkId,
-        (sender) => ({ kind: 'commit', chunkId: body.chunkId, version: body.version, mode: body.mode, offset: body.offset, data, chunkSize: body.chunkSize, forward, sender }),
+        (sender) => ({ kind: 'commit', chunkId: body.chunkId, version: body.version, mode: body.mode, offset: body.offset, data, forward, sender }),
       );
       // Success only when every replica applied it (GFS 3.1 step 7); else the client retries.
       await Promise.all([durable, forwarded]);

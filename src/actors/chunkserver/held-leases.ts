@@ -1,4 +1,8 @@
 import { OfsError } from '../../core/errors.js';
+import type { RequestOf } from '../../transport/protocol.js';
+
+/** What the master's grant fixes for the life of a lease: its length, the secondaries, the chunk size. */
+export type LeaseTerms = NonNullable<RequestOf<'chunk.setVersion'>['lease']>;
 
 /**
  * The leases a chunkserver holds as primary. It trusts a lease for less time
@@ -8,10 +12,15 @@ import { OfsError } from '../../core/errors.js';
 const SAFETY_FRACTION = 0.1;
 const MIN_SAFETY_MS = 200;
 
-interface HeldLease {
+/**
+ * A lease, with the replica set and chunk size the master granted it with: a
+ * primary never takes them from a client, which could name fewer replicas and
+ * leave the chunk's replicas at one version with different bytes. An extension
+ * keeps them; a new replica set comes only with a new lease (a new version).
+ */
+export interface HeldLease extends LeaseTerms {
   version: number;
   expiresAt: number;
-  leaseMs: number;
   lastUsed: number;
   /** Where this primary's acknowledged record appends reach in the chunk (0: none yet). */
   appendedTo: number;
@@ -21,8 +30,8 @@ export class HeldLeases {
   private readonly leases = new Map<string, HeldLease>();
 
   /** `grantedAt` is when the request left the master or reached us: whichever is earlier is safer. */
-  grant(chunkId: string, version: number, leaseMs: number, grantedAt: number): void {
-    this.leases.set(chunkId, { version, leaseMs, expiresAt: grantedAt + trusted(leaseMs), lastUsed: grantedAt, appendedTo: 0 });
+  grant(chunkId: string, version: number, terms: LeaseTerms, grantedAt: number): void {
+    this.leases.set(chunkId, { ...terms, version, expiresAt: grantedAt + trusted(terms.leaseMs), lastUsed: grantedAt, appendedTo: 0 });
   }
 
   extend(chunkId: string, version: number, leaseMs: number, requestedAt: number): void {
@@ -34,14 +43,15 @@ export class HeldLeases {
     this.leases.delete(chunkId);
   }
 
-  /** Throws ELEASE unless this server may order mutations of `chunkId` at `version` now. */
-  check(chunkId: string, version: number, now: number): void {
+  /** The lease under which this server may order mutations of `chunkId` at `version` now; else ELEASE. */
+  check(chunkId: string, version: number, now: number): HeldLease {
     const lease = this.leases.get(chunkId);
     if (!lease || lease.version !== version) {
       throw new OfsError('ELEASE', `this chunkserver holds no lease on chunk ${chunkId} at version ${version}`);
     }
     if (lease.expiresAt <= now) throw new OfsError('ELEASE', `the lease on chunk ${chunkId} expired ${now - lease.expiresAt} ms ago`);
     lease.lastUsed = now;
+    return lease;
   }
 
   /** A record append (or the padding of the chunk) at `version` is on every replica and acknowledged up to `end`. */

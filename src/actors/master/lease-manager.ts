@@ -2,7 +2,7 @@ import { dispatch, spawn, type Ref } from 'nact';
 import { OfsError } from '../../core/errors.js';
 import { LeaseTable, type Lease } from '../../core/granted-leases.js';
 import type { Logger } from '../../util/logger.js';
-import type { ReplyOf } from '../../transport/protocol.js';
+import type { ReplyOf, RequestOf } from '../../transport/protocol.js';
 import type { RpcClient } from '../../transport/rpc-client.js';
 import { crashable, resetOnCrash } from '../supervision.js';
 import type { ChunkLength, GrantedLease, LeaseCandidate, ReportedLength } from '../../core/master-planners.js';
@@ -95,8 +95,14 @@ export function spawnLeaseManager(
     if (candidates.length === 0) {
       throw new OfsError('EUNAVAILABLE', `chunk ${chunkId} of ${candidate.path}: no live replica at version ${candidate.version}`);
     }
-    const setVersion = (server: { address: string }, version: number, leaseMs?: number) =>
-      rpc.call(server.address, 'chunk.setVersion', { chunkId, version, leaseMs }, { timeoutMs: CALL_TIMEOUT_MS });
+    const setVersion = (server: { address: string }, version: number, lease?: RequestOf<'chunk.setVersion'>['lease']) =>
+      rpc.call(server.address, 'chunk.setVersion', { chunkId, version, lease }, { timeoutMs: CALL_TIMEOUT_MS });
+    // The primary's lease names its secondaries and the chunk size: it takes neither from a client.
+    const leaseFor = (round: typeof candidates) => ({
+      leaseMs: settings.leaseMs,
+      secondaries: round.slice(1).map(({ id, address }) => ({ id, address })),
+      chunkSize: settings.chunkSize,
+    });
     // A replica that did not answer may still apply the version later (it was
     // paused, or slow past the timeout), and would then pass for current
     // without the mutations that follow. So after any miss, the replicas that
@@ -108,7 +114,7 @@ export function spawnLeaseManager(
     for (let round: typeof candidates = candidates; round.length > 0; ) {
       version += 1;
       grantedAt = Date.now();
-      const results = await Promise.allSettled(round.map((c, i) => setVersion(c, version, withLease && i === 0 ? settings.leaseMs : undefined)));
+      const results = await Promise.allSettled(round.map((c, i) => setVersion(c, version, withLease && i === 0 ? leaseFor(round) : undefined)));
       replicas = round.flatMap((c, i) => {
         const r = results[i]!;
         return r.status === 'fulfilled' ? [{ ...c, length: r.value.body.length }] : [];
