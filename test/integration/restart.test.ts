@@ -1,4 +1,5 @@
 import test from 'ava';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { clusterFor, patternBytes, runOfs, sha256, TestCluster, waitFor } from '../helpers/cluster.js';
 
@@ -62,6 +63,16 @@ test('two masters: one is active, the other stands by, attached and in sync', as
   const after = await status();
   t.true(inSync(after), JSON.stringify(after.standby));
   t.is(after.master.id, first.master.id);
+});
+
+test('a cluster that fails to start leaves no directory behind', async (t) => {
+  const dirs: string[] = [];
+  // `cluster up` refuses the chunk size and exits.
+  await t.throwsAsync(TestCluster.start({ chunkSize: 1, seed: async (dir) => void dirs.push(dir) }), { message: /cluster up exited/ });
+  // The seed step fails before anything starts.
+  await t.throwsAsync(TestCluster.start({ seed: async (dir) => { dirs.push(dir); throw new Error('no seed'); } }), { message: 'no seed' });
+  t.is(dirs.length, 2);
+  for (const dir of dirs) t.false(existsSync(dir), dir);
 });
 
 test('ZooKeeper not running: a clear error within seconds, not a hang', async (t) => {
