@@ -105,9 +105,17 @@ test('a chunkserver killed in the middle of a write: the client retries and succ
     const staleOnDisk = now.chunks.filter((c) => !served.includes(c) && files.includes(`${c.chunkId}.data`));
     return staleOnDisk.length === 0;
   }, 60_000);
-  for (const chunk of (await client.stat('/killed')).chunks) {
-    for (const replica of chunk.replicas) t.is(replica.version, chunk.version, `chunk ${chunk.chunkId} is served only at its current version`);
+  // ...and every replica the master lists holds the current version and its bytes (asked straight, naming that version).
+  for (const [index, { chunkId, digests }] of (await replicaDigests(await client.stat('/killed'))).entries()) {
+    const expected = sha256(data.subarray(index * CHUNK, (index + 1) * CHUNK));
+    for (const [serverId, digest] of digests) t.is(digest, expected, `chunk ${chunkId} as served by ${serverId}`);
   }
+  // A replica refuses a read that names a version it does not hold, as one that missed a mutation is asked for the current one.
+  const [first] = (await client.stat('/killed')).chunks;
+  const rpc = new RpcClient('test-reader');
+  t.teardown(() => rpc.close());
+  const ahead = rpc.call(first!.replicas[0]!.address, 'chunk.read', { chunkId: first!.chunkId, version: first!.version + 1, offset: 0, length: CHUNK });
+  await t.throwsAsync(ahead, { code: 'ESTALE' });
   t.is(sha256(await client.read('/killed')), sha256(data));
 });
 
