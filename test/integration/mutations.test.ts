@@ -123,7 +123,7 @@ test('a chunkserver killed in the middle of a write: the client retries and succ
 // after the old one expires, or sooner, when the restarted server confirms its revocation; and it
 // may go to that same server, or, if re-replication bumps the version meanwhile, be revoked again
 // before the test looks. What must hold either way: writes go on, at a higher version.
-test('kill the primary: a new lease at a higher version, and writes go on', async (t) => {
+test('kill the primary: a new lease at a higher version, every replica refuses the old primary’s orders, and writes go on', async (t) => {
   const { cluster, client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1, leaseMs: 3000 });
   await client.write('/leased', patternBytes(1000, 1));
   await client.write('/leased', 'x', { offset: 10 }); // takes (or reuses) a lease on chunk 0
@@ -136,6 +136,14 @@ test('kill the primary: a new lease at a higher version, and writes go on', asyn
   await client.write('/leased', 'after', { offset: 20 });
   const after = (await client.stat('/leased')).chunks[0]!;
   t.true(after.version > before.version, 'a new lease bumped the version');
+  t.is((await client.read('/leased', { offset: 20, length: 5 })).toString(), 'after');
+  // What the deposed primary would still send its secondaries: refused by every current replica, at the old version.
+  const rpc = new RpcClient('test-deposed-primary');
+  t.teardown(() => rpc.close());
+  for (const replica of after.replicas) {
+    const order = { chunkId: before.chunkId, version: before.version, serial: 1, padded: false, offset: 20, length: 5 };
+    await t.throwsAsync(rpc.call(replica.address, 'chunk.apply', order, { data: [Buffer.from('stale')] }), { code: 'ESTALE' }, replica.id);
+  }
   t.is((await client.read('/leased', { offset: 20, length: 5 })).toString(), 'after');
   t.log(`write went on ${Date.now() - killedAt} ms after the primary was killed; primary now ${after.primary ?? 'none'} (was ${before.primary})`);
 });
