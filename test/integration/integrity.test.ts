@@ -43,7 +43,7 @@ test('a flipped byte is never returned: reads go to a good replica; the bad one 
     reads++;
     t.is(sha256(await client.read('/integrity/f')), sha256(data), `read ${reads}`);
   } while ((await served()) && reads < 100);
-  t.false(await served(), `100 reads, and none met the bad replica`);
+  t.false(await served(), `the bad replica is still served after 100 reads: none met it, or it was not reported`);
   t.log(`the bad replica was met and reported within ${reads} reads`);
   // Both bad replicas were reported, and re-replication replaced them.
   await waitFor('the corrupt replicas to be replaced', async () => {
