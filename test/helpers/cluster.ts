@@ -106,7 +106,9 @@ export class TestCluster {
     try {
       await spec.seed?.(dir);
       supervisor = spawn(process.execPath, [OFS_BIN, 'cluster', 'up', '--dir', dir, ...clusterArgs(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
-      return new TestCluster(dir, await announcedZk(supervisor), supervisor);
+      const cluster = new TestCluster(dir, await announcedZk(supervisor), supervisor);
+      running.add(cluster);
+      return cluster;
     } catch (err) {
       if (supervisor) await stopSupervisor(supervisor);
       await rm(dir, { recursive: true, force: true });
@@ -163,8 +165,19 @@ export class TestCluster {
   async stop(): Promise<void> {
     await stopSupervisor(this.supervisor);
     await rm(this.dir, { recursive: true, force: true });
+    running.delete(this);
   }
 }
+
+/**
+ * Clusters not stopped yet. When a test outlives ava's timeout, ava ends the
+ * file's process with SIGTERM and no teardown runs: the clusters are stopped
+ * here instead, or they would go on running (and using the CPU) after it.
+ */
+const running = new Set<TestCluster>();
+process.once('SIGTERM', () => {
+  void Promise.all([...running].map((cluster) => cluster.stop())).finally(() => process.exit(1));
+});
 
 function clusterArgs(spec: ClusterSpec): string[] {
   return [
