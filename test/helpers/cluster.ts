@@ -95,39 +95,25 @@ export class TestCluster {
     private readonly supervisor: ChildProcess,
   ) {}
 
+  /**
+   * Starts `ofs cluster up` and waits until it is ready. A start that fails
+   * or times out leaves nothing behind: the supervisor (and with it every
+   * process it started) is stopped and the directory removed.
+   */
   static async start(spec: ClusterSpec = {}): Promise<TestCluster> {
     const dir = await mkdtemp(join(tmpdir(), 'ofs-test-'));
-    await spec.seed?.(dir);
-    const args = [
-      OFS_BIN, 'cluster', 'up', '--dir', dir,
-      '--chunkservers', String(spec.chunkservers ?? 3),
-      '--masters', String(spec.masters ?? 2),
-      '--replication', String(spec.replication ?? 3),
-      '--chunk-size', String(spec.chunkSize ?? 256 * 1024),
-      '--heartbeat-ms', String(spec.heartbeatMs ?? 300),
-      '--lease-ms', String(spec.leaseMs ?? 5000),
-      '--scrub-interval-ms', String(spec.scrubIntervalMs ?? 200),
-      '--gc-interval', String(spec.gcIntervalMs ?? 600_000),
-      ...(spec.capacity ? ['--capacity', String(spec.capacity)] : []),
-      // Unless a test says otherwise, the default every user gets (DEFAULT_SESSION_TIMEOUT_MS).
-      ...(spec.zkSessionMs ? ['--zk-session-ms', String(spec.zkSessionMs)] : []),
-    ];
-    const supervisor = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    supervisor.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    const zk = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`cluster not ready within 90 s:\n${output}`)), 90_000);
-      supervisor.stdout!.on('data', (d: Buffer) => {
-        output += d.toString();
-        const match = /OFS_ZK=(\S+)/.exec(output);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]!);
-        }
-      });
-      supervisor.once('exit', (code) => reject(new Error(`cluster up exited with ${code}:\n${output}`)));
-    });
-    return new TestCluster(dir, zk, supervisor);
+    let supervisor: ChildProcess | undefined;
+    try {
+      await spec.seed?.(dir);
+      supervisor = spawn(process.execPath, [OFS_BIN, 'cluster', 'up', '--dir', dir, ...clusterArgs(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const cluster = new TestCluster(dir, await announcedZk(supervisor), supervisor);
+      running.add(cluster);
+      return cluster;
+    } catch (err) {
+      if (supervisor) await stopSupervisor(supervisor);
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
   }
 
   file(): Promise<ClusterFile> {
@@ -177,13 +163,70 @@ export class TestCluster {
   }
 
   async stop(): Promise<void> {
-    if (this.supervisor.exitCode === null) {
-      const exited = new Promise((resolve) => this.supervisor.once('exit', resolve));
-      this.supervisor.kill('SIGTERM');
-      await exited;
-    }
+    await stopSupervisor(this.supervisor);
     await rm(this.dir, { recursive: true, force: true });
+    running.delete(this);
   }
+}
+
+/**
+ * Clusters not stopped yet. When a test outlives ava's timeout, ava ends the
+ * file's process with SIGTERM and no teardown runs: the clusters are stopped
+ * here instead, or they would go on running (and using the CPU) after it.
+ */
+const running = new Set<TestCluster>();
+process.once('SIGTERM', () => {
+  void Promise.all([...running].map((cluster) => cluster.stop())).finally(() => process.exit(1));
+});
+
+function clusterArgs(spec: ClusterSpec): string[] {
+  return [
+    '--chunkservers', String(spec.chunkservers ?? 3),
+    '--masters', String(spec.masters ?? 2),
+    '--replication', String(spec.replication ?? 3),
+    '--chunk-size', String(spec.chunkSize ?? 256 * 1024),
+    '--heartbeat-ms', String(spec.heartbeatMs ?? 300),
+    '--lease-ms', String(spec.leaseMs ?? 5000),
+    '--scrub-interval-ms', String(spec.scrubIntervalMs ?? 200),
+    '--gc-interval', String(spec.gcIntervalMs ?? 600_000),
+    ...(spec.capacity ? ['--capacity', String(spec.capacity)] : []),
+    // Unless a test says otherwise, the default every user gets (DEFAULT_SESSION_TIMEOUT_MS).
+    ...(spec.zkSessionMs ? ['--zk-session-ms', String(spec.zkSessionMs)] : []),
+  ];
+}
+
+/** The ZooKeeper address `cluster up` prints once the cluster is ready; rejects if it exits or takes over 90 s. */
+function announcedZk(supervisor: ChildProcess): Promise<string> {
+  let output = '';
+  supervisor.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  return new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`cluster not ready within 90 s:\n${output}`)), 90_000);
+    supervisor.stdout!.on('data', (d: Buffer) => {
+      output += d.toString();
+      const match = /OFS_ZK=(\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    supervisor.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`cluster up exited with ${code}:\n${output}`));
+    });
+  });
+}
+
+/**
+ * SIGTERM: the supervisor stops every process it started (SIGKILL to any
+ * that lingers 5 s), then exits. One that has not exited within 30 s is killed.
+ */
+async function stopSupervisor(supervisor: ChildProcess): Promise<void> {
+  if (supervisor.exitCode !== null || supervisor.signalCode !== null) return;
+  const exited = new Promise((resolve) => supervisor.once('exit', resolve));
+  supervisor.kill('SIGTERM');
+  const timer = setTimeout(() => supervisor.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 /** A cluster and a connected client for one test, both stopped when it ends. */

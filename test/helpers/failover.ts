@@ -4,7 +4,7 @@ import { activeMaster, verifyAcknowledged, waitForNewActiveWithStandby, Writers 
 
 /**
  * With several clients writing, kill -9 the active master `rounds` times.
- * Every acknowledged write must survive; returns the time from each kill to
+ * Every write must be acknowledged, and every acknowledged one survive; returns the time from each kill to
  * the first write acknowledged after it.
  */
 export async function killActiveMasterRounds(t: ExecutionContext, rounds: number): Promise<number[]> {
@@ -34,8 +34,10 @@ export async function killActiveMasterRounds(t: ExecutionContext, rounds: number
   } finally {
     await writers.stop();
   }
-  t.log(`${writers.acked.length} writes acknowledged, ${writers.failures.length} failed (not acknowledged)`);
+  t.log(`${writers.acked.length} writes acknowledged`);
   t.true(writers.acked.length > rounds);
+  // A failover costs a writer a delay, not an error.
+  t.deepEqual(writers.failures, []);
   await verifyAcknowledged(t, observer!, writers.acked);
   return recoveries;
 }

@@ -122,9 +122,17 @@ test('a chunkserver killed in the middle of a write: the client retries and succ
     const staleOnDisk = now.chunks.filter((c) => !served.includes(c) && files.includes(`${c.chunkId}.data`));
     return staleOnDisk.length === 0;
   }, 60_000);
-  for (const chunk of (await client.stat('/killed')).chunks) {
-    for (const replica of chunk.replicas) t.is(replica.version, chunk.version, `chunk ${chunk.chunkId} is served only at its current version`);
+  // ...and every replica the master lists holds the current version and its bytes (asked straight, naming that version).
+  for (const [index, { chunkId, digests }] of (await replicaDigests(await client.stat('/killed'))).entries()) {
+    const expected = sha256(data.subarray(index * CHUNK, (index + 1) * CHUNK));
+    for (const [serverId, digest] of digests) t.is(digest, expected, `chunk ${chunkId} as served by ${serverId}`);
   }
+  // A replica refuses a read that names a version it does not hold, as one that missed a mutation is asked for the current one.
+  const [first] = (await client.stat('/killed')).chunks;
+  const rpc = new RpcClient('test-reader');
+  t.teardown(() => rpc.close());
+  const ahead = rpc.call(first!.replicas[0]!.address, 'chunk.read', { chunkId: first!.chunkId, version: first!.version + 1, offset: 0, length: CHUNK });
+  await t.throwsAsync(ahead, { code: 'ESTALE' });
   t.is(sha256(await client.read('/killed')), sha256(data));
 });
 
@@ -132,7 +140,7 @@ test('a chunkserver killed in the middle of a write: the client retries and succ
 // after the old one expires, or sooner, when the restarted server confirms its revocation; and it
 // may go to that same server, or, if re-replication bumps the version meanwhile, be revoked again
 // before the test looks. What must hold either way: writes go on, at a higher version.
-test('kill the primary: a new lease at a higher version, and writes go on', async (t) => {
+test('kill the primary: a new lease at a higher version, every replica refuses the old primary’s orders, and writes go on', async (t) => {
   const { cluster, client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1, leaseMs: 3000 });
   await client.write('/leased', patternBytes(1000, 1));
   await client.write('/leased', 'x', { offset: 10 }); // takes (or reuses) a lease on chunk 0
@@ -145,6 +153,14 @@ test('kill the primary: a new lease at a higher version, and writes go on', asyn
   await client.write('/leased', 'after', { offset: 20 });
   const after = (await client.stat('/leased')).chunks[0]!;
   t.true(after.version > before.version, 'a new lease bumped the version');
+  t.is((await client.read('/leased', { offset: 20, length: 5 })).toString(), 'after');
+  // What the deposed primary would still send its secondaries: refused by every current replica, at the old version.
+  const rpc = new RpcClient('test-deposed-primary');
+  t.teardown(() => rpc.close());
+  for (const replica of after.replicas) {
+    const order = { chunkId: before.chunkId, version: before.version, serial: 1, padded: false, offset: 20, length: 5 };
+    await t.throwsAsync(rpc.call(replica.address, 'chunk.apply', order, { data: [Buffer.from('stale')] }), { code: 'ESTALE' }, replica.id);
+  }
   t.is((await client.read('/leased', { offset: 20, length: 5 })).toString(), 'after');
   t.log(`write went on ${Date.now() - killedAt} ms after the primary was killed; primary now ${after.primary ?? 'none'} (was ${before.primary})`);
 });

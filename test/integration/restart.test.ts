@@ -1,4 +1,5 @@
 import test from 'ava';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { clusterFor, patternBytes, runOfs, sha256, TestCluster, waitFor } from '../helpers/cluster.js';
 
@@ -46,13 +47,32 @@ test('a master killed with -9 comes back with its namespace, and chunk locations
   t.true(stat.chunks.every((c) => c.replicas.length === 3));
 });
 
-test('two masters: one is active, the other stands by', async (t) => {
+test('two masters: one is active, the other stands by, attached and in sync', async (t) => {
   const cluster = await TestCluster.start({ masters: 2 });
   t.teardown(() => cluster.stop());
-  const status = JSON.parse((await cluster.ofs(['status', '--json'])).stdout.toString());
-  t.regex(status.master.id, /^master-/);
-  t.is(status.standby.length, 1);
-  t.not(status.standby[0].id, status.master.id);
+  const status = async () => JSON.parse((await cluster.ofs(['status', '--json'])).stdout.toString());
+  const inSync = (s: { standby: { lag: number | null; inSync: boolean }[] }) => s.standby.length === 1 && s.standby[0]!.inSync && s.standby[0]!.lag === 0;
+  const first = await waitFor('the standby attached and in sync', async () => {
+    const s = await status();
+    return inSync(s) && s;
+  });
+  t.regex(first.master.id, /^master-/);
+  t.not(first.standby[0].id, first.master.id);
+  // An acknowledged mutation is on the standby too: it is still in sync, nothing left in flight.
+  t.is((await cluster.ofs(['mkdir', '/acknowledged'])).code, 0);
+  const after = await status();
+  t.true(inSync(after), JSON.stringify(after.standby));
+  t.is(after.master.id, first.master.id);
+});
+
+test('a cluster that fails to start leaves no directory behind', async (t) => {
+  const dirs: string[] = [];
+  // `cluster up` refuses the chunk size and exits.
+  await t.throwsAsync(TestCluster.start({ chunkSize: 1, seed: async (dir) => void dirs.push(dir) }), { message: /cluster up exited/ });
+  // The seed step fails before anything starts.
+  await t.throwsAsync(TestCluster.start({ seed: async (dir) => { dirs.push(dir); throw new Error('no seed'); } }), { message: 'no seed' });
+  t.is(dirs.length, 2);
+  for (const dir of dirs) t.false(existsSync(dir), dir);
 });
 
 test('ZooKeeper not running: a clear error within seconds, not a hang', async (t) => {

@@ -23,11 +23,11 @@ test('actors that crash inside a live process are restarted by nact supervision;
     [active, 'master'],
     ...chunk.replicas.map((r) => [r.address, `chunk-${chunk.chunkId}`] as [string, string]),
   ];
-  for (const [address, actor] of crashes) {
+  for (const [round, [address, actor]] of crashes.entries()) {
     const { body } = await rpc.call(address, 'admin.crashActor', { actor });
     t.is(body.crashed, actor);
-    // Writes and reads go on through the restarted actor.
-    const more = patternBytes(300_000, crashes.indexOf([address, actor]) + 10);
+    // Writes and reads go on through the restarted actor: each round's bytes differ from the last's.
+    const more = patternBytes(300_000, round + 10);
     await client.write('/sup/file', more, { offset: 100_000 });
     more.copy(data, 100_000);
     t.is(sha256(await client.read('/sup/file')), sha256(data), `after crashing ${actor}`);
