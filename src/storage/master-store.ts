@@ -54,7 +54,9 @@ export class MasterStore {
     const { ns } = applyTracked(base, table, events);
     // The journal may reach back past the checkpoint: its last record names the state even with no event after it.
     const last = records.at(-1);
-    const newest = last?.seq === ns.seq ? eventId(masterEventSchema.parse(last)) : undefined;
+    // A record at or before the checkpoint was not checked above: one that is not an event names nothing (a snapshot attach).
+    const parsedLast = last?.seq === ns.seq ? masterEventSchema.safeParse(last) : undefined;
+    const newest = parsedLast?.success ? eventId(parsedLast.data) : undefined;
     return { store: new MasterStore(dir, journal, checkpoint?.seq ?? 0, log, newest), ns, table };
   }
 

@@ -13,10 +13,14 @@ import { OfsError } from '../core/errors.js';
  * frames follow. The first byte tells the two apart.
  */
 
-/** Envelopes in one batch at most: bounds what one malformed or hostile message can ask of a receiver. */
+/**
+ * Envelopes in one batch at most: bounds the work one message can ask of a
+ * receiver (as many handlers as that many messages would start; a server
+ * takes up to its receive high-water mark of messages at once).
+ */
 export const MAX_BATCH = 256;
-/** Frames of one envelope at most: its header and its data frames (a chunk piece is a handful). */
-const MAX_FRAMES_PER_ENVELOPE = 64;
+/** Frames of one envelope in a batch at most: its header and its data frames (a message has two). A message with more goes alone. */
+export const MAX_FRAMES_PER_ENVELOPE = 64;
 
 const frameCountsSchema = z.array(z.number().int().min(1).max(MAX_FRAMES_PER_ENVELOPE)).min(2).max(MAX_BATCH);
 

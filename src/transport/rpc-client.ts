@@ -44,6 +44,8 @@ class Connection {
   readonly sendQueue = new SendQueue((frames) => this.socket.send(frames));
   /** Clients that called through it and are not closed: the last one to close closes it. */
   readonly users = new Set<RpcClient>();
+  /** When a reply last came: a call that times out while others are answered says nothing about the peer. */
+  lastReplyAt = 0;
 
   constructor(
     readonly address: string,
@@ -61,6 +63,7 @@ class Connection {
   private async receiveLoop(): Promise<void> {
     try {
       for await (const frames of this.socket) {
+        this.lastReplyAt = performance.now();
         let replies: Buffer[][];
         try {
           replies = splitMessages(frames);
@@ -121,9 +124,11 @@ function drop(connection: Connection, why: string): void {
 
 /**
  * Request/reply to any number of peers by address. A peer that lets a call
- * time out is presumed gone: its connection is dropped (freeing queued bytes,
- * and failing every call on it, whichever client of this process made it)
- * and the next call reconnects.
+ * time out and has answered nothing since it was sent is presumed gone: its
+ * connection is dropped (freeing queued bytes, and failing every call on it,
+ * whichever client of this process made it) and the next call reconnects. A
+ * call whose timeout was cut short by its caller's deadline, while the peer
+ * answers others, fails alone.
  */
 export class RpcClient {
   private closed = false;
@@ -140,11 +145,12 @@ export class RpcClient {
     const id = `${ID_PREFIX}-${++lastId}`;
     const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     const frames = encodeEnvelope({ type, id, epoch: this.epoch(), from: this.from, body }, options.data);
+    const sentAt = performance.now();
     return new Promise<CallResult<T>>((resolve, reject) => {
       const timer = setTimeout(() => {
         connection.pending.delete(id);
         reject(new OfsError('ETIMEDOUT', `${type} to ${address} got no answer within ${timeoutMs} ms`));
-        drop(connection, `${address} stopped answering`);
+        if (connection.lastReplyAt < sentAt) drop(connection, `${address} stopped answering`);
       }, timeoutMs);
       connection.pending.set(id, { type, owner: this, resolve: resolve as Pending['resolve'], reject, timer });
       connection.sendQueue.enqueue(frames).catch((err: Error) => {
@@ -155,10 +161,12 @@ export class RpcClient {
     });
   }
 
-  /** Fails every call still waiting on `address` (EUNAVAILABLE, this process's other clients' too) and drops the connection. */
+  /** Fails this client's calls still waiting on `address` (EUNAVAILABLE); the connection goes too if no other client uses it. */
   reset(address: string, why: string): void {
     const connection = connections.get(address);
-    if (connection) drop(connection, why);
+    if (!connection) return;
+    if ([...connection.users].some((user) => user !== this)) connection.fail(new OfsError('EUNAVAILABLE', `call to ${address} abandoned: ${why}`), this);
+    else drop(connection, why);
   }
 
   /** Fails every call of this client still waiting (ECLOSED) and every later one; a connection no other client uses closes. */

@@ -1,4 +1,4 @@
-import { joinMessages, MAX_BATCH } from './batch.js';
+import { joinMessages, MAX_BATCH, MAX_FRAMES_PER_ENVELOPE } from './batch.js';
 
 /** Bytes one batch carries at most: a large message (a chunk piece) goes alone, and small ones do not wait behind a queue of them. */
 const MAX_BATCH_BYTES = 1024 * 1024;
@@ -29,7 +29,9 @@ export class SendQueue {
   /** Sends one envelope's frames (to peer `to` of a ROUTER); resolves once ZeroMQ has taken them. */
   enqueue(message: Buffer[], to?: Buffer): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ message, to, bytes: message.reduce((sum, frame) => sum + frame.length, 0), resolve, reject });
+      // A message with more frames than a batch may hold counts as too large to share one.
+      const bytes = message.length > MAX_FRAMES_PER_ENVELOPE ? Infinity : message.reduce((sum, frame) => sum + frame.length, 0);
+      this.waiting.push({ message, to, bytes, resolve, reject });
       if (!this.flushing) void this.flush();
     });
   }

@@ -16,7 +16,7 @@ export interface ConnectOptions {
    * (plus up to one server tick). The native client pings from this
    * process's event loop, and so does the session's keep-alive (see
    * ZkSession.touch): an event loop blocked for 9/10 of the timeout may
-   * cost the session.
+   * cost the session (2/3 of it without the keep-alive, `keepAlive: false`).
    */
   sessionTimeoutMs?: number;
   /**

@@ -23,7 +23,12 @@ async function server(t: { teardown: (fn: () => void) => void }) {
     },
   });
   t.teardown(() => rpc.close());
-  return { address: rpc.address, release: () => release.splice(0).forEach((r) => r()), waiting: () => release.length };
+  return {
+    address: rpc.address,
+    release: () => release.splice(0).forEach((r) => r()),
+    releaseLast: () => release.pop()!(),
+    waiting: () => release.length,
+  };
 }
 
 const until = async (what: string, ok: () => boolean) => {
@@ -71,4 +76,24 @@ test('a server answers each envelope of a hand-built batch, and a malformed batc
   t.is(envelope.type, 'error');
   t.regex((envelope.body as { message: string }).message, /malformed batch: its counts add up to 6 frames, but 1 follow/);
   t.is(waiting(), 0, 'nothing of the malformed batch was handled');
+});
+
+test('a call that times out while the peer answers others fails alone, and a client that resets a peer abandons only its own calls', async (t) => {
+  const { address, release, releaseLast, waiting } = await server(t);
+  const [a, b] = [new RpcClient('client-a'), new RpcClient('client-b')];
+  t.teardown(() => [a, b].forEach((c) => c.close()));
+  const slow = b.call(address, 'master.checkpoint', {});
+  const impatient = a.call(address, 'master.checkpoint', {}, { timeoutMs: 400 });
+  const quick = b.call(address, 'master.checkpoint', {});
+  await until('three calls at the server', () => waiting() === 3);
+  releaseLast();
+  t.is((await quick).body.path, 'answer to client-b', 'the peer answers');
+  await t.throwsAsync(impatient, { message: /got no answer within 400 ms/ });
+  // b's call on the same connection is still waiting, not failed with the impatient one.
+  const abandoned = a.call(address, 'master.checkpoint', {});
+  await until('a’s next call at the server', () => waiting() === 3);
+  a.reset(address, 'another master was elected');
+  await t.throwsAsync(abandoned, { message: /abandoned: another master was elected/ });
+  release();
+  t.is((await slow).body.path, 'answer to client-b');
 });

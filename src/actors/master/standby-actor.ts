@@ -17,10 +17,13 @@ export type StandbyMessage =
    * holds it: the active may stream what follows instead of a snapshot.
    */
   | { kind: 'attaching'; sender: Ref<Result<EventId | undefined>> }
-  /** The active streams the events after `seq` (its journal holds ours up to there): appends fit again. */
-  | { kind: 'resume'; seq: number; sender: Ref<Result<number>> }
-  /** Answered with the seq the standby is at. */
-  | { kind: 'install'; snapshot: TrackedNamespace; sender: Ref<Result<number>> }
+  /**
+   * The active, of `epoch`, streams the events after `seq` (its journal holds
+   * ours up to there): appends fit again, from that epoch on only.
+   */
+  | { kind: 'resume'; seq: number; epoch: number; sender: Ref<Result<number>> }
+  /** The active's snapshot, taken at its `epoch`; answered with the seq the standby is at. */
+  | { kind: 'install'; snapshot: TrackedNamespace; epoch: number; sender: Ref<Result<number>> }
   | { kind: 'append'; events: MasterEvent[]; epoch: number; sender: Ref<Result<number>> }
   | { kind: 'take-over'; sender: Ref<TrackedNamespace> };
 
@@ -66,13 +69,15 @@ export function spawnStandbyActor(
             return state;
           }
           dispatch(msg.sender, ok(msg.seq));
-          return { ...state, attached: true };
+          // Fenced from here: a deposed master still retrying its appends must not
+          // extend our history past the point where the new active's begins.
+          return { ...state, attached: true, epoch: Math.max(state.epoch, msg.epoch) };
         case 'install': {
           let next = state;
           await reply(msg.sender, async () => {
             const { ns, table } = msg.snapshot;
             await store.reset(ns);
-            next = { ...state, ns, table, attached: true, sinceCheckpoint: 0 };
+            next = { ...state, ns, table, attached: true, sinceCheckpoint: 0, epoch: Math.max(state.epoch, msg.epoch) };
             log.info({ seq: ns.seq }, 'standby: installed the active master’s snapshot');
             return ns.seq;
           });

@@ -54,9 +54,10 @@ export class StandbyAttachment {
       const active = this.process.masters[0];
       if (this.process.mode !== 'standby' || !active || active.id === id || active.id === this.attachedTo) return;
       const newest = await askResult(this.process.standbyActor)<EventId | undefined>((sender) => ({ kind: 'attaching', sender }));
-      const { body } = await rpc.call(active.address, 'master.attachStandby', { id, address, newest }, { timeoutMs: ASK_TIMEOUT_MS });
+      // The active's epoch, from its reply: from now on the standby takes events from no master of an older one.
+      const { body, epoch } = await rpc.call(active.address, 'master.attachStandby', { id, address, newest }, { timeoutMs: ASK_TIMEOUT_MS });
       if (body.snapshot === undefined) {
-        await askResult(this.process.standbyActor)<number>((sender) => ({ kind: 'resume', seq: body.seq, sender }));
+        await askResult(this.process.standbyActor)<number>((sender) => ({ kind: 'resume', seq: body.seq, epoch, sender }));
         this.attachedTo = active.id;
         log.info({ active: active.id, seq: body.seq }, 'standing by: attached to the active master, resuming from our own journal');
         return;
@@ -77,7 +78,7 @@ export class StandbyAttachment {
       const snapshot = loader.finish();
       const { seq } = snapshot.ns;
       if (seq !== body.seq) throw new OfsError('EBADMSG', `snapshot ${name} is at seq ${seq}, the attach said ${body.seq}`);
-      await askResult(this.process.standbyActor)<number>((sender) => ({ kind: 'install', snapshot, sender }));
+      await askResult(this.process.standbyActor)<number>((sender) => ({ kind: 'install', snapshot, epoch, sender }));
       this.attachedTo = active.id;
       log.info({ active: active.id, seq }, 'standing by: attached to the active master');
     };
