@@ -165,30 +165,68 @@ test('kill the primary: a new lease at a higher version, every replica refuses t
   t.log(`write went on ${Date.now() - killedAt} ms after the primary was killed; primary now ${after.primary ?? 'none'} (was ${before.primary})`);
 });
 
-test('deleting a file revokes the leases on its chunks: its primary refuses further mutations', async (t) => {
-  const { cluster, client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1, leaseMs: 60_000 });
-  await client.write('/revoked', patternBytes(CHUNK, 4));
-  await client.write('/revoked', 'first', { offset: 0 }); // a lease on chunk 0, good for a minute
-  const chunk = (await client.stat('/revoked')).chunks[0]!;
-  const primary = chunk.replicas.find((r) => r.id === chunk.primary)!;
+const revokes = test.macro({
+  exec: async (t, action: 'delete' | 'rename') => {
+    const { client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1, leaseMs: 60_000 });
+    await client.write('/revoked', patternBytes(CHUNK, 4));
+    await client.write('/revoked', 'first', { offset: 0 }); // a lease on chunk 0, good for a minute
+    const chunk = (await client.stat('/revoked')).chunks[0]!;
+    const primary = chunk.replicas.find((r) => r.id === chunk.primary)!;
 
-  // What a writer still holding the lease would send to the primary.
-  const rpc = new RpcClient('test-stale-writer');
+    // What a writer still holding the lease would send to the primary.
+    const rpc = new RpcClient('test-stale-writer');
+    t.teardown(() => rpc.close());
+    const commit = async () => {
+      const bufferId = randomBytes(8).toString('hex');
+      const chain = chunk.replicas.filter((r) => r !== primary).map((r) => r.address);
+      await rpc.call(primary.address, 'chunk.push', { bufferId, chain }, { data: [Buffer.from('late')] });
+      return rpc.call(primary.address, 'chunk.commit', { chunkId: chunk.chunkId, version: chunk.version, bufferId, mode: 'write', offset: 0, length: 4 });
+    };
+    await t.notThrowsAsync(commit(), `before the ${action} the primary accepts`);
+
+    if (action === 'delete') await client.delete('/revoked');
+    else await client.rename('/revoked', '/renamed');
+    const refused = await waitFor('the primary to refuse the revoked lease', async () => {
+      const error = await commit().then(() => undefined, (err: OfsError) => err);
+      return error?.code === 'ELEASE' ? error : undefined;
+    }, 10_000);
+    t.regex(refused.message, /holds no lease on chunk/);
+    if (action === 'rename') t.is((await client.read('/renamed', { offset: 0, length: 4 })).toString(), 'late', 'the renamed file holds what the primary took before the rename');
+  },
+  title: (_, action) => `${action === 'delete' ? 'deleting' : 'renaming'} a file revokes the leases on its chunks: its primary refuses further mutations`,
+});
+
+test(revokes, 'delete');
+test(revokes, 'rename');
+
+test('a primary that stops answering keeps its lease to the end: the master grants none to another replica before the lease it granted expires', async (t) => {
+  const LEASE_MS = 10_000;
+  const { cluster, client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1, leaseMs: LEASE_MS });
+  // The lease is granted after this, and expires no earlier than LEASE_MS later (an extension only moves that on).
+  const leasedAfter = Date.now();
+  await client.write('/waited', patternBytes(1000, 7));
+  const chunk = (await client.stat('/waited')).chunks[0]!;
+  t.truthy(chunk.primary, 'the create leased chunk 0');
+  const primaryProcess = await cluster.process([...(await cluster.roleIds('chunkserver'))].find(([, id]) => id === chunk.primary)![0]);
+  // Paused, the primary can neither confirm a revocation nor be told of one.
+  process.kill(primaryProcess.pid, 'SIGSTOP');
+  t.teardown(() => process.kill(primaryProcess.pid, 'SIGCONT'));
+
+  const rpc = new RpcClient('test-after-failure');
   t.teardown(() => rpc.close());
-  const commit = async () => {
-    const bufferId = randomBytes(8).toString('hex');
-    const chain = chunk.replicas.filter((r) => r !== primary).map((r) => r.address);
-    await rpc.call(primary.address, 'chunk.push', { bufferId, chain }, { data: [Buffer.from('late')] });
-    return rpc.call(primary.address, 'chunk.commit', { chunkId: chunk.chunkId, version: chunk.version, bufferId, mode: 'write', offset: 0, length: 4 });
-  };
-  await t.notThrowsAsync(commit(), 'before the delete the primary accepts');
-
-  await client.delete('/revoked');
-  const refused = await waitFor('the primary to refuse the revoked lease', async () => {
-    const error = await commit().then(() => undefined, (err: OfsError) => err);
-    return error?.code === 'ELEASE' ? error : undefined;
-  }, 10_000);
-  t.regex(refused.message, /holds no lease on chunk/);
+  const master = (await client.status()).master.address;
+  const refusals: string[] = [];
+  const lease = await waitFor('a new lease', () =>
+    rpc.call(master, 'master.lease', { path: '/waited', index: 0, afterFailure: true }).then(
+      (reply) => reply.body,
+      (err: OfsError) => void refusals.push(`${err.code}: ${err.message}`),
+    ), 4 * LEASE_MS);
+  const grantedBy = Date.now();
+  t.true(grantedBy - leasedAfter >= LEASE_MS, `a new primary ${grantedBy - leasedAfter} ms after the old lease was granted, before it expired`);
+  t.not(lease.primary.id, chunk.primary, 'another replica is primary');
+  t.true(lease.version > chunk.version, 'at a higher version');
+  t.true(refusals.length > 0, 'asked while the old lease was in force, the master refused');
+  for (const refusal of refusals) t.regex(refusal, new RegExp(`^EUNAVAILABLE: chunk ${chunk.chunkId}: the lease held by ${chunk.primary} cannot be revoked; it expires in \\d+ ms$`));
 });
 
 test('a commit that names a replica set or a chunk size is refused and changes nothing: the primary sends every mutation to the secondaries of its lease', async (t) => {
