@@ -1,4 +1,6 @@
 import { dispatch, start, stop, type Ref } from 'nact';
+import { HttpEndpoint } from '../../http/http-endpoint.js';
+import { createRegistry, metricsRoute } from '../../metrics/registry.js';
 import { MasterStore } from '../../storage/master-store.js';
 import { RpcClient } from '../../transport/rpc-client.js';
 import { RpcServer } from '../../transport/rpc-server.js';
@@ -24,6 +26,8 @@ export interface MasterOptions {
   dir: string;
   host: string;
   port: number;
+  /** Port of the HTTP endpoint (metrics), on `host`; 0 picks a free one. */
+  httpPort: number;
   chunkSize: number;
   replication: number;
   /** Chunkservers beat this often. */
@@ -45,6 +49,8 @@ export interface MasterOptions {
 export interface RunningMaster {
   id: string;
   address: string;
+  /** The port the HTTP endpoint took. */
+  httpPort: number;
   isActive(): boolean;
   stop(): Promise<void>;
 }
@@ -61,6 +67,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
   const { log } = options;
   const checkpointEvery = options.checkpointEvery ?? 10_000;
   const id = await loadOrCreateIdentity(options.dir, 'master');
+  const registry = createRegistry();
   const { store, ...recovered } = await MasterStore.open(options.dir, (msg) => log.warn(msg));
   log.info({ id, seq: recovered.ns.seq, files: recovered.table.files }, 'namespace recovered from checkpoint and journal');
 
@@ -80,6 +87,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
   };
   const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, { id, epoch: () => process.epoch, handlers: { ...masterHandlers(process, options.replication), ...faultInjectionHandlers() }, log });
   process.address = server.address;
+  const http = await HttpEndpoint.listen(options.host, options.httpPort, [metricsRoute(registry)], log);
 
   const zk = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs });
   zk.onExpired(() => options.onFatal('ZooKeeper session expired: another master may be active now; stepping down'));
@@ -117,6 +125,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
   return {
     id,
     address: process.address,
+    httpPort: http.port,
     isActive: () => process.mode === 'active',
     async stop() {
       clearInterval(ticks);
@@ -126,6 +135,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
       mastersWatch.stop();
       chunkserversWatch.stop();
       server.close();
+      await http.close();
       process.rpc.close();
       stop(system as Ref<unknown>);
       await zk.close();
