@@ -22,17 +22,22 @@ export class Scrape {
 
   /** The sum over every sample of `name` whose labels include `labels` (0 when there is none). */
   sum(name: string, labels: Record<string, string> = {}): number {
+    return this.matching(name, labels).reduce((total, value) => total + value, 0);
+  }
+
+  /** Whether there is a sample of `name` whose labels include `labels`. */
+  has(name: string, labels: Record<string, string> = {}): boolean {
+    return this.matching(name, labels).length > 0;
+  }
+
+  private matching(name: string, labels: Record<string, string>): number[] {
     const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-    let total = 0;
+    const found: number[] = [];
     for (const [key, value] of this.samples) {
       const brace = key.indexOf('{');
       const sampleName = brace < 0 ? key : key.slice(0, brace);
-      if (sampleName === name && wanted.every((label) => key.includes(label))) total += value;
+      if (sampleName === name && wanted.every((label) => key.includes(label))) found.push(value);
     }
-    return total;
-  }
-
-  has(name: string): boolean {
-    return [...this.samples.keys()].some((key) => key === name || key.startsWith(`${name}{`));
+    return found;
   }
 }

@@ -1,6 +1,8 @@
 import { spawnStateless, start, stop, type Ref } from 'nact';
 import { HttpEndpoint } from '../../http/http-endpoint.js';
+import { chunkserverGauges, chunkStoreMetrics } from '../../metrics/chunkserver-metrics.js';
 import { createRegistry, metricsRoute } from '../../metrics/registry.js';
+import { rpcMetrics } from '../../metrics/rpc-metrics.js';
 import { ChunkStore } from '../../storage/chunk-store.js';
 import { RpcClient } from '../../transport/rpc-client.js';
 import { RpcServer } from '../../transport/rpc-server.js';
@@ -64,7 +66,7 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
   const { log } = options;
   const id = await loadOrCreateIdentity(options.dir, 'cs');
   const registry = createRegistry();
-  const store = await ChunkStore.open(options.dir, { capacity: options.capacity, maxChunkSize: MAX_CHUNK_SIZE });
+  const store = await ChunkStore.open(options.dir, { capacity: options.capacity, maxChunkSize: MAX_CHUNK_SIZE, metrics: chunkStoreMetrics(registry) });
   if (store.damaged.length > 0) log.warn({ damaged: store.damaged }, 'chunks with unreadable metadata were skipped');
   for (const unfinished of store.list().filter((c) => c.version === UNFINISHED_COPY_VERSION)) {
     log.info({ chunkId: unfinished.id, bytes: unfinished.length }, 'deleting a copy that a crash interrupted');
@@ -86,7 +88,14 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
     log,
   };
   const master = new MasterChannel(process, options.heartbeatMs);
-  const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, { id, epoch: () => fence.epoch, log, handlers: { ...chunkHandlers(process, master), ...faultInjectionHandlers() } });
+  const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, {
+    id,
+    epoch: () => fence.epoch,
+    log,
+    handlers: { ...chunkHandlers(process, master), ...faultInjectionHandlers() },
+    metrics: rpcMetrics(registry),
+  });
+  chunkserverGauges(registry, { chunks: () => store.list().length, usedBytes: () => store.usedBytes(), pushBufferBytes: () => process.buffers.heldBytes });
   process.address = server.address;
   const http = await HttpEndpoint.listen(options.host, options.httpPort, [metricsRoute(registry)], log);
 

@@ -1,6 +1,8 @@
 import { dispatch, start, stop, type Ref } from 'nact';
 import { HttpEndpoint } from '../../http/http-endpoint.js';
+import { masterGauges, masterMetrics } from '../../metrics/master-metrics.js';
 import { createRegistry, metricsRoute } from '../../metrics/registry.js';
+import { rpcMetrics } from '../../metrics/rpc-metrics.js';
 import { MasterStore } from '../../storage/master-store.js';
 import { RpcClient } from '../../transport/rpc-client.js';
 import { RpcServer } from '../../transport/rpc-server.js';
@@ -68,7 +70,8 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
   const checkpointEvery = options.checkpointEvery ?? 10_000;
   const id = await loadOrCreateIdentity(options.dir, 'master');
   const registry = createRegistry();
-  const { store, ...recovered } = await MasterStore.open(options.dir, (msg) => log.warn(msg));
+  const metrics = masterMetrics(registry);
+  const { store, ...recovered } = await MasterStore.open(options.dir, (msg) => log.warn(msg), metrics.journal);
   log.info({ id, seq: recovered.ns.seq, files: recovered.table.files }, 'namespace recovered from checkpoint and journal');
 
   const system = start();
@@ -84,8 +87,15 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
     snapshots: new SnapshotServer(),
     rpc: new RpcClient(id, () => process.epoch),
     log,
+    metrics,
   };
-  const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, { id, epoch: () => process.epoch, handlers: { ...masterHandlers(process, options.replication), ...faultInjectionHandlers() }, log });
+  const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, {
+    id,
+    epoch: () => process.epoch,
+    handlers: { ...masterHandlers(process, options.replication), ...faultInjectionHandlers() },
+    log,
+    metrics: rpcMetrics(registry),
+  });
   process.address = server.address;
   const http = await HttpEndpoint.listen(options.host, options.httpPort, [metricsRoute(registry)], log);
 
@@ -94,6 +104,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
   const stopStallWatch = warnOfStalls(log, zk.sessionTimeoutMs);
   await ensurePaths(zk);
   const streams = new StandbyStreams(process, zk, store, options.onFatal);
+  masterGauges(registry, { isActive: () => process.mode === 'active', standbyLags: () => streams.lags() });
   const attachment = new StandbyAttachment(process);
   const mastersWatch = watchMasters(zk, (list) => {
     process.masters = list;
