@@ -13,6 +13,8 @@ const clusterFileSchema = z.object({
       id: z.string(),
       pid: z.number().int(),
       port: z.number().int(),
+      /** The HTTP endpoint (`/metrics`) of a master or chunkserver; ZooKeeper has none. */
+      httpPort: z.number().int().optional(),
       dir: z.string(),
     }),
   ),

@@ -56,17 +56,18 @@ export class Supervisor {
   async start(): Promise<string> {
     const { dir } = this.options;
     await mkdir(join(dir, 'logs'), { recursive: true });
-    const zkPort = this.options.zkPort ?? (await findFreePort());
+    const zkPort = this.options.zkPort ?? (await this.freePort());
     this.zk = `127.0.0.1:${zkPort}`;
     await this.launch({ role: 'zookeeper', id: 'zookeeper', port: zkPort, dir: join(dir, 'zookeeper') }, ['--port', String(zkPort)]);
     await waitForZooKeeper('127.0.0.1', zkPort, 20_000);
     const session = this.options.zkSessionMs ? ['--zk-session-ms', String(this.options.zkSessionMs)] : [];
     const common = ['--zk', this.zk, '--heartbeat-ms', String(this.options.heartbeatMs), ...session];
     for (let i = 0; i < this.options.masters; i++) {
-      const port = await findFreePort();
-      await this.launch({ role: 'master', id: `master-${i}`, port, dir: join(dir, `master-${i}`) }, [
+      const [port, httpPort] = [await this.freePort(), await this.freePort()];
+      await this.launch({ role: 'master', id: `master-${i}`, port, httpPort, dir: join(dir, `master-${i}`) }, [
         ...common,
         '--port', String(port),
+        '--http-port', String(httpPort),
         '--chunk-size', String(this.options.chunkSize),
         '--replication', String(this.options.replication),
         '--lease-ms', String(this.options.leaseMs),
@@ -74,11 +75,12 @@ export class Supervisor {
       ]);
     }
     for (let i = 0; i < this.options.chunkservers; i++) {
-      const port = await findFreePort();
+      const [port, httpPort] = [await this.freePort(), await this.freePort()];
       const capacity = this.options.capacity ? ['--capacity', String(this.options.capacity)] : [];
-      await this.launch({ role: 'chunkserver', id: `chunkserver-${i}`, port, dir: join(dir, `chunkserver-${i}`) }, [
+      await this.launch({ role: 'chunkserver', id: `chunkserver-${i}`, port, httpPort, dir: join(dir, `chunkserver-${i}`) }, [
         ...common,
         '--port', String(port),
+        '--http-port', String(httpPort),
         '--scrub-interval-ms', String(this.options.scrubIntervalMs),
         ...capacity,
       ]);
@@ -114,6 +116,20 @@ export class Supervisor {
     await this.save();
   }
 
+  /** Ports handed out: a process may not have bound its ports yet when the next one is chosen. */
+  private readonly ports = new Set<number>();
+
+  /** A free port that no other process of this cluster was given. */
+  private async freePort(): Promise<number> {
+    for (;;) {
+      const port = await findFreePort();
+      if (!this.ports.has(port)) {
+        this.ports.add(port);
+        return port;
+      }
+    }
+  }
+
   private async launch(spec: Supervised['spec'], roleArgs: string[]): Promise<void> {
     const entry: Supervised = { spec, args: [CLI_MAIN, spec.role, '--dir', spec.dir, ...roleArgs], startedAt: 0, restarts: 0 };
     this.processes.push(entry);
@@ -132,7 +148,7 @@ export class Supervisor {
       // A supervisor that dies of a restart failure would orphan every role: log it and go on.
       this.onExit(entry, child, code, signal).catch((err: Error) => this.options.log.error({ id: entry.spec.id, err: err.message }, 'restart failed')),
     );
-    this.options.log.info({ id: entry.spec.id, pid: child.pid, port: entry.spec.port }, 'started');
+    this.options.log.info({ id: entry.spec.id, pid: child.pid, port: entry.spec.port, httpPort: entry.spec.httpPort }, 'started');
     await this.save();
   }
 

@@ -43,6 +43,18 @@ export interface ChunkStoreOptions {
   capacity?: number;
   /** Largest chunk, in bytes; a write past it is refused. */
   maxChunkSize?: number;
+  metrics?: ChunkStoreMetrics;
+}
+
+/** What the store reports of its I/O (metrics, at the edge). */
+export interface ChunkStoreMetrics {
+  /** Chunk bytes written (mutations, padding, copies), and read out checked. */
+  written(bytes: number): void;
+  read(bytes: number): void;
+  /** A chunk's sync (data fdatasync, meta slot write and fdatasync) took `seconds`. */
+  synced(seconds: number): void;
+  /** Blocks found failing their CRC32C (or unreadable), by a read or by a verify (the scrubber). */
+  corrupt(check: 'read' | 'verify', blocks: number): void;
 }
 
 export const DEFAULT_MAX_CHUNK_SIZE = 64 * 1024 * 1024;
@@ -94,6 +106,7 @@ export class ChunkStore {
     damaged: string[],
     /** The chunks directory, open for its fsyncs (new names) for as long as the store. */
     private readonly directory: FileHandle,
+    private readonly metrics: ChunkStoreMetrics | undefined,
   ) {
     this.chunksDir = path.join(dir, 'chunks');
     this.directorySync = new CoalescedSync(() => directory.sync());
@@ -149,7 +162,7 @@ export class ChunkStore {
       await directory.close();
       throw toChunkError(err, `chunk store ${dir}: open`);
     });
-    return new ChunkStore(dir, capacity, maxChunkSize, found, damaged, directory);
+    return new ChunkStore(dir, capacity, maxChunkSize, found, damaged, directory, opts.metrics);
   }
 
   list(): ChunkInfo[] {
@@ -256,6 +269,7 @@ export class ChunkStore {
         const updated: ChunkMeta = { ...chunk, length: newLength, crcs };
         this.chunks.set(id, updated);
         this.used += growth;
+        this.metrics?.written(data.length);
         return this.info(updated);
       });
     } catch (err) {
@@ -273,7 +287,9 @@ export class ChunkStore {
     assertChunkId(id);
     return this.metaOrder.sync(id, async () => {
       const chunk = this.require(id);
+      const started = performance.now();
       await this.persist(chunk, 'sync');
+      this.metrics?.synced((performance.now() - started) / 1000);
       return this.info(chunk);
     });
   }
@@ -296,7 +312,26 @@ export class ChunkStore {
     return this.info(updated);
   }
 
+  /** Reads bytes of a chunk, every block they touch checked against its CRC32C (ECORRUPT if one fails). */
   async read(id: string, offset: number, length: number): Promise<Buffer> {
+    try {
+      const bytes = await this.readChecked(id, offset, length);
+      this.metrics?.read(bytes.length);
+      return bytes;
+    } catch (err) {
+      if ((err as OfsError).code === 'ECORRUPT') this.metrics?.corrupt('read', 1);
+      throw err;
+    }
+  }
+
+  /** The blocks of a chunk that fail their CRC32C or cannot be read. */
+  async verify(id: string): Promise<number[]> {
+    const corrupt = await this.verifyBlocks(id);
+    if (corrupt.length > 0) this.metrics?.corrupt('verify', corrupt.length);
+    return corrupt;
+  }
+
+  private async readChecked(id: string, offset: number, length: number): Promise<Buffer> {
     const chunk = this.require(id);
     if (!Number.isSafeInteger(offset) || offset < 0 || offset > chunk.length) {
       throw new OfsError('EINVAL', `chunk ${id}: read at offset ${offset} is outside [0, ${chunk.length}]`);
@@ -322,7 +357,7 @@ export class ChunkStore {
     return buf.subarray(offset - start, end - start);
   }
 
-  async verify(id: string): Promise<number[]> {
+  private async verifyBlocks(id: string): Promise<number[]> {
     const chunk = this.require(id);
     const corrupt: number[] = [];
     const n = blockCount(chunk.length);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { loadNewestCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { OfsError } from '../core/errors.js';
 import { eventId, masterEventSchema, type EventId, type MasterEvent } from '../core/events.js';
-import { Journal } from './journal.js';
+import { Journal, type JournalMetrics } from './journal.js';
 import { applyTracked, ChunkTable, type TrackedNamespace } from '../core/chunk-table.js';
 import { emptyNamespace, type Namespace } from '../core/namespace.js';
 import { NamespaceLoader, namespacePieces, upgradeNamespace } from '../core/namespace-snapshot.js';
@@ -33,12 +33,13 @@ export class MasterStore {
     private readonly log: (msg: string) => void,
     /** The newest journaled event, if it carries its epoch: where a standby may resume (see `eventId`). */
     private newest: EventId | undefined,
+    private readonly metrics: JournalMetrics | undefined,
   ) {}
 
-  static async open(dir: string, log: (msg: string) => void): Promise<{ store: MasterStore } & TrackedNamespace> {
+  static async open(dir: string, log: (msg: string) => void, metrics?: JournalMetrics): Promise<{ store: MasterStore } & TrackedNamespace> {
     const checkpoint = await loadNewestCheckpoint(dir, loadPieces, { log });
     const { ns: base, table } = checkpoint?.state ?? { ns: emptyNamespace, table: new ChunkTable() };
-    const { journal, records } = await Journal.open<MasterEvent>(dir, { log });
+    const { journal, records } = await Journal.open<MasterEvent>(dir, { log, metrics });
     const after = records.filter((r) => r.seq > base.seq);
     if (after.length > 0 && after[0]!.seq !== base.seq + 1) {
       throw new OfsError(
@@ -57,7 +58,7 @@ export class MasterStore {
     // A record at or before the checkpoint was not checked above: one that is not an event names nothing (a snapshot attach).
     const parsedLast = last?.seq === ns.seq ? masterEventSchema.safeParse(last) : undefined;
     const newest = parsedLast?.success ? eventId(parsedLast.data) : undefined;
-    return { store: new MasterStore(dir, journal, checkpoint?.seq ?? 0, log, newest), ns, table };
+    return { store: new MasterStore(dir, journal, checkpoint?.seq ?? 0, log, newest, metrics), ns, table };
   }
 
   /** The newest event appended (durable once its append resolves), if it carries its epoch. */
@@ -115,7 +116,7 @@ export class MasterStore {
     await rm(join(this.dir, 'journal'), { recursive: true, force: true });
     await rm(join(this.dir, 'checkpoints'), { recursive: true, force: true });
     await writeCheckpoint(this.dir, ns.seq, namespacePieces(ns));
-    this.journal = (await Journal.open<MasterEvent>(this.dir, { log: this.log })).journal;
+    this.journal = (await Journal.open<MasterEvent>(this.dir, { log: this.log, metrics: this.metrics })).journal;
     this.checkpointSeq = ns.seq;
     // The snapshot's last event is not in this journal: a restart before the next event attaches by snapshot again.
     this.newest = undefined;

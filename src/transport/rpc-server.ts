@@ -19,12 +19,19 @@ export type Handler<T extends MessageType> = (
 
 export type HandlerMap = { [T in MessageType]?: Handler<T> };
 
+/** What a server reports of each request it answered (metrics, at the edge). */
+export interface RpcServerMetrics {
+  /** `type` is a known message type or `unknown`, never a string off the wire: labels stay few. */
+  handled(type: MessageType | 'unknown', outcome: 'ok' | 'error', seconds: number): void;
+}
+
 export interface RpcServerOptions {
   /** Who this server is, put in the `from` of every reply. */
   id: string;
   epoch: () => number;
   handlers: HandlerMap;
   log: Logger;
+  metrics?: RpcServerMetrics;
 }
 
 /**
@@ -83,16 +90,22 @@ export class RpcServer {
   }
 
   private async handle(identity: Buffer, frames: Buffer[]): Promise<void> {
+    const started = performance.now();
     let id = 'unknown';
+    let type: MessageType | 'unknown' = 'unknown';
     let reply: Buffer[];
+    let outcome: 'ok' | 'error' = 'ok';
     try {
       const { envelope, data } = decodeEnvelope(frames);
       id = envelope.id;
+      if (isMessageType(envelope.type)) type = envelope.type;
       const body = await this.dispatch(envelope, data);
       reply = encodeEnvelope(this.envelope('reply', id, body.body), body.data);
     } catch (err) {
+      outcome = 'error';
       reply = this.refusal(id, err);
     }
+    this.options.metrics?.handled(type, outcome, (performance.now() - started) / 1000);
     await this.reply(identity, id, reply);
   }
 

@@ -15,6 +15,11 @@ export class PushBuffers {
     private readonly ttlMs: number,
   ) {}
 
+  /** Bytes held now, awaiting their commits. */
+  get heldBytes(): number {
+    return this.bytes;
+  }
+
   put(bufferId: string, data: Buffer, now: number): void {
     this.expire(now);
     this.remove(bufferId);

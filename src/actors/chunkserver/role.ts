@@ -1,4 +1,8 @@
 import { spawnStateless, start, stop, type Ref } from 'nact';
+import { HttpEndpoint } from '../../http/http-endpoint.js';
+import { chunkserverGauges, chunkStoreMetrics } from '../../metrics/chunkserver-metrics.js';
+import { createRegistry, metricsRoute } from '../../metrics/registry.js';
+import { rpcMetrics } from '../../metrics/rpc-metrics.js';
 import { ChunkStore } from '../../storage/chunk-store.js';
 import { RpcClient } from '../../transport/rpc-client.js';
 import { RpcServer } from '../../transport/rpc-server.js';
@@ -25,6 +29,8 @@ export interface ChunkserverOptions {
   dir: string;
   host: string;
   port: number;
+  /** Port of the HTTP endpoint (metrics), on `host`; 0 picks a free one. */
+  httpPort: number;
   capacity?: number;
   heartbeatMs: number;
   log: Logger;
@@ -39,6 +45,8 @@ export interface ChunkserverOptions {
 export interface RunningChunkserver {
   id: string;
   address: string;
+  /** The port the HTTP endpoint took. */
+  httpPort: number;
   stop(): Promise<void>;
 }
 
@@ -57,7 +65,8 @@ const PUSH_BUFFER_TTL_MS = 60_000;
 export async function runChunkserver(options: ChunkserverOptions): Promise<RunningChunkserver> {
   const { log } = options;
   const id = await loadOrCreateIdentity(options.dir, 'cs');
-  const store = await ChunkStore.open(options.dir, { capacity: options.capacity, maxChunkSize: MAX_CHUNK_SIZE });
+  const registry = createRegistry();
+  const store = await ChunkStore.open(options.dir, { capacity: options.capacity, maxChunkSize: MAX_CHUNK_SIZE, metrics: chunkStoreMetrics(registry) });
   if (store.damaged.length > 0) log.warn({ damaged: store.damaged }, 'chunks with unreadable metadata were skipped');
   for (const unfinished of store.list().filter((c) => c.version === UNFINISHED_COPY_VERSION)) {
     log.info({ chunkId: unfinished.id, bytes: unfinished.length }, 'deleting a copy that a crash interrupted');
@@ -79,8 +88,16 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
     log,
   };
   const master = new MasterChannel(process, options.heartbeatMs);
-  const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, { id, epoch: () => fence.epoch, log, handlers: { ...chunkHandlers(process, master), ...faultInjectionHandlers() } });
+  const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, {
+    id,
+    epoch: () => fence.epoch,
+    log,
+    handlers: { ...chunkHandlers(process, master), ...faultInjectionHandlers() },
+    metrics: rpcMetrics(registry),
+  });
+  chunkserverGauges(registry, { chunks: () => store.list().length, usedBytes: () => store.usedBytes(), pushBufferBytes: () => process.buffers.heldBytes });
   process.address = server.address;
+  const http = await HttpEndpoint.listen(options.host, options.httpPort, [metricsRoute(registry)], log);
 
   const zk = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs });
   zk.onExpired(() => options.onFatal('ZooKeeper session expired'));
@@ -96,12 +113,14 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
   return {
     id,
     address: process.address,
+    httpPort: http.port,
     async stop() {
       clearInterval(heartbeats);
       stopStallWatch();
       scrubber.stop();
       masters.stop();
       server.close();
+      await http.close();
       process.rpc.close();
       process.replicas.close();
       stop(system as Ref<unknown>);

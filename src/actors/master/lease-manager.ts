@@ -48,6 +48,13 @@ export interface LeaseSettings {
    * Namespace requests do not wait.
    */
   placementReady?: Promise<void>;
+  metrics: LeaseMetrics;
+}
+
+/** What the lease manager reports (metrics, at the edge). */
+export interface LeaseMetrics {
+  /** A new lease was granted: a primary chosen, versions bumped, the bump journaled. */
+  granted(): void;
 }
 
 const CALL_TIMEOUT_MS = 3_000;
@@ -195,7 +202,10 @@ export function spawnLeaseManager(
           state.granting.delete(msg.chunkId);
           const { outcome } = msg;
           if (outcome.ok) state.table.revoke(msg.chunkId);
-          if (outcome.ok && outcome.value.lease) state.table.grant(outcome.value.lease, now);
+          if (outcome.ok && outcome.value.lease) {
+            state.table.grant(outcome.value.lease, now);
+            settings.metrics.granted();
+          }
           const leased = outcome.ok && outcome.value.lease ? ok(reply(outcome.value.lease, outcome.value.index)) : undefined;
           const unleased = failed(new OfsError('EUNAVAILABLE', `chunk ${msg.chunkId} changed version under re-replication; ask again`));
           for (const sender of waiters.leases) dispatch(sender, leased ?? (outcome.ok ? unleased : outcome));

@@ -1,5 +1,6 @@
 import type { Ref } from 'nact';
 import { OfsError } from '../../core/errors.js';
+import type { MasterMetrics } from '../../metrics/master-metrics.js';
 import type { MasterStore } from '../../storage/master-store.js';
 import type { RpcClient } from '../../transport/rpc-client.js';
 import type { Logger } from '../../util/logger.js';
@@ -43,6 +44,8 @@ export interface MasterProcess {
   snapshots: SnapshotServer;
   rpc: RpcClient;
   log: Logger;
+  /** Counters for its actors to report to. */
+  metrics: MasterMetrics;
 }
 
 /** The active master's actors, or ENOTACTIVE that tells the client to look again. */

@@ -61,6 +61,15 @@ export interface ReplicationSettings {
    * sooner would see the old fills and overshoot, moving replicas back and forth.
    */
   balanceSettleMs: number;
+  metrics: ReplicationMetrics;
+}
+
+/** What the replication manager reports (metrics, at the edge). */
+export interface ReplicationMetrics {
+  /** Chunks short of replicas, as the last check found them. */
+  backlog(chunks: number): void;
+  /** A copy (re-replication or balancing) that the master took: the bytes the target copied. */
+  copied(bytes: number): void;
 }
 
 const COPY_TIMEOUT_MS = 120_000;
@@ -101,6 +110,7 @@ export function spawnReplicationManager(
       });
     const { accepted } = await askMaster<{ accepted: boolean }>((sender) => ({ kind: 'replica-copied', chunkId: chunk.chunkId, version, serverId: target.id, length: body.length, sender }));
     if (!accepted) throw new OfsError('ESTALE', `chunk ${chunk.chunkId} changed version while it was copied`);
+    settings.metrics.copied(body.length);
     log.info({ chunkId: chunk.chunkId, from: source.id, to: target.id, version, bytes: body.length }, 'chunk re-replicated');
   };
 
@@ -178,6 +188,7 @@ export function spawnReplicationManager(
           check().then((found) => dispatch(ctx.self, found), failed);
           return { ...state, checking: true };
         case 'needs': {
+          settings.metrics.backlog(msg.needs.chunks.length);
           // Restoring replicas comes first; balancing moves one replica at a time when nothing else is copying.
           if (msg.needs.chunks.length === 0) {
             if (state.copying.size > 0 || Date.now() < state.nextMoveAt) return { ...state, checking: false };

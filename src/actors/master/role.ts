@@ -1,4 +1,8 @@
 import { dispatch, start, stop, type Ref } from 'nact';
+import { HttpEndpoint } from '../../http/http-endpoint.js';
+import { masterGauges, masterMetrics } from '../../metrics/master-metrics.js';
+import { createRegistry, metricsRoute } from '../../metrics/registry.js';
+import { rpcMetrics } from '../../metrics/rpc-metrics.js';
 import { MasterStore } from '../../storage/master-store.js';
 import { RpcClient } from '../../transport/rpc-client.js';
 import { RpcServer } from '../../transport/rpc-server.js';
@@ -24,6 +28,8 @@ export interface MasterOptions {
   dir: string;
   host: string;
   port: number;
+  /** Port of the HTTP endpoint (metrics), on `host`; 0 picks a free one. */
+  httpPort: number;
   chunkSize: number;
   replication: number;
   /** Chunkservers beat this often. */
@@ -45,6 +51,8 @@ export interface MasterOptions {
 export interface RunningMaster {
   id: string;
   address: string;
+  /** The port the HTTP endpoint took. */
+  httpPort: number;
   isActive(): boolean;
   stop(): Promise<void>;
 }
@@ -61,7 +69,9 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
   const { log } = options;
   const checkpointEvery = options.checkpointEvery ?? 10_000;
   const id = await loadOrCreateIdentity(options.dir, 'master');
-  const { store, ...recovered } = await MasterStore.open(options.dir, (msg) => log.warn(msg));
+  const registry = createRegistry();
+  const metrics = masterMetrics(registry);
+  const { store, ...recovered } = await MasterStore.open(options.dir, (msg) => log.warn(msg), metrics.journal);
   log.info({ id, seq: recovered.ns.seq, files: recovered.table.files }, 'namespace recovered from checkpoint and journal');
 
   const system = start();
@@ -77,15 +87,24 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
     snapshots: new SnapshotServer(),
     rpc: new RpcClient(id, () => process.epoch),
     log,
+    metrics,
   };
-  const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, { id, epoch: () => process.epoch, handlers: { ...masterHandlers(process, options.replication), ...faultInjectionHandlers() }, log });
+  const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, {
+    id,
+    epoch: () => process.epoch,
+    handlers: { ...masterHandlers(process, options.replication), ...faultInjectionHandlers() },
+    log,
+    metrics: rpcMetrics(registry),
+  });
   process.address = server.address;
+  const http = await HttpEndpoint.listen(options.host, options.httpPort, [metricsRoute(registry)], log);
 
   const zk = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs });
   zk.onExpired(() => options.onFatal('ZooKeeper session expired: another master may be active now; stepping down'));
   const stopStallWatch = warnOfStalls(log, zk.sessionTimeoutMs);
   await ensurePaths(zk);
   const streams = new StandbyStreams(process, zk, store, options.onFatal);
+  masterGauges(registry, { isActive: () => process.mode === 'active', standbyLags: () => streams.lags() });
   const attachment = new StandbyAttachment(process);
   const mastersWatch = watchMasters(zk, (list) => {
     process.masters = list;
@@ -117,6 +136,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
   return {
     id,
     address: process.address,
+    httpPort: http.port,
     isActive: () => process.mode === 'active',
     async stop() {
       clearInterval(ticks);
@@ -126,6 +146,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
       mastersWatch.stop();
       chunkserversWatch.stop();
       server.close();
+      await http.close();
       process.rpc.close();
       stop(system as Ref<unknown>);
       await zk.close();

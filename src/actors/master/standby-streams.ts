@@ -27,8 +27,12 @@ export class StandbyStreams {
     private readonly onFenced: (why: string) => void,
   ) {}
 
+  /** The seq of the newest event handed to the sink. */
+  private lastSeq = 0;
+
   readonly sink: EventSink = {
     append: async (events: MasterEvent[]) => {
+      this.lastSeq = events.at(-1)?.seq ?? this.lastSeq;
       await Promise.all([this.store.append(events), ...[...this.replicators.values()].map((r) => r.replicate(events))]);
     },
     checkpoint: (ns: Namespace) => this.store.checkpoint(ns),
@@ -94,6 +98,11 @@ export class StandbyStreams {
         const replicator = this.replicators.get(m.id);
         return { id: m.id, address: m.address, lag: replicator?.lag(seq) ?? null, inSync: replicator?.isInSync ?? false };
       });
+  }
+
+  /** Each attached standby and how many of the events appended so far it has yet to acknowledge. */
+  lags(): { standby: string; lag: number }[] {
+    return [...this.replicators].map(([standby, replicator]) => ({ standby, lag: replicator.lag(this.lastSeq) }));
   }
 
   /** This master alone is in sync: it just took over. */

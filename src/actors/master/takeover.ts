@@ -98,13 +98,13 @@ export class Candidacy {
     let reported!: () => void;
     const reports = new Promise<void>((resolve) => (reported = resolve));
     const placementReady = Promise.race([reports, sleep(settings.deadAfterMs, undefined, { ref: false })]).then(() => undefined);
-    const leases = spawnLeaseManager(this.system, master, process.rpc, { leaseMs: settings.leaseMs, chunkSize: settings.chunkSize, placementReady }, log);
+    const leases = spawnLeaseManager(this.system, master, process.rpc, { leaseMs: settings.leaseMs, chunkSize: settings.chunkSize, placementReady, metrics: process.metrics.leases }, log);
     const replication = spawnReplicationManager(
       this.system,
       master,
       leases,
       process.rpc,
-      { maxCopiesPerServer: MAX_COPIES_PER_SERVER, maxCopies: MAX_COPIES, chunkSize: settings.chunkSize, balanceSettleMs: 2 * settings.heartbeatMs },
+      { maxCopiesPerServer: MAX_COPIES_PER_SERVER, maxCopies: MAX_COPIES, chunkSize: settings.chunkSize, balanceSettleMs: 2 * settings.heartbeatMs, metrics: process.metrics.replication },
       log,
     );
     const gc = spawnGarbageCollector(this.system, master, settings.gcIntervalMs);
