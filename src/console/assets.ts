@@ -33,7 +33,7 @@ export const SHELL_HTML = `<!doctype html>
 <header>
   <strong>OFS</strong>
   <nav><a href="/console/">Cluster</a><a href="/console/files">Files</a><a href="/console/fsck">Fsck</a></nav>
-  <span id="feed" class="feed">connecting…</span>
+  <span id="feed" class="feed"></span>
 </header>
 <main id="page"></main>
 </body>

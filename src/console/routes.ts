@@ -46,6 +46,15 @@ export function consoleRoutes(host: ConsoleHost, log: Logger): Route[] {
       },
     },
     {
+      // Browsers ask every origin for one; "none" rather than a 404 they would log as an error.
+      method: 'GET',
+      path: '/favicon.ico',
+      handle(_request, response) {
+        response.writeHead(204);
+        response.end();
+      },
+    },
+    {
       method: 'GET',
       path: '/console/*',
       handle(_request, response, url) {

@@ -30,6 +30,6 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .tabs button.on { background: var(--accent); color: #fff; border-color: var(--accent); }
 .viewer { background: #fff; border: 1px solid var(--line); padding: .6rem; margin-top: .4rem; overflow: auto; max-height: 32rem; }
 .viewer pre { margin: 0; font: 12px/1.4 ui-monospace, monospace; white-space: pre-wrap; word-break: break-all; }
-.viewer img { max-width: 100%; image-rendering: pixelated; min-width: 64px; border: 1px dashed var(--line); }
+.viewer img { max-width: 100%; image-rendering: pixelated; min-width: 128px; border: 1px dashed var(--line); }
 .error { color: var(--bad); background: #fff0f0; border: 1px solid #f3c2c2; padding: .5rem .8rem; }
 `;

@@ -6,12 +6,11 @@ type Listing = ReplyOf<'master.list'> & { path: string };
 /** Links to each directory above `path`, then its own name. */
 export function breadcrumbs(path: string): HTMLElement {
   const parts = path.split('/').filter((p) => p !== '');
-  const crumbs: (HTMLElement | string)[] = [h('a', { href: browseHref('/') }, '/')];
-  parts.forEach((part, i) => {
+  const crumbs = parts.map((part, i) => {
     const at = `/${parts.slice(0, i + 1).join('/')}`;
-    crumbs.push(i === parts.length - 1 ? h('span', {}, part) : h('a', { href: browseHref(at) }, part), i < parts.length - 1 ? '/' : '');
+    return [i > 0 ? h('span', { class: 'muted' }, '/') : null, i === parts.length - 1 ? h('span', {}, part) : h('a', { href: browseHref(at) }, part)];
   });
-  return h('div', { class: 'crumbs' }, crumbs);
+  return h('div', { class: 'crumbs' }, h('a', { href: browseHref('/') }, '/'), crumbs);
 }
 
 /** One page of a directory (the master's own listing, a page after `after`), with a link to the next. */
@@ -32,7 +31,7 @@ export async function filesPage(query: URLSearchParams): Promise<void> {
   const rows = listing.entries.map((e) => {
     const full = joinPath(path, e.name);
     return h('tr', { 'data-name': e.name, 'data-type': e.type },
-      h('td', {}, e.type === 'dir' ? '📁' : '📄'),
+      h('td', { class: 'muted' }, e.type),
       h('td', { class: 'name' }, h('a', { href: e.type === 'dir' ? browseHref(full) : fileHref(full) }, e.type === 'dir' ? `${e.name}/` : e.name)),
       h('td', { class: 'num size', 'data-bytes': e.size }, e.type === 'dir' ? '' : formatBytes(e.size)),
       h('td', { class: 'mtime' }, formatTime(e.mtime)),
@@ -43,7 +42,7 @@ export async function filesPage(query: URLSearchParams): Promise<void> {
     h('h1', {}, breadcrumbs(path)),
     after !== undefined ? h('p', { class: 'muted' }, 'entries after ', h('code', {}, after), ' · ', h('a', { href: browseHref(path) }, 'first page')) : null,
     rows.length > 0
-      ? h('table', { id: 'entries' }, h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, 'name'), h('th', { class: 'num' }, 'size'), h('th', {}, 'modified'))), h('tbody', {}, rows))
+      ? h('table', { id: 'entries' }, h('thead', {}, h('tr', {}, h('th', {}, 'type'), h('th', {}, 'name'), h('th', { class: 'num' }, 'size'), h('th', {}, 'modified'))), h('tbody', {}, rows))
       : h('p', { class: 'muted' }, 'empty directory'),
     listing.more && last ? h('p', {}, h('a', { id: 'next-page', href: browseHref(path, last.name) }, 'next page →')) : null,
   );

@@ -16,6 +16,7 @@ interface MastersReply {
  */
 export function followCluster(onSummary: (summary: ClusterSummary) => void): void {
   const badge = document.getElementById('feed')!;
+  badge.textContent = 'connecting…';
   const events = new EventSource('/api/events');
   events.addEventListener('summary', (event) => {
     const summary = JSON.parse((event as MessageEvent<string>).data) as ClusterSummary;
