@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { OfsError, type ErrorCode } from '../core/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -60,7 +60,7 @@ export function sendError(response: ServerResponse, err: unknown): void {
   sendJson(response, STATUS_OF[error.code] ?? 500, { error: { code: error.code, message: error.message } });
 }
 
-type ApiHandler = (url: URL, response: ServerResponse, request: IncomingMessage) => Promise<void>;
+type ApiHandler = (url: URL, response: ServerResponse) => Promise<void>;
 
 /**
  * The console's JSON APIs under `/api/`, by name: each a master query, read
@@ -76,8 +76,14 @@ export function consoleApi(host: ConsoleHost, log: Logger): { masters: ApiHandle
   const json = (answer: (url: URL) => Promise<unknown>): ApiHandler => async (url, response) => sendJson(response, 200, await answer(url));
 
   const served = new Map<string, ApiHandler>([
-    ['summary', json(async (url) => (parseQuery(queries.none, url), summary()))],
-    ['events', async (url, response) => (parseQuery(queries.none, url), feed.watch(response))],
+    ['summary', json(async (url) => {
+      parseQuery(queries.none, url);
+      return summary();
+    })],
+    ['events', async (url, response) => {
+      parseQuery(queries.none, url);
+      feed.watch(response);
+    }],
     ['list', json(async (url) => {
       const { path, after, limit } = parseQuery(queries.list, url);
       return { path, ...(await host.call('master.list', { path, after, limit })) };
@@ -99,6 +105,9 @@ export function consoleApi(host: ConsoleHost, log: Logger): { masters: ApiHandle
       response.end(read.bytes);
     }],
   ]);
-  const masters: ApiHandler = json(async (url) => (parseQuery(queries.none, url), { self: host.id, serving: host.isActive(), masters: consoleMasters(host) }));
+  const masters = json(async (url) => {
+    parseQuery(queries.none, url);
+    return { self: host.id, serving: host.isActive(), masters: consoleMasters(host) };
+  });
   return { masters, served };
 }

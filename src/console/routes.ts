@@ -19,7 +19,7 @@ export function consoleRoutes(host: ConsoleHost, log: Logger): Route[] {
   const assets = loadAssets();
   const api = consoleApi(host, log);
 
-  /** True when this master answers; otherwise the response is already a redirect or a 503 (a page's refreshes itself). */
+  /** True when this master answers; otherwise the response is already a redirect, or a 503 (a page's tells the browser to refresh in 2 s). */
   const servedHere = (url: URL, response: ServerResponse, page: boolean): boolean => {
     const where = placement(host);
     if (where.serve) return true;
@@ -77,13 +77,13 @@ export function consoleRoutes(host: ConsoleHost, log: Logger): Route[] {
     {
       method: 'GET',
       path: '/api/*',
-      async handle(request, response, url) {
+      async handle(_request, response, url) {
         const name = url.pathname.slice('/api/'.length);
         try {
-          if (name === 'masters') return await api.masters(url, response, request);
+          if (name === 'masters') return await api.masters(url, response);
           const handler = api.served.get(name);
           if (!handler) return sendJson(response, 404, { error: { code: 'ENOENT', message: `no such console API: ${url.pathname}` } });
-          if (servedHere(url, response, false)) await handler(url, response, request);
+          if (servedHere(url, response, false)) await handler(url, response);
         } catch (err) {
           if (!response.headersSent) sendError(response, err);
           else response.end();
