@@ -238,6 +238,23 @@ test('bad requests get a clear error and change nothing', async (t) => {
   t.is((await cli<ClusterStatus>('status')).master.seq, master.seq, 'no event journaled');
 });
 
+// Last: it kills a master.
+test("when the active master dies, an open page moves on to the new active master's console by itself", async (t) => {
+  const page = await open(`${active}/console/`);
+  const { master, standby: [next] } = await cli<ClusterStatus>('status');
+  await page.locator('#active-master .value', { hasText: master.id }).waitFor();
+  const errorsBefore = browser.errors.length;
+  const processId = [...(await cluster.roleIds('master'))].find(([, id]) => id === master.id)![0];
+  await cluster.kill(processId);
+  await page.waitForURL(`${standby}/console/`, { timeout: 30_000 });
+  await page.locator('#active-master .value', { hasText: next!.id }).waitFor({ timeout: 15_000 });
+  t.is((await cli<ClusterStatus>('status')).master.id, next!.id);
+  await shoot(page, 'cluster-after-failover');
+  // The feed's reconnects to the killed master fail, as they should, and say so in the console.
+  browser.errors.splice(errorsBefore);
+  await page.close();
+});
+
 test.after('no page had a script or console error', (t) => {
   // The one console error expected: the page that asked for a missing file logs the 404 it got.
   t.deepEqual(browser.errors.filter((e) => !e.includes('/console/file?path=/no/such/file')), []);
