@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what a fresh machine lacks (Apache ZooKeeper from Debian, the npm
-# packages) and builds. Safe to run again: each step is skipped when done.
+# Installs what a fresh machine lacks (Apache ZooKeeper and Chromium from
+# Debian, the npm packages) and builds. Safe to run again: each step is skipped when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +9,13 @@ if [ ! -f /usr/share/java/zookeeper.jar ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq zookeeper >/dev/null
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  # The web console's test drives a real headless Chromium (playwright-core, no browser download).
+  echo "setup: installing Chromium (Debian package chromium)"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 command -v java >/dev/null || { echo "setup: java is missing: apt-get install -y default-jre-headless" >&2; exit 1; }
 

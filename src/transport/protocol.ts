@@ -163,6 +163,16 @@ export const protocol = {
     request: z.object({ threshold: z.number().min(0).max(1) }),
     reply: z.object({ spread: z.number(), moved: nonNegative, threshold: z.number() }),
   },
+  /** Re-replication and balancing as they stand: the copies under way, and balancing's spread, moves and goal. Changes nothing. */
+  'master.replication': {
+    request: empty,
+    reply: z.object({
+      copies: z.array(z.object({ chunkId, source: z.string(), target: z.string() })),
+      spread: z.number(),
+      moved: nonNegative,
+      threshold: z.number(),
+    }),
+  },
   'master.checkpoint': { request: empty, reply: z.object({ seq: nonNegative, path: z.string() }) },
 
   // standby → active master: events after `seq` will stream to the standby. `newest` is the standby's newest event:

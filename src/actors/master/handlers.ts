@@ -6,7 +6,7 @@ import type { HandlerMap } from '../../transport/rpc-server.js';
 import { ask, askResult } from '../../util/ask.js';
 import { injectCrash, requireFaultInjection } from '../supervision.js';
 import { activeActors, type MasterProcess } from './master-process.js';
-import type { BalanceProgress } from './replication-manager.js';
+import type { BalanceProgress, ReplicationProgress } from './replication-manager.js';
 
 /**
  * A standby further behind than this takes a snapshot instead: the events it
@@ -85,6 +85,10 @@ export function masterHandlers(process: MasterProcess, replication: number): Han
       // The spread as of now (a dry run of the planner), not as of the last move.
       const { spread } = await askResult(master)<BalanceMove>((sender) => ({ kind: 'balance-move', threshold, sender })).catch(() => progress);
       return { body: { ...progress, spread } };
+    },
+    'master.replication': async () => {
+      const { replication } = activeActors(process);
+      return { body: await ask(replication)<ReplicationProgress>((sender) => ({ kind: 'progress', sender })) };
     },
     'admin.crashActor': async ({ actor: name }) => {
       const actors = {

@@ -28,6 +28,8 @@ export interface ActiveActors {
 export interface MasterProcess {
   id: string;
   address: string;
+  /** Its HTTP endpoint, `http://host:port`: advertised in its election znode so a standby's console can send people to the active one's. */
+  httpAddress: string;
   mode: 'standby' | 'taking-over' | 'active';
   /** This master's epoch once it took over (0 while it stands by). */
   epoch: number;

@@ -20,12 +20,18 @@ export type ReplicationMessage =
   /** `targetFailed`: the target itself failed the copy (not the version bump before it). */
   | { kind: 'copy-done'; chunkId: string; source: string; target: string; ok: boolean; targetFailed?: boolean; balancing?: boolean; moved?: boolean }
   /** `ofs balance`: balance down to `threshold` now; answers with the progress so far. */
-  | { kind: 'balance'; threshold: number; sender: Ref<BalanceProgress> };
+  | { kind: 'balance'; threshold: number; sender: Ref<BalanceProgress> }
+  /** The copies under way and balancing's progress, for the console; changes nothing. */
+  | { kind: 'progress'; sender: Ref<ReplicationProgress> };
 
 export interface BalanceProgress {
   spread: number;
   moved: number;
   threshold: number;
+}
+
+export interface ReplicationProgress extends BalanceProgress {
+  copies: { chunkId: string; source: string; target: string }[];
 }
 
 interface Copy {
@@ -213,6 +219,11 @@ export function spawnReplicationManager(
           state.threshold = msg.threshold;
           dispatch(msg.sender, { spread: state.spread, moved: state.moved, threshold: state.threshold });
           return state;
+        case 'progress': {
+          const copies = [...state.copying].map(([chunkId, { source, target }]) => ({ chunkId, source, target }));
+          dispatch(msg.sender, { copies, spread: state.spread, moved: state.moved, threshold: state.threshold });
+          return state;
+        }
         case 'copy-done': {
           state.copying.delete(msg.chunkId);
           if (msg.moved) state.moved++;

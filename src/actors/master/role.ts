@@ -1,4 +1,6 @@
 import { dispatch, start, stop, type Ref } from 'nact';
+import type { ConsoleHost } from '../../console/host.js';
+import { consoleRoutes } from '../../console/routes.js';
 import { HttpEndpoint } from '../../http/http-endpoint.js';
 import { masterGauges, masterMetrics } from '../../metrics/master-metrics.js';
 import { createRegistry, metricsRoute } from '../../metrics/registry.js';
@@ -23,12 +25,29 @@ import { StandbyAttachment } from './standby-attachment.js';
 import { StandbyStreams } from './standby-streams.js';
 import { Candidacy } from './takeover.js';
 
+/** How long a console request waits for this master's answer. */
+const CONSOLE_CALL_TIMEOUT_MS = 10_000;
+
+/**
+ * The console's view of this master: its queries go to its own RPC server,
+ * answered by the same handlers and query code as a client's request.
+ */
+function consoleHost(process: MasterProcess): ConsoleHost {
+  return {
+    id: process.id,
+    isActive: () => process.mode === 'active',
+    masters: () => process.masters,
+    call: async (type, body) => (await process.rpc.call(process.address, type, body, { timeoutMs: CONSOLE_CALL_TIMEOUT_MS })).body,
+    rpc: process.rpc,
+  };
+}
+
 export interface MasterOptions {
   zk: string;
   dir: string;
   host: string;
   port: number;
-  /** Port of the HTTP endpoint (metrics), on `host`; 0 picks a free one. */
+  /** Port of the HTTP endpoint (metrics, the web console), on `host`; 0 picks a free one. */
   httpPort: number;
   chunkSize: number;
   replication: number;
@@ -78,6 +97,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
   const process: MasterProcess = {
     id,
     address: '',
+    httpAddress: '',
     mode: 'standby',
     epoch: 0,
     replicationReady: false,
@@ -97,7 +117,8 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
     metrics: rpcMetrics(registry),
   });
   process.address = server.address;
-  const http = await HttpEndpoint.listen(options.host, options.httpPort, [metricsRoute(registry)], log);
+  const http = await HttpEndpoint.listen(options.host, options.httpPort, [metricsRoute(registry), ...consoleRoutes(consoleHost(process), log)], log);
+  process.httpAddress = `http://${options.host}:${http.port}`;
 
   const zk = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs });
   zk.onExpired(() => options.onFatal('ZooKeeper session expired: another master may be active now; stepping down'));

@@ -51,8 +51,8 @@ export class Candidacy {
   ) {}
 
   async join(): Promise<void> {
-    const { id, address, log } = this.process;
-    const election = await MasterElection.join(this.zk, { id, address });
+    const { id, address, httpAddress, log } = this.process;
+    const election = await MasterElection.join(this.zk, { id, address, http: httpAddress });
     election.onElected(() => this.takeOver(election).catch((err: Error) => this.onFatal(`could not take over as active master: ${err.message}`)));
     if (!election.isActive()) log.info({ id, address }, 'standing by: another master is active');
   }
