@@ -161,7 +161,7 @@ export const protocol = {
   /** Balance disk use down to `threshold` (fullest minus emptiest fill, 0-1) now; reports progress. */
   'master.balance': {
     request: z.object({ threshold: z.number().min(0).max(1) }),
-    reply: z.object({ spread: z.number(), moved: nonNegative, threshold: z.number() }),
+    reply: z.object({ spread: z.number(), moved: nonNegative, movedBytes: nonNegative, threshold: z.number() }),
   },
   'master.checkpoint': { request: empty, reply: z.object({ seq: nonNegative, path: z.string() }) },
 
