@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what a fresh machine lacks (Apache ZooKeeper from Debian, the npm
-# packages) and builds. Safe to run again: each step is skipped when done.
+# Installs what a fresh machine lacks (Apache ZooKeeper and tmux from Debian,
+# the npm packages) and builds. Safe to run again: each step is skipped when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,13 @@ if [ ! -f /usr/share/java/zookeeper.jar ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq zookeeper >/dev/null
 fi
 command -v java >/dev/null || { echo "setup: java is missing: apt-get install -y default-jre-headless" >&2; exit 1; }
+# The progress-bar tests draw in a real terminal: a tmux pane.
+if ! command -v tmux >/dev/null; then
+  echo "setup: installing tmux (the progress-bar tests run ofs in a terminal)"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq tmux >/dev/null
+fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"

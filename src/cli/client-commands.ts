@@ -56,7 +56,8 @@ async function localSize(local: string): Promise<number | undefined> {
   return stat(local).then((s) => s.size, () => undefined);
 }
 
-const BALANCE_BAR = 'balance [{bar}] {percentage}% | spread {spread} points (target {target}) | {moved} replicas, {done} at {rate} MiB/s | ETA {eta_formatted}';
+/** The spread of fill in points and its target, replicas moved; within 80 columns with a short bar. */
+const BALANCE_BAR = 'balance [{bar}] {percentage}% | spread {spread}/{target} | {moved} moved | {rate} MiB/s | ETA {eta_formatted}';
 
 function balanceFigures(now: BalanceReply, first: BalanceReply, threshold: number) {
   return { spread: (now.spread * 100).toFixed(1), target: threshold, moved: now.moved - first.moved };
@@ -242,7 +243,7 @@ export function registerClientCommands(program: Command): void {
         const first = await client.balance(opts.threshold / 100);
         // The bar runs from the spread at the start down to the target; the master's counters are since it started.
         const points = (spread: number) => Math.max(0, first.spread * 100 - Math.max(spread * 100, opts.threshold));
-        const bar = wantsProgress(opts.quiet) && first.spread * 100 > opts.threshold ? new ProgressBar(BALANCE_BAR, points(0), balanceFigures(first, first, opts.threshold)) : undefined;
+        const bar = wantsProgress(opts.quiet) && first.spread * 100 > opts.threshold ? new ProgressBar(BALANCE_BAR, points(0), balanceFigures(first, first, opts.threshold), 12) : undefined;
         try {
           for (let now = first; ; now = await client.balance(opts.threshold / 100)) {
             const line = `spread ${(now.spread * 100).toFixed(1)} points (target ${opts.threshold}), ${now.moved - first.moved} replicas moved`;

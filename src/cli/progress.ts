@@ -25,8 +25,8 @@ export class ProgressBar {
   private bytes = 0;
 
   /** `format`: cli-progress tokens ({bar}, {percentage}, {eta_formatted}) and {rate}, {done}, {size} and the payload's. */
-  constructor(format: string, total: number, payload: Record<string, string | number> = {}) {
-    this.bar = new SingleBar({ format, stream: process.stderr, barsize: 30, etaBuffer: 50, fps: 5 });
+  constructor(format: string, total: number, payload: Record<string, string | number> = {}, barsize = 20) {
+    this.bar = new SingleBar({ format, stream: process.stderr, barsize, etaBuffer: 50, fps: 5 });
     this.bar.start(total, 0, { ...payload, ...this.figures(total) });
   }
 
