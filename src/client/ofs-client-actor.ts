@@ -64,8 +64,9 @@ function call(client: OfsClient, msg: OfsClientMessage): Promise<unknown> {
  * answers each message with the Result of the matching call. Calls run side
  * by side, as calls of one OfsClient do (appends in flight together share
  * batches); to order two, wait for the first one's reply. The client connects
- * at the first message, and again at the next one if that failed; stopping
- * the actor (or its system) closes it.
+ * at the first message, and again at the next one if that failed. Stopping
+ * this actor closes it (nact 7 stops a system's or a parent's children
+ * without running their afterStop, so the actor itself must be stopped).
  */
 export function spawnOfsClient(parent: Ref<unknown>, options: ConnectOptions, name?: string): Ref<OfsClientMessage> {
   let connecting: Promise<OfsClient> | undefined;
