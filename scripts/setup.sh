@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what a fresh machine lacks (Apache ZooKeeper and tmux from Debian,
-# the npm packages) and builds. Safe to run again: each step is skipped when done.
+# Installs what a fresh machine lacks (Apache ZooKeeper, and tmux and jq for
+# the tests, from Debian; the npm packages) and builds. Safe to run again: each step is skipped when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,12 +11,16 @@ if [ ! -f /usr/share/java/zookeeper.jar ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq zookeeper >/dev/null
 fi
 command -v java >/dev/null || { echo "setup: java is missing: apt-get install -y default-jre-headless" >&2; exit 1; }
-# The progress-bar tests draw in a real terminal: a tmux pane.
-if ! command -v tmux >/dev/null; then
-  echo "setup: installing tmux (the progress-bar tests run ofs in a terminal)"
+# What the tests use besides: tmux (the progress bars are drawn in a real
+# terminal) and jq (the README's CLI example pipes into it).
+missing=""
+for tool in tmux jq; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
+if [ -n "$missing" ]; then
+  echo "setup: installing$missing (for the tests)"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq tmux >/dev/null
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
