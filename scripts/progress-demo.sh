@@ -6,9 +6,9 @@
 # Stops the cluster and the session and removes the temp dir afterwards.
 #   bash scripts/progress-demo.sh [SIZE_MIB] [OUT]
 set -euo pipefail
-cd "$(dirname "$0")/.."
 size_mib=${1:-1024}
-out=$(realpath -m "${2:-progress-demo.txt}")
+out=$(realpath -m "${2:-progress-demo.txt}")   # relative to where it is run from
+cd "$(dirname "$0")/.."
 command -v tmux >/dev/null || { echo "progress-demo: needs tmux (apt-get install -y tmux)" >&2; exit 1; }
 [ -f dist/src/cli/main.js ] || npm run --silent build
 
@@ -35,11 +35,11 @@ tmux -L "$session" new-session -d -s "$session" -x 120 -y 8 \
   "OFS_ZK=$zk node bin/ofs put $dir/big.bin /demo/big.bin; echo \"exit code \$?\"; sleep 600"
 
 pane() { tmux -L "$session" capture-pane -p -t "$session"; }
-# While it runs: the first drawing that shows some progress and a rate.
+# While it runs: a drawing past the first buffers' worth, half way or more.
 moving=""
-for _ in $(seq 1 600); do
+for _ in $(seq 1 3000); do
   moving=$(pane)
-  if grep -qE 'put \[.*\] +([1-9]|[1-9][0-9])% .*[0-9.]+ MiB/s' <<<"$moving"; then break; fi
+  if grep -qE 'put \[.*\] +[5-9][0-9]% .*[0-9.]+ MiB/s' <<<"$moving"; then break; fi
   if grep -q 'exit code' <<<"$moving"; then break; fi
   sleep 0.2
 done
