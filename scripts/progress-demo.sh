@@ -13,10 +13,10 @@ command -v tmux >/dev/null || { echo "progress-demo: needs tmux (apt-get install
 [ -f dist/src/cli/main.js ] || npm run --silent build
 
 dir=$(mktemp -d /tmp/ofs-progress-XXXXXX)
-session="ofs-progress-$$"
 up=""
 cleanup() {
-  tmux -L "$session" kill-server 2>/dev/null || true
+  # A tmux server of its own, its socket in the temp dir (tmux leaves a killed server's socket behind).
+  tmux -S "$dir/tmux.sock" kill-server 2>/dev/null || true
   # SIGTERM: `ofs cluster up` stops every process it started, then exits.
   if [ -n "$up" ]; then kill "$up" 2>/dev/null || true; wait "$up" 2>/dev/null || true; fi
   rm -rf "$dir"
@@ -31,10 +31,10 @@ zk=$(sed -n 's/.*OFS_ZK=\([^ ]*\).*/\1/p' "$dir/up.out")
 
 head -c $((size_mib * 1024 * 1024)) /dev/urandom >"$dir/big.bin"
 # The pane is 120 columns wide: the whole bar fits on one line.
-tmux -L "$session" new-session -d -s "$session" -x 120 -y 8 \
+tmux -S "$dir/tmux.sock" new-session -d -x 120 -y 8 \
   "OFS_ZK=$zk node bin/ofs put $dir/big.bin /demo/big.bin; echo \"exit code \$?\"; sleep 600"
 
-pane() { tmux -L "$session" capture-pane -p -t "$session"; }
+pane() { tmux -S "$dir/tmux.sock" capture-pane -p; }
 # While it runs: a drawing past the first buffers' worth, half way or more.
 moving=""
 for _ in $(seq 1 3000); do
