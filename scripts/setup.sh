@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# Installs what a fresh machine lacks (Apache ZooKeeper and Chromium from
-# Debian, the npm packages) and builds. Safe to run again: each step is skipped when done.
+# Installs what a fresh machine lacks (from Debian: Apache ZooKeeper; for the
+# tests Chromium, tmux and jq; then the npm packages) and builds. Safe to run
+# again: each step is skipped when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -f /usr/share/java/zookeeper.jar ]; then
-  echo "setup: installing Apache ZooKeeper (Debian package zookeeper)"
+# Each Debian package with the file that shows it is there:
+# zookeeper: the server OFS runs; chromium: the web console's test drives it
+# headless (playwright-core, no browser download); tmux: the progress bars are
+# drawn in a real terminal; jq: the README's CLI example pipes into it.
+missing=""
+[ -f /usr/share/java/zookeeper.jar ] || missing="$missing zookeeper"
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
+for tool in tmux jq; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
+if [ -n "$missing" ]; then
+  echo "setup: installing Debian packages:$missing"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq zookeeper >/dev/null
-fi
-if [ ! -x /usr/bin/chromium ]; then
-  # The web console's test drives a real headless Chromium (playwright-core, no browser download).
-  echo "setup: installing Chromium (Debian package chromium)"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 command -v java >/dev/null || { echo "setup: java is missing: apt-get install -y default-jre-headless" >&2; exit 1; }
 

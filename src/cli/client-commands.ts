@@ -1,4 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, fstatSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
@@ -9,9 +10,11 @@ import { OfsError } from '../core/errors.js';
 import { reportAndExit } from './errors.js';
 import { formatFsck, formatListing, formatStat, formatStatus } from './format.js';
 import { parsePercent, parsePositiveInt, parseZkAddress } from './options.js';
+import { pipeWithProgress, ProgressBar, wantsProgress } from './progress.js';
 
 const zkOption = () =>
   new Option('--zk <host:port>', 'ZooKeeper connect string').env('OFS_ZK').argParser(parseZkAddress);
+const quietOption = () => new Option('-q, --quiet', 'no progress bar or progress lines');
 
 /** Runs one verb with a connected client, then closes it; errors print one line and set the exit code. */
 function withClient<A extends unknown[]>(verb: string, run: (client: OfsClient, ...args: A) => Promise<void>) {
@@ -43,6 +46,25 @@ function stdoutIgnoringEpipe() {
   return process.stdout;
 }
 
+/** The size of what `put` reads, when known: a file's, or stdin's when it is a file (`< file`), not a pipe's. */
+async function localSize(local: string): Promise<number | undefined> {
+  if (local === '-') {
+    const stdin = fstatSync(0);
+    return stdin.isFile() ? stdin.size : undefined;
+  }
+  // A file that cannot be read fails the copy itself, with the reason.
+  return stat(local).then((s) => s.size, () => undefined);
+}
+
+/** The spread of fill in points and its target, replicas moved; within 80 columns with a short bar. */
+const BALANCE_BAR = 'balance [{bar}] {percentage}% | spread {spread}/{target} | {moved} moved | {rate} MiB/s | ETA {eta_formatted}';
+
+function balanceFigures(now: BalanceReply, first: BalanceReply, threshold: number) {
+  return { spread: (now.spread * 100).toFixed(1), target: threshold, moved: now.moved - first.moved };
+}
+
+type BalanceReply = Awaited<ReturnType<OfsClient['balance']>>;
+
 export function registerClientCommands(program: Command): void {
   program
     .command('put')
@@ -50,11 +72,15 @@ export function registerClientCommands(program: Command): void {
     .argument('<local>', 'local file, or - for stdin')
     .argument('<path>', 'OFS path')
     .option('--no-overwrite', 'fail if the path exists')
+    .addOption(quietOption())
     .addOption(zkOption())
     .action(
-      withClient('put', async (client, local: string, path: string, opts: { overwrite: boolean }) => {
+      withClient('put', async (client, local: string, path: string, opts: { overwrite: boolean; quiet?: boolean }) => {
         const source = local === '-' ? process.stdin : createReadStream(local, { highWaterMark: PIECE_BYTES });
-        await pipeline(source, client.createWriteStream(path, { overwrite: opts.overwrite }));
+        await pipeWithProgress('put', source, client.createWriteStream(path, { overwrite: opts.overwrite }), {
+          show: wantsProgress(opts.quiet),
+          size: () => localSize(local),
+        });
       }),
     );
 
@@ -76,11 +102,16 @@ export function registerClientCommands(program: Command): void {
     .description('copy an OFS file to a local file (or - for stdout)')
     .argument('<path>', 'OFS path')
     .argument('<local>', 'local file, or - for stdout')
+    .addOption(quietOption())
     .addOption(zkOption())
     .action(
-      withClient('get', async (client, path: string, local: string) => {
+      withClient('get', async (client, path: string, local: string, opts: { quiet?: boolean }) => {
         const target = local === '-' ? stdoutIgnoringEpipe() : createWriteStream(local);
-        await pipeline(client.createReadStream(path), target);
+        await pipeWithProgress('get', client.createReadStream(path), target, {
+          // Not over the file's own bytes on the same terminal.
+          show: wantsProgress(opts.quiet) && !(local === '-' && process.stdout.isTTY),
+          size: async () => (await client.stat(path)).size,
+        });
       }),
     );
 
@@ -204,20 +235,30 @@ export function registerClientCommands(program: Command): void {
     .description('move replicas from fuller to emptier chunkservers until disk use is even; shows progress')
     .option('--threshold <percent>', 'stop when fullest and emptiest differ by at most this many percentage points', parsePercent, 5)
     .option('--timeout <seconds>', 'give up after this long', parsePositiveInt, 600)
+    .addOption(quietOption())
     .addOption(zkOption())
     .action(
-      withClient('balance', async (client, opts: { threshold: number; timeout: number }) => {
+      withClient('balance', async (client, opts: { threshold: number; timeout: number; quiet?: boolean }) => {
         const deadline = Date.now() + opts.timeout * 1000;
-        for (;;) {
-          const { spread, moved } = await client.balance(opts.threshold / 100);
-          const line = `spread ${(spread * 100).toFixed(1)} points (target ${opts.threshold}), ${moved} replicas moved`;
-          if (spread <= opts.threshold / 100) {
-            process.stdout.write(`${line}: balanced\n`);
-            return;
+        const first = await client.balance(opts.threshold / 100);
+        // The bar runs from the spread at the start down to the target; the master's counters are since it started.
+        const points = (spread: number) => Math.max(0, first.spread * 100 - Math.max(spread * 100, opts.threshold));
+        const bar = wantsProgress(opts.quiet) && first.spread * 100 > opts.threshold ? new ProgressBar(BALANCE_BAR, points(0), balanceFigures(first, first, opts.threshold), 12) : undefined;
+        try {
+          for (let now = first; ; now = await client.balance(opts.threshold / 100)) {
+            const line = `spread ${(now.spread * 100).toFixed(1)} points (target ${opts.threshold}), ${now.moved - first.moved} replicas moved`;
+            bar?.update(points(now.spread), now.movedBytes - first.movedBytes, balanceFigures(now, first, opts.threshold));
+            if (now.spread <= opts.threshold / 100) {
+              bar?.stop();
+              process.stdout.write(`${line}: balanced\n`);
+              return;
+            }
+            if (Date.now() > deadline) throw new OfsError('ETIMEDOUT', `${line}: not balanced within ${opts.timeout} s`);
+            if (!bar && !opts.quiet) process.stdout.write(`${line}\n`);
+            await new Promise((resolve) => setTimeout(resolve, 1000));
           }
-          if (Date.now() > deadline) throw new OfsError('ETIMEDOUT', `${line}: not balanced within ${opts.timeout} s`);
-          process.stdout.write(`${line}\n`);
-          await new Promise((resolve) => setTimeout(resolve, 1000));
+        } finally {
+          bar?.stop();
         }
       }),
     );

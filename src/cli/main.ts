@@ -1,11 +1,16 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerClientCommands } from './client-commands.js';
 import { registerClusterCommands } from './cluster-commands.js';
 import { registerRoleCommands } from './role-commands.js';
 
 /** `ofs`: one executable, a subcommand per role and per client verb (commander does the parsing and help). */
+// dist/src/cli/ → the package root, in the repository and where npm installed it.
+const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command('ofs')
   .description('OFS: a distributed file system in the shape of GFS')
+  .version(version)
   .showHelpAfterError()
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 

@@ -3,6 +3,7 @@ import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OfsClient } from '../client/ofs-client.js';
+import { loadOrCreateIdentity } from '../actors/node-identity.js';
 import type { Logger } from '../util/logger.js';
 import { dyingWithParent, spawnWithoutInheritedSockets } from './child-process.js';
 import { waitForZooKeeper } from './zookeeper-server.js';
@@ -137,6 +138,12 @@ export class Supervisor {
   }
 
   private async spawn(entry: Supervised): Promise<void> {
+    if (entry.spec.role !== 'zookeeper') {
+      // The role reads its id from its data directory: have it be the name this
+      // process goes by in cluster.json and logs/, before the role starts.
+      // (A directory that already has an id keeps it, and is listed by it.)
+      entry.spec.id = await loadOrCreateIdentity(entry.spec.dir, entry.spec.role, entry.spec.id);
+    }
     const log = await open(join(this.options.dir, 'logs', `${entry.spec.id}.log`), 'a');
     // Roles die with the supervisor, even by kill -9, instead of living on as orphans.
     const [command, args] = dyingWithParent(process.execPath, entry.args);

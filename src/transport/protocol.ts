@@ -47,6 +47,9 @@ const directoryEntry = z.object({
   mtime: nonNegative,
 });
 
+/** Balancing as it stands: the fill spread, the goal, and the replicas (and their bytes) moved so far. */
+const balanceProgress = z.object({ spread: z.number(), moved: nonNegative, movedBytes: nonNegative, threshold: z.number() });
+
 const leaseReply = z.object({
   index: nonNegative,
   chunkId,
@@ -161,17 +164,12 @@ export const protocol = {
   /** Balance disk use down to `threshold` (fullest minus emptiest fill, 0-1) now; reports progress. */
   'master.balance': {
     request: z.object({ threshold: z.number().min(0).max(1) }),
-    reply: z.object({ spread: z.number(), moved: nonNegative, threshold: z.number() }),
+    reply: balanceProgress,
   },
   /** Re-replication and balancing as they stand: the copies under way, and balancing's spread, moves and goal. Changes nothing. */
   'master.replication': {
     request: empty,
-    reply: z.object({
-      copies: z.array(z.object({ chunkId, source: z.string(), target: z.string() })),
-      spread: z.number(),
-      moved: nonNegative,
-      threshold: z.number(),
-    }),
+    reply: balanceProgress.extend({ copies: z.array(z.object({ chunkId, source: z.string(), target: z.string() })) }),
   },
   'master.checkpoint': { request: empty, reply: z.object({ seq: nonNegative, path: z.string() }) },
 

@@ -144,7 +144,7 @@ export class TestCluster {
     return new Map((await this.roles('chunkserver')).map((r) => [r.roleId, r.dir]));
   }
 
-  /** cluster.json process id (master-0) → the id that role registers under (master-1a2b3c4d). */
+  /** cluster.json process id → the id that role registers under (the same, unless its directory came with an id of its own). */
   async roleIds(role: 'master' | 'chunkserver'): Promise<Map<string, string>> {
     return new Map((await this.roles(role)).map((r) => [r.id, r.roleId]));
   }

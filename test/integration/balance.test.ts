@@ -1,7 +1,8 @@
 import test from 'ava';
-import { clusterFor, patternBytes, sha256, waitFor } from '../helpers/cluster.js';
+import { clusterFor, OFS_BIN, patternBytes, sha256, waitFor } from '../helpers/cluster.js';
+import { Terminal } from '../helpers/terminal.js';
 
-test('a chunkserver that missed the writes gets replicas moved to it; ofs balance shows progress until even', async (t) => {
+test('a chunkserver that missed the writes gets replicas moved to it; ofs balance shows a bar until even', async (t) => {
   const { cluster, client } = await clusterFor(t, { chunkSize: 256 * 1024, chunkservers: 4, masters: 1, capacity: 32 * 2 ** 20 });
   const late = await cluster.process('chunkserver-3');
   const lateId = (await cluster.roleIds('chunkserver')).get('chunkserver-3')!;
@@ -19,9 +20,16 @@ test('a chunkserver that missed the writes gets replicas moved to it; ofs balanc
   process.kill(late.pid, 'SIGCONT');
   await waitFor('all four chunkservers live again', async () => (await client.status()).chunkservers.length === 4, 60_000);
 
-  const balance = await cluster.ofs(['balance', '--threshold', '5', '--timeout', '120']);
-  t.is(balance.code, 0, balance.stderr);
-  t.regex(balance.stdout.toString(), /spread [\d.]+ points \(target 5\), \d+ replicas moved: balanced/);
+  // Run in a terminal, as a person would: the bar, then the verdict.
+  const terminal = await Terminal.start(`node ${OFS_BIN} balance --threshold 5 --timeout 120`, { width: 80, env: { OFS_ZK: cluster.zk } });
+  t.teardown(() => terminal.close());
+  const screen = await terminal.waitFor(/exit code \d+/, 150_000);
+  t.log(screen.trimEnd());
+  const bar = /^balance \[=+\] 100% \| spread [\d.]+\/5 \| [1-9]\d* moved \| (\d+\.\d) MiB\/s \| ETA \d+s$/m.exec(screen);
+  t.truthy(bar, 'the bar, full, with replicas moved, MiB/s and ETA');
+  t.true(Number(bar?.[1]) > 0, 'the replicas moved took bytes, so the rate is above 0');
+  t.regex(screen, /^spread [\d.]+ points \(target 5\), [1-9]\d* replicas moved: balanced$/m);
+  t.regex(screen, /^exit code 0$/m);
   const status = await client.status();
   const fills = status.chunkservers.map((c) => c.used / c.capacity);
   t.true(Math.max(...fills) - Math.min(...fills) <= 0.05 + 1e-9, `fills ${fills.map((f) => f.toFixed(3)).join(' ')}`);

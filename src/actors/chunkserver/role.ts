@@ -63,8 +63,9 @@ const PUSH_BUFFER_TTL_MS = 60_000;
  * process: the master has dropped it, and the supervisor starts it again.
  */
 export async function runChunkserver(options: ChunkserverOptions): Promise<RunningChunkserver> {
-  const { log } = options;
   const id = await loadOrCreateIdentity(options.dir, 'cs');
+  // Every line this process logs names it by the id cluster.json and `ofs status` show.
+  const log = options.log.child({ id });
   const registry = createRegistry();
   const store = await ChunkStore.open(options.dir, { capacity: options.capacity, maxChunkSize: MAX_CHUNK_SIZE, metrics: chunkStoreMetrics(registry) });
   if (store.damaged.length > 0) log.warn({ damaged: store.damaged }, 'chunks with unreadable metadata were skipped');
@@ -105,7 +106,7 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
   await ensurePaths(zk);
   const masters = watchMasters(zk, (list) => master.masterChanged(list[0]));
   await registerChunkserver(zk, { id, address: process.address });
-  log.info({ id, address: process.address, chunks: store.list().length }, 'chunkserver ready');
+  log.info({ address: process.address, chunks: store.list().length }, 'chunkserver ready');
 
   const heartbeats = setInterval(() => master.beat(), options.heartbeatMs);
   const scrubber = new Scrubber(process, master, options.scrubIntervalMs);

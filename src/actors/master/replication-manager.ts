@@ -18,7 +18,7 @@ export type ReplicationMessage =
   | { kind: 'balance-planned'; plan: BalanceMove }
   | { kind: 'check-failed'; err: Error }
   /** `targetFailed`: the target itself failed the copy (not the version bump before it). */
-  | { kind: 'copy-done'; chunkId: string; source: string; target: string; ok: boolean; targetFailed?: boolean; balancing?: boolean; moved?: boolean }
+  | { kind: 'copy-done'; chunkId: string; source: string; target: string; ok: boolean; targetFailed?: boolean; balancing?: boolean; moved?: boolean; bytes?: number }
   /** `ofs balance`: balance down to `threshold` now; answers with the progress so far. */
   | { kind: 'balance'; threshold: number; sender: Ref<BalanceProgress> }
   /** The copies under way and balancing's progress, for the console; changes nothing. */
@@ -27,11 +27,17 @@ export type ReplicationMessage =
 export interface BalanceProgress {
   spread: number;
   moved: number;
+  /** Bytes of the replicas moved (for `ofs balance`'s MiB/s). */
+  movedBytes: number;
   threshold: number;
 }
 
 export interface ReplicationProgress extends BalanceProgress {
   copies: { chunkId: string; source: string; target: string }[];
+}
+
+function balanceProgress({ spread, moved, movedBytes, threshold }: ReplicationState): BalanceProgress {
+  return { spread, moved, movedBytes, threshold };
 }
 
 interface Copy {
@@ -50,6 +56,7 @@ interface ReplicationState {
   /** Balancing: the fill spread to reach (lowered by `ofs balance`), and replicas moved so far. */
   threshold: number;
   moved: number;
+  movedBytes: number;
   spread: number;
   /** No balancing move before this time: the servers' reported use must first show the last one. */
   nextMoveAt: number;
@@ -106,8 +113,8 @@ export function spawnReplicationManager(
 ): Ref<ReplicationMessage> {
   const askMaster = askResult(master);
 
-  /** One copy: a new version on the live replicas, then the target pulls the chunk from the source. */
-  const copy = async (chunk: LeaseCandidate, source: ServerRef, target: ServerRef): Promise<void> => {
+  /** One copy: a new version on the live replicas, then the target pulls the chunk from the source. Resolves with the bytes copied. */
+  const copy = async (chunk: LeaseCandidate, source: ServerRef, target: ServerRef): Promise<number> => {
     const version = await askResult(leases)<number>((sender) => ({ kind: 'bump', candidate: chunk, sender }));
     const { body } = await rpc
       .call(target.address, 'chunk.copyFrom', { chunkId: chunk.chunkId, version, source: source.address }, { timeoutMs: COPY_TIMEOUT_MS })
@@ -118,6 +125,7 @@ export function spawnReplicationManager(
     if (!accepted) throw new OfsError('ESTALE', `chunk ${chunk.chunkId} changed version while it was copied`);
     settings.metrics.copied(body.length);
     log.info({ chunkId: chunk.chunkId, from: source.id, to: target.id, version, bytes: body.length }, 'chunk re-replicated');
+    return body.length;
   };
 
   /** Picks copies for the neediest chunks within the limits; returns them to start. */
@@ -157,11 +165,11 @@ export function spawnReplicationManager(
   const startMove = (self: Ref<ReplicationMessage>, { chunk, from, to }: NonNullable<BalanceMove['move']>): void => {
     const done = { kind: 'copy-done', chunkId: chunk.chunkId, source: from.id, target: to.id, balancing: true } as const;
     copy(chunk, from, to)
-      .then(() => askMaster<{ dropped: boolean }>((sender) => ({ kind: 'drop-replica', chunkId: chunk.chunkId, serverId: from.id, sender })))
+      .then(async (bytes) => ({ bytes, ...(await askMaster<{ dropped: boolean }>((sender) => ({ kind: 'drop-replica', chunkId: chunk.chunkId, serverId: from.id, sender }))) }))
       .then(
-        ({ dropped }) => {
+        ({ bytes, dropped }) => {
           log.info({ chunkId: chunk.chunkId, from: from.id, to: to.id, dropped }, 'replica moved to even out disk use');
-          dispatch(self, { ...done, ok: true, moved: dropped });
+          dispatch(self, { ...done, ok: true, moved: dropped, bytes });
         },
         (err: Error) => {
           log.warn({ chunkId: chunk.chunkId, err: err.message }, 'balancing move failed');
@@ -217,16 +225,19 @@ export function spawnReplicationManager(
           return { ...state, checking: false };
         case 'balance':
           state.threshold = msg.threshold;
-          dispatch(msg.sender, { spread: state.spread, moved: state.moved, threshold: state.threshold });
+          dispatch(msg.sender, balanceProgress(state));
           return state;
         case 'progress': {
           const copies = [...state.copying].map(([chunkId, { source, target }]) => ({ chunkId, source, target }));
-          dispatch(msg.sender, { copies, spread: state.spread, moved: state.moved, threshold: state.threshold });
+          dispatch(msg.sender, { ...balanceProgress(state), copies });
           return state;
         }
         case 'copy-done': {
           state.copying.delete(msg.chunkId);
-          if (msg.moved) state.moved++;
+          if (msg.moved) {
+            state.moved++;
+            state.movedBytes += msg.bytes ?? 0;
+          }
           for (const id of [msg.source, msg.target]) state.busy.set(id, Math.max(0, (state.busy.get(id) ?? 1) - 1));
           const now = Date.now();
           for (const [key, until] of state.failed) if (until <= now) state.failed.delete(key);
@@ -239,7 +250,7 @@ export function spawnReplicationManager(
     'replication-manager',
     // Restarted, it forgets copies under way; they finish or fail on their own, and it plans again.
     {
-      initialStateFunc: () => ({ checking: false, copying: new Map(), busy: new Map(), failed: new Map(), threshold: BALANCED_SPREAD, moved: 0, spread: 0, nextMoveAt: 0 }),
+      initialStateFunc: () => ({ checking: false, copying: new Map(), busy: new Map(), failed: new Map(), threshold: BALANCED_SPREAD, moved: 0, movedBytes: 0, spread: 0, nextMoveAt: 0 }),
       onCrash: resetOnCrash(log),
     },
   );

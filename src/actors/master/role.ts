@@ -85,13 +85,14 @@ export interface RunningMaster {
  * active by then, and the supervisor starts this one again as a standby.
  */
 export async function runMaster(options: MasterOptions): Promise<RunningMaster> {
-  const { log } = options;
   const checkpointEvery = options.checkpointEvery ?? 10_000;
   const id = await loadOrCreateIdentity(options.dir, 'master');
+  // Every line this process logs names it by the id cluster.json and `ofs status` show.
+  const log = options.log.child({ id });
   const registry = createRegistry();
   const metrics = masterMetrics(registry);
   const { store, ...recovered } = await MasterStore.open(options.dir, (msg) => log.warn(msg), metrics.journal);
-  log.info({ id, seq: recovered.ns.seq, files: recovered.table.files }, 'namespace recovered from checkpoint and journal');
+  log.info({ seq: recovered.ns.seq, files: recovered.table.files }, 'namespace recovered from checkpoint and journal');
 
   const system = start();
   const process: MasterProcess = {

@@ -54,7 +54,7 @@ export class Candidacy {
     const { id, address, httpAddress, log } = this.process;
     const election = await MasterElection.join(this.zk, { id, address, http: httpAddress });
     election.onElected(() => this.takeOver(election).catch((err: Error) => this.onFatal(`could not take over as active master: ${err.message}`)));
-    if (!election.isActive()) log.info({ id, address }, 'standing by: another master is active');
+    if (!election.isActive()) log.info({ address }, 'standing by: another master is active');
   }
 
   private async takeOver(election: MasterElection): Promise<void> {
@@ -110,7 +110,7 @@ export class Candidacy {
     const gc = spawnGarbageCollector(this.system, master, settings.gcIntervalMs);
     process.active = { master, leases, replication, gc };
     process.mode = 'active';
-    log.info({ id, address, epoch: process.epoch, seq: taken.ns.seq }, 'elected: serving as the active master');
+    log.info({ address, epoch: process.epoch, seq: taken.ns.seq }, 'elected: serving as the active master');
     void this.collectChunkReports()
       .catch((err: Error) => log.warn({ err: err.message }, 'could not list the chunkservers to ask for reports; waiting for their heartbeats'))
       .finally(() => {
