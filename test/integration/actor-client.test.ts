@@ -77,10 +77,17 @@ test('queries run side by side: 32 appends at once each get their own offset', a
 });
 
 test('a slow call does not hold up a quick one behind it', async (t) => {
+  // The chunkservers are stopped (SIGSTOP) until the stat is answered: the write cannot finish first.
+  const chunkservers = (await cluster.file()).processes.filter((p) => p.role === 'chunkserver').map((p) => p.pid);
+  const resume = () => chunkservers.forEach((pid) => process.kill(pid, 'SIGCONT'));
+  t.teardown(resume);
+  chunkservers.forEach((pid) => process.kill(pid, 'SIGSTOP'));
   const order: string[] = [];
   const write = query(ofs, ofsQuery.write('/slow/big', patternBytes(8 * 2 ** 20, 9)), ASK_MS).then((r) => order.push(`write ${r.ok}`));
   const stat = query(ofs, ofsQuery.stat('/'), ASK_MS).then((r) => order.push(`stat ${r.ok}`));
-  await Promise.all([write, stat]);
+  await stat;
+  resume();
+  await write;
   t.deepEqual(order, ['stat true', 'write true']);
 });
 
