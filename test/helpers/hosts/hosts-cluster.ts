@@ -77,6 +77,13 @@ export class HostsCluster {
     return this.network.host(name);
   }
 
+  /** The host of a role's advertised address (`tcp://ADDR:PORT`). */
+  hostAt(address: string): Host {
+    const found = [...this.network.hosts.values()].find((h) => address === `tcp://${h.address}:${PORTS.rpc}`);
+    if (!found) throw new Error(`no host has address ${address}`);
+    return found;
+  }
+
   process(hostName: string): HostProcess {
     const found = this.processes.get(hostName);
     if (!found) throw new Error(`nothing runs on ${hostName}`);
