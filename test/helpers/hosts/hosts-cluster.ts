@@ -91,8 +91,13 @@ export class HostsCluster {
   }
 
   /** `ofs ARGS` on a client host (the first unless named), with OFS_ZK set to the ensemble. */
-  async ofs(args: string[], on: Host = this.clientHosts[0]!, timeoutMs = 60_000): Promise<string> {
-    const { stdout } = await run('ip', ['netns', 'exec', on.ns, process.execPath, OFS_BIN, ...args], {
+  ofs(args: string[], on: Host = this.clientHosts[0]!, timeoutMs = 60_000): Promise<string> {
+    return this.run(on, [process.execPath, OFS_BIN, ...args], timeoutMs);
+  }
+
+  /** A command on a host, to its end; its stdout. */
+  async run(on: Host, command: string[], timeoutMs = 60_000): Promise<string> {
+    const { stdout } = await run('ip', ['netns', 'exec', on.ns, ...command], {
       env: { ...process.env, OFS_ZK: this.zk },
       timeout: timeoutMs,
       maxBuffer: 16 * 2 ** 20,
@@ -142,6 +147,20 @@ export class HostsCluster {
     };
   }
 
+  /** A new chunkserver on a new host, as docs/deploy.md adds one: it registers and reports by itself. */
+  async addChunkserver(name: string): Promise<Host> {
+    const host = await this.network.addHost(name);
+    this.chunkserverHosts.push(host);
+    this.launch(host, ['chunkserver', ...this.roleArgs(host), '--scrub-interval-ms', '1000'], true);
+    return host;
+  }
+
+  /** `ss -ltn` on a host: the local address:port of every listening TCP socket. */
+  async listening(host: Host): Promise<string[]> {
+    const { stdout } = await run('ip', ['netns', 'exec', host.ns, 'ss', '-ltnH']);
+    return stdout.split('\n').filter(Boolean).map((line) => line.trim().split(/\s+/)[3]!);
+  }
+
   /** Stops every role (clients of ZooKeeper first), then removes the namespaces and the directory. */
   async stop(): Promise<void> {
     const byRole = (prefix: string) => [...this.processes.values()].filter((p) => p.host.name.startsWith(prefix));
@@ -163,16 +182,20 @@ export class HostsCluster {
         return log.includes(`zookeeper ready on ${host.address}:${PORTS.zkClient}`);
       }, 120_000);
     }
-    const common = (host: Host) => ['--host', host.address, '--port', String(PORTS.rpc), '--http-port', String(PORTS.http), '--zk', this.zk, '--heartbeat-ms', '300'];
     for (const host of this.masterHosts) {
       this.launch(host, [
-        'master', ...common(host),
+        'master', ...this.roleArgs(host),
         '--chunk-size', '256KiB', '--replication', '3', '--lease-ms', '5000',
         '--zk-session-ms', String(spec.masterSessionMs ?? 1500),
       ], true);
     }
-    for (const host of this.chunkserverHosts) this.launch(host, ['chunkserver', ...common(host), '--scrub-interval-ms', '1000'], true);
+    for (const host of this.chunkserverHosts) this.launch(host, ['chunkserver', ...this.roleArgs(host), '--scrub-interval-ms', '1000'], true);
     await this.waitHealthy(90_000);
+  }
+
+  /** What a master and a chunkserver both take: their host's address and ports, and the whole ensemble. */
+  private roleArgs(host: Host): string[] {
+    return ['--host', host.address, '--port', String(PORTS.rpc), '--http-port', String(PORTS.http), '--zk', this.zk, '--heartbeat-ms', '300'];
   }
 
   private launch(host: Host, args: string[], restart: boolean): void {
