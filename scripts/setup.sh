@@ -20,6 +20,12 @@ if [ -n "$missing" ]; then
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
+# The many-hosts tests (npm run test:hosts) cut links with iptables inside network namespaces.
+if ! command -v iptables >/dev/null && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+  echo "setup: installing iptables (for npm run test:hosts)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables >/dev/null
+fi
 command -v java >/dev/null || { echo "setup: java is missing: apt-get install -y default-jre-headless" >&2; exit 1; }
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

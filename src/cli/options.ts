@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import type { EnsembleMember } from '../cluster/zookeeper-server.js';
 
 /** Commander parsers that reject bad values with a message naming the option's expectation. */
 export function parseByteCount(value: string): number {
@@ -34,6 +35,18 @@ export function parseZkAddress(value: string): string {
     throw new InvalidArgumentError(`expected HOST:PORT[,HOST:PORT...], got ${JSON.stringify(value)}`);
   }
   return value;
+}
+
+/** `HOST:PEERPORT:ELECTIONPORT,...`: a ZooKeeper ensemble's servers, server.1 first. */
+export function parseEnsemble(value: string): EnsembleMember[] {
+  return value.split(',').map((server) => {
+    const match = /^([^\s:,]+):(\d+):(\d+)$/.exec(server);
+    const ports = match ? [Number(match[2]), Number(match[3])] : [];
+    if (!match || ports.some((p) => p < 1 || p > 65535)) {
+      throw new InvalidArgumentError(`expected HOST:PEERPORT:ELECTIONPORT[,...], got ${JSON.stringify(server)}`);
+    }
+    return { host: match[1]!, peerPort: ports[0]!, electionPort: ports[1]! };
+  });
 }
 
 export function parseLeaseMs(value: string): number {

@@ -2,10 +2,11 @@ import type { Command } from 'commander';
 import { runChunkserver } from '../actors/chunkserver/role.js';
 import { runMaster } from '../actors/master/role.js';
 import { createLogger } from '../util/logger.js';
-import { runZooKeeperForeground } from '../cluster/zookeeper-server.js';
+import { runZooKeeperForeground, type EnsembleMember } from '../cluster/zookeeper-server.js';
+import { OfsError } from '../core/errors.js';
 import { CHUNKSERVER_SESSION_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS } from '../zk/session.js';
 import { reportAndExit } from './errors.js';
-import { parseByteCount, parseChunkSize, parseLeaseMs, parseNonNegativeInt, parsePort, parsePositiveInt, parseZkAddress } from './options.js';
+import { parseByteCount, parseChunkSize, parseLeaseMs, parseEnsemble, parseNonNegativeInt, parsePort, parsePositiveInt, parseZkAddress } from './options.js';
 
 /** Stops a role cleanly on SIGINT/SIGTERM so its ZooKeeper node goes at once, not after a session timeout. */
 function stopOnSignals(stop: () => Promise<void>): void {
@@ -28,8 +29,13 @@ export function registerRoleCommands(program: Command): void {
     .description("run Apache ZooKeeper (Debian's zookeeper package) with a config made from zoo.cfg")
     .requiredOption('--dir <dir>', 'data directory')
     .option('--port <port>', 'client port', parsePort, 2181)
-    .action(async (opts: { dir: string; port: number }) => {
-      await runZooKeeperForeground({ dir: opts.dir, port: opts.port }).catch(reportAndExit('zookeeper'));
+    .option('--host <host>', 'address to serve clients on, and to listen for the other servers on (default: every address)')
+    .option('--id <n>', "this server's id in --ensemble (1 for its first server)", parsePositiveInt)
+    .option('--ensemble <servers>', 'every server of the ensemble, in id order: HOST:PEERPORT:ELECTIONPORT,... (default: standalone)', parseEnsemble)
+    .action(async (opts: { dir: string; port: number; host?: string; id?: number; ensemble?: EnsembleMember[] }) => {
+      if (opts.ensemble && opts.id === undefined) reportAndExit('zookeeper')(new OfsError('EINVAL', '--ensemble needs --id'));
+      if (opts.id !== undefined && !opts.ensemble) reportAndExit('zookeeper')(new OfsError('EINVAL', '--id needs --ensemble'));
+      await runZooKeeperForeground(opts).catch(reportAndExit('zookeeper'));
     });
 
   program

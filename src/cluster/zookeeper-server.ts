@@ -10,8 +10,9 @@ import { dyingWithParent, spawnWithoutInheritedSockets } from './child-process.j
 
 /*
  * Launches the real Apache ZooKeeper (Debian's `zookeeper` package) as a
- * child process: one standalone server, enough for a development cluster and
- * for the integration tests.
+ * child process: one standalone server by default, enough for a development
+ * cluster and for the integration tests, or one server of an ensemble
+ * (`ensemble` and `id`), as on real hosts.
  */
 
 /** Where Debian and the upstream tarball layouts put the server jar. */
@@ -85,10 +86,23 @@ export function findZooCfgTemplate(): string | undefined {
   return undefined;
 }
 
+/** One server of an ensemble: its address, the port followers reach the leader on, and the leader-election port. */
+export interface EnsembleMember {
+  host: string;
+  peerPort: number;
+  electionPort: number;
+}
+
 export interface ServerConfigOptions {
   /** The server's directory: zoo.cfg and log4j.properties go in it, the data in DIR/data. */
   dir: string;
   port: number;
+  /** The address clients connect to (clientPortAddress); every address when absent. */
+  host?: string;
+  /** This server's id (1-based position in `ensemble`); with `ensemble` only. */
+  id?: number;
+  /** Every server of the ensemble, in id order (server.1 first); standalone when absent. */
+  ensemble?: EnsembleMember[];
   /** Path of a zoo.cfg to start from (default: the repository's zoo.cfg, else DEFAULT_ZOO_CFG). */
   template?: string;
   /** log4j level of the server's log (default INFO). */
@@ -97,9 +111,10 @@ export interface ServerConfigOptions {
 
 /**
  * Writes DIR/zoo.cfg from the template with dataDir=DIR/data and clientPort
- * (whatever the template says of them), and a log4j.properties that logs to
- * the console: the launcher sends that to DIR/zookeeper.log or to its own
- * terminal. Returns the path of the zoo.cfg.
+ * (whatever the template says of them), clientPortAddress when a host is
+ * given, and for an ensemble its server.N lines and DIR/data/myid; and a
+ * log4j.properties that logs to the console: the launcher sends that to
+ * DIR/zookeeper.log or to its own terminal. Returns the path of the zoo.cfg.
  */
 export function writeServerConfig(options: ServerConfigOptions): string {
   const dir = resolve(options.dir);
@@ -109,11 +124,22 @@ export function writeServerConfig(options: ServerConfigOptions): string {
   const template = templatePath ? readFileSync(templatePath, 'utf8') : DEFAULT_ZOO_CFG;
   const lines = template
     .split('\n')
-    .filter((line) => !/^\s*(dataDir|clientPort)\s*=/.test(line))
+    .filter((line) => !/^\s*(dataDir|clientPort|clientPortAddress|server\.\d+)\s*=/.test(line))
     .map(ensureRuokAllowed);
   if (!lines.some((line) => /^\s*4lw\.commands\.whitelist\s*=/.test(line))) lines.push('4lw.commands.whitelist=ruok,srvr,mntr');
   while (lines.length > 0 && lines[lines.length - 1]!.trim() === '') lines.pop();
-  lines.push(`dataDir=${dataDir}`, `clientPort=${options.port}`, '');
+  lines.push(`dataDir=${dataDir}`, `clientPort=${options.port}`);
+  if (options.host) lines.push(`clientPortAddress=${options.host}`);
+  if (options.ensemble) {
+    const id = options.id ?? 0;
+    if (id < 1 || id > options.ensemble.length) {
+      throw new OfsError('EINVAL', `--id must be between 1 and ${options.ensemble.length} (the servers in --ensemble), got ${id}`);
+    }
+    // Each server listens for its peers on its own address only (quorumListenOnAllIPs is false by default).
+    options.ensemble.forEach((m, i) => lines.push(`server.${i + 1}=${m.host}:${m.peerPort}:${m.electionPort}`));
+    writeFileSync(join(dataDir, 'myid'), `${id}\n`);
+  }
+  lines.push('');
   const configPath = join(dir, 'zoo.cfg');
   writeFileSync(configPath, lines.join('\n'));
   writeFileSync(
@@ -148,19 +174,15 @@ export interface SpawnOptions extends ServerConfigOptions {
 
 export const DEFAULT_JVM_ARGS = ['-Xmx256m', '-XX:+UseSerialGC'];
 
-/** Starts `java ... ZooKeeperServerMain DIR/zoo.cfg`. It is ready when waitForZooKeeper says so. */
+/** Starts `java ... ZooKeeperServerMain DIR/zoo.cfg` (QuorumPeerMain for an ensemble). It is ready when waitForZooKeeper says so. */
 export function spawnZooKeeperServer(options: SpawnOptions): ChildProcess {
   const java = findJava(options.java);
   const jar = findZooKeeperJar(options.jar);
   const dir = resolve(options.dir);
   const configPath = writeServerConfig({ ...options, dir });
-  const args = [
-    ...(options.jvmArgs ?? DEFAULT_JVM_ARGS),
-    '-cp',
-    zooKeeperClasspath(dir, jar),
-    'org.apache.zookeeper.server.ZooKeeperServerMain',
-    configPath,
-  ];
+  // ZooKeeperServerMain ignores server.N lines: an ensemble member needs the quorum peer.
+  const main = options.ensemble ? 'org.apache.zookeeper.server.quorum.QuorumPeerMain' : 'org.apache.zookeeper.server.ZooKeeperServerMain';
+  const args = [...(options.jvmArgs ?? DEFAULT_JVM_ARGS), '-cp', zooKeeperClasspath(dir, jar), main, configPath];
   // If our process is killed (kill -9 of `ofs zookeeper`, a crashed test
   // worker), java must not live on holding the port and the data directory,
   // or the restarted launcher finds its port taken: the kernel sends it
@@ -229,8 +251,8 @@ export function askFourLetterWord(host: string, port: number, word: string, time
   });
 }
 
-/** Throws EUNAVAILABLE if something already listens on `port` (a ZooKeeper left running, say). */
-export function assertPortFree(port: number): Promise<void> {
+/** Throws EUNAVAILABLE if something already listens on `port` of `host` (a ZooKeeper left running, say). */
+export function assertPortFree(port: number, host?: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', (err: NodeJS.ErrnoException) => {
@@ -238,18 +260,19 @@ export function assertPortFree(port: number): Promise<void> {
         new OfsError(
           'EUNAVAILABLE',
           err.code === 'EADDRINUSE'
-            ? `port ${port} is already in use: is a ZooKeeper already running there? (ask it: echo ruok | nc 127.0.0.1 ${port})`
+            ? `port ${port} is already in use: is a ZooKeeper already running there? (ask it: echo ruok | nc ${host ?? '127.0.0.1'} ${port})`
             : `cannot listen on port ${port}: ${err.message}`,
         ),
       );
     });
-    server.listen(port, () => server.close(() => resolve()));
+    server.listen(port, host, () => server.close(() => resolve()));
   });
 }
 
-export interface ForegroundOptions {
+export interface ForegroundOptions extends Pick<ServerConfigOptions, 'host' | 'id' | 'ensemble'> {
   dir: string;
   port: number;
+  /** Default 20 s standalone; an ensemble member is ready only once a quorum of its servers runs, so 120 s. */
   readyTimeoutMs?: number;
   /** Default 'file': the server's log goes to DIR/zookeeper.log and the terminal gets one line. */
   stdio?: 'file' | 'inherit';
@@ -257,12 +280,13 @@ export interface ForegroundOptions {
 
 /**
  * `ofs zookeeper`: runs the server as a child, prints
- * `zookeeper ready on 127.0.0.1:PORT` once it answers, passes SIGINT and
- * SIGTERM on to it, and exits with its exit code. Throws (after stopping the
- * child) if it cannot start or does not become ready.
+ * `zookeeper ready on HOST:PORT` once it answers (for an ensemble member:
+ * once a quorum has formed and it serves), passes SIGINT and SIGTERM on to
+ * it, and exits with its exit code. Throws (after stopping the child) if it
+ * cannot start or does not become ready.
  */
 export async function runZooKeeperForeground(options: ForegroundOptions): Promise<never> {
-  const code = await superviseZooKeeper(options, () => console.log(`zookeeper ready on 127.0.0.1:${options.port}`));
+  const code = await superviseZooKeeper(options, () => console.log(`zookeeper ready on ${options.host ?? '127.0.0.1'}:${options.port}`));
   process.exit(code);
 }
 
@@ -270,8 +294,9 @@ export async function runZooKeeperForeground(options: ForegroundOptions): Promis
 export async function superviseZooKeeper(options: ForegroundOptions, onReady: () => void): Promise<number> {
   findJava();
   findZooKeeperJar();
-  await assertPortFree(options.port);
-  const child = spawnZooKeeperServer({ dir: options.dir, port: options.port, stdio: options.stdio ?? 'file' });
+  const host = options.host ?? '127.0.0.1';
+  await assertPortFree(options.port, options.host);
+  const child = spawnZooKeeperServer({ ...options, stdio: options.stdio ?? 'file' });
   const exited = new Promise<number>((resolve, reject) => {
     child.once('exit', (code, signal) => resolve(exitCodeOf(code, signal)));
     child.once('error', (err) => reject(new OfsError('EUNAVAILABLE', `cannot start ZooKeeper: ${err.message}`)));
@@ -282,7 +307,8 @@ export async function superviseZooKeeper(options: ForegroundOptions, onReady: ()
   process.on('SIGTERM', forward);
   try {
     const logFile = join(resolve(options.dir), 'zookeeper.log');
-    await waitForZooKeeper('127.0.0.1', options.port, options.readyTimeoutMs ?? 20_000, { child, logFile });
+    const readyTimeoutMs = options.readyTimeoutMs ?? (options.ensemble ? 120_000 : 20_000);
+    await waitForZooKeeper(host, options.port, readyTimeoutMs, { child, logFile });
     onReady();
     return await exited;
   } catch (err) {

@@ -172,6 +172,8 @@ export class ZkSession {
   private lostTimer: NodeJS.Timeout | undefined;
   private readonly keepAliveTimer: NodeJS.Timeout | undefined;
   private touching = false;
+  /** When the newest keep-alive the server answered was sent (performance.now()); the session's start until then. */
+  private heardAt = performance.now();
   private readonly expiredListeners = new Set<Listener<[SessionLoss]>>();
   private readonly endedListeners = new Set<Listener<[SessionEnd]>>();
   private readonly disconnectedListeners = new Set<Listener<[]>>();
@@ -284,9 +286,24 @@ export class ZkSession {
   private touch(): void {
     if (this.current !== 'connected' || this.touching) return;
     this.touching = true;
-    this.client.a_exists('/', false, () => {
+    const sentAt = performance.now();
+    this.client.a_exists('/', false, (rc: number) => {
       this.touching = false;
+      if (rc === 0) this.heardAt = Math.max(this.heardAt, sentAt);
     });
+  }
+
+  /**
+   * How long, at least, the session is sure to last if the server hears
+   * nothing more from us: the server had our last keep-alive that it answered
+   * before it answered, so it expires the session no sooner than the timeout
+   * after that keep-alive was sent. Negative once that time has passed. A
+   * process cut off from every server learns it is disconnected only after
+   * 2/3 of the timeout; this says sooner, and whatever the event loop did
+   * meanwhile. Counts only with the keep-alive on.
+   */
+  confirmedForMs(): number {
+    return this.heardAt + this.sessionTimeoutMs - performance.now();
   }
 
   private disconnected(): void {

@@ -46,7 +46,7 @@ export class SharedNamesWorkload {
   ) {}
 
   /** Makes the group directories (each exists, empty, when the history starts), then starts one loop per client. */
-  static async start(t: ExecutionContext, clients: OfsClient[], rng: Prng, options: SharedNamesOptions): Promise<SharedNamesWorkload> {
+  static async start(t: Pick<ExecutionContext, 'teardown'>, clients: OfsClient[], rng: Prng, options: SharedNamesOptions): Promise<SharedNamesWorkload> {
     const workload = new SharedNamesWorkload(clients, options);
     for (let g = 0; g < options.groups; g++) await clients[0]!.mkdir(workload.group(g), { parents: true });
     workload.loops = clients.map((client, c) => workload.loop(client, c, rng.fork(`shared-${c}`)));
@@ -67,7 +67,7 @@ export class SharedNamesWorkload {
    * logs what was checked, and returns the problems found (with the failing
    * window and the seed).
    */
-  async check(t: ExecutionContext, reader: OfsClient, seed: number | string): Promise<string[]> {
+  async check(t: { log: (message: string) => void }, reader: OfsClient, seed: number | string): Promise<string[]> {
     const problems: string[] = [];
     const started = performance.now();
     const { verdict, report, readsHeld } = checkFsHistory(this.history, { groupOf: (path) => this.groupOf(path), seed });

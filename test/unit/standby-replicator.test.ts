@@ -172,3 +172,19 @@ test('a resumed standby whose missed events cannot be read is detached, to attac
   t.false(replicator.isInSync);
   t.is(standby.calls.length, 0, 'nothing was sent to it');
 });
+
+test('an in-sync standby that stays registered but cannot be reached (a partition) is detached after a bound, and the waiting acknowledgements go', async (t) => {
+  const standby = new FakeStandby();
+  const detached: string[] = [];
+  const replicator = new StandbyReplicator({ id: 's', address: 'tcp://s' }, 10, Promise.resolve(), standby.rpc, { ...hooks([]), onDetach: async (why) => void detached.push(why) }, log, undefined, 400);
+  (await standby.next()).answer(10);
+  for (let i = 0; i < 5 && !replicator.isInSync; i++) await tick();
+  t.true(replicator.isInSync);
+  const waiting = replicator.replicate([event(11)]);
+  const started = Date.now();
+  while (detached.length === 0 && Date.now() - started < 5_000) (await standby.next())?.fail(new OfsError('ETIMEDOUT', 'standby.append got no answer'));
+  t.is(detached.length, 1);
+  t.regex(detached[0]!, /unreachable for \d+ ms/);
+  t.true(Date.now() - started >= 400, 'not before the bound');
+  t.true(await settled(waiting), 'acknowledged without it once detached');
+});

@@ -70,3 +70,20 @@ test('a session without keep-alive (a client’s: it owns no ephemeral znodes) s
   t.is(client.reads.length, 0);
   await session.close();
 });
+
+test('a session is sure of itself for its timeout after the send of the last keep-alive the server answered, not after the answer', async (t) => {
+  const client = new FakeClient(1_000);
+  const session = new ZkSession(client as unknown as ZkClient, '127.0.0.1:1');
+  t.teardown(() => session.close());
+  await sleep(300);
+  t.true(session.confirmedForMs() > 800, `answered at once: sure for ${session.confirmedForMs().toFixed(0)} ms`);
+  client.answerAtOnce = false; // the server goes silent (a partition)
+  await sleep(600);
+  t.true(session.confirmedForMs() < 500, `silent for 600 ms: still sure for ${session.confirmedForMs().toFixed(0)} ms`);
+  // The late answer is to a read sent some 500 ms ago: the server may have heard nothing since.
+  client.answerAtOnce = true;
+  client.answerAll();
+  t.true(session.confirmedForMs() < 600, `a late answer: sure for ${session.confirmedForMs().toFixed(0)} ms`);
+  await sleep(250);
+  t.true(session.confirmedForMs() > 750, `answered at once again: sure for ${session.confirmedForMs().toFixed(0)} ms`);
+});

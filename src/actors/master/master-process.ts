@@ -48,10 +48,20 @@ export interface MasterProcess {
   log: Logger;
   /** Counters for its actors to report to. */
   metrics: MasterMetrics;
+  /**
+   * Whether ZooKeeper surely still holds this master's session, so that no
+   * other master can have been elected: an active master answers nothing
+   * otherwise (cut off from ZooKeeper, it would go on answering from state
+   * its successor has already changed).
+   */
+  sessionSure: () => boolean;
 }
 
 /** The active master's actors, or ENOTACTIVE that tells the client to look again. */
 export function activeActors(process: MasterProcess): ActiveActors {
   if (!process.active) throw new OfsError('ENOTACTIVE', `master ${process.id} is not the active master; ask ZooKeeper for the active one`);
+  if (!process.sessionSure()) {
+    throw new OfsError('ENOTACTIVE', `master ${process.id} has not heard from ZooKeeper lately and may have been replaced; ask ZooKeeper for the active one`);
+  }
   return process.active;
 }

@@ -109,6 +109,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
     rpc: new RpcClient(id, () => process.epoch),
     log,
     metrics,
+    sessionSure: () => false, // until connected, below
   };
   const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, {
     id,
@@ -123,6 +124,10 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
 
   const zk = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs });
   zk.onExpired(() => options.onFatal('ZooKeeper session expired: another master may be active now; stepping down'));
+  // Half the session timeout: the other half is the margin for the server's clock and tick, and for a
+  // request read off the socket now to be answered before the session can have expired.
+  process.sessionSure = () => zk.state === 'connected' && zk.confirmedForMs() > zk.sessionTimeoutMs / 2;
+  zk.onDisconnected(() => log.warn('disconnected from ZooKeeper: answering nothing until reconnected'));
   const stopStallWatch = warnOfStalls(log, zk.sessionTimeoutMs);
   await ensurePaths(zk);
   const streams = new StandbyStreams(process, zk, store, options.onFatal);

@@ -32,6 +32,15 @@ export interface ReplicatorHooks {
 }
 
 const APPEND_TIMEOUT_MS = 2_000;
+/**
+ * A standby registered in ZooKeeper that we cannot reach this long is
+ * detached all the same: behind a partition it never refuses and never
+ * leaves, and every acknowledgement would wait for the heal. Detaching is as
+ * safe as for a standby that left, since ZooKeeper's in-sync set drops it
+ * first (it may not take over then); it costs the standby a resume or a
+ * snapshot when it attaches again.
+ */
+export const DETACH_UNREACHABLE_AFTER_MS = 4_000;
 /** Pause before sending a failed batch again (jittered: standbys of one master do not retry in step). */
 const RETRY_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 100, jitter: 0.5 };
 /** Events per standby.append: bounds message size while a standby catches up. */
@@ -69,6 +78,8 @@ export class StandbyReplicator {
   private readonly heldSeq: number;
   /** Reads the events the resumed standby missed; sent before anything queued. */
   private missed: (() => Promise<MasterEvent[]>) | undefined;
+  /** When appends began failing (performance.now()), undefined while they succeed. */
+  private failingSince: number | undefined;
 
   constructor(
     readonly standby: StandbyRef,
@@ -81,6 +92,7 @@ export class StandbyReplicator {
     private readonly log: Logger,
     /** Set when the standby keeps its own state (no snapshot): the events between it and `startSeq` go first. */
     resumed?: ResumedStandby,
+    private readonly detachUnreachableAfterMs = DETACH_UNREACHABLE_AFTER_MS,
   ) {
     this.heldSeq = resumed?.heldSeq ?? startSeq;
     this.ackedSeq = this.heldSeq;
@@ -143,6 +155,7 @@ export class StandbyReplicator {
           // Below our snapshot: the standby answered from an older state, before it installed ours. Only what it says counts.
           if (body.seq < this.heldSeq) throw new OfsError('EUNAVAILABLE', `standby ${this.standby.id} is at seq ${body.seq}, before its attach at ${this.heldSeq}`);
           this.queue.splice(0, batch.length);
+          this.failingSince = undefined;
           this.ackedSeq = Math.max(this.ackedSeq, body.seq);
           if (!this.inSync && this.queue.length <= MAX_BATCH) this.closingIn = true;
           if (!this.inSync && this.ackedSeq >= this.acknowledgedWithout) {
@@ -166,6 +179,9 @@ export class StandbyReplicator {
     if (err.code === 'ESTALE') return this.hooks.onFenced(`standby ${this.standby.id} answered: ${err.message}`);
     const refused = err.code === 'EINVAL' || err.code === 'ENOTACTIVE';
     if (refused || !(await this.hooks.isRegistered())) return this.detach(refused ? `refused: ${err.message}` : 'left ZooKeeper');
+    this.failingSince ??= performance.now();
+    const failingMs = performance.now() - this.failingSince;
+    if (failingMs >= this.detachUnreachableAfterMs) return this.detach(`unreachable for ${Math.round(failingMs)} ms: ${err.message}`);
     await sleep(ExponentialBackoff.start(RETRY_BACKOFF).delayMs());
   }
 
