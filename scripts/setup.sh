@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks (from Debian: Apache ZooKeeper; for the
-# tests Chromium, tmux and jq; then the npm packages) and builds. Safe to run
+# tests Chromium, tmux, jq and iptables; then the npm packages) and builds. Safe to run
 # again: each step is skipped when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,23 +8,18 @@ cd "$(dirname "$0")/.."
 # Each Debian package with the file that shows it is there:
 # zookeeper: the server OFS runs; chromium: the web console's test drives it
 # headless (playwright-core, no browser download); tmux: the progress bars are
-# drawn in a real terminal; jq: the README's CLI example pipes into it.
+# drawn in a real terminal; jq: the README's CLI example pipes into it;
+# iptables: the many-hosts tests (npm run test:hosts) cut links with it.
 missing=""
 [ -f /usr/share/java/zookeeper.jar ] || missing="$missing zookeeper"
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
-for tool in tmux jq; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
+for tool in tmux jq iptables; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
 if [ -n "$missing" ]; then
   echo "setup: installing Debian packages:$missing"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
-fi
-# The many-hosts tests (npm run test:hosts) cut links with iptables inside network namespaces.
-if ! command -v iptables >/dev/null && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-  echo "setup: installing iptables (for npm run test:hosts)"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables >/dev/null
 fi
 command -v java >/dev/null || { echo "setup: java is missing: apt-get install -y default-jre-headless" >&2; exit 1; }
 
