@@ -3,7 +3,8 @@
 # The cluster keeps running afterwards; stop it with the command printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+# The README test runs the demo from a built tree: OFS_DEMO_SKIP_SETUP=1 leaves dist/ as it is.
+[ -n "${OFS_DEMO_SKIP_SETUP:-}" ] || bash scripts/setup.sh
 
 dir=${OFS_DEMO_DIR:-/tmp/ofs-demo}
 ofs() { node bin/ofs "$@"; }

@@ -35,10 +35,18 @@ function withClient<A extends unknown[]>(verb: string, run: (client: OfsClient, 
   };
 }
 
-/** stdout that may close early (`ofs cat f | head`): a broken pipe is the reader's choice, not an error. */
 /** Entries `ofs ls` prints in one write. */
 const LS_BATCH = 1_000;
 
+/**
+ * Pipelines into stdout leave it open (`end: false`): it may be a socket the
+ * shell that ran us shares (Node hands its children socketpairs), and ending
+ * it shuts the socket down for the shell too, which dies of SIGPIPE at its
+ * next echo. What is written is still flushed before the process exits.
+ */
+const INTO_STDOUT = { end: false } as const;
+
+/** stdout that may close early (`ofs cat f | head`): a broken pipe is the reader's choice, not an error. */
 function stdoutIgnoringEpipe() {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
@@ -108,6 +116,7 @@ export function registerClientCommands(program: Command): void {
       withClient('get', async (client, path: string, local: string, opts: { quiet?: boolean }) => {
         const target = local === '-' ? stdoutIgnoringEpipe() : createWriteStream(local);
         await pipeWithProgress('get', client.createReadStream(path), target, {
+          ...(local === '-' ? INTO_STDOUT : {}),
           // Not over the file's own bytes on the same terminal.
           show: wantsProgress(opts.quiet) && !(local === '-' && process.stdout.isTTY),
           size: async () => (await client.stat(path)).size,
@@ -122,7 +131,7 @@ export function registerClientCommands(program: Command): void {
     .addOption(zkOption())
     .action(
       withClient('cat', async (client, path: string) => {
-        await pipeline(client.createReadStream(path), stdoutIgnoringEpipe());
+        await pipeline(client.createReadStream(path), stdoutIgnoringEpipe(), INTO_STDOUT);
       }),
     );
 
@@ -152,7 +161,7 @@ export function registerClientCommands(program: Command): void {
           if (batch.length > 0) yield flush();
           if (opts.json) yield written > 0 ? ']\n' : '[]\n';
         };
-        await pipeline(Readable.from(text()), out);
+        await pipeline(Readable.from(text()), out, INTO_STDOUT);
       }),
     );
 

@@ -51,14 +51,16 @@ export class ProgressBar {
  * `pipeline(source, target)`, with a bar when `show`: the bytes are counted
  * as they pass from one to the other. `size` (asked only then) gives the
  * bar its end; undefined (stdin from a pipe) or 0 shows bytes and MiB/s only.
+ * `end: false` leaves the target open (stdout).
  */
 export async function pipeWithProgress(
   verb: string,
   source: Readable,
   target: Writable,
-  options: { show: boolean; size: () => Promise<number | undefined> },
+  options: { show: boolean; size: () => Promise<number | undefined>; end?: boolean },
 ): Promise<void> {
-  if (!options.show) return pipeline(source, target);
+  const end = { end: options.end ?? true };
+  if (!options.show) return pipeline(source, target, end);
   const size = await options.size();
   const format = size
     ? `${verb} [{bar}] {percentage}% | {done} of {size} | {rate} MiB/s | ETA {eta_formatted}`
@@ -73,7 +75,7 @@ export async function pipeWithProgress(
     },
   });
   try {
-    await pipeline(source, meter, target);
+    await pipeline(source, meter, target, end);
   } finally {
     bar.stop();
   }

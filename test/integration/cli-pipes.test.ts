@@ -2,7 +2,11 @@ import test from 'ava';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { patternBytes, sha256, TestCluster } from '../helpers/cluster.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { OFS_BIN, patternBytes, sha256, TestCluster } from '../helpers/cluster.js';
+
+const run = promisify(execFile);
 
 const CHUNK = 256 * 1024;
 let cluster: TestCluster;
@@ -66,4 +70,13 @@ test('status shows the active master and chunkservers with space', async (t) => 
   for (const cs of parsed.chunkservers) t.true(cs.free > 0);
   const text = await cluster.ofs(['status']);
   t.regex(text.stdout.toString(), /active master: +master-\w+ at tcp:\/\/127\.0\.0\.1:\d+/);
+});
+
+test('a shell that runs ls, cat and get - with the stdout Node gave it (a socket) can still write after them', async (t) => {
+  t.is((await cluster.ofs(['put', '-', '/pipes/shared'], Buffer.from('shared\n'))).code, 0);
+  // Ending stdout would shut the socket down for the shell too: its next echo would die of SIGPIPE.
+  const script = [`${OFS_BIN} ls /pipes`, 'echo after-ls', `${OFS_BIN} cat /pipes/shared`, 'echo after-cat', `${OFS_BIN} get /pipes/shared -`, 'echo after-get'].join('\n');
+  const { stdout } = await run('bash', ['-c', `set -e\n${script}`], { env: { ...process.env, OFS_ZK: cluster.zk }, timeout: 60_000 });
+  for (const marker of ['after-ls', 'after-cat', 'after-get']) t.regex(stdout, new RegExp(`^${marker}$`, 'm'));
+  t.is(stdout.split('\n').filter((l) => l === 'shared').length, 2);
 });
