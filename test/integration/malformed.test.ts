@@ -7,7 +7,7 @@ let cluster: TestCluster;
 let client: OfsClient;
 
 test.before(async () => {
-  cluster = await TestCluster.start({ masters: 1 });
+  cluster = await TestCluster.start();
   client = await cluster.client();
 });
 
@@ -29,7 +29,7 @@ async function rawRequest(address: string, frames: Buffer[]): Promise<{ type: st
   }
 }
 
-const header = (type: string, body: unknown) => Buffer.from(JSON.stringify({ type, id: 'm-1', epoch: 0, from: 'test', body }));
+const header = (type: string, body: unknown, epoch = 0) => Buffer.from(JSON.stringify({ type, id: 'm-1', epoch, from: 'test', body }));
 
 type Case = [string, Buffer[], RegExp];
 
@@ -73,4 +73,24 @@ test('malformed requests get an EBADMSG reply naming the problem, and every role
   t.is(sha256(await client.read('/after-garbage')), sha256(data));
   const after = await cluster.file();
   t.deepEqual(after.processes.map((p) => p.pid), file.processes.map((p) => p.pid), 'no process was restarted');
+});
+
+test('an epoch no master holds is refused, and fences off neither the active master nor its standby', async (t) => {
+  const file = await cluster.file();
+  const { master } = await client.status();
+  const future = 1e12;
+  for (const p of file.processes.filter((p) => p.role !== 'zookeeper')) {
+    const target = `tcp://127.0.0.1:${p.port}`;
+    // To a chunkserver, as a master's order; to the standby (and the active), as the active's events.
+    const frames = p.role === 'chunkserver' ? [header('chunk.revokeLease', { chunkId: 'f'.repeat(16) }, future)] : [header('standby.append', { events: [] }, future)];
+    const reply = await rawRequest(target, frames);
+    t.is(reply.type, 'error', p.id);
+    if (target === master.address) t.is(reply.body.code, 'ESTALE', `${p.id} is active: it takes no events`);
+    else t.regex(reply.body.message ?? '', /epoch 1000000000000 is above ZooKeeper's master epoch/, p.id);
+  }
+  const data = patternBytes(200_000, 5);
+  await client.write('/after-future-epoch', data);
+  t.is(sha256(await client.read('/after-future-epoch')), sha256(data));
+  t.is((await client.status()).master.address, master.address, 'the active master was not made to step down');
+  t.deepEqual((await cluster.file()).processes.map((p) => p.pid), file.processes.map((p) => p.pid), 'no process was restarted');
 });
