@@ -42,7 +42,6 @@ const chunkserverCases: Case[] = [
   ['chunk id with a path in it', [header('chunk.read', { chunkId: '../../etc/passwd', version: 1, offset: 0, length: 1 })], /chunkId/],
   ['negative offset', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, bufferId: 'ab12ab12', mode: 'write', offset: -5, length: 1 })], /offset/],
   ['unknown mutation mode', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, bufferId: 'ab12ab12', mode: 'truncate', offset: 0, length: 1 })], /mode/],
-  ['oversize data frame', [header('chunk.push', { bufferId: 'ab12ab12', chain: [] }), Buffer.alloc(17 * 1024 * 1024)], /exceeds/],
   ['push without data', [header('chunk.push', { bufferId: 'ab12ab12', chain: [] })], /exactly one data frame/],
   ['commit with neither pushed nor inline bytes', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, mode: 'write', offset: 0, length: 4 })], /chunk\.commit needs exactly one data frame/],
   ['apply of bytes neither pushed nor inline', [header('chunk.apply', { chunkId: '0'.repeat(16), version: 1, serial: 1, padded: false, offset: 0, length: 4 })], /chunk\.apply needs exactly one data frame/],
