@@ -93,3 +93,31 @@ test('an epoch no master holds is refused, and fences off neither the active mas
   t.is((await client.status()).master.address, master.address, 'the active master was not made to step down');
   t.deepEqual((await cluster.file()).processes.map((p) => p.pid), file.processes.map((p) => p.pid), 'no process was restarted');
 });
+
+test('path limits on the master: 4096 bytes and 256 components are made; one byte or one component more is refused with EINVAL, and the namespace is unchanged', async (t) => {
+  const { master } = await client.status();
+  const ask = async (type: string, body: unknown) => (await rawRequest(master.address, [header(type, body)])) as { type: string; body: { code?: string; message?: string; master?: { digest?: string } } };
+  const digest = async () => (await ask('master.status', { digest: true })).body.master?.digest;
+  // 'é' is two bytes: the limit counts UTF-8 bytes, not characters.
+  const longest = `/${'é'.repeat(100)}`.repeat(20) + `/${'x'.repeat(75)}`;
+  const deepest = '/deep' + '/d'.repeat(255);
+  t.is(Buffer.byteLength(longest), 4096);
+  t.is(deepest.split('/').length - 1, 256);
+  for (const path of [longest, deepest]) t.is((await ask('master.mkdir', { path, parents: true })).type, 'reply');
+
+  const before = await digest();
+  const over: [string, RegExp][] = [
+    [`${longest}x`, /4097 bytes long, over 4096/],
+    [`${deepest}/d`, /257 components deep, over 256/],
+    [`/${'é'.repeat(128)}`, /a component is longer than 255 bytes/],
+  ];
+  for (const [path, message] of over) {
+    for (const [type, body] of [['master.mkdir', { path, parents: true }], ['master.create', { path, overwrite: true }], ['master.rename', { from: '/deep', to: path }]] as const) {
+      const reply = await ask(type, body);
+      t.is(reply.body.code, 'EINVAL', `${type} ${path.slice(0, 20)}`);
+      t.regex(reply.body.message ?? '', message);
+    }
+  }
+  t.is(await digest(), before, 'nothing was made, moved or journaled');
+  await t.throwsAsync(client.mkdir(`${deepest}/d`), { code: 'EINVAL', message: /257 components deep/ });
+});
