@@ -1,5 +1,6 @@
 import { Router } from 'zeromq';
 import { OfsError, toOfsError } from '../core/errors.js';
+import { LogLimiter } from '../util/log-limiter.js';
 import type { Logger } from '../util/logger.js';
 import { decodeEnvelope, encodeEnvelope, errorBody, type Envelope } from './envelope.js';
 import { MAX_DATA_FRAME, isMessageType, protocol, type MessageType, type ReplyOf, type RequestOf } from './protocol.js';
@@ -46,6 +47,8 @@ export interface RpcServerOptions {
 export const MAX_PEERS = 4096;
 /** A peer silent this long stops counting toward MAX_PEERS (a client reconnecting comes back under a new routing id). */
 export const PEER_IDLE_MS = 60_000;
+/** Warnings of rejected requests a second at most; `notLogged` on the next counts the rest. */
+const REJECTIONS_LOGGED_PER_SECOND = 10;
 
 /**
  * A ROUTER socket that turns each incoming envelope into one handler call and
@@ -57,6 +60,8 @@ export const PEER_IDLE_MS = 60_000;
 export class RpcServer {
   private readonly sendQueue: SendQueue;
   private readonly peers: PeerTable;
+  /** Bad requests are a peer's doing: their warnings must not fill the disk at the peer's pace. */
+  private readonly rejections = new LogLimiter(REJECTIONS_LOGGED_PER_SECOND);
 
   private constructor(
     private readonly socket: Router,
@@ -138,7 +143,9 @@ export class RpcServer {
   private refusal(id: string, err: unknown): Buffer[] {
     const error = toOfsError(err);
     if (error.code === 'EBADMSG' || error.code === 'EINTERNAL') {
-      this.options.log.warn({ code: error.code, id }, `rejected request: ${error.message}`);
+      this.rejections.log(performance.now(), (skipped) =>
+        this.options.log.warn({ code: error.code, id, ...(skipped > 0 ? { notLogged: skipped } : {}) }, `rejected request: ${error.message}`),
+      );
     }
     return encodeEnvelope(this.envelope('error', id, errorBody(error)));
   }

@@ -1,3 +1,5 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import test from 'ava';
 import { fuzzServer, processUsage, type FuzzFigures } from '../helpers/fuzz-run.js';
 import { patternBytes, sha256, TestCluster, waitFor } from '../helpers/cluster.js';
@@ -5,15 +7,17 @@ import { patternBytes, sha256, TestCluster, waitFor } from '../helpers/cluster.j
 /**
  * Bad input, on purpose: seeded near-valid and garbage messages to the
  * active master, the standby and a chunkserver of a real cluster, at once.
- * OFS_FUZZ_FRAMES sets the messages per role (about a third of 100,000 by
- * default, to stay near a minute), OFS_FUZZ_SEED replays a run.
+ * OFS_FUZZ_FRAMES sets the ZeroMQ frames per role (100,000 by default,
+ * some 15 s), OFS_FUZZ_SEED replays a run.
  */
-const PER_ROLE = Number(process.env.OFS_FUZZ_FRAMES ?? 34_000);
+const PER_ROLE = Number(process.env.OFS_FUZZ_FRAMES ?? 100_000);
 const SEED = Number(process.env.OFS_FUZZ_SEED ?? Date.now() % 2 ** 31);
 /** Above the 30 s a server's own call to a peer may wait (a fuzzed chain or copy source): longer is a hang. */
 const REPLY_BOUND_MS = 35_000;
 /** Resident memory a role may gain over a run: buffers and heap it has not given back yet, not a leak per message. */
 const RSS_GROWTH_BOUND = 256 * 1024 * 1024;
+/** Log a role may write per second of fuzzing: ten warnings of rejected requests (about 3 KiB), and what the valid requests among them log (checkpoints, standbys attached). */
+const LOG_BYTES_PER_SECOND = 16 * 1024;
 
 test('a fuzzed stream of bad messages crashes, hangs and bloats no role; each is answered or dropped; the cluster serves afterwards', async (t) => {
   t.timeout(10 * 60_000);
@@ -32,6 +36,8 @@ test('a fuzzed stream of bad messages crashes, hangs and bloats no role; each is
   const chunkserver = before.processes.find((p) => p.role === 'chunkserver')!;
   const targets = { 'active master': active, standby, chunkserver };
 
+  const logBytes = (id: string) => stat(join(cluster.dir, 'logs', `${id}.log`)).then((s) => s.size);
+  const logBefore = await Promise.all(Object.values(targets).map((p) => logBytes(p.id)));
   const usageBefore = await Promise.all(Object.values(targets).map((p) => processUsage(p.pid)));
   const figures = await Promise.all(
     Object.values(targets).map((p, i) =>
@@ -39,10 +45,13 @@ test('a fuzzed stream of bad messages crashes, hangs and bloats no role; each is
     ),
   );
   const usageAfter = await Promise.all(Object.values(targets).map((p) => processUsage(p.pid)));
+  const logAfter = await Promise.all(Object.values(targets).map((p) => logBytes(p.id)));
 
   Object.keys(targets).forEach((role, i) => {
     const f: FuzzFigures = figures[i]!;
-    t.log(`${role}: ${JSON.stringify(f)}; RSS ${mib(usageBefore[i]!.rss)} → ${mib(usageAfter[i]!.rss)} MiB, fds ${usageBefore[i]!.fds} → ${usageAfter[i]!.fds}`);
+    const logged = logAfter[i]! - logBefore[i]!;
+    t.log(`${role}: ${JSON.stringify(f)}; RSS ${mib(usageBefore[i]!.rss)} → ${mib(usageAfter[i]!.rss)} MiB, fds ${usageBefore[i]!.fds} → ${usageAfter[i]!.fds}, ${logged} bytes logged`);
+    t.true(logged < LOG_BYTES_PER_SECOND * (f.ms / 1000 + 1), `${role}: bad requests do not flood the log`);
     t.is(f.dropped, 0, `${role}: every readable request is answered`);
     t.true(f.slowestReplyMs < REPLY_BOUND_MS, `${role}: no reply took ${REPLY_BOUND_MS} ms`);
     t.is(f.oversize.answered, 0, `${role}: a frame over the size limit drops its peer`);
