@@ -44,9 +44,9 @@ export interface RpcServerOptions {
  * cluster of this size sees, and few enough that their sockets and queues
  * fit in memory (the file descriptor limit here is 20,000).
  */
-export const MAX_PEERS = 4096;
+const MAX_PEERS = 4096;
 /** A peer silent this long stops counting toward MAX_PEERS (a client reconnecting comes back under a new routing id). */
-export const PEER_IDLE_MS = 60_000;
+const PEER_IDLE_MS = 60_000;
 /** Warnings of rejected requests a second at most; `notLogged` on the next counts the rest. */
 const REJECTIONS_LOGGED_PER_SECOND = 10;
 
