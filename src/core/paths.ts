@@ -1,8 +1,15 @@
 import { OfsError } from './errors.js';
 
-/** Limits as in POSIX/HDFS: a name fits a directory entry, a path fits PATH_MAX. */
-export const MAX_PATH_LENGTH = 4096;
-export const MAX_NAME_LENGTH = 255;
+/**
+ * Limits as in POSIX: a name fits a directory entry (NAME_MAX), a path fits
+ * PATH_MAX, both in UTF-8 bytes (what a path costs on the wire, in the
+ * journal and in memory; a character may take four). A depth bound on top
+ * keeps a tree walk's depth small whatever the names: 4096 bytes could
+ * otherwise nest 2,048 directories.
+ */
+export const MAX_PATH_BYTES = 4096;
+export const MAX_NAME_BYTES = 255;
+export const MAX_PATH_DEPTH = 256;
 
 /**
  * Checks an absolute OFS path and returns its canonical form (no trailing
@@ -16,18 +23,23 @@ export function normalizePath(input: unknown): string {
   const shown = JSON.stringify(input.length > 80 ? `${input.slice(0, 80)}…` : input);
   if (input.includes('\0')) throw new OfsError('EINVAL', `invalid path ${shown}: it contains a NUL byte`);
   if (!input.startsWith('/')) throw new OfsError('EINVAL', `invalid path ${shown}: paths must be absolute (start with /)`);
-  if (input.length > MAX_PATH_LENGTH) {
-    throw new OfsError('EINVAL', `invalid path ${shown}: longer than ${MAX_PATH_LENGTH} characters`);
+  const bytes = Buffer.byteLength(input);
+  if (bytes > MAX_PATH_BYTES) {
+    throw new OfsError('EINVAL', `invalid path ${shown}: ${bytes} bytes long, over ${MAX_PATH_BYTES} (UTF-8)`);
   }
   if (input === '/') return '/';
   const trimmed = input.endsWith('/') ? input.slice(0, -1) : input;
-  for (const name of trimmed.slice(1).split('/')) {
+  const names = trimmed.slice(1).split('/');
+  if (names.length > MAX_PATH_DEPTH) {
+    throw new OfsError('EINVAL', `invalid path ${shown}: ${names.length} components deep, over ${MAX_PATH_DEPTH}`);
+  }
+  for (const name of names) {
     if (name === '') throw new OfsError('EINVAL', `invalid path ${shown}: it has an empty component (//)`);
     if (name === '.' || name === '..') {
       throw new OfsError('EINVAL', `invalid path ${shown}: '.' and '..' are not allowed`);
     }
-    if (name.length > MAX_NAME_LENGTH) {
-      throw new OfsError('EINVAL', `invalid path ${shown}: a component is longer than ${MAX_NAME_LENGTH} characters`);
+    if (Buffer.byteLength(name) > MAX_NAME_BYTES) {
+      throw new OfsError('EINVAL', `invalid path ${shown}: a component is longer than ${MAX_NAME_BYTES} bytes (UTF-8)`);
     }
   }
   return trimmed;

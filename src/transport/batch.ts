@@ -19,7 +19,7 @@ import { OfsError } from '../core/errors.js';
  * takes up to its receive high-water mark of messages at once).
  */
 export const MAX_BATCH = 256;
-/** Frames of one envelope in a batch at most: its header and its data frames (a message has two). A message with more goes alone. */
+/** Frames of one envelope at most, alone or in a batch: its header and its data frames (a message has two). */
 export const MAX_FRAMES_PER_ENVELOPE = 64;
 
 const frameCountsSchema = z.array(z.number().int().min(1).max(MAX_FRAMES_PER_ENVELOPE)).min(2).max(MAX_BATCH);
@@ -33,10 +33,13 @@ export function joinMessages(messages: readonly Buffer[][]): Buffer[] {
   return [Buffer.from(JSON.stringify(messages.map((m) => m.length))), ...messages.flat()];
 }
 
-/** The envelopes' frames a message carries: itself, or the members of a batch. Throws EBADMSG on a malformed batch. */
+/** The envelopes' frames a message carries: itself, or the members of a batch. Throws EBADMSG on a malformed batch or one of too many frames. */
 export function splitMessages(frames: Buffer[]): Buffer[][] {
   const [first, ...rest] = frames;
-  if (first?.[0] !== BATCH_MARK) return [frames];
+  if (first?.[0] !== BATCH_MARK) {
+    if (frames.length > MAX_FRAMES_PER_ENVELOPE) throw new OfsError('EBADMSG', `malformed message: ${frames.length} frames, over ${MAX_FRAMES_PER_ENVELOPE}`);
+    return [frames];
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(first.toString('utf8'));

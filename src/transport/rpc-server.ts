@@ -1,9 +1,11 @@
 import { Router } from 'zeromq';
 import { OfsError, toOfsError } from '../core/errors.js';
+import { LogLimiter } from '../util/log-limiter.js';
 import type { Logger } from '../util/logger.js';
 import { decodeEnvelope, encodeEnvelope, errorBody, type Envelope } from './envelope.js';
 import { MAX_DATA_FRAME, isMessageType, protocol, type MessageType, type ReplyOf, type RequestOf } from './protocol.js';
 import { splitMessages } from './batch.js';
+import { PeerTable } from './peer-table.js';
 import { SendQueue } from './send-queue.js';
 
 export interface Reply<T extends MessageType> {
@@ -32,7 +34,21 @@ export interface RpcServerOptions {
   handlers: HandlerMap;
   log: Logger;
   metrics?: RpcServerMetrics;
+  /** Peers served at once (each heard from within `peerIdleMs`); a new one past this is refused. */
+  maxPeers?: number;
+  peerIdleMs?: number;
 }
+
+/**
+ * Peers a server serves at once by default: far more client processes than a
+ * cluster of this size sees, and few enough that their sockets and queues
+ * fit in memory (the file descriptor limit here is 20,000).
+ */
+const MAX_PEERS = 4096;
+/** A peer silent this long stops counting toward MAX_PEERS (a client reconnecting comes back under a new routing id). */
+const PEER_IDLE_MS = 60_000;
+/** Warnings of rejected requests a second at most; `notLogged` on the next counts the rest. */
+const REJECTIONS_LOGGED_PER_SECOND = 10;
 
 /**
  * A ROUTER socket that turns each incoming envelope into one handler call and
@@ -43,6 +59,9 @@ export interface RpcServerOptions {
  */
 export class RpcServer {
   private readonly sendQueue: SendQueue;
+  private readonly peers: PeerTable;
+  /** Bad requests are a peer's doing: their warnings must not fill the disk at the peer's pace. */
+  private readonly rejections = new LogLimiter(REJECTIONS_LOGGED_PER_SECOND);
 
   private constructor(
     private readonly socket: Router,
@@ -50,12 +69,15 @@ export class RpcServer {
     private readonly options: RpcServerOptions,
   ) {
     this.sendQueue = new SendQueue((frames) => socket.send(frames));
+    this.peers = new PeerTable(options.maxPeers ?? MAX_PEERS, options.peerIdleMs ?? PEER_IDLE_MS);
     void this.receiveLoop();
   }
 
   /** `endpoint` is `tcp://host:port`; port 0 picks a free one, readable from `address`. */
   static async bind(endpoint: string, options: RpcServerOptions): Promise<RpcServer> {
-    const socket = new Router({ linger: 0, receiveHighWaterMark: 256 });
+    // A frame over the largest legitimate one (a data frame of MAX_DATA_FRAME) makes ZeroMQ drop the
+    // peer before it buffers the frame: a 4 GiB frame costs nothing but the connection.
+    const socket = new Router({ linger: 0, receiveHighWaterMark: 256, maxMessageSize: MAX_DATA_FRAME });
     const bindTo = endpoint.replace(/:0$/, ':*');
     try {
       await socket.bind(bindTo);
@@ -82,7 +104,15 @@ export class RpcServer {
           void this.reply(identity, 'unknown', this.refusal('unknown', err));
           continue;
         }
-        for (const request of requests) void this.handle(identity, request);
+        if (this.peers.admit(identity, performance.now())) {
+          for (const request of requests) void this.handle(identity, request);
+          continue;
+        }
+        const busy = new OfsError('EUNAVAILABLE', `${this.options.id} serves ${this.peers.maxPeers} peers at most, and that many sent to it in the last ${this.peers.idleMs / 1000} s: try again later`);
+        for (const request of requests) {
+          const id = idOf(request);
+          void this.reply(identity, id, this.refusal(id, busy));
+        }
       }
     } catch (err) {
       if (!this.socket.closed) this.options.log.error({ err }, 'rpc server receive loop failed');
@@ -113,7 +143,9 @@ export class RpcServer {
   private refusal(id: string, err: unknown): Buffer[] {
     const error = toOfsError(err);
     if (error.code === 'EBADMSG' || error.code === 'EINTERNAL') {
-      this.options.log.warn({ code: error.code, id }, `rejected request: ${error.message}`);
+      this.rejections.log(performance.now(), (skipped) =>
+        this.options.log.warn({ code: error.code, id, ...(skipped > 0 ? { notLogged: skipped } : {}) }, `rejected request: ${error.message}`),
+      );
     }
     return encodeEnvelope(this.envelope('error', id, errorBody(error)));
   }
@@ -132,10 +164,6 @@ export class RpcServer {
     if (!isMessageType(type) || !handler) {
       throw new OfsError('EBADMSG', `unknown message type ${JSON.stringify(type)} for ${this.options.id}`);
     }
-    const oversize = data.find((frame) => frame.length > MAX_DATA_FRAME);
-    if (oversize) {
-      throw new OfsError('EBADMSG', `${type}: data frame of ${oversize.length} bytes exceeds ${MAX_DATA_FRAME}`);
-    }
     const parsed = protocol[type].request.safeParse(envelope.body);
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
@@ -146,5 +174,14 @@ export class RpcServer {
 
   private envelope(type: 'reply' | 'error', id: string, body: unknown): Envelope {
     return { type, id, epoch: this.options.epoch(), from: this.options.id, body };
+  }
+}
+
+/** The id of the request in `frames`, if it can be read: a refusal under it fails the caller's call at once. */
+function idOf(frames: Buffer[]): string {
+  try {
+    return decodeEnvelope(frames).envelope.id;
+  } catch {
+    return 'unknown';
   }
 }

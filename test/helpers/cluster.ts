@@ -89,11 +89,21 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 
 /** A real cluster from `ofs cluster up`, in a temp dir, for one test file. */
 export class TestCluster {
+  /** Processes the supervisor found dead and restarted, from its log on stderr (and the line it is still writing). */
+  private restarts = 0;
+  private partialLine = '';
+
   private constructor(
     readonly dir: string,
     readonly zk: string,
     private readonly supervisor: ChildProcess,
-  ) {}
+  ) {
+    supervisor.stderr!.on('data', (d: Buffer) => {
+      const lines = (this.partialLine + d.toString()).split('\n');
+      this.partialLine = lines.pop()!;
+      this.restarts += lines.filter((line) => line.includes('process died; restarting')).length;
+    });
+  }
 
   /**
    * Starts `ofs cluster up` and waits until it is ready. A start that fails
@@ -142,6 +152,11 @@ export class TestCluster {
   /** The chunkserver id (as the master knows it) → that chunkserver's data directory. */
   async chunkserverDirs(): Promise<Map<string, string>> {
     return new Map((await this.roles('chunkserver')).map((r) => [r.roleId, r.dir]));
+  }
+
+  /** How many times the supervisor restarted a process since the cluster was ready. */
+  supervisorRestarts(): number {
+    return this.restarts;
   }
 
   /** cluster.json process id → the id that role registers under (the same, unless its directory came with an id of its own). */

@@ -7,7 +7,7 @@ let cluster: TestCluster;
 let client: OfsClient;
 
 test.before(async () => {
-  cluster = await TestCluster.start({ masters: 1 });
+  cluster = await TestCluster.start();
   client = await cluster.client();
 });
 
@@ -29,7 +29,7 @@ async function rawRequest(address: string, frames: Buffer[]): Promise<{ type: st
   }
 }
 
-const header = (type: string, body: unknown) => Buffer.from(JSON.stringify({ type, id: 'm-1', epoch: 0, from: 'test', body }));
+const header = (type: string, body: unknown, epoch = 0) => Buffer.from(JSON.stringify({ type, id: 'm-1', epoch, from: 'test', body }));
 
 type Case = [string, Buffer[], RegExp];
 
@@ -42,7 +42,6 @@ const chunkserverCases: Case[] = [
   ['chunk id with a path in it', [header('chunk.read', { chunkId: '../../etc/passwd', version: 1, offset: 0, length: 1 })], /chunkId/],
   ['negative offset', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, bufferId: 'ab12ab12', mode: 'write', offset: -5, length: 1 })], /offset/],
   ['unknown mutation mode', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, bufferId: 'ab12ab12', mode: 'truncate', offset: 0, length: 1 })], /mode/],
-  ['oversize data frame', [header('chunk.push', { bufferId: 'ab12ab12', chain: [] }), Buffer.alloc(17 * 1024 * 1024)], /exceeds/],
   ['push without data', [header('chunk.push', { bufferId: 'ab12ab12', chain: [] })], /exactly one data frame/],
   ['commit with neither pushed nor inline bytes', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, mode: 'write', offset: 0, length: 4 })], /chunk\.commit needs exactly one data frame/],
   ['apply of bytes neither pushed nor inline', [header('chunk.apply', { chunkId: '0'.repeat(16), version: 1, serial: 1, padded: false, offset: 0, length: 4 })], /chunk\.apply needs exactly one data frame/],
@@ -73,4 +72,52 @@ test('malformed requests get an EBADMSG reply naming the problem, and every role
   t.is(sha256(await client.read('/after-garbage')), sha256(data));
   const after = await cluster.file();
   t.deepEqual(after.processes.map((p) => p.pid), file.processes.map((p) => p.pid), 'no process was restarted');
+});
+
+test('an epoch no master holds is refused, and fences off neither the active master nor its standby', async (t) => {
+  const file = await cluster.file();
+  const { master } = await client.status();
+  const future = 1e12;
+  for (const p of file.processes.filter((p) => p.role !== 'zookeeper')) {
+    const target = `tcp://127.0.0.1:${p.port}`;
+    // To a chunkserver, as a master's order; to the standby (and the active), as the active's events.
+    const frames = p.role === 'chunkserver' ? [header('chunk.revokeLease', { chunkId: 'f'.repeat(16) }, future)] : [header('standby.append', { events: [] }, future)];
+    const reply = await rawRequest(target, frames);
+    t.is(reply.type, 'error', p.id);
+    if (target === master.address) t.is(reply.body.code, 'ESTALE', `${p.id} is active: it takes no events`);
+    else t.regex(reply.body.message ?? '', /epoch 1000000000000 is above ZooKeeper's master epoch/, p.id);
+  }
+  const data = patternBytes(200_000, 5);
+  await client.write('/after-future-epoch', data);
+  t.is(sha256(await client.read('/after-future-epoch')), sha256(data));
+  t.is((await client.status()).master.address, master.address, 'the active master was not made to step down');
+  t.deepEqual((await cluster.file()).processes.map((p) => p.pid), file.processes.map((p) => p.pid), 'no process was restarted');
+});
+
+test('path limits on the master: 4096 bytes and 256 components are made; one byte or one component more is refused with EINVAL, and the namespace is unchanged', async (t) => {
+  const { master } = await client.status();
+  const ask = async (type: string, body: unknown) => (await rawRequest(master.address, [header(type, body)])) as { type: string; body: { code?: string; message?: string; master?: { digest?: string } } };
+  const digest = async () => (await ask('master.status', { digest: true })).body.master?.digest;
+  // 'é' is two bytes: the limit counts UTF-8 bytes, not characters.
+  const longest = `/${'é'.repeat(100)}`.repeat(20) + `/${'x'.repeat(75)}`;
+  const deepest = '/deep' + '/d'.repeat(255);
+  t.is(Buffer.byteLength(longest), 4096);
+  t.is(deepest.split('/').length - 1, 256);
+  for (const path of [longest, deepest]) t.is((await ask('master.mkdir', { path, parents: true })).type, 'reply');
+
+  const before = await digest();
+  const over: [string, RegExp][] = [
+    [`${longest}x`, /4097 bytes long, over 4096/],
+    [`${deepest}/d`, /257 components deep, over 256/],
+    [`/${'é'.repeat(128)}`, /a component is longer than 255 bytes/],
+  ];
+  for (const [path, message] of over) {
+    for (const [type, body] of [['master.mkdir', { path, parents: true }], ['master.create', { path, overwrite: true }], ['master.rename', { from: '/deep', to: path }]] as const) {
+      const reply = await ask(type, body);
+      t.is(reply.body.code, 'EINVAL', `${type} ${path.slice(0, 20)}`);
+      t.regex(reply.body.message ?? '', message);
+    }
+  }
+  t.is(await digest(), before, 'nothing was made, moved or journaled');
+  await t.throwsAsync(client.mkdir(`${deepest}/d`), { code: 'EINVAL', message: /257 components deep/ });
 });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { joinMessages, MAX_BATCH, splitMessages } from '../../src/transport/batch.js';
+import { joinMessages, MAX_BATCH, MAX_FRAMES_PER_ENVELOPE, splitMessages } from '../../src/transport/batch.js';
 import { encodeEnvelope } from '../../src/transport/envelope.js';
 
 const message = (id: string, data: Buffer[] = []) => encodeEnvelope({ type: 'master.locate', id, epoch: 0, from: 'c', body: { path: `/${id}` } }, data);
@@ -28,3 +28,9 @@ for (const [name, frames, pattern] of malformed) {
     t.is((err as { code?: string }).code, 'EBADMSG');
   });
 }
+
+test('a lone message of more frames than an envelope may have is refused with EBADMSG', (t) => {
+  t.is(splitMessages(message('a', Array(MAX_FRAMES_PER_ENVELOPE - 1).fill(Buffer.from('x')))).length, 1);
+  const err = t.throws(() => splitMessages(message('a', Array(MAX_FRAMES_PER_ENVELOPE).fill(Buffer.from('x')))), { message: /65 frames, over 64/ });
+  t.is((err as { code?: string }).code, 'EBADMSG');
+});

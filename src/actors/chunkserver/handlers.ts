@@ -30,14 +30,14 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
     },
     'chunk.setVersion': async (body, _data, envelope) => {
       const sentAt = Date.now();
-      fence.require(envelope.epoch, 'chunk.setVersion');
+      await fence.require(envelope.epoch, 'chunk.setVersion');
       const info = await replicas.ask<ChunkInfo>(body.chunkId, (sender) => ({ kind: 'set-version', chunkId: body.chunkId, version: body.version, sender }));
       if (body.lease) leases.grant(body.chunkId, body.version, body.lease, sentAt);
       else leases.revoke(body.chunkId);
       return { body: { version: info.version, length: info.length } };
     },
     'chunk.revokeLease': async (body, _data, envelope) => {
-      if (fence.admits(envelope.epoch, 'chunk.revokeLease')) leases.revoke(body.chunkId);
+      if (await fence.admits(envelope.epoch, 'chunk.revokeLease')) leases.revoke(body.chunkId);
       return { body: {} };
     },
     'chunk.commit': async (body, frames) => {
@@ -93,7 +93,7 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
       return { body: {} };
     },
     'chunk.copyFrom': async (body, _data, envelope) => {
-      fence.require(envelope.epoch, 'chunk.copyFrom');
+      await fence.require(envelope.epoch, 'chunk.copyFrom');
       if (copiesRunning >= MAX_CONCURRENT_COPIES) {
         throw new OfsError('EUNAVAILABLE', `already copying ${copiesRunning} chunks; try another chunkserver or later`);
       }
@@ -114,7 +114,7 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
       return { body: { crashed: actor } };
     },
     'chunkserver.report': async (_body, _data, envelope) => {
-      fence.require(envelope.epoch, 'chunkserver.report');
+      await fence.require(envelope.epoch, 'chunkserver.report');
       return { body: { ...(await master.load()), chunks: master.fullReport() } };
     },
     'chunk.read': async (body) => {

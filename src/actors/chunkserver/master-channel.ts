@@ -58,7 +58,7 @@ export class MasterChannel {
     if (!this.master) return;
     try {
       const { body, epoch } = await rpc.call(this.master.address, 'master.reportCorrupt', { id, chunkId, blocks }, { timeoutMs: REPORT_TIMEOUT_MS });
-      if (body.discard && fence.admits(epoch, 'corrupt report reply')) this.deleteChunks([chunkId]);
+      if (body.discard && (await fence.admits(epoch, 'corrupt report reply'))) this.deleteChunks([chunkId]);
     } catch (err) {
       log.warn({ chunkId, err: (err as Error).message }, 'corrupt replica not reported; the scrubber will find it again');
     }
@@ -71,7 +71,7 @@ export class MasterChannel {
       const sentAt = Date.now();
       const wanted = leases.wanted(sentAt);
       const { body, epoch } = await rpc.call(this.master.address, 'master.heartbeat', { ...(await this.load()), leases: wanted }, { timeoutMs: this.heartbeatMs * 3 });
-      if (!fence.admits(epoch, 'heartbeat reply')) return;
+      if (!(await fence.admits(epoch, 'heartbeat reply'))) return;
       for (const lease of body.extended) leases.extend(lease.chunkId, lease.version, lease.leaseMs, sentAt);
       this.deleteChunks(body.deleteChunks);
       if (!body.known || ++this.beats % FULL_REPORT_EVERY_BEATS === 0) await this.sendFullReport();
@@ -86,7 +86,7 @@ export class MasterChannel {
     try {
       const report = { ...(await this.load()), full: true, chunks: this.fullReport() };
       const { body, epoch } = await rpc.call(this.master.address, 'master.chunkReport', report, { timeoutMs: REPORT_TIMEOUT_MS });
-      if (fence.admits(epoch, 'chunk report reply')) this.deleteChunks(body.deleteChunks);
+      if (await fence.admits(epoch, 'chunk report reply')) this.deleteChunks(body.deleteChunks);
     } catch (err) {
       // The next heartbeat finds out whether the master needs a full report.
       log.warn({ err: (err as Error).message }, 'chunk report not delivered');

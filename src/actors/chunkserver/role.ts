@@ -11,7 +11,8 @@ import { warnOfStalls } from '../../util/stall-watch.js';
 import { watchMasters } from '../../zk/election.js';
 import { ensurePaths } from '../../zk/paths.js';
 import { registerChunkserver } from '../../zk/registry.js';
-import { connectZk } from '../../zk/session.js';
+import { zkEpochCheck } from '../../zk/epoch-check.js';
+import { connectZk, type ZkSession } from '../../zk/session.js';
 import { loadOrCreateIdentity } from '../node-identity.js';
 import { UNFINISHED_COPY_VERSION } from './chunk-replica-actor.js';
 import { ReplicaRouter } from './replica-router.js';
@@ -75,7 +76,9 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
   }
   const system = start();
   const leases = new HeldLeases();
-  const fence = new EpochFence(log);
+  // The server answers before ZooKeeper is connected: until then, no epoch above 0 can be confirmed.
+  let session: ZkSession | undefined;
+  const fence = new EpochFence(log, zkEpochCheck(() => session));
   const process: ChunkserverProcess = {
     id,
     address: '',
@@ -100,7 +103,7 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
   process.address = server.address;
   const http = await HttpEndpoint.listen(options.host, options.httpPort, [metricsRoute(registry)], log);
 
-  const zk = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs });
+  const zk = (session = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs }));
   zk.onExpired(() => options.onFatal('ZooKeeper session expired'));
   const stopStallWatch = warnOfStalls(log, zk.sessionTimeoutMs);
   await ensurePaths(zk);

@@ -106,6 +106,7 @@ export function masterHandlers(process: MasterProcess, replication: number): Han
       if (process.mode !== 'standby') {
         throw new OfsError('ESTALE', `master ${process.id} is active at epoch ${process.epoch}: it takes no events from another master`);
       }
+      await process.epochs.check(envelope.epoch, 'standby.append');
       const seq = await askResult(process.standbyActor)<number>((sender) => ({ kind: 'append', events: body.events, epoch: envelope.epoch, sender }));
       return { body: { seq } };
     },

@@ -3,6 +3,7 @@ import { OfsError } from '../../core/errors.js';
 import type { MasterMetrics } from '../../metrics/master-metrics.js';
 import type { MasterStore } from '../../storage/master-store.js';
 import type { RpcClient } from '../../transport/rpc-client.js';
+import type { EpochCheck } from '../../zk/epoch-check.js';
 import type { Logger } from '../../util/logger.js';
 import type { MemberInfo } from '../../zk/registry.js';
 import type { GarbageMessage } from './garbage-collector.js';
@@ -45,6 +46,8 @@ export interface MasterProcess {
   /** An active master's snapshots being pulled by attaching standbys. */
   snapshots: SnapshotServer;
   rpc: RpcClient;
+  /** Confirms with ZooKeeper an epoch that another master claims (a standby's appends). */
+  epochs: EpochCheck;
   log: Logger;
   /** Counters for its actors to report to. */
   metrics: MasterMetrics;

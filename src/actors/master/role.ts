@@ -13,7 +13,8 @@ import { warnOfStalls } from '../../util/stall-watch.js';
 import { watchMasters } from '../../zk/election.js';
 import { ensurePaths } from '../../zk/paths.js';
 import { watchChunkservers } from '../../zk/registry.js';
-import { connectZk } from '../../zk/session.js';
+import { zkEpochCheck } from '../../zk/epoch-check.js';
+import { connectZk, type ZkSession } from '../../zk/session.js';
 import { loadOrCreateIdentity } from '../node-identity.js';
 import { faultInjectionHandlers } from '../supervision.js';
 import { masterHandlers } from './handlers.js';
@@ -95,6 +96,8 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
   log.info({ seq: recovered.ns.seq, files: recovered.table.files }, 'namespace recovered from checkpoint and journal');
 
   const system = start();
+  // The server answers before ZooKeeper is connected: until then, no epoch above 0 can be confirmed.
+  let session: ZkSession | undefined;
   const process: MasterProcess = {
     id,
     address: '',
@@ -107,6 +110,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
     store,
     snapshots: new SnapshotServer(),
     rpc: new RpcClient(id, () => process.epoch),
+    epochs: zkEpochCheck(() => session),
     log,
     metrics,
     sessionSure: () => false, // until connected, below
@@ -122,7 +126,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
   const http = await HttpEndpoint.listen(options.host, options.httpPort, [metricsRoute(registry), ...consoleRoutes(consoleHost(process), log)], log);
   process.httpAddress = `http://${options.host}:${http.port}`;
 
-  const zk = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs });
+  const zk = (session = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs }));
   zk.onExpired(() => options.onFatal('ZooKeeper session expired: another master may be active now; stepping down'));
   // Half the session timeout: the other half is the margin for the server's clock and tick, and for a
   // request read off the socket now to be answered before the session can have expired.
