@@ -66,9 +66,9 @@ export const DEFAULT_ZOO_CFG = [
   'minSessionTimeout=1000',
   'maxSessionTimeout=20000',
   'initLimit=100',
-  'syncLimit=7',
+  'syncLimit=4',
   'maxClientCnxns=0',
-  '4lw.commands.whitelist=ruok,srvr,mntr',
+  '4lw.commands.whitelist=ruok,srvr,mntr,cons',
   'admin.enableServer=false',
   'autopurge.snapRetainCount=3',
   'autopurge.purgeInterval=1',
@@ -126,7 +126,7 @@ export function writeServerConfig(options: ServerConfigOptions): string {
     .split('\n')
     .filter((line) => !/^\s*(dataDir|clientPort|clientPortAddress|server\.\d+)\s*=/.test(line))
     .map(ensureRuokAllowed);
-  if (!lines.some((line) => /^\s*4lw\.commands\.whitelist\s*=/.test(line))) lines.push('4lw.commands.whitelist=ruok,srvr,mntr');
+  if (!lines.some((line) => /^\s*4lw\.commands\.whitelist\s*=/.test(line))) lines.push('4lw.commands.whitelist=ruok,srvr,mntr,cons');
   while (lines.length > 0 && lines[lines.length - 1]!.trim() === '') lines.pop();
   lines.push(`dataDir=${dataDir}`, `clientPort=${options.port}`);
   if (options.host) lines.push(`clientPortAddress=${options.host}`);

@@ -49,8 +49,15 @@ const STATUS_OF: Partial<Record<ErrorCode, number>> = {
   ETIMEDOUT: 504,
 };
 
+/**
+ * On every API answer: its content type is what it is (no sniffing), and a
+ * file's bytes opened by URL are a download, sandboxed, never a page of this
+ * origin that could script the console.
+ */
+const API_HEADERS = { 'x-content-type-options': 'nosniff', 'content-security-policy': 'sandbox', 'cache-control': 'no-store' } as const;
+
 export function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  response.writeHead(status, { ...API_HEADERS, 'content-type': 'application/json; charset=utf-8' });
   response.end(JSON.stringify(body));
 }
 
@@ -97,8 +104,9 @@ export function consoleApi(host: ConsoleHost, log: Logger): { masters: ApiHandle
       const { path, offset, length } = parseQuery(queries.bytes, url);
       const read = await readFileBytes(host, path, offset, length);
       response.writeHead(200, {
+        ...API_HEADERS,
         'content-type': 'application/octet-stream',
-        'cache-control': 'no-store',
+        'content-disposition': 'attachment',
         'x-ofs-offset': String(read.offset),
         'x-ofs-size': String(read.size),
       });

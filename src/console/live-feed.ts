@@ -3,6 +3,10 @@ import type { Logger } from '../util/logger.js';
 
 /** How often the feed pushes: often enough to watch a copy or a heartbeat age move. */
 export const FEED_INTERVAL_MS = 1_000;
+/** Browsers watching at once: each costs the master a socket and a write a second. */
+export const MAX_WATCHERS = 64;
+/** Bytes a watcher may leave unread (a few summaries) before it is cut off: one that never reads must not grow the master's memory. */
+const MAX_UNREAD_BYTES = 64 * 1024;
 
 /**
  * Server-sent events for the console's live pages: one summary taken per
@@ -24,6 +28,11 @@ export class LiveFeed<T> {
 
   /** Streams to `response` until the browser goes away. */
   watch(response: ServerResponse): void {
+    if (this.watchers.size >= MAX_WATCHERS) {
+      response.writeHead(503, { 'retry-after': '5', 'content-type': 'text/plain; charset=utf-8' });
+      response.end(`${MAX_WATCHERS} browsers are watching this master's live feed already; try again later\n`);
+      return;
+    }
     response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     this.watchers.add(response);
     response.on('close', () => {
@@ -52,6 +61,10 @@ export class LiveFeed<T> {
     } finally {
       this.taking = false;
     }
-    for (const response of to) if (!response.writableEnded) response.write(frame);
+    for (const response of to) {
+      if (response.writableEnded) continue;
+      if (response.writableLength > MAX_UNREAD_BYTES) response.destroy();
+      else response.write(frame);
+    }
   }
 }

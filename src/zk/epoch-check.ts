@@ -1,5 +1,7 @@
 import { OfsError } from '../core/errors.js';
 import { readEpoch } from './epoch.js';
+import { EPOCH_PATH } from './paths.js';
+import { toOfsZkError } from './zk-errors.js';
 import type { ZkSession } from './session.js';
 
 /**
@@ -63,6 +65,11 @@ export function zkEpochCheck(session: () => ZkSession | undefined): EpochCheck {
   return new EpochCheck(async () => {
     const connected = session();
     if (!connected) throw new OfsError('EUNAVAILABLE', 'not connected to ZooKeeper yet: no master epoch can be confirmed');
+    // The server we are connected to may be a follower a little behind the leader: a master that has
+    // just taken its epoch would be refused. A sync first brings the follower up to the leader.
+    await connected.client.sync(EPOCH_PATH).catch((err: unknown) => {
+      throw toOfsZkError(err, `syncing ${EPOCH_PATH}`);
+    });
     return readEpoch(connected);
   });
 }

@@ -1,7 +1,9 @@
 import test from 'ava';
 import { sleep } from '../helpers/chaos.js';
 import { waitFor } from '../helpers/cluster.js';
+import { PORTS, type HostsCluster } from '../helpers/hosts/hosts-cluster.js';
 import { hostsCluster, partitionUnderLoad, seedOr } from '../helpers/hosts/hosts-test.js';
+import type { Host } from '../helpers/hosts/network.js';
 import type { ProbeAnswer } from '../helpers/hosts/workload-runner.js';
 
 /*
@@ -101,10 +103,7 @@ test('a ZooKeeper majority (two servers) cut off from every other host: the hist
     await cluster.network.heal(majority);
     return { cutAt, healAt: Date.now() };
   });
-  // The server left alone, if it was the leader, serves its sessions until it misses its followers for
-  // syncLimit ticks, while the majority expires those sessions after the session timeout and may elect
-  // a master: zoo.cfg's syncLimit (0.7 s) is below half the masters' session (1.5 s), the part a master
-  // trusts (docs/deploy.md). So a deposed master falls silent before a successor answers.
+  // Nobody can be elected while the quorum is cut off; the probe checks the epochs all the same.
   const epochs = [...answersByEpoch(report.probes)].sort(([a], [b]) => a - b);
   for (const [epoch, e] of epochs) {
     t.log(`epoch ${epoch}: ${[...e.masters].join(', ')} answered the prober from ${e.first - partition.cutAt} ms to ${e.last - partition.cutAt} ms after the cut`);
@@ -115,6 +114,46 @@ test('a ZooKeeper majority (two servers) cut off from every other host: the hist
     t.true(old.last < next.first, `the master of the epoch before ${epoch} answered ${old.last - next.first} ms after its successor's first answer`);
   }
 });
+
+test('the ZooKeeper server holding the active master’s session cut off from the other two, and the master from them: it falls silent before the other side elects its successor', async (t) => {
+  const cluster = await hostsCluster(t);
+  const before = await cluster.status();
+  const active = cluster.hostAt(before.master.address);
+  // Which server the master's session lives on: the one listing a connection from its address.
+  const serving = await waitFor('the server holding the active master’s connection', async () => {
+    for (const zk of cluster.zkHosts) if ((await fourLetters(cluster, zk, 'cons')).includes(`/${active.address}:`)) return zk;
+    return undefined;
+  });
+  const mode = /^Mode: (\w+)/m.exec(await fourLetters(cluster, serving, 'srvr'))?.[1];
+  const others = cluster.zkHosts.filter((zk) => zk !== serving);
+  const { partition, report } = await partitionUnderLoad(t, cluster, { seed: seedOr(7), probeMasters: true }, async () => {
+    const cutAt = Date.now();
+    // The server left alone (leader or follower) serves the master's session until it misses the others
+    // for syncLimit; they expire that session after the session timeout and elect the standby.
+    await cluster.network.cut(serving, others);
+    await cluster.network.cut(active, others);
+    await waitFor('another master to be elected', async () => (await cluster.status(10_000)).master.epoch > before.master.epoch);
+    await sleep(2_000);
+    await cluster.network.heal([serving, active]);
+    return { cutAt, healAt: Date.now() };
+  });
+  t.log(`the active master's ZooKeeper server ${serving.name} was a ${mode ?? 'server of unknown mode'}`);
+  const epochs = answersByEpoch(report.probes);
+  for (const [epoch, e] of [...epochs].sort(([a], [b]) => a - b)) {
+    t.log(`epoch ${epoch}: ${[...e.masters].join(', ')} answered the prober from ${e.first - partition.cutAt} ms to ${e.last - partition.cutAt} ms after the cut`);
+  }
+  const old = epochs.get(before.master.epoch);
+  const next = epochs.get(before.master.epoch + 1);
+  t.truthy(old && next, 'the prober heard both the old and the new master');
+  // With a syncLimit past half the session (zoo.cfg had 5 s), the server cut off kept the deposed master's
+  // session alive after the other side had expired it, and the deposed master answered after its successor.
+  t.true(old!.last < next!.first, `the deposed master answered ${old!.last - next!.first} ms after its successor's first answer`);
+});
+
+/** What a ZooKeeper server answers a four-letter command (`srvr`: its mode; `cons`: who is connected). */
+async function fourLetters(cluster: HostsCluster, zk: Host, command: 'srvr' | 'cons'): Promise<string> {
+  return cluster.run(zk, ['bash', '-c', `exec 3<>/dev/tcp/${zk.address}/${PORTS.zkClient}; printf ${command} >&3; cat <&3`], 10_000);
+}
 
 test('the active master cut off from its standby, then healed: it acknowledges alone, and the standby is back in sync after the heal', async (t) => {
   const cluster = await hostsCluster(t);

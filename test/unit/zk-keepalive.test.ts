@@ -75,15 +75,26 @@ test('a session is sure of itself for its timeout after the send of the last kee
   const client = new FakeClient(1_000);
   const session = new ZkSession(client as unknown as ZkClient, '127.0.0.1:1');
   t.teardown(() => session.close());
+  // What the session should say now, from when the fake saw the last answered read sent (clock reads differ by a few ms).
+  const TOLERANCE_MS = 30;
+  const isSureFor = (sentAt: number, what: string) => {
+    const expected = sentAt + 1_000 - Date.now();
+    t.true(Math.abs(session.confirmedForMs() - expected) < TOLERANCE_MS, `${what}: sure for ${session.confirmedForMs().toFixed(0)} ms, expected ${expected} ms`);
+  };
   await sleep(300);
-  t.true(session.confirmedForMs() > 800, `answered at once: sure for ${session.confirmedForMs().toFixed(0)} ms`);
+  const answered = client.reads.at(-1)!.at; // answered at once (a setImmediate): wait one turn for it
+  await new Promise((resolve) => setImmediate(resolve));
+  isSureFor(answered, 'answered at once');
+
   client.answerAtOnce = false; // the server goes silent (a partition)
+  const lastAnswered = client.reads.at(-1)!.at;
   await sleep(600);
-  t.true(session.confirmedForMs() < 500, `silent for 600 ms: still sure for ${session.confirmedForMs().toFixed(0)} ms`);
-  // The late answer is to a read sent some 500 ms ago: the server may have heard nothing since.
+  isSureFor(lastAnswered, 'silent for 600 ms');
+  // A late answer, 300 ms or more after its read was sent: the server may have heard nothing since the send.
+  const lateRead = client.reads.at(-1)!.at;
+  await sleep(300);
   client.answerAtOnce = true;
   client.answerAll();
-  t.true(session.confirmedForMs() < 600, `a late answer: sure for ${session.confirmedForMs().toFixed(0)} ms`);
-  await sleep(250);
-  t.true(session.confirmedForMs() > 750, `answered at once again: sure for ${session.confirmedForMs().toFixed(0)} ms`);
+  isSureFor(lateRead, 'a late answer');
+  t.true(session.confirmedForMs() < 1_000 - 300 + TOLERANCE_MS, 'counted from the send, not the answer');
 });
