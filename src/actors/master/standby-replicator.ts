@@ -78,7 +78,7 @@ export class StandbyReplicator {
   private readonly heldSeq: number;
   /** Reads the events the resumed standby missed; sent before anything queued. */
   private missed: (() => Promise<MasterEvent[]>) | undefined;
-  /** When appends began failing (performance.now()), undefined while they succeed. */
+  /** When the first of the appends failing now was sent (performance.now()), undefined while they succeed. */
   private failingSince: number | undefined;
 
   constructor(
@@ -150,6 +150,7 @@ export class StandbyReplicator {
       }
       while (!this.detached && (this.queue.length > 0 || !this.inSync)) {
         const batch = this.queue.slice(0, MAX_BATCH);
+        const sentAt = performance.now();
         try {
           const { body } = await this.rpc.call(this.standby.address, 'standby.append', { events: batch }, { timeoutMs: APPEND_TIMEOUT_MS });
           // Below our snapshot: the standby answered from an older state, before it installed ours. Only what it says counts.
@@ -167,7 +168,7 @@ export class StandbyReplicator {
           }
           this.release(this.ackedSeq);
         } catch (err) {
-          await this.handleFailure(err as OfsError);
+          await this.handleFailure(err as OfsError, sentAt);
         }
       }
     } finally {
@@ -175,11 +176,12 @@ export class StandbyReplicator {
     }
   }
 
-  private async handleFailure(err: OfsError): Promise<void> {
+  /** `sentAt`: when the failed call went out; unreachable since the first failed call was sent. */
+  private async handleFailure(err: OfsError, sentAt: number): Promise<void> {
     if (err.code === 'ESTALE') return this.hooks.onFenced(`standby ${this.standby.id} answered: ${err.message}`);
     const refused = err.code === 'EINVAL' || err.code === 'ENOTACTIVE';
     if (refused || !(await this.hooks.isRegistered())) return this.detach(refused ? `refused: ${err.message}` : 'left ZooKeeper');
-    this.failingSince ??= performance.now();
+    this.failingSince ??= sentAt;
     const failingMs = performance.now() - this.failingSince;
     if (failingMs >= this.detachUnreachableAfterMs) return this.detach(`unreachable for ${Math.round(failingMs)} ms: ${err.message}`);
     await sleep(ExponentialBackoff.start(RETRY_BACKOFF).delayMs());
