@@ -150,7 +150,11 @@ test('the ZooKeeper server holding the active master’s session cut off from th
   t.true(old!.last < next!.first, `the deposed master answered ${old!.last - next!.first} ms after its successor's first answer`);
 });
 
-/** What a ZooKeeper server answers a four-letter command (`srvr`: its mode; `cons`: who is connected). */
+/**
+ * What a ZooKeeper server answers a four-letter command (`srvr`: its mode; `cons`: who is connected),
+ * asked from inside its own host: the test's namespace has no route to the hosts' subnet, so
+ * `askFourLetterWord` (src/cluster/zookeeper-server.ts) cannot reach it from here.
+ */
 async function fourLetters(cluster: HostsCluster, zk: Host, command: 'srvr' | 'cons'): Promise<string> {
   return cluster.run(zk, ['bash', '-c', `exec 3<>/dev/tcp/${zk.address}/${PORTS.zkClient}; printf ${command} >&3; cat <&3`], 10_000);
 }
