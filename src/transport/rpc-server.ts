@@ -1,6 +1,10 @@
 import { Router } from 'zeromq';
 import { OfsError, toOfsError } from '../core/errors.js';
 import type { Logger } from '../util/logger.js';
+import { RoleTokenVerifier } from '../security/role-token.js';
+import { maySend } from '../security/roles.js';
+import type { WireIdentity } from '../security/wire-identity.js';
+import { ZapHandler } from '../security/zap-handler.js';
 import { decodeEnvelope, encodeEnvelope, errorBody, type Envelope } from './envelope.js';
 import { MAX_DATA_FRAME, isMessageType, protocol, type MessageType, type ReplyOf, type RequestOf } from './protocol.js';
 import { splitMessages } from './batch.js';
@@ -32,6 +36,18 @@ export interface RpcServerOptions {
   handlers: HandlerMap;
   log: Logger;
   metrics?: RpcServerMetrics;
+  /**
+   * CURVE: only the roster's keys connect (the ZAP handler), and each request
+   * must carry a role token allowed to send its type (security/roles.ts).
+   * Without it the socket is plain and anyone may call anything.
+   */
+  security?: WireIdentity;
+}
+
+/** What a secure server checks besides the socket: the ZAP handler it started, and who sent each message. */
+interface Guard {
+  zap: ZapHandler;
+  verifier: RoleTokenVerifier;
 }
 
 /**
@@ -48,6 +64,7 @@ export class RpcServer {
     private readonly socket: Router,
     readonly address: string,
     private readonly options: RpcServerOptions,
+    private readonly guard: Guard | undefined,
   ) {
     this.sendQueue = new SendQueue((frames) => socket.send(frames));
     void this.receiveLoop();
@@ -55,20 +72,25 @@ export class RpcServer {
 
   /** `endpoint` is `tcp://host:port`; port 0 picks a free one, readable from `address`. */
   static async bind(endpoint: string, options: RpcServerOptions): Promise<RpcServer> {
-    const socket = new Router({ linger: 0, receiveHighWaterMark: 256 });
+    const { security } = options;
+    // Before the socket binds: until a ZAP handler is there, libzmq admits any key.
+    const zap = security && (await ZapHandler.start(security.roster, options.log));
+    const socket = new Router({ linger: 0, receiveHighWaterMark: 256, ...security?.serverOptions() });
     const bindTo = endpoint.replace(/:0$/, ':*');
     try {
       await socket.bind(bindTo);
     } catch (err) {
       socket.close();
+      zap?.close();
       throw new OfsError('EUNAVAILABLE', `cannot listen on ${endpoint}: ${(err as Error).message}`);
     }
     const address = socket.lastEndpoint ?? endpoint;
-    return new RpcServer(socket, address, options);
+    return new RpcServer(socket, address, options, zap && security && { zap, verifier: new RoleTokenVerifier(security.roster, address) });
   }
 
   close(): void {
     this.socket.close();
+    this.guard?.zap.close();
   }
 
   private async receiveLoop(): Promise<void> {
@@ -112,7 +134,7 @@ export class RpcServer {
   /** The `error` reply to request `id`; a malformed request or a bug is logged too. */
   private refusal(id: string, err: unknown): Buffer[] {
     const error = toOfsError(err);
-    if (error.code === 'EBADMSG' || error.code === 'EINTERNAL') {
+    if (error.code === 'EBADMSG' || error.code === 'EINTERNAL' || error.code === 'EACCES') {
       this.options.log.warn({ code: error.code, id }, `rejected request: ${error.message}`);
     }
     return encodeEnvelope(this.envelope('error', id, errorBody(error)));
@@ -131,6 +153,11 @@ export class RpcServer {
     const handler = isMessageType(type) ? (this.options.handlers[type] as Handler<typeof type> | undefined) : undefined;
     if (!isMessageType(type) || !handler) {
       throw new OfsError('EBADMSG', `unknown message type ${JSON.stringify(type)} for ${this.options.id}`);
+    }
+    if (this.guard) {
+      const role = this.guard.verifier.roleOf(envelope.auth);
+      if (!role) throw new OfsError('EACCES', `${type} refused by ${this.options.id}: the request carries no valid role token`);
+      if (!maySend(role, type)) throw new OfsError('EACCES', `${type} refused by ${this.options.id}: a ${role} may not send it`);
     }
     const oversize = data.find((frame) => frame.length > MAX_DATA_FRAME);
     if (oversize) {
