@@ -10,6 +10,7 @@ import { readClusterFile, type ClusterFile, type ClusterProcess } from '../../sr
 import { spawnWithoutInheritedSockets as spawn } from '../../src/cluster/child-process.js';
 import type { Role } from '../../src/security/roles.js';
 import { WireIdentity } from '../../src/security/wire-identity.js';
+import { RpcClient } from '../../src/transport/rpc-client.js';
 
 export const OFS_BIN = fileURLToPath(new URL('../../../bin/ofs', import.meta.url));
 
@@ -172,6 +173,11 @@ export class TestCluster {
    */
   async identity(role: Role = 'client'): Promise<WireIdentity | undefined> {
     return this.keys === undefined ? undefined : WireIdentity.load(this.keys, role);
+  }
+
+  /** An RpcClient calling as `role` (with its keys, unless the cluster is insecure). */
+  async rpc(name: string, role: Role = 'client', epoch?: () => number): Promise<RpcClient> {
+    return new RpcClient(name, epoch, await this.identity(role));
   }
 
   ofs(args: string[], input?: Buffer): Promise<CliResult> {
