@@ -68,18 +68,22 @@ class Connection {
     // timeout: the calls fail at once instead, saying why (the event comes before the
     // disconnect that follows it).
     const refused = (why: string) => this.onLost(new OfsError('EACCES', `${address} refused the connection: ${why}`));
+    // Without keys, any failed handshake means the server wants them (the mismatch may also show as a hang-up).
+    const noKeys = 'it requires CURVE security: pass --keys DIR or set OFS_KEYS to the cluster’s keys directory';
     this.socket.events.on('handshake:error:auth', () => refused('it does not know this process’s CURVE key (is OFS_KEYS / --keys this cluster’s keys directory?)'));
     this.socket.events.on('handshake:error:protocol', (event) =>
       refused(
-        event.error.code === 'ERR_ZMTP_MECHANISM_MISMATCH'
-          ? curve
+        !curve
+          ? noKeys
+          : event.error.code === 'ERR_ZMTP_MECHANISM_MISMATCH'
             ? 'it runs without security, and this process uses CURVE keys'
-            : 'it requires CURVE security: pass --keys DIR or set OFS_KEYS to the cluster’s keys directory'
-          : `the security handshake failed (${event.error.code})`,
+            : `the CURVE handshake failed (${event.error.code})`,
       ),
     );
     // The server hangs up on a hello it cannot decrypt: this process expects another server key.
-    this.socket.events.on('handshake:error:other', () => refused('the CURVE handshake failed: is it a server of the role and cluster this process expects?'));
+    this.socket.events.on('handshake:error:other', () =>
+      refused(curve ? 'the CURVE handshake failed: is it a server of the role and cluster this process expects?' : noKeys),
+    );
     this.socket.connect(address);
     void this.receiveLoop();
   }
@@ -139,9 +143,13 @@ class Connection {
 /** Every open connection of this process, by connectionKey. */
 const connections = new Map<string, Connection>();
 
-/** Clients with different identities (a test may hold several) do not share connections. */
+/**
+ * Clients with different keys (a test may hold several) do not share
+ * connections: the server admitted a connection for its key, and a call
+ * must not ride on another key's.
+ */
 function connectionKey(address: string, identity: WireIdentity | undefined): string {
-  return `${identity?.role ?? 'plain'} ${address}`;
+  return `${identity?.curvePublicKey ?? 'plain'} ${address}`;
 }
 
 /** Closes `connection` (failing every call on it with `error`) and forgets it: the next call to its peer connects afresh. */
