@@ -41,6 +41,15 @@ const BENCHES: { name: string; args: [string[], string[]]; figures: (r: any) => 
     ],
   },
   {
+    name: 'security',
+    args: [[], ['--quick']],
+    figures: ({ bench: _bench, quick: _quick, file_MiB: _file, ...figures }) => figures,
+    rows: (f) => [
+      { figure: 'write, one client, CURVE and role tokens (MiB/s)', ofs: f.write_1c_curve_MiBps!, baseline: f.write_1c_plain_MiBps!, of: 'the same on a cluster started with --insecure' },
+      { figure: 'read, one client, CURVE and role tokens (MiB/s)', ofs: f.read_1c_curve_MiBps!, baseline: f.read_1c_plain_MiBps!, of: 'the same on a cluster started with --insecure' },
+    ],
+  },
+  {
     name: 'metadata',
     args: [[], ['--quick']],
     figures: ({ bench: _bench, quick: _quick, clients: _clients, operations_per_figure: _ops, files_per_shape: _files, ...figures }) => figures,

@@ -110,7 +110,7 @@ async function peakRss(pids: () => number[], run: () => Promise<unknown>): Promi
 }
 
 /** `ofs ARGS` as its own process; returns its wall time and peak RSS. */
-async function ofsTimed(zk: string, args: string[]): Promise<{ s: number; rssMiB: number }> {
+async function ofsTimed(cluster: TestCluster, args: string[]): Promise<{ s: number; rssMiB: number }> {
   let pid = 0;
   let s = 0;
   const rssMiB = await peakRss(
@@ -119,7 +119,7 @@ async function ofsTimed(zk: string, args: string[]): Promise<{ s: number; rssMiB
       s = await seconds(
         () =>
           new Promise<void>((resolve, reject) => {
-            const child = spawn(process.execPath, [OFS_BIN, ...args], { env: { ...process.env, OFS_ZK: zk }, stdio: ['ignore', 'ignore', 'pipe'] });
+            const child = spawn(process.execPath, [OFS_BIN, ...args], { env: { ...process.env, OFS_ZK: cluster.zk, ...(cluster.keys && { OFS_KEYS: cluster.keys }) }, stdio: ['ignore', 'ignore', 'pipe'] });
             pid = child.pid!;
             let stderr = '';
             child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -243,7 +243,7 @@ try {
   const big = join(work, 'big.bin');
   const bigDigest = await sourceFile(big, size.bigMiB);
   await settle();
-  const put = await ofsTimed(cluster.zk, ['put', big, '/big']);
+  const put = await ofsTimed(cluster, ['put', big, '/big']);
   // `ofs get`, and the same job through the API (the file read into a local file), twice each in
   // turn, the better of each kept: on this VM, memory touched for the first time costs far more than
   // memory just freed, and which run gets which would otherwise decide the comparison.
@@ -254,7 +254,7 @@ try {
     apiSeconds = Math.min(apiSeconds, await seconds(() => pipeline(client.createReadStream('/big'), createWriteStream(got))));
     if (round === 0 && (await sha256(createReadStream(got))) !== bigDigest) throw new Error('the API read /big back different');
     await rm(got);
-    const cli = await ofsTimed(cluster.zk, ['get', '/big', got]);
+    const cli = await ofsTimed(cluster, ['get', '/big', got]);
     if (round === 0 && (await sha256(createReadStream(got))) !== bigDigest) throw new Error('ofs get wrote different bytes than ofs put read');
     await rm(got);
     get = { s: Math.min(get.s, cli.s), rssMiB: Math.max(get.rssMiB, cli.rssMiB) };

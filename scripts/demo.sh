@@ -16,6 +16,8 @@ nohup node bin/ofs cluster up --dir "$dir" >"$dir/supervisor.out" 2>"$dir/superv
 for _ in $(seq 1 120); do grep -q 'cluster ready' "$dir/supervisor.out" 2>/dev/null && break; sleep 0.5; done
 grep 'cluster ready' "$dir/supervisor.out" || { echo "cluster did not come up; see $dir/supervisor.log" >&2; exit 1; }
 export OFS_ZK=$(sed -n 's/.*OFS_ZK=\([^ ]*\).*/\1/p' "$dir/supervisor.out")
+# Security is on: the clients need the keys cluster up made (its client key).
+export OFS_KEYS=$(sed -n 's/.*OFS_KEYS=\([^ ]*\).*/\1/p' "$dir/supervisor.out")
 
 sample="$dir/sample.bin"
 head -c $((150 * 1024 * 1024)) /dev/urandom >"$sample"
@@ -36,5 +38,5 @@ echo "== ofs status"
 ofs status
 rm -f "$sample" "$dir/copy.bin"
 echo
-echo "The cluster is still running. Try:  export OFS_ZK=$OFS_ZK; node bin/ofs ls /"
+echo "The cluster is still running. Try:  export OFS_ZK=$OFS_ZK OFS_KEYS=$OFS_KEYS; node bin/ofs ls /"
 echo "Stop it with:                       node bin/ofs cluster down --dir $dir"

@@ -27,12 +27,13 @@ node bin/ofs cluster up --dir "$dir" >"$dir/up.out" 2>"$dir/up.log" &
 up=$!
 for _ in $(seq 1 120); do grep -q 'cluster ready' "$dir/up.out" 2>/dev/null && break; sleep 0.5; done
 zk=$(sed -n 's/.*OFS_ZK=\([^ ]*\).*/\1/p' "$dir/up.out")
+keys=$(sed -n 's/.*OFS_KEYS=\([^ ]*\).*/\1/p' "$dir/up.out")
 [ -n "$zk" ] || { echo "progress-demo: the cluster did not come up; its log:" >&2; tail "$dir/up.log" >&2; exit 1; }
 
 head -c $((size_mib * 1024 * 1024)) /dev/urandom >"$dir/big.bin"
 # The pane is 120 columns wide: the whole bar fits on one line.
 tmux -S "$dir/tmux.sock" new-session -d -x 120 -y 8 \
-  "OFS_ZK=$zk node bin/ofs put $dir/big.bin /demo/big.bin; echo \"exit code \$?\"; sleep 600"
+  "OFS_ZK=$zk OFS_KEYS=$keys node bin/ofs put $dir/big.bin /demo/big.bin; echo \"exit code \$?\"; sleep 600"
 
 pane() { tmux -S "$dir/tmux.sock" capture-pane -p; }
 # While it runs: a drawing past the first buffers' worth, half way or more.

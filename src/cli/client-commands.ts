@@ -11,6 +11,7 @@ import { reportAndExit } from './errors.js';
 import { formatFsck, formatListing, formatStat, formatStatus } from './format.js';
 import { parsePercent, parsePositiveInt, parseZkAddress } from './options.js';
 import { pipeWithProgress, ProgressBar, wantsProgress } from './progress.js';
+import { keysOption } from './security-options.js';
 
 const zkOption = () =>
   new Option('--zk <host:port>', 'ZooKeeper connect string').env('OFS_ZK').argParser(parseZkAddress);
@@ -20,10 +21,10 @@ const quietOption = () => new Option('-q, --quiet', 'no progress bar or progress
 function withClient<A extends unknown[]>(verb: string, run: (client: OfsClient, ...args: A) => Promise<void>) {
   return async (...args: A) => {
     const command = args[args.length - 1] as Command;
-    const { zk } = command.opts<{ zk?: string }>();
+    const { zk, keys } = command.opts<{ zk?: string; keys?: string }>();
     try {
       if (!zk) throw new OfsError('EINVAL', 'no ZooKeeper address: pass --zk HOST:PORT or set OFS_ZK');
-      const client = await OfsClient.connect({ zk });
+      const client = await OfsClient.connect({ zk, keys });
       try {
         await run(client, ...args);
       } finally {
@@ -82,6 +83,7 @@ export function registerClientCommands(program: Command): void {
     .option('--no-overwrite', 'fail if the path exists')
     .addOption(quietOption())
     .addOption(zkOption())
+    .addOption(keysOption())
     .action(
       withClient('put', async (client, local: string, path: string, opts: { overwrite: boolean; quiet?: boolean }) => {
         const source = local === '-' ? process.stdin : createReadStream(local, { highWaterMark: PIECE_BYTES });
@@ -98,6 +100,7 @@ export function registerClientCommands(program: Command): void {
     .argument('<path>', 'OFS path')
     .argument('<local>', 'local file, or - for stdin')
     .addOption(zkOption())
+    .addOption(keysOption())
     .action(
       withClient('append', async (client, path: string, local: string) => {
         const record = await buffer(local === '-' ? process.stdin : createReadStream(local));
@@ -112,6 +115,7 @@ export function registerClientCommands(program: Command): void {
     .argument('<local>', 'local file, or - for stdout')
     .addOption(quietOption())
     .addOption(zkOption())
+    .addOption(keysOption())
     .action(
       withClient('get', async (client, path: string, local: string, opts: { quiet?: boolean }) => {
         const target = local === '-' ? stdoutIgnoringEpipe() : createWriteStream(local);
@@ -129,6 +133,7 @@ export function registerClientCommands(program: Command): void {
     .description('print an OFS file to stdout')
     .argument('<path>', 'OFS path')
     .addOption(zkOption())
+    .addOption(keysOption())
     .action(
       withClient('cat', async (client, path: string) => {
         await pipeline(client.createReadStream(path), stdoutIgnoringEpipe(), INTO_STDOUT);
@@ -141,6 +146,7 @@ export function registerClientCommands(program: Command): void {
     .argument('[path]', 'OFS path', '/')
     .option('--json', 'print JSON (one array)')
     .addOption(zkOption())
+    .addOption(keysOption())
     .action(
       withClient('ls', async (client, path: string, opts: { json?: boolean }) => {
         const out = stdoutIgnoringEpipe();
@@ -171,6 +177,7 @@ export function registerClientCommands(program: Command): void {
     .argument('<path>', 'OFS path')
     .option('-p, --parents', 'make parents as needed; no error if it exists')
     .addOption(zkOption())
+    .addOption(keysOption())
     .action(
       withClient('mkdir', async (client, path: string, opts: { parents?: boolean }) => {
         await client.mkdir(path, { parents: opts.parents });
@@ -183,6 +190,7 @@ export function registerClientCommands(program: Command): void {
     .argument('<path>', 'OFS path')
     .option('-r, --recursive', 'remove a directory and everything below it')
     .addOption(zkOption())
+    .addOption(keysOption())
     .action(
       withClient('rm', async (client, path: string, opts: { recursive?: boolean }) => {
         await client.delete(path, { recursive: opts.recursive });
@@ -194,6 +202,7 @@ export function registerClientCommands(program: Command): void {
     .description('bring back the most recently deleted PATH from the trash (until GC runs)')
     .argument('<path>', 'OFS path')
     .addOption(zkOption())
+    .addOption(keysOption())
     .action(
       withClient('undelete', async (client, path: string) => {
         await client.undelete(path);
@@ -206,6 +215,7 @@ export function registerClientCommands(program: Command): void {
     .argument('<src>', 'OFS path')
     .argument('<dst>', 'OFS path (must not exist)')
     .addOption(zkOption())
+    .addOption(keysOption())
     .action(
       withClient('mv', async (client, from: string, to: string) => {
         await client.rename(from, to);
@@ -218,6 +228,7 @@ export function registerClientCommands(program: Command): void {
     .argument('<path>', 'OFS path')
     .option('--json', 'print JSON')
     .addOption(zkOption())
+    .addOption(keysOption())
     .action(
       withClient('stat', async (client, path: string, opts: { json?: boolean }) => {
         const stat = await client.stat(path);
@@ -231,6 +242,7 @@ export function registerClientCommands(program: Command): void {
     .argument('[path]', 'OFS path', '/')
     .option('--json', 'print JSON')
     .addOption(zkOption())
+    .addOption(keysOption())
     .action(
       withClient('fsck', async (client, path: string, opts: { json?: boolean }) => {
         const report = await client.fsck(path);
@@ -246,6 +258,7 @@ export function registerClientCommands(program: Command): void {
     .option('--timeout <seconds>', 'give up after this long', parsePositiveInt, 600)
     .addOption(quietOption())
     .addOption(zkOption())
+    .addOption(keysOption())
     .action(
       withClient('balance', async (client, opts: { threshold: number; timeout: number; quiet?: boolean }) => {
         const deadline = Date.now() + opts.timeout * 1000;
@@ -278,6 +291,7 @@ export function registerClientCommands(program: Command): void {
     .command('checkpoint')
     .description('make the active master write a checkpoint of its namespace now')
     .addOption(zkOption())
+    .addOption(keysOption())
     .action(
       withClient('admin checkpoint', async (client) => {
         const { seq, path } = await client.checkpoint();
@@ -290,6 +304,7 @@ export function registerClientCommands(program: Command): void {
     .description('active master, standby, chunkservers and their space')
     .option('--json', 'print JSON')
     .addOption(zkOption())
+    .addOption(keysOption())
     .action(
       withClient('status', async (client, opts: { json?: boolean }) => {
         const status = await client.status({ underReplicated: true });

@@ -5,6 +5,7 @@ import { createLogger } from '../util/logger.js';
 import { OfsError } from '../core/errors.js';
 import { CHUNKSERVER_SESSION_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS } from '../zk/session.js';
 import { reportAndExit } from './errors.js';
+import { insecureOption } from './security-options.js';
 import { parseByteCount, parseChunkSize, parseLeaseMs, parseNonNegativeInt, parsePort, parsePositiveInt } from './options.js';
 
 export function registerClusterCommands(program: Command): void {
@@ -25,6 +26,7 @@ export function registerClusterCommands(program: Command): void {
     .option('--lease-ms <ms>', 'chunk lease duration', parseLeaseMs, 60_000)
     .option('--gc-interval <ms>', 'how long deleted files stay in the trash before GC', parsePositiveInt, 10 * 60_000)
     .option('--scrub-interval-ms <ms>', 'each chunkserver verifies one chunk this often (0: never)', parseNonNegativeInt, 10_000)
+    .addOption(insecureOption())
     .action(async (opts) => {
       const log = createLogger('cluster');
       const supervisor = new Supervisor({ ...opts, log });
@@ -40,7 +42,8 @@ export function registerClusterCommands(program: Command): void {
       try {
         const zk = await supervisor.start();
         await supervisor.waitUntilReady(60_000);
-        process.stdout.write(`cluster ready: export OFS_ZK=${zk}   (processes in ${opts.dir}/cluster.json, logs in ${opts.dir}/logs)\n`);
+        const keys = supervisor.keysDir ? ` OFS_KEYS=${supervisor.keysDir}` : '';
+        process.stdout.write(`cluster ready: export OFS_ZK=${zk}${keys}   (processes in ${opts.dir}/cluster.json, logs in ${opts.dir}/logs)\n`);
       } catch (err) {
         await supervisor.stop();
         reportAndExit('cluster up')(err);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerClientCommands } from './client-commands.js';
 import { registerClusterCommands } from './cluster-commands.js';
+import { registerKeysCommands } from './keys-commands.js';
 import { registerRoleCommands } from './role-commands.js';
 
 /** `ofs`: one executable, a subcommand per role and per client verb (commander does the parsing and help). */
@@ -16,6 +17,7 @@ const program = new Command('ofs')
 
 registerRoleCommands(program);
 registerClusterCommands(program);
+registerKeysCommands(program);
 registerClientCommands(program);
 
 await program.parseAsync(process.argv);

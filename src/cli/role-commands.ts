@@ -6,6 +6,7 @@ import { runZooKeeperForeground, type EnsembleMember } from '../cluster/zookeepe
 import { OfsError } from '../core/errors.js';
 import { CHUNKSERVER_SESSION_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS } from '../zk/session.js';
 import { reportAndExit } from './errors.js';
+import { insecureOption, keysOption, memberCredentials } from './security-options.js';
 import { parseByteCount, parseChunkSize, parseLeaseMs, parseEnsemble, parseNonNegativeInt, parsePort, parsePositiveInt, parseZkAddress } from './options.js';
 
 /** Stops a role cleanly on SIGINT/SIGTERM so its ZooKeeper node goes at once, not after a session timeout. */
@@ -53,10 +54,14 @@ export function registerRoleCommands(program: Command): void {
     .option('--zk-session-ms <ms>', 'ZooKeeper session timeout (1000-20000 with the shipped zoo.cfg)', parsePositiveInt, DEFAULT_SESSION_TIMEOUT_MS)
     .option('--lease-ms <ms>', 'chunk lease duration (at least 1000)', parseLeaseMs, 60_000)
     .option('--gc-interval <ms>', 'how long deleted files stay in the trash (undelete-able) before GC', parsePositiveInt, 10 * 60_000)
+    .addOption(keysOption())
+    .addOption(insecureOption())
     .action(async (opts) => {
       const log = createLogger('master');
       const deadAfterMs = opts.deadAfterMs ?? 3 * opts.heartbeatMs;
-      const master = await runMaster({ ...opts, deadAfterMs, gcIntervalMs: opts.gcInterval, log, onFatal: fatal(log) }).catch(reportAndExit('master'));
+      const master = await memberCredentials('master', opts)
+        .then((credentials) => runMaster({ ...opts, credentials, deadAfterMs, gcIntervalMs: opts.gcInterval, log, onFatal: fatal(log) }))
+        .catch(reportAndExit('master'));
       stopOnSignals(() => master.stop());
     });
 
@@ -72,9 +77,13 @@ export function registerRoleCommands(program: Command): void {
     .option('--heartbeat-ms <ms>', 'heartbeat interval', parsePositiveInt, 1000)
     .option('--zk-session-ms <ms>', 'ZooKeeper session timeout (1000-20000 with the shipped zoo.cfg)', parsePositiveInt, CHUNKSERVER_SESSION_TIMEOUT_MS)
     .option('--scrub-interval-ms <ms>', 'verify the checksums of one stored chunk this often (0: never)', parseNonNegativeInt, 10_000)
+    .addOption(keysOption())
+    .addOption(insecureOption())
     .action(async (opts) => {
       const log = createLogger('chunkserver');
-      const chunkserver = await runChunkserver({ ...opts, log, onFatal: fatal(log) }).catch(reportAndExit('chunkserver'));
+      const chunkserver = await memberCredentials('chunkserver', opts)
+        .then((credentials) => runChunkserver({ ...opts, credentials, log, onFatal: fatal(log) }))
+        .catch(reportAndExit('chunkserver'));
       stopOnSignals(() => chunkserver.stop());
     });
 }

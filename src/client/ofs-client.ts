@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { OfsError } from '../core/errors.js';
 import type { ReplyOf } from '../transport/protocol.js';
 import { RpcClient } from '../transport/rpc-client.js';
+import { WireIdentity } from '../security/wire-identity.js';
 import { RenewingZkSession } from '../zk/renewing-session.js';
 import { RecordAppender, type AppendCounters } from './record-appender.js';
 import { readableSize, readPieces, resolveRange } from './file-reader.js';
@@ -24,6 +25,12 @@ export interface ConnectOptions {
    * could not be looked up). Default 20 s.
    */
   retryForMs?: number;
+  /**
+   * The cluster's keys directory (or the client's copy of it: roster.json and
+   * client.key): calls go over CURVE as a client. Without it, calls are
+   * plain, and a secure cluster refuses them (EACCES).
+   */
+  keys?: string;
 }
 
 export type DirectoryEntry = ReplyOf<'master.list'>['entries'][number];
@@ -57,8 +64,9 @@ export class OfsClient {
   }
 
   static async connect(options: ConnectOptions): Promise<OfsClient> {
+    const identity = options.keys === undefined ? undefined : await WireIdentity.load(options.keys, 'client');
     const zk = await RenewingZkSession.connect(options.zk, { connectTimeoutMs: options.connectTimeoutMs ?? 5000, keepAlive: false });
-    const rpc = new RpcClient(`client-${randomBytes(4).toString('hex')}`);
+    const rpc = new RpcClient(`client-${randomBytes(4).toString('hex')}`, () => 0, identity);
     const retryForMs = options.retryForMs ?? 20_000;
     return new OfsClient(zk, rpc, new MasterLink(zk, rpc, retryForMs, MASTER_CALL_TIMEOUT_MS), retryForMs);
   }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OfsClient } from '../client/ofs-client.js';
 import { loadOrCreateIdentity } from '../actors/node-identity.js';
+import { ensureKeys } from '../security/keys.js';
 import type { Logger } from '../util/logger.js';
 import { dyingWithParent, spawnWithoutInheritedSockets } from './child-process.js';
 import { waitForZooKeeper } from './zookeeper-server.js';
@@ -25,6 +26,8 @@ export interface ClusterOptions {
   zkPort?: number;
   /** Per-chunkserver capacity in bytes (default: the disk). */
   capacity?: number;
+  /** No keys, no CURVE, no ZooKeeper ACLs (`--insecure`). */
+  insecure?: boolean;
   log: Logger;
 }
 
@@ -51,18 +54,24 @@ export class Supervisor {
   private readonly processes: Supervised[] = [];
   private stopping = false;
   private zk = '';
+  /** DIR/keys, made on the first start and kept: every role and client of the cluster uses them. None when insecure. */
+  readonly keysDir: string | undefined;
 
-  constructor(private readonly options: ClusterOptions) {}
+  constructor(private readonly options: ClusterOptions) {
+    this.keysDir = options.insecure ? undefined : join(options.dir, 'keys');
+  }
 
   async start(): Promise<string> {
     const { dir } = this.options;
     await mkdir(join(dir, 'logs'), { recursive: true });
+    if (this.keysDir) await ensureKeys(this.keysDir);
     const zkPort = this.options.zkPort ?? (await this.freePort());
     this.zk = `127.0.0.1:${zkPort}`;
     await this.launch({ role: 'zookeeper', id: 'zookeeper', port: zkPort, dir: join(dir, 'zookeeper') }, ['--port', String(zkPort)]);
     await waitForZooKeeper('127.0.0.1', zkPort, 20_000);
     const session = this.options.zkSessionMs ? ['--zk-session-ms', String(this.options.zkSessionMs)] : [];
-    const common = ['--zk', this.zk, '--heartbeat-ms', String(this.options.heartbeatMs), ...session];
+    const security = this.keysDir ? ['--keys', this.keysDir] : ['--insecure'];
+    const common = ['--zk', this.zk, '--heartbeat-ms', String(this.options.heartbeatMs), ...session, ...security];
     for (let i = 0; i < this.options.masters; i++) {
       const [port, httpPort] = [await this.freePort(), await this.freePort()];
       await this.launch({ role: 'master', id: `master-${i}`, port, httpPort, dir: join(dir, `master-${i}`) }, [
@@ -91,7 +100,7 @@ export class Supervisor {
 
   /** Resolves when a master is active and every chunkserver has reported to it. */
   async waitUntilReady(timeoutMs: number): Promise<void> {
-    const client = await OfsClient.connect({ zk: this.zk, retryForMs: timeoutMs });
+    const client = await OfsClient.connect({ zk: this.zk, retryForMs: timeoutMs, keys: this.keysDir });
     try {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -147,7 +156,9 @@ export class Supervisor {
     const log = await open(join(this.options.dir, 'logs', `${entry.spec.id}.log`), 'a');
     // Roles die with the supervisor, even by kill -9, instead of living on as orphans.
     const [command, args] = dyingWithParent(process.execPath, entry.args);
-    const child = spawnWithoutInheritedSockets(command, args, { stdio: ['ignore', log.fd, log.fd] });
+    // Each role is told its keys (or --insecure) on its command line; an OFS_KEYS of the caller's must not contradict that.
+    const { OFS_KEYS: _, ...env } = process.env;
+    const child = spawnWithoutInheritedSockets(command, args, { stdio: ['ignore', log.fd, log.fd], env });
     await log.close();
     entry.child = child;
     entry.startedAt = Date.now();

@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   'ELEASE', // a mutation sent to a replica that holds no valid lease for it
   'ENOSPC', // no room on a chunkserver, or not enough chunkservers
   'ENOTACTIVE', // sent to a master that is not the active one
+  'EACCES', // refused for who the caller is: no key, an unknown key, or a role that may not send this
   'EUNAVAILABLE', // a peer (ZooKeeper, master, chunkserver) cannot be reached
   'ETIMEDOUT', // a peer did not answer in time
   'ECLOSED', // used after close(): final, never retried

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { OfsError, isErrorCode, type ErrorCode } from '../core/errors.js';
 
 /**
- * The one envelope: frame 0 is JSON `{ type, id, epoch, from, body }`, any
+ * The one envelope: frame 0 is JSON `{ type, id, epoch, from, body, auth? }`, any
  * further frames are raw bytes. Replies reuse the request's id with type
  * `reply` or `error`.
  */
@@ -12,6 +12,8 @@ export interface Envelope {
   epoch: number;
   from: string;
   body: unknown;
+  /** The sender's role token (security/role-token.ts), on requests to a secure server. */
+  auth?: string;
 }
 
 const envelopeSchema = z.object({
@@ -20,6 +22,7 @@ const envelopeSchema = z.object({
   epoch: z.number().int().nonnegative(),
   from: z.string().max(256),
   body: z.unknown(),
+  auth: z.string().max(256).optional(),
 });
 
 /** Frame 0 is JSON; a header above this is not one of ours. */

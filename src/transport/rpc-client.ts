@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Dealer } from 'zeromq';
 import { OfsError } from '../core/errors.js';
+import { serverRoleOf, type Role } from '../security/roles.js';
+import type { WireIdentity } from '../security/wire-identity.js';
 import { splitMessages } from './batch.js';
 import { decodeEnvelope, encodeEnvelope, errorFromBody } from './envelope.js';
 import { protocol, type MessageType, type ReplyOf, type RequestOf } from './protocol.js';
@@ -9,6 +11,8 @@ import { SendQueue } from './send-queue.js';
 export interface CallOptions {
   data?: Buffer[];
   timeoutMs?: number;
+  /** The role of the process at the address, when the type does not say (`admin.*`): which server key to expect. */
+  peer?: Role;
 }
 
 export interface CallResult<T extends MessageType> {
@@ -40,7 +44,7 @@ let lastId = 0;
  */
 class Connection {
   readonly pending = new Map<string, Pending>();
-  readonly socket = new Dealer({ linger: 0, sendHighWaterMark: 64, receiveHighWaterMark: 64 });
+  readonly socket: Dealer;
   readonly sendQueue = new SendQueue((frames) => this.socket.send(frames));
   /** Clients that called through it and are not closed: the last one to close closes it. */
   readonly users = new Set<RpcClient>();
@@ -48,14 +52,38 @@ class Connection {
   lastReplyAt = 0;
 
   constructor(
+    readonly key: string,
     readonly address: string,
-    private readonly onLost: (why: string) => void,
+    curve: ReturnType<WireIdentity['clientOptions']> | undefined,
+    private readonly onLost: (error: OfsError) => void,
   ) {
+    this.socket = new Dealer({ linger: 0, sendHighWaterMark: 64, receiveHighWaterMark: 64, ...curve });
+    const lost = (why: string) => this.onLost(new OfsError('EUNAVAILABLE', `connection to ${address} lost: ${why}`));
     // A peer that died closes its TCP connection (disconnect), and one that is
     // not there refuses it (connect:retry): either way no answer is coming, so
     // waiting calls fail now instead of at their timeout.
-    this.socket.events.on('disconnect', () => this.onLost('the connection closed'));
-    this.socket.events.on('connect:retry', () => this.onLost('it refuses connections'));
+    this.socket.events.on('disconnect', () => lost('the connection closed'));
+    this.socket.events.on('connect:retry', () => lost('it refuses connections'));
+    // A handshake the peer refuses would be retried forever, each call waiting for its
+    // timeout: the calls fail at once instead, saying why (the event comes before the
+    // disconnect that follows it).
+    const refused = (why: string) => this.onLost(new OfsError('EACCES', `${address} refused the connection: ${why}`));
+    // Without keys, any failed handshake means the server wants them (the mismatch may also show as a hang-up).
+    const noKeys = 'it requires CURVE security: pass --keys DIR or set OFS_KEYS to the cluster’s keys directory';
+    this.socket.events.on('handshake:error:auth', () => refused('it does not know this process’s CURVE key (is OFS_KEYS / --keys this cluster’s keys directory?)'));
+    this.socket.events.on('handshake:error:protocol', (event) =>
+      refused(
+        !curve
+          ? noKeys
+          : event.error.code === 'ERR_ZMTP_MECHANISM_MISMATCH'
+            ? 'it runs without security, and this process uses CURVE keys'
+            : `the CURVE handshake failed (${event.error.code})`,
+      ),
+    );
+    // The server hangs up on a hello it cannot decrypt: this process expects another server key.
+    this.socket.events.on('handshake:error:other', () =>
+      refused(curve ? 'the CURVE handshake failed: is it a server of the role and cluster this process expects?' : noKeys),
+    );
     this.socket.connect(address);
     void this.receiveLoop();
   }
@@ -112,14 +140,23 @@ class Connection {
   }
 }
 
-/** Every open connection of this process, by peer address. */
+/** Every open connection of this process, by connectionKey. */
 const connections = new Map<string, Connection>();
 
-/** Closes `connection` (failing every call on it) and forgets it: the next call to its peer connects afresh. */
-function drop(connection: Connection, why: string): void {
-  if (connections.get(connection.address) !== connection) return;
-  connections.delete(connection.address);
-  connection.close(new OfsError('EUNAVAILABLE', `connection to ${connection.address} lost: ${why}`));
+/**
+ * Clients with different keys (a test may hold several) do not share
+ * connections: the server admitted a connection for its key, and a call
+ * must not ride on another key's.
+ */
+function connectionKey(address: string, identity: WireIdentity | undefined): string {
+  return `${identity?.curvePublicKey ?? 'plain'} ${address}`;
+}
+
+/** Closes `connection` (failing every call on it with `error`) and forgets it: the next call to its peer connects afresh. */
+function drop(connection: Connection, error: OfsError): void {
+  if (connections.get(connection.key) !== connection) return;
+  connections.delete(connection.key);
+  connection.close(error);
 }
 
 /**
@@ -133,24 +170,32 @@ function drop(connection: Connection, why: string): void {
 export class RpcClient {
   private closed = false;
 
+  /** `identity`: call over CURVE with its keys, and sign its role into every request; without it, plain. */
   constructor(
     private readonly from: string,
     private readonly epoch: () => number = () => 0,
+    private readonly identity?: WireIdentity,
   ) {}
 
   call<T extends MessageType>(address: string, type: T, body: RequestOf<T>, options: CallOptions = {}): Promise<CallResult<T>> {
     // A closed client opens no new connection: one would keep the process alive.
     if (this.closed) return Promise.reject(new OfsError('ECLOSED', `${type} to ${address}: this client was closed`));
-    const connection = this.connection(address);
+    let connection: Connection;
+    try {
+      connection = this.connection(address, options.peer ?? serverRoleOf(type));
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const id = `${ID_PREFIX}-${++lastId}`;
     const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-    const frames = encodeEnvelope({ type, id, epoch: this.epoch(), from: this.from, body }, options.data);
+    const auth = this.identity?.token(address);
+    const frames = encodeEnvelope({ type, id, epoch: this.epoch(), from: this.from, body, ...(auth && { auth }) }, options.data);
     const sentAt = performance.now();
     return new Promise<CallResult<T>>((resolve, reject) => {
       const timer = setTimeout(() => {
         connection.pending.delete(id);
         reject(new OfsError('ETIMEDOUT', `${type} to ${address} got no answer within ${timeoutMs} ms`));
-        if (connection.lastReplyAt < sentAt) drop(connection, `${address} stopped answering`);
+        if (connection.lastReplyAt < sentAt) drop(connection, new OfsError('EUNAVAILABLE', `connection to ${address} lost: it stopped answering`));
       }, timeoutMs);
       connection.pending.set(id, { type, owner: this, resolve: resolve as Pending['resolve'], reject, timer });
       connection.sendQueue.enqueue(frames).catch((err: Error) => {
@@ -163,10 +208,10 @@ export class RpcClient {
 
   /** Fails this client's calls still waiting on `address` (EUNAVAILABLE); the connection goes too if no other client uses it. */
   reset(address: string, why: string): void {
-    const connection = connections.get(address);
+    const connection = connections.get(connectionKey(address, this.identity));
     if (!connection) return;
     if ([...connection.users].some((user) => user !== this)) connection.fail(new OfsError('EUNAVAILABLE', `call to ${address} abandoned: ${why}`), this);
-    else drop(connection, why);
+    else drop(connection, new OfsError('EUNAVAILABLE', `connection to ${address} lost: ${why}`));
   }
 
   /** Fails every call of this client still waiting (ECLOSED) and every later one; a connection no other client uses closes. */
@@ -178,17 +223,21 @@ export class RpcClient {
       if (connection.users.size > 0) {
         connection.fail(reason, this);
       } else {
-        connections.delete(connection.address);
+        connections.delete(connection.key);
         connection.close(reason);
       }
     }
   }
 
-  private connection(address: string): Connection {
-    let connection = connections.get(address);
+  /** The shared connection to `address`, opened if missing, expecting a server of role `server` when secure. */
+  private connection(address: string, server: Role | undefined): Connection {
+    const key = connectionKey(address, this.identity);
+    let connection = connections.get(key);
     if (!connection) {
-      const created: Connection = new Connection(address, (why) => drop(created, why));
-      connections.set(address, (connection = created));
+      if (this.identity && !server) throw new OfsError('EINVAL', `a secure call to ${address} must name the role of the process there (CallOptions.peer)`);
+      const curve = this.identity && server && this.identity.clientOptions(server);
+      const created: Connection = new Connection(key, address, curve, (error) => drop(created, error));
+      connections.set(key, (connection = created));
     }
     connection.users.add(this);
     return connection;

@@ -2,6 +2,10 @@ import { Router } from 'zeromq';
 import { OfsError, toOfsError } from '../core/errors.js';
 import { LogLimiter } from '../util/log-limiter.js';
 import type { Logger } from '../util/logger.js';
+import { RoleTokenVerifier } from '../security/role-token.js';
+import { maySend } from '../security/roles.js';
+import type { WireIdentity } from '../security/wire-identity.js';
+import { ZapHandler } from '../security/zap-handler.js';
 import { decodeEnvelope, encodeEnvelope, errorBody, type Envelope } from './envelope.js';
 import { MAX_DATA_FRAME, isMessageType, protocol, type MessageType, type ReplyOf, type RequestOf } from './protocol.js';
 import { splitMessages } from './batch.js';
@@ -37,6 +41,18 @@ export interface RpcServerOptions {
   /** Peers served at once (each heard from within `peerIdleMs`); a new one past this is refused. */
   maxPeers?: number;
   peerIdleMs?: number;
+  /**
+   * CURVE: only the roster's keys connect (the ZAP handler), and each request
+   * must carry a role token allowed to send its type (security/roles.ts).
+   * Without it the socket is plain and anyone may call anything.
+   */
+  security?: WireIdentity;
+}
+
+/** What a secure server checks besides the socket: the ZAP handler it started, and who sent each message. */
+interface Guard {
+  zap: ZapHandler;
+  verifier: RoleTokenVerifier;
 }
 
 /**
@@ -67,6 +83,7 @@ export class RpcServer {
     private readonly socket: Router,
     readonly address: string,
     private readonly options: RpcServerOptions,
+    private readonly guard: Guard | undefined,
   ) {
     this.sendQueue = new SendQueue((frames) => socket.send(frames));
     this.peers = new PeerTable(options.maxPeers ?? MAX_PEERS, options.peerIdleMs ?? PEER_IDLE_MS);
@@ -75,22 +92,27 @@ export class RpcServer {
 
   /** `endpoint` is `tcp://host:port`; port 0 picks a free one, readable from `address`. */
   static async bind(endpoint: string, options: RpcServerOptions): Promise<RpcServer> {
+    const { security } = options;
+    // Before the socket binds: until a ZAP handler is there, libzmq admits any key.
+    const zap = security && (await ZapHandler.start(security.roster, options.log));
     // A frame over the largest legitimate one (a data frame of MAX_DATA_FRAME) makes ZeroMQ drop the
     // peer before it buffers the frame: a 4 GiB frame costs nothing but the connection.
-    const socket = new Router({ linger: 0, receiveHighWaterMark: 256, maxMessageSize: MAX_DATA_FRAME });
+    const socket = new Router({ linger: 0, receiveHighWaterMark: 256, maxMessageSize: MAX_DATA_FRAME, ...security?.serverOptions() });
     const bindTo = endpoint.replace(/:0$/, ':*');
     try {
       await socket.bind(bindTo);
     } catch (err) {
       socket.close();
+      zap?.close();
       throw new OfsError('EUNAVAILABLE', `cannot listen on ${endpoint}: ${(err as Error).message}`);
     }
     const address = socket.lastEndpoint ?? endpoint;
-    return new RpcServer(socket, address, options);
+    return new RpcServer(socket, address, options, zap && security && { zap, verifier: new RoleTokenVerifier(security.roster, address) });
   }
 
   close(): void {
     this.socket.close();
+    this.guard?.zap.close();
   }
 
   private async receiveLoop(): Promise<void> {
@@ -142,7 +164,7 @@ export class RpcServer {
   /** The `error` reply to request `id`; a malformed request or a bug is logged too. */
   private refusal(id: string, err: unknown): Buffer[] {
     const error = toOfsError(err);
-    if (error.code === 'EBADMSG' || error.code === 'EINTERNAL') {
+    if (error.code === 'EBADMSG' || error.code === 'EINTERNAL' || error.code === 'EACCES') {
       this.rejections.log(performance.now(), (skipped) =>
         this.options.log.warn({ code: error.code, id, ...(skipped > 0 ? { notLogged: skipped } : {}) }, `rejected request: ${error.message}`),
       );
@@ -163,6 +185,11 @@ export class RpcServer {
     const handler = isMessageType(type) ? (this.options.handlers[type] as Handler<typeof type> | undefined) : undefined;
     if (!isMessageType(type) || !handler) {
       throw new OfsError('EBADMSG', `unknown message type ${JSON.stringify(type)} for ${this.options.id}`);
+    }
+    if (this.guard) {
+      const role = this.guard.verifier.roleOf(envelope.auth);
+      if (!role) throw new OfsError('EACCES', `${type} refused by ${this.options.id}: the request carries no valid role token`);
+      if (!maySend(role, type)) throw new OfsError('EACCES', `${type} refused by ${this.options.id}: a ${role} may not send it`);
     }
     const parsed = protocol[type].request.safeParse(envelope.body);
     if (!parsed.success) {

@@ -197,7 +197,9 @@ async function createCandidate(session: ZkSession, data: string): Promise<string
   for (;;) {
     session.assertUsable();
     try {
-      return await session.client.create(`${MASTERS_PATH}/${CANDIDATE_PREFIX}`, data, flags);
+      const path = await session.client.create(`${MASTERS_PATH}/${CANDIDATE_PREFIX}`, data, flags);
+      await session.protect(path);
+      return path;
     } catch (err) {
       session.assertUsable();
       if (!isConnectionError(err)) throw toOfsZkError(err, `joining the master election under ${MASTERS_PATH}`);

@@ -24,6 +24,7 @@ export async function incrementEpoch(session: ZkSession): Promise<number> {
       const read = await readEpochVersion(session);
       if (read === undefined) {
         await session.client.create(EPOCH_PATH, '1', ZooKeeper.constants.ZOO_PERSISTENT);
+        await session.protect(EPOCH_PATH);
         return 1;
       }
       const next = read.epoch + 1;

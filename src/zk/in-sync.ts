@@ -32,11 +32,12 @@ export async function writeInSync(session: ZkSession, epoch: number, members: st
       throw new OfsError('ESTALE', `the in-sync set belongs to epoch ${current.value.epoch}, this master has epoch ${epoch}`);
     }
     try {
-      await withReconnect<unknown>(session, () =>
-        current
-          ? session.client.set(IN_SYNC_PATH, data, current.version)
-          : session.client.create(IN_SYNC_PATH, data, ZooKeeper.constants.ZOO_PERSISTENT),
-      );
+      if (current) {
+        await withReconnect(session, () => session.client.set(IN_SYNC_PATH, data, current.version));
+      } else {
+        await withReconnect(session, () => session.client.create(IN_SYNC_PATH, data, ZooKeeper.constants.ZOO_PERSISTENT));
+        await session.protect(IN_SYNC_PATH);
+      }
       return;
     } catch (err) {
       // Lost a race with another writer: read again and re-check its epoch.

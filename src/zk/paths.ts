@@ -17,6 +17,9 @@ const PARENTS = [ZK_ROOT, MASTERS_PATH, CHUNKSERVERS_PATH] as const;
 /**
  * Creates the persistent parents if missing. Every role calls this at start,
  * possibly at the same moment: a node another process just created is fine.
+ * A member puts the cluster's ACL on each, whoever made it (a cluster that
+ * ran without security left them open): only members may then add
+ * chunkservers and candidates under them, or remove them.
  */
 export async function ensurePaths(session: ZkSession): Promise<void> {
   for (const path of PARENTS) {
@@ -24,6 +27,11 @@ export async function ensurePaths(session: ZkSession): Promise<void> {
       await withReconnect(session, () => session.client.create(path, '', ZooKeeper.constants.ZOO_PERSISTENT));
     } catch (err) {
       if (!isZkError(err, ZK.NODEEXISTS)) throw toOfsZkError(err, `creating ${path}`);
+    }
+    try {
+      await session.protect(path);
+    } catch (err) {
+      throw toOfsZkError(err, `setting the ACL of ${path}`);
     }
   }
 }

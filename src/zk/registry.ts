@@ -57,6 +57,7 @@ export async function registerChunkserver(
     session.assertUsable();
     try {
       await session.client.create(path, data, ZooKeeper.constants.ZOO_EPHEMERAL);
+      await session.protect(path);
       return registration;
     } catch (err) {
       session.assertUsable();

@@ -1,5 +1,6 @@
 import ZooKeeper from 'zookeeper';
 import { OfsError } from '../core/errors.js';
+import { membersOnlyAcl, type ZkAcl } from './acl.js';
 import { isConnectionError } from './zk-errors.js';
 
 /** The raw client of the `zookeeper` package (promise API). */
@@ -44,6 +45,12 @@ export interface ConnectOptions {
    * clients would send hundreds a second.
    */
   keepAlive?: boolean;
+  /**
+   * The cluster's `ofs:<secret>` (security/keys.ts): the session authenticates
+   * with it, and the znodes it creates may be written by holders of it only
+   * (read by anyone: clients find the master). Without it, znodes are open.
+   */
+  digest?: string;
 }
 
 export type NativeLogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug';
@@ -125,7 +132,14 @@ export async function connectZk(connect: string, options: ConnectOptions = {}): 
     };
     const onConnect = (): void => {
       cleanUp();
-      resolve(new ZkSession(client, connect, options.lostAfterDisconnectedMs, options.keepAlive ?? true));
+      const session = new ZkSession(client, connect, options.lostAfterDisconnectedMs, options.keepAlive ?? true, options.digest ? membersOnlyAcl(options.digest) : undefined);
+      if (!options.digest) return resolve(session);
+      // The native client sends it again itself on every reconnection.
+      client.add_auth('digest', options.digest, (rc: number) => {
+        if (rc === 0) return resolve(session);
+        void session.close();
+        reject(new OfsError('EACCES', `ZooKeeper at ${connect} refused the cluster's digest credentials (code ${rc})`));
+      });
     };
     const onClose = (_client: unknown, code: number): void => {
       fail(new OfsError('EUNAVAILABLE', `ZooKeeper at ${connect} ended the session before it was established (code ${code})`));
@@ -190,6 +204,8 @@ export class ZkSession {
     readonly connect: string,
     private readonly lostAfterDisconnectedMs?: number,
     keepAlive = true,
+    /** The ACL `protect` puts on the znodes this session creates; none: they stay open. */
+    private readonly acl?: ZkAcl,
   ) {
     this.id = String(client.client_id);
     this.sessionTimeoutMs = client.timeout;
@@ -259,6 +275,19 @@ export class ZkSession {
         reject(this.endedError());
       });
     });
+  }
+
+  /**
+   * Puts this session's ACL on `path`, which it just created. The `zookeeper`
+   * package creates every znode open to all (its create takes no ACL), so
+   * for a moment anyone could write the new znode's data; not create or
+   * delete it, which its parent's ACL forbids. A member's address written
+   * there in that moment would lead nowhere: the process there has no
+   * cluster key, and the CURVE handshake with it fails.
+   */
+  async protect(path: string): Promise<void> {
+    const { acl } = this;
+    if (acl) await withReconnect(this, () => this.client.set_acl(path, -1, acl));
   }
 
   /** Throws EUNAVAILABLE once the session has ended: the native client must not be touched then. */

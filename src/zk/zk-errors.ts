@@ -12,6 +12,7 @@ export const ZK = {
   OPERATIONTIMEOUT: -7,
   INVALIDSTATE: -9,
   NONODE: -101,
+  NOAUTH: -102,
   BADVERSION: -103,
   NODEEXISTS: -110,
   NOTEMPTY: -111,
@@ -67,6 +68,7 @@ export function toOfsZkError(err: unknown, doing: string): OfsError {
   const message = `ZooKeeper ${doing}: ${detail}`;
   if (code === ZK.NONODE) return new OfsError('ENOENT', message);
   if (code === ZK.NODEEXISTS) return new OfsError('EEXIST', message);
+  if (code === ZK.NOAUTH) return new OfsError('EACCES', `${message} (only the cluster's members may write OFS's znodes: is this role given the cluster's keys directory?)`);
   if (code === ZK.OPERATIONTIMEOUT) return new OfsError('ETIMEDOUT', message);
   if (isConnectionError(err) || isSessionEndedError(err)) return new OfsError('EUNAVAILABLE', message);
   return new OfsError('EINTERNAL', message);

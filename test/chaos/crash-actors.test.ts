@@ -1,5 +1,5 @@
+import type { Role } from '../../src/security/roles.js';
 import test from 'ava';
-import { RpcClient } from '../../src/transport/rpc-client.js';
 import { ChaosWorkload, chaosCluster, probeWrite, settle, sleep, startChaos } from '../helpers/chaos.js';
 
 // Inherited by the cluster's processes: lets the test crash single actors on purpose.
@@ -15,7 +15,7 @@ test('crashing single actors inside live masters and chunkservers, under writes 
   const { cluster, client } = await chaosCluster(t, { chunkservers: 4, masters: 2, replication: 3, chunkSize: 256 * 1024 });
   const workload = await ChaosWorkload.start(t, cluster, run.rng.fork('workload'), { root: '/chaos' });
   const schedule = run.rng.fork('faults');
-  const rpc = new RpcClient('chaos-actor-crasher');
+  const rpc = await cluster.rpc('chaos-actor-crasher', 'operator');
   t.teardown(() => rpc.close());
   await workload.acksAfter(0, 5);
   const pids = (await cluster.file()).processes.map((p) => p.pid);
@@ -25,6 +25,7 @@ test('crashing single actors inside live masters and chunkservers, under writes 
     const status = await client.status();
     let address: string;
     let actor: string;
+    let peer: Role = 'master';
     if (schedule.chance(0.4)) {
       address = status.master.address;
       actor = schedule.sample(MASTER_ACTORS, 1)[0]!;
@@ -38,8 +39,9 @@ test('crashing single actors inside live masters and chunkservers, under writes 
       const replica = chunk.replicas[schedule.int(0, chunk.replicas.length - 1)]!;
       address = replica.address;
       actor = `chunk-${chunk.chunkId}`;
+      peer = 'chunkserver';
     }
-    const crashed = await rpc.call(address, 'admin.crashActor', { actor }).then(
+    const crashed = await rpc.call(address, 'admin.crashActor', { actor }, { peer }).then(
       () => true,
       (err: Error) => (t.log(`round ${round}: ${actor} at ${address} not crashed: ${err.message}`), false),
     );

@@ -5,7 +5,6 @@ import { basename, join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { OfsClient, type ConnectOptions, type FsckReport } from '../../src/client/ofs-client.js';
 import type { OfsError } from '../../src/core/errors.js';
-import { RpcClient } from '../../src/transport/rpc-client.js';
 import { patternBytes, sha256, TestCluster, type ClusterSpec } from './cluster.js';
 
 /*
@@ -751,10 +750,10 @@ function describeAudit(a: ReplicaAudit): string {
  * through the client, which would hide a bad replica behind a good one), and
  * compares with the acknowledged bytes.
  */
-export async function auditReplicas(client: OfsClient, files: AckedFile[], replication: number): Promise<ReplicaAudit> {
+export async function auditReplicas(client: OfsClient, cluster: TestCluster, files: AckedFile[], replication: number): Promise<ReplicaAudit> {
   const audit: ReplicaAudit = { chunks: 0, good: 0, bytes: 0, wrong: [], corrupt: [], listedButAbsent: [], short: [], unreachable: [] };
   const servers = (await client.status()).chunkservers;
-  const rpc = new RpcClient('chaos-replica-audit');
+  const rpc = await cluster.rpc('chaos-replica-audit');
   try {
     for (const file of files) {
       const located = await client.stat(file.path);
@@ -855,7 +854,7 @@ export async function settle(run: ChaosRun, cluster: TestCluster, client: OfsCli
   for (;;) {
     fsck = await client.fsck(options.root).catch(() => undefined);
     if (fsck && fsckHealthy(fsck)) {
-      audit = await auditReplicas(client, files, options.replication).catch(() => audit);
+      audit = await auditReplicas(client, cluster, files, options.replication).catch(() => audit);
       if (audit && auditIsClean(audit, requireNoCorrupt)) {
         healedMs = Date.now() - healStart;
         break;
@@ -864,7 +863,7 @@ export async function settle(run: ChaosRun, cluster: TestCluster, client: OfsCli
     if (Date.now() - healStart > healTimeoutMs) break;
     await sleep(1000);
   }
-  audit ??= await auditReplicas(client, files, options.replication);
+  audit ??= await auditReplicas(client, cluster, files, options.replication);
   const fsckLine = fsck ? JSON.stringify(fsck.summary) : 'fsck failed';
   if (healedMs !== undefined) t.log(`healed ${healedMs} ms after the faults stopped: fsck ${fsckLine}`);
   else t.log(`NOT HEALED within ${healTimeoutMs} ms: fsck ${fsckLine}; replicas: ${describeAudit(audit)}`);

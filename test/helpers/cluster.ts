@@ -8,6 +8,9 @@ import type { ExecutionContext } from 'ava';
 import { OfsClient } from '../../src/client/ofs-client.js';
 import { readClusterFile, type ClusterFile, type ClusterProcess } from '../../src/cluster/cluster-file.js';
 import { spawnWithoutInheritedSockets as spawn } from '../../src/cluster/child-process.js';
+import type { Role } from '../../src/security/roles.js';
+import { WireIdentity } from '../../src/security/wire-identity.js';
+import { RpcClient } from '../../src/transport/rpc-client.js';
 
 export const OFS_BIN = fileURLToPath(new URL('../../../bin/ofs', import.meta.url));
 
@@ -25,6 +28,8 @@ export interface ClusterSpec {
   gcIntervalMs?: number;
   /** Runs on the cluster's directory before any role starts (a bench writes the masters' checkpoints there). */
   seed?: (dir: string) => Promise<void>;
+  /** `cluster up --insecure`: no keys, no CURVE, open znodes. */
+  insecure?: boolean;
 }
 
 export interface CliResult {
@@ -51,9 +56,9 @@ export function patternBytes(size: number, seed = 1): Buffer {
 }
 
 /** Runs `ofs ARGS` as a real process; resolves with its exit code and output. */
-export function runOfs(args: string[], options: { zk?: string; input?: Buffer; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runOfs(args: string[], options: { zk?: string; keys?: string; input?: Buffer; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, ...(options.zk ? { OFS_ZK: options.zk } : {}) };
+    const env = { ...process.env, ...(options.zk ? { OFS_ZK: options.zk } : {}), ...(options.keys ? { OFS_KEYS: options.keys } : {}) };
     const child = spawn(process.execPath, [OFS_BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
     let stderr = '';
@@ -96,6 +101,8 @@ export class TestCluster {
   private constructor(
     readonly dir: string,
     readonly zk: string,
+    /** The keys directory `cluster up` made (its OFS_KEYS); none when insecure. */
+    readonly keys: string | undefined,
     private readonly supervisor: ChildProcess,
   ) {
     supervisor.stderr!.on('data', (d: Buffer) => {
@@ -116,7 +123,8 @@ export class TestCluster {
     try {
       await spec.seed?.(dir);
       supervisor = spawn(process.execPath, [OFS_BIN, 'cluster', 'up', '--dir', dir, ...clusterArgs(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
-      const cluster = new TestCluster(dir, await announcedZk(supervisor), supervisor);
+      const { zk, keys } = await announced(supervisor);
+      const cluster = new TestCluster(dir, zk, keys, supervisor);
       running.add(cluster);
       return cluster;
     } catch (err) {
@@ -170,11 +178,25 @@ export class TestCluster {
   }
 
   client(): Promise<OfsClient> {
-    return OfsClient.connect({ zk: this.zk });
+    return OfsClient.connect({ zk: this.zk, keys: this.keys });
+  }
+
+  /**
+   * The wire credentials of `role` from the cluster's keys, for a test that
+   * calls roles by hand (as a master, to order a chunkserver about); none
+   * when insecure.
+   */
+  async identity(role: Role = 'client'): Promise<WireIdentity | undefined> {
+    return this.keys === undefined ? undefined : WireIdentity.load(this.keys, role);
+  }
+
+  /** An RpcClient calling as `role` (with its keys, unless the cluster is insecure). */
+  async rpc(name: string, role: Role = 'client', epoch?: () => number): Promise<RpcClient> {
+    return new RpcClient(name, epoch, await this.identity(role));
   }
 
   ofs(args: string[], input?: Buffer): Promise<CliResult> {
-    return runOfs(args, { zk: this.zk, input });
+    return runOfs(args, { zk: this.zk, keys: this.keys, input });
   }
 
   async stop(): Promise<void> {
@@ -205,23 +227,24 @@ function clusterArgs(spec: ClusterSpec): string[] {
     '--scrub-interval-ms', String(spec.scrubIntervalMs ?? 200),
     '--gc-interval', String(spec.gcIntervalMs ?? 600_000),
     ...(spec.capacity ? ['--capacity', String(spec.capacity)] : []),
+    ...(spec.insecure ? ['--insecure'] : []),
     // Unless a test says otherwise, the default every user gets (DEFAULT_SESSION_TIMEOUT_MS).
     ...(spec.zkSessionMs ? ['--zk-session-ms', String(spec.zkSessionMs)] : []),
   ];
 }
 
-/** The ZooKeeper address `cluster up` prints once the cluster is ready; rejects if it exits or takes over 90 s. */
-function announcedZk(supervisor: ChildProcess): Promise<string> {
+/** The export line `cluster up` prints once the cluster is ready (OFS_ZK, and OFS_KEYS unless insecure); rejects if it exits or takes over 90 s. */
+function announced(supervisor: ChildProcess): Promise<{ zk: string; keys: string | undefined }> {
   let output = '';
   supervisor.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  return new Promise<string>((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`cluster not ready within 90 s:\n${output}`)), 90_000);
     supervisor.stdout!.on('data', (d: Buffer) => {
       output += d.toString();
-      const match = /OFS_ZK=(\S+)/.exec(output);
+      const match = /cluster ready: export OFS_ZK=(\S+)(?: OFS_KEYS=(\S+))?/.exec(output);
       if (match) {
         clearTimeout(timer);
-        resolve(match[1]!);
+        resolve({ zk: match[1]!, keys: match[2] });
       }
     });
     supervisor.once('exit', (code) => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FileStat } from '../../src/client/ofs-client.js';
+import type { WireIdentity } from '../../src/security/wire-identity.js';
 import { RpcClient } from '../../src/transport/rpc-client.js';
 
 /**
@@ -7,8 +8,8 @@ import { RpcClient } from '../../src/transport/rpc-client.js';
  * them, read straight from the chunkservers: how a test checks that the
  * replicas are consistent (byte-identical), which no client read would show.
  */
-export async function replicaDigests(stat: FileStat): Promise<{ chunkId: string; digests: Map<string, string> }[]> {
-  const rpc = new RpcClient('test-replica-reader');
+export async function replicaDigests(stat: FileStat, identity: WireIdentity | undefined): Promise<{ chunkId: string; digests: Map<string, string> }[]> {
+  const rpc = new RpcClient('test-replica-reader', undefined, identity);
   try {
     return await Promise.all(
       stat.chunks.map(async (chunk) => {

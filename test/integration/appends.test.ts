@@ -2,7 +2,6 @@ import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import type { FileStat } from '../../src/client/ofs-client.js';
 import type { OfsError } from '../../src/core/errors.js';
-import { RpcClient } from '../../src/transport/rpc-client.js';
 import { clusterFor, patternBytes, TestCluster, waitFor } from '../helpers/cluster.js';
 import { decodeRecordAt, encodeRecord, scanRecords } from '../helpers/records.js';
 
@@ -95,7 +94,7 @@ test('an append that failed may still be read: its record stays where the primar
   const [applied, missed] = chunk.replicas.filter((r) => r !== primary) as [ReplicaRef, ReplicaRef];
 
   // A writer whose bytes reached the primary and one secondary but not the other: its commit fails...
-  const rpc = new RpcClient('test-failed-appender');
+  const rpc = await cluster.rpc('test-failed-appender');
   t.teardown(() => rpc.close());
   const failed = encodeRecord(2, 0, patternBytes(100_000, 2));
   const bufferId = randomBytes(8).toString('hex');

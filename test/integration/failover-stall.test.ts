@@ -1,7 +1,6 @@
 import test from 'ava';
 import { Dealer } from 'zeromq';
 import { encodeEnvelope } from '../../src/transport/envelope.js';
-import { RpcClient } from '../../src/transport/rpc-client.js';
 import { watchMasters } from '../../src/zk/election.js';
 import { connectZk, DEFAULT_SESSION_TIMEOUT_MS } from '../../src/zk/session.js';
 import { clusterFor, patternBytes, sha256, waitFor } from '../helpers/cluster.js';
@@ -25,7 +24,7 @@ const LONG_STALL_MS = 3 * DEFAULT_SESSION_TIMEOUT_MS + 2_000;
 test('an active master whose event loop stalls: 0.8 s keeps it active; past its session it is replaced, acknowledges nothing when it wakes, and nothing acknowledged is lost', async (t) => {
   const { cluster, client } = await clusterFor(t, { masters: 2, chunkSize: 256 * 1024 });
   await waitForNewActiveWithStandby(client, 'none');
-  const rpc = new RpcClient('stall-test');
+  const rpc = await cluster.rpc('stall-test', 'operator');
   t.teardown(() => rpc.close());
   const before = await activeMaster(cluster, client);
   const { pid, port } = await cluster.process(before.processId);
@@ -34,7 +33,7 @@ test('an active master whose event loop stalls: 0.8 s keeps it active; past its 
   try {
     for (let i = 0; i < 3; i++) {
       await writers.nextAckAfter(Date.now());
-      const blocked = await rpc.call(address, 'admin.blockEventLoop', { ms: SHORT_STALL_MS }, { timeoutMs: 10_000 }).then(
+      const blocked = await rpc.call(address, 'admin.blockEventLoop', { ms: SHORT_STALL_MS }, { timeoutMs: 10_000, peer: 'master' }).then(
         ({ body }) => `${body.blockedMs} ms`,
         (err: Error) => `not at all: ${err.message}`,
       );
@@ -48,17 +47,18 @@ test('an active master whose event loop stalls: 0.8 s keeps it active; past its 
     if (!t.passed) return;
 
     const stalledAt = Date.now();
-    const stall = rpc.call(address, 'admin.blockEventLoop', { ms: LONG_STALL_MS }, { timeoutMs: LONG_STALL_MS + 10_000 }).catch(() => undefined);
+    const stall = rpc.call(address, 'admin.blockEventLoop', { ms: LONG_STALL_MS }, { timeoutMs: LONG_STALL_MS + 10_000, peer: 'master' }).catch(() => undefined);
     await waitFor('the standby to take over', async () => (await activeMaster(cluster, client)).masterId !== before.masterId, 30_000);
     await writers.nextAckAfter(Date.now());
     t.log(`stalled for ${LONG_STALL_MS} ms: another master active and a write acknowledged ${Date.now() - stalledAt} ms after the stall began`);
     // A client that still takes the old master for active: its mutation waits in the stalled
     // master's socket, and is handled when the loop runs again. It must not be acknowledged.
-    const stale = new Dealer({ linger: 0, receiveTimeout: LONG_STALL_MS + 10_000 });
+    const identity = await cluster.identity();
+    const stale = new Dealer({ linger: 0, receiveTimeout: LONG_STALL_MS + 10_000, ...identity?.clientOptions('master') });
     t.teardown(() => stale.close());
     stale.connect(address);
     await stale.send(
-      encodeEnvelope({ type: 'master.mkdir', id: 'stale-1', epoch: before.epoch, from: 'stale-client', body: { path: '/stall/from-old-master', parents: true } }),
+      encodeEnvelope({ type: 'master.mkdir', id: 'stale-1', epoch: before.epoch, from: 'stale-client', auth: identity?.token(address), body: { path: '/stall/from-old-master', parents: true } }),
     );
     const reply = await stale.receive().then(
       ([header]) => JSON.parse(header!.toString()),
@@ -88,7 +88,7 @@ test('a new master serves namespace requests at once, and grants leases once eve
   const { cluster, client } = await clusterFor(t, { masters: 2, chunkSize: 256 * 1024 });
   await waitForNewActiveWithStandby(client, 'none');
   await client.write('/slow/warm-up', 'x');
-  const rpc = new RpcClient('slow-report-test');
+  const rpc = await cluster.rpc('slow-report-test', 'operator');
   t.teardown(() => rpc.close());
   const slow = await cluster.process('chunkserver-0');
   const before = await activeMaster(cluster, client);
@@ -101,7 +101,7 @@ test('a new master serves namespace requests at once, and grants leases once eve
   const watch = watchMasters(zk, (masters) => {
     if (stall || masters.length === 0 || masters[0]!.id === before.masterId) return;
     elected = Date.now();
-    stall = rpc.call(`tcp://127.0.0.1:${slow.port}`, 'admin.blockEventLoop', { ms: REPORT_STALL_MS }, { timeoutMs: 10_000 }).then(
+    stall = rpc.call(`tcp://127.0.0.1:${slow.port}`, 'admin.blockEventLoop', { ms: REPORT_STALL_MS }, { timeoutMs: 10_000, peer: 'chunkserver' }).then(
       ({ body }) => `${body.blockedMs} ms`,
       (err: Error) => `not at all: ${err.message}`,
     );

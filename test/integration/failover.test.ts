@@ -2,7 +2,6 @@ import test from 'ava';
 import { Dealer } from 'zeromq';
 import { MasterLink } from '../../src/client/master-link.js';
 import { encodeEnvelope } from '../../src/transport/envelope.js';
-import { RpcClient } from '../../src/transport/rpc-client.js';
 import { RenewingZkSession } from '../../src/zk/renewing-session.js';
 import { clusterFor, patternBytes, sha256, waitFor } from '../helpers/cluster.js';
 import { killActiveMasterRounds } from '../helpers/failover.js';
@@ -20,7 +19,7 @@ test('kill -9 of the active master, three times, with writes in flight: nothing 
 test('mutations whose replies were lost, sent again under their request ids to the next master, take effect once', async (t) => {
   const { cluster, client } = await clusterFor(t, { masters: 2 });
   await waitForNewActiveWithStandby(client, 'none');
-  const rpc = new RpcClient('retrying-client');
+  const rpc = await cluster.rpc('retrying-client');
   t.teardown(() => rpc.close());
   await client.write('/retry/a', 'the first a');
   const before = await activeMaster(cluster, client);
@@ -48,7 +47,7 @@ test('mutations whose replies were lost, sent again under their request ids to t
 test('a client whose call times out sends it again under the same request id: a create with overwrite off, retried, succeeds once', async (t) => {
   const { cluster, client } = await clusterFor(t, { masters: 2 });
   await waitForNewActiveWithStandby(client, 'none');
-  const rpc = new RpcClient('impatient-client');
+  const rpc = await cluster.rpc('impatient-client', 'operator');
   const zk = await RenewingZkSession.connect(cluster.zk, { keepAlive: false });
   // The client's link to the master, as OfsClient makes it, but giving up on a call after 200 ms instead of 10 s.
   const link = new MasterLink(zk, rpc, 20_000, 200);
@@ -61,7 +60,7 @@ test('a client whose call times out sends it again under the same request id: a 
   // The master stalls (within its ZooKeeper session: no failover) with the create in its socket, and answers it long
   // after the client gave up on it: every attempt after the first finds the file there. (The stall is asked on the
   // link's own connection, to reach the master first; the link's timeout drops that connection and its reply.)
-  const stall = rpc.call(address, 'admin.blockEventLoop', { ms: 800 }).catch(() => undefined);
+  const stall = rpc.call(address, 'admin.blockEventLoop', { ms: 800 }, { peer: 'master' }).catch(() => undefined);
   const started = Date.now();
   await t.notThrowsAsync(link.call('master.create', { path: '/stalled', overwrite: false }));
   const took = Date.now() - started;
@@ -89,12 +88,16 @@ test('a paused (SIGSTOP) active master that wakes after a takeover changes nothi
   const digest = (await client.status({ digest: true })).master.digest;
 
   // Wake the old master and, straight away, send it a mutation as a stale client would.
-  const stale = new Dealer({ linger: 0, receiveTimeout: 10_000 });
-  stale.connect(`tcp://127.0.0.1:${port}`);
+  const identity = await cluster.identity();
+  const staleAddress = `tcp://127.0.0.1:${port}`;
+  const stale = new Dealer({ linger: 0, receiveTimeout: 10_000, ...identity?.clientOptions('master') });
+  stale.connect(staleAddress);
   t.teardown(() => stale.close());
   process.kill(pid, 'SIGCONT');
   resumed = true;
-  await stale.send(encodeEnvelope({ type: 'master.mkdir', id: 'stale-1', epoch: old.epoch, from: 'stale-client', body: { path: '/fence/from-old-master', parents: true } }));
+  await stale.send(
+    encodeEnvelope({ type: 'master.mkdir', id: 'stale-1', epoch: old.epoch, from: 'stale-client', auth: identity?.token(staleAddress), body: { path: '/fence/from-old-master', parents: true } }),
+  );
   const reply = await stale.receive().then(([header]) => JSON.parse(header!.toString()), () => ({ type: 'no reply' }));
   t.not(reply.type, 'reply', `the deposed master acknowledged a mutation: ${JSON.stringify(reply)}`);
 
@@ -142,7 +145,7 @@ test('a new active master learns the sizes of files from the chunkservers’ ful
   // Heartbeats every second: the next periodic full report is up to 30 s away, so only the reports to the new master can tell it.
   const { cluster, client } = await clusterFor(t, { masters: 2, chunkSize: 256 * 1024, heartbeatMs: 1000 });
   await waitForNewActiveWithStandby(client, 'none');
-  const rpc = new RpcClient('test-silent-writer');
+  const rpc = await cluster.rpc('test-silent-writer');
   t.teardown(() => rpc.close());
   const bytes = patternBytes(50_000, 9);
   const master = (await client.status()).master.address;

@@ -1,7 +1,6 @@
 import test from 'ava';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RpcClient } from '../../src/transport/rpc-client.js';
 import { clusterFor, patternBytes, sha256, waitFor } from '../helpers/cluster.js';
 
 const CHUNK = 256 * 1024;
@@ -28,7 +27,7 @@ test('a flipped byte is never returned: reads go to a good replica; the bad one 
   await flipByte(dirs.get(read!.victim.id)!, read!.chunk.chunkId, 70_000);
 
   // Asked directly, the first chunk's bad replica refuses: the block fails its checksum.
-  const rpc = new RpcClient('integrity-test');
+  const rpc = await cluster.rpc('integrity-test');
   t.teardown(() => rpc.close());
   const { chunkId, version } = asked!.chunk;
   await t.throwsAsync(rpc.call(asked!.victim.address, 'chunk.read', { chunkId, version, offset: 0, length: CHUNK }), { code: 'ECORRUPT' });

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { Dealer } from 'zeromq';
 import type { OfsClient } from '../../src/client/ofs-client.js';
+import type { Role } from '../../src/security/roles.js';
 import { patternBytes, sha256, TestCluster } from '../helpers/cluster.js';
 
 let cluster: TestCluster;
@@ -16,12 +17,19 @@ test.after.always(async () => {
   await cluster?.stop();
 });
 
-/** Sends raw frames over a fresh DEALER and returns the parsed reply header. */
-async function rawRequest(address: string, frames: Buffer[]): Promise<{ type: string; id: string; body: { code?: string; message?: string } }> {
-  const socket = new Dealer({ linger: 0, receiveTimeout: 5000 });
+/**
+ * Sends raw frames over a fresh DEALER, as `role` (CURVE keys, and its role
+ * token in a JSON header, so that what is tested is the malformed part, not
+ * the credentials) to a `server`, and returns the parsed reply header.
+ */
+async function rawRequest(address: string, server: Role, role: Role, frames: Buffer[]): Promise<{ type: string; id: string; body: { code?: string; message?: string } }> {
+  const identity = await cluster.identity(role);
+  const socket = new Dealer({ linger: 0, receiveTimeout: 5000, ...identity?.clientOptions(server) });
   socket.connect(address);
+  const [first, ...rest] = frames;
+  const signed = identity && first?.[0] === 0x7b ? Buffer.from(JSON.stringify({ ...JSON.parse(first.toString()), auth: identity.token(address) })) : first!;
   try {
-    await socket.send(frames);
+    await socket.send([signed, ...rest]);
     const [header] = await socket.receive();
     return JSON.parse(header!.toString());
   } finally {
@@ -31,7 +39,8 @@ async function rawRequest(address: string, frames: Buffer[]): Promise<{ type: st
 
 const header = (type: string, body: unknown, epoch = 0) => Buffer.from(JSON.stringify({ type, id: 'm-1', epoch, from: 'test', body }));
 
-type Case = [string, Buffer[], RegExp];
+/** The role that sends it, when not a client. */
+type Case = [string, Buffer[], RegExp, Role?];
 
 const anyRole: Case[] = [
   ['garbage header', [Buffer.from('\x00\x01not json')], /header is not JSON/],
@@ -44,7 +53,7 @@ const chunkserverCases: Case[] = [
   ['unknown mutation mode', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, bufferId: 'ab12ab12', mode: 'truncate', offset: 0, length: 1 })], /mode/],
   ['push without data', [header('chunk.push', { bufferId: 'ab12ab12', chain: [] })], /exactly one data frame/],
   ['commit with neither pushed nor inline bytes', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, mode: 'write', offset: 0, length: 4 })], /chunk\.commit needs exactly one data frame/],
-  ['apply of bytes neither pushed nor inline', [header('chunk.apply', { chunkId: '0'.repeat(16), version: 1, serial: 1, padded: false, offset: 0, length: 4 })], /chunk\.apply needs exactly one data frame/],
+  ['apply of bytes neither pushed nor inline', [header('chunk.apply', { chunkId: '0'.repeat(16), version: 1, serial: 1, padded: false, offset: 0, length: 4 })], /chunk\.apply needs exactly one data frame/, 'chunkserver'],
   ['commit whose inline bytes are not the length it names', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, mode: 'write', offset: 0, length: 4 }), Buffer.from('ab')], /names 4 bytes but carries 2/],
   ['a master request', [header('master.list', { path: '/' })], /unknown message type "master\.list"/],
 ];
@@ -58,8 +67,8 @@ test('malformed requests get an EBADMSG reply naming the problem, and every role
   const file = await cluster.file();
   for (const p of file.processes.filter((p) => p.role !== 'zookeeper')) {
     const target = `tcp://127.0.0.1:${p.port}`;
-    for (const [name, frames, message] of [...anyRole, ...(p.role === 'master' ? masterCases : chunkserverCases)]) {
-      const reply = await rawRequest(target, frames);
+    for (const [name, frames, message, role = 'client'] of [...anyRole, ...(p.role === 'master' ? masterCases : chunkserverCases)]) {
+      const reply = await rawRequest(target, p.role === 'master' ? 'master' : 'chunkserver', role, frames);
       t.is(reply.type, 'error', `${name} → ${p.id}`);
       t.is(reply.body.code, 'EBADMSG', `${name} → ${p.id}`);
       t.regex(reply.body.message ?? '', message, `${name} → ${p.id}`);
@@ -82,7 +91,8 @@ test('an epoch no master holds is refused, and fences off neither the active mas
     const target = `tcp://127.0.0.1:${p.port}`;
     // To a chunkserver, as a master's order; to the standby (and the active), as the active's events.
     const frames = p.role === 'chunkserver' ? [header('chunk.revokeLease', { chunkId: 'f'.repeat(16) }, future)] : [header('standby.append', { events: [] }, future)];
-    const reply = await rawRequest(target, frames);
+    const server = p.role === 'chunkserver' ? 'chunkserver' : 'master';
+    const reply = await rawRequest(target, server, 'master', frames);
     t.is(reply.type, 'error', p.id);
     if (target === master.address) t.is(reply.body.code, 'ESTALE', `${p.id} is active: it takes no events`);
     else t.regex(reply.body.message ?? '', /epoch 1000000000000 is above ZooKeeper's master epoch/, p.id);
@@ -96,7 +106,7 @@ test('an epoch no master holds is refused, and fences off neither the active mas
 
 test('path limits on the master: 4096 bytes and 256 components are made; one byte or one component more is refused with EINVAL, and the namespace is unchanged', async (t) => {
   const { master } = await client.status();
-  const ask = async (type: string, body: unknown) => (await rawRequest(master.address, [header(type, body)])) as { type: string; body: { code?: string; message?: string; master?: { digest?: string } } };
+  const ask = async (type: string, body: unknown) => (await rawRequest(master.address, 'master', 'client', [header(type, body)])) as { type: string; body: { code?: string; message?: string; master?: { digest?: string } } };
   const digest = async () => (await ask('master.status', { digest: true })).body.master?.digest;
   // 'é' is two bytes: the limit counts UTF-8 bytes, not characters.
   const longest = `/${'é'.repeat(100)}`.repeat(20) + `/${'x'.repeat(75)}`;

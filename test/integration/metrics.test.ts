@@ -3,7 +3,6 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClusterProcess } from '../../src/cluster/cluster-file.js';
 import type { OfsClient } from '../../src/client/ofs-client.js';
-import { RpcClient } from '../../src/transport/rpc-client.js';
 import { patternBytes, sha256, TestCluster, waitFor } from '../helpers/cluster.js';
 import { Scrape } from '../helpers/scrape.js';
 
@@ -106,7 +105,7 @@ test('a corrupt block counts as a CRC failure where it is read, and its replacem
   const file = await open(join(victimRole.dir, 'chunks', `${chunk!.chunkId}.data`), 'r+');
   await file.write(Buffer.from([data[5]! ^ 0xff]), 0, 1, 5);
   await file.close();
-  const rpc = new RpcClient('metrics-test');
+  const rpc = await cluster.rpc('metrics-test');
   t.teardown(() => rpc.close());
   await t.throwsAsync(rpc.call(victim.address, 'chunk.read', { chunkId: chunk!.chunkId, version: chunk!.version, offset: 0, length: CHUNK }), { code: 'ECORRUPT' });
 

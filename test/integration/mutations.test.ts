@@ -5,7 +5,6 @@ import { randomBytes } from 'node:crypto';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OfsError } from '../../src/core/errors.js';
-import { RpcClient } from '../../src/transport/rpc-client.js';
 import { replicaDigests } from '../helpers/replicas.js';
 import { PIECE_BYTES } from '../../src/client/file-writer.js';
 import { activeMaster, waitForNewActiveWithStandby } from '../helpers/workload.js';
@@ -70,7 +69,7 @@ test('4 clients overwriting the same region at once: every replica of every chun
     if (winners[1] !== winners[2]) mixed.push(`round ${round}: ${winners.join(', ')}`);
   }
   const stat = await clients[0]!.stat('/contended');
-  for (const { chunkId, digests } of await replicaDigests(stat)) {
+  for (const { chunkId, digests } of await replicaDigests(stat, await cluster.identity())) {
     t.is(digests.size, 3, `chunk ${chunkId} has 3 replicas`);
     t.is(new Set(digests.values()).size, 1, `replicas of chunk ${chunkId} differ: ${[...digests.values()].join(' ')}`);
   }
@@ -123,13 +122,13 @@ test('a chunkserver killed in the middle of a write: the client retries and succ
     return staleOnDisk.length === 0;
   }, 60_000);
   // ...and every replica the master lists holds the current version and its bytes (asked straight, naming that version).
-  for (const [index, { chunkId, digests }] of (await replicaDigests(await client.stat('/killed'))).entries()) {
+  for (const [index, { chunkId, digests }] of (await replicaDigests(await client.stat('/killed'), await cluster.identity())).entries()) {
     const expected = sha256(data.subarray(index * CHUNK, (index + 1) * CHUNK));
     for (const [serverId, digest] of digests) t.is(digest, expected, `chunk ${chunkId} as served by ${serverId}`);
   }
   // A replica refuses a read that names a version it does not hold, as one that missed a mutation is asked for the current one.
   const [first] = (await client.stat('/killed')).chunks;
-  const rpc = new RpcClient('test-reader');
+  const rpc = await cluster.rpc('test-reader');
   t.teardown(() => rpc.close());
   const ahead = rpc.call(first!.replicas[0]!.address, 'chunk.read', { chunkId: first!.chunkId, version: first!.version + 1, offset: 0, length: CHUNK });
   await t.throwsAsync(ahead, { code: 'ESTALE' });
@@ -155,7 +154,7 @@ test('kill the primary: a new lease at a higher version, every replica refuses t
   t.true(after.version > before.version, 'a new lease bumped the version');
   t.is((await client.read('/leased', { offset: 20, length: 5 })).toString(), 'after');
   // What the deposed primary would still send its secondaries: refused by every current replica, at the old version.
-  const rpc = new RpcClient('test-deposed-primary');
+  const rpc = await cluster.rpc('test-deposed-primary', 'chunkserver');
   t.teardown(() => rpc.close());
   for (const replica of after.replicas) {
     const order = { chunkId: before.chunkId, version: before.version, serial: 1, padded: false, offset: 20, length: 5 };
@@ -167,14 +166,14 @@ test('kill the primary: a new lease at a higher version, every replica refuses t
 
 const revokes = test.macro({
   exec: async (t, action: 'delete' | 'rename') => {
-    const { client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1, leaseMs: 60_000 });
+    const { cluster, client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1, leaseMs: 60_000 });
     await client.write('/revoked', patternBytes(CHUNK, 4));
     await client.write('/revoked', 'first', { offset: 0 }); // a lease on chunk 0, good for a minute
     const chunk = (await client.stat('/revoked')).chunks[0]!;
     const primary = chunk.replicas.find((r) => r.id === chunk.primary)!;
 
     // What a writer still holding the lease would send to the primary.
-    const rpc = new RpcClient('test-stale-writer');
+    const rpc = await cluster.rpc('test-stale-writer');
     t.teardown(() => rpc.close());
     const commit = async () => {
       const bufferId = randomBytes(8).toString('hex');
@@ -212,7 +211,7 @@ test('a primary that stops answering keeps its lease to the end: the master gran
   process.kill(primaryProcess.pid, 'SIGSTOP');
   t.teardown(() => process.kill(primaryProcess.pid, 'SIGCONT'));
 
-  const rpc = new RpcClient('test-after-failure');
+  const rpc = await cluster.rpc('test-after-failure');
   t.teardown(() => rpc.close());
   const master = (await client.status()).master.address;
   const refusals: string[] = [];
@@ -230,20 +229,20 @@ test('a primary that stops answering keeps its lease to the end: the master gran
 });
 
 test('a commit that names a replica set or a chunk size is refused and changes nothing: the primary sends every mutation to the secondaries of its lease', async (t) => {
-  const { client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1, leaseMs: 60_000 });
+  const { cluster, client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1, leaseMs: 60_000 });
   const expected = patternBytes(100_000, 41);
   await client.write('/owned', expected); // the create leased chunk 0, good for a minute
   const chunk = (await client.stat('/owned')).chunks[0]!;
   const primary = chunk.replicas.find((r) => r.id === chunk.primary)!;
   const replicasHold = async (bytes: Buffer, what: string) => {
-    const [{ digests }] = await replicaDigests(await client.stat('/owned'));
+    const [{ digests }] = await replicaDigests(await client.stat('/owned'), await cluster.identity());
     t.is(digests!.size, 3, what);
     for (const [server, digest] of digests!) t.is(digest, sha256(bytes), `${what}: ${server}`);
   };
 
   // What an old or buggy client would send: fewer secondaries than the lease has (left alone, the
   // primary alone would take the bytes, at the same version as the others), or another chunk size.
-  const rpc = new RpcClient('test-hand-built-commit');
+  const rpc = await cluster.rpc('test-hand-built-commit');
   t.teardown(() => rpc.close());
   const commit = (named: object) =>
     rpc.call(primary.address, 'chunk.commit', { chunkId: chunk.chunkId, version: chunk.version, mode: 'write', offset: 0, length: 4, ...named } as never, { data: [Buffer.from('mine')] });
@@ -289,7 +288,7 @@ test('a chunkserver paused while a new chunk gets its lease applies the version 
   await waitForNewActiveWithStandby(client, master.masterId);
 
   const stat = await client.stat('/late');
-  for (const { chunkId, digests } of await replicaDigests(stat)) {
+  for (const { chunkId, digests } of await replicaDigests(stat, await cluster.identity())) {
     for (const [serverId, digest] of digests) t.is(digest, sha256(data), `chunk ${chunkId} as served by ${serverId}`);
   }
   for (let i = 0; i < 10; i++) t.is(sha256(await client.read('/late')), sha256(data));

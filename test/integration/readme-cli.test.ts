@@ -23,8 +23,8 @@ test("the README's CLI example runs as written, with ofs on the PATH", async (t)
   await mkdir(join(dir, 'photos'));
   for (const name of ['a.jpg', 'b.jpg']) await writeFile(join(dir, 'photos', name), patternBytes(300_000, name.length));
 
-  // The one change: the cluster's ZooKeeper in place of the example's.
-  const script = `set -euo pipefail\n${example!.replace('127.0.0.1:2181', cluster.zk)}`;
+  // The one change: the cluster's ZooKeeper and keys in place of the example's.
+  const script = `set -euo pipefail\n${example!.replace('127.0.0.1:2181', cluster.zk).replace('/var/lib/ofs/keys', cluster.keys!)}`;
   const { stdout, stderr } = await run('bash', ['-c', script], { cwd: dir, env: { ...process.env, PATH: `${join(dir, 'bin')}:${process.env.PATH}` }, timeout: 60_000 });
   t.is(stderr, '');
   const lines = stdout.trim().split('\n');

@@ -2,7 +2,6 @@ import test from 'ava';
 import { access, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Router } from 'zeromq';
-import { RpcClient } from '../../src/transport/rpc-client.js';
 import { replicaDigests } from '../helpers/replicas.js';
 import { patternBytes, sha256, TestCluster, waitFor } from '../helpers/cluster.js';
 
@@ -60,11 +59,12 @@ test('a chunkserver killed in the middle of copying a chunk in comes back withou
   const [victim, victimId] = [...(await cluster.roleIds('chunkserver'))].find(([, id]) => !chunk.replicas.some((r) => r.id === id))!;
 
   // A source that never answers: the copy waits on its first piece, with the new replica created on disk.
-  const source = new Router({ linger: 0 });
+  // It holds the chunkserver key, so that the victim's CURVE handshake with it succeeds.
+  const source = new Router({ linger: 0, ...(await cluster.identity('chunkserver'))?.serverOptions() });
   t.teardown(() => source.close());
   await source.bind('tcp://127.0.0.1:*');
   const { epoch } = (await client.status()).master;
-  const rpc = new RpcClient('test-copier', () => epoch);
+  const rpc = await cluster.rpc('test-copier', 'master', () => epoch);
   t.teardown(() => rpc.close());
   const address = (await client.status()).chunkservers.find((c) => c.id === victimId)!.address;
   // A whole replica on the victim, put there by a copy if the write did not place one: the master answers the
@@ -86,7 +86,7 @@ test('a chunkserver killed in the middle of copying a chunk in comes back withou
   const witnessDeleted = () => access(join(dir, 'chunks', `${witness.chunkId}.data`)).then(() => false, () => true);
   await waitFor('its full report to be taken', async () => (await witnessOnVictim()) || witnessDeleted(), 30_000);
   const after = await client.stat('/copied');
-  for (const { digests } of await replicaDigests(after)) {
+  for (const { digests } of await replicaDigests(after, await cluster.identity())) {
     for (const [serverId, digest] of digests) t.is(digest, sha256(data), `the chunk as served by ${serverId}`);
   }
   t.false(after.chunks[0]!.replicas.some((r) => r.id === victimId), 'the interrupted copy is not a replica');

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RpcClient } from '../../src/transport/rpc-client.js';
+import type { Role } from '../../src/security/roles.js';
 import { clusterFor, patternBytes, sha256 } from '../helpers/cluster.js';
 
 // Inherited by the cluster's processes: lets this test crash single actors on purpose.
@@ -9,7 +9,7 @@ process.env.OFS_FAULT_INJECTION = '1';
 
 test('actors that crash inside a live process are restarted by nact supervision; the process and its data carry on', async (t) => {
   const { cluster, client } = await clusterFor(t, { chunkSize: 256 * 1024, masters: 2 });
-  const rpc = new RpcClient('test-fault-injector');
+  const rpc = await cluster.rpc('test-fault-injector', 'operator');
   t.teardown(() => rpc.close());
   const data = patternBytes(700_000, 3);
   await client.write('/sup/file', data);
@@ -17,14 +17,14 @@ test('actors that crash inside a live process are restarted by nact supervision;
   const active = (await client.status()).master.address;
   const chunk = (await client.stat('/sup/file')).chunks[0]!;
 
-  const crashes: [string, string][] = [
-    [active, 'lease-manager'],
-    [active, 'replication-manager'],
-    [active, 'master'],
-    ...chunk.replicas.map((r) => [r.address, `chunk-${chunk.chunkId}`] as [string, string]),
+  const crashes: [string, string, Role][] = [
+    [active, 'lease-manager', 'master'],
+    [active, 'replication-manager', 'master'],
+    [active, 'master', 'master'],
+    ...chunk.replicas.map((r) => [r.address, `chunk-${chunk.chunkId}`, 'chunkserver'] as [string, string, Role]),
   ];
-  for (const [round, [address, actor]] of crashes.entries()) {
-    const { body } = await rpc.call(address, 'admin.crashActor', { actor });
+  for (const [round, [address, actor, peer]] of crashes.entries()) {
+    const { body } = await rpc.call(address, 'admin.crashActor', { actor }, { peer });
     t.is(body.crashed, actor);
     // Writes and reads go on through the restarted actor: each round's bytes differ from the last's.
     const more = patternBytes(300_000, round + 10);
@@ -40,6 +40,6 @@ test('actors that crash inside a live process are restarted by nact supervision;
   // ...and no process went down for it.
   const after = await cluster.file();
   t.deepEqual(after.processes.map((p) => p.pid), before.processes.map((p) => p.pid), 'no process died or was restarted');
-  const unknown = await rpc.call(active, 'admin.crashActor', { actor: 'nobody' }).catch((err: Error) => err);
+  const unknown = await rpc.call(active, 'admin.crashActor', { actor: 'nobody' }, { peer: 'master' }).catch((err: Error) => err);
   t.regex((unknown as Error).message, /no actor named nobody/);
 });

@@ -6,6 +6,7 @@ import { rpcMetrics } from '../../metrics/rpc-metrics.js';
 import { ChunkStore } from '../../storage/chunk-store.js';
 import { RpcClient } from '../../transport/rpc-client.js';
 import { RpcServer } from '../../transport/rpc-server.js';
+import type { MemberCredentials } from '../../security/member-credentials.js';
 import type { Logger } from '../../util/logger.js';
 import { warnOfStalls } from '../../util/stall-watch.js';
 import { watchMasters } from '../../zk/election.js';
@@ -37,6 +38,8 @@ export interface ChunkserverOptions {
   log: Logger;
   /** ZooKeeper session timeout: how long after a crash the master hears of it through ZooKeeper. */
   zkSessionMs: number;
+  /** The cluster's keys for this role; without them the process runs without security (`--insecure`). */
+  credentials?: MemberCredentials;
   /** A background scrub verifies one chunk's checksums this often (0: never). */
   scrubIntervalMs: number;
   /** Called when the process must end: its ZooKeeper session is gone. */
@@ -88,7 +91,7 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
     leases,
     buffers: new PushBuffers(PUSH_BUFFER_BYTES, PUSH_BUFFER_TTL_MS),
     fence,
-    rpc: new RpcClient(id, () => fence.epoch),
+    rpc: new RpcClient(id, () => fence.epoch, options.credentials?.identity),
     log,
   };
   const master = new MasterChannel(process, options.heartbeatMs);
@@ -98,12 +101,13 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
     log,
     handlers: { ...chunkHandlers(process, master), ...faultInjectionHandlers() },
     metrics: rpcMetrics(registry),
+    security: options.credentials?.identity,
   });
   chunkserverGauges(registry, { chunks: () => store.list().length, usedBytes: () => store.usedBytes(), pushBufferBytes: () => process.buffers.heldBytes });
   process.address = server.address;
   const http = await HttpEndpoint.listen(options.host, options.httpPort, [metricsRoute(registry)], log);
 
-  const zk = (session = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs }));
+  const zk = (session = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs, digest: options.credentials?.zkDigest }));
   zk.onExpired(() => options.onFatal('ZooKeeper session expired'));
   const stopStallWatch = warnOfStalls(log, zk.sessionTimeoutMs);
   await ensurePaths(zk);

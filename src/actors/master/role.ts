@@ -8,6 +8,7 @@ import { rpcMetrics } from '../../metrics/rpc-metrics.js';
 import { MasterStore } from '../../storage/master-store.js';
 import { RpcClient } from '../../transport/rpc-client.js';
 import { RpcServer } from '../../transport/rpc-server.js';
+import type { MemberCredentials } from '../../security/member-credentials.js';
 import type { Logger } from '../../util/logger.js';
 import { warnOfStalls } from '../../util/stall-watch.js';
 import { watchMasters } from '../../zk/election.js';
@@ -58,6 +59,8 @@ export interface MasterOptions {
   deadAfterMs: number;
   /** ZooKeeper session timeout: how long after a crash this master's election node goes. */
   zkSessionMs: number;
+  /** The cluster's keys for this role; without them the process runs without security (`--insecure`). */
+  credentials?: MemberCredentials;
   /** Events between automatic checkpoints. */
   checkpointEvery?: number;
   /** How long a chunk lease lasts (extended by the primary's heartbeats). */
@@ -109,7 +112,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
     standbyActor: spawnStandbyActor(system, recovered, store, checkpointEvery, log),
     store,
     snapshots: new SnapshotServer(),
-    rpc: new RpcClient(id, () => process.epoch),
+    rpc: new RpcClient(id, () => process.epoch, options.credentials?.identity),
     epochs: zkEpochCheck(() => session),
     log,
     metrics,
@@ -121,12 +124,13 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
     handlers: { ...masterHandlers(process, options.replication), ...faultInjectionHandlers() },
     log,
     metrics: rpcMetrics(registry),
+    security: options.credentials?.identity,
   });
   process.address = server.address;
   const http = await HttpEndpoint.listen(options.host, options.httpPort, [metricsRoute(registry), ...consoleRoutes(consoleHost(process), log)], log);
   process.httpAddress = `http://${options.host}:${http.port}`;
 
-  const zk = (session = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs }));
+  const zk = (session = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs, digest: options.credentials?.zkDigest }));
   zk.onExpired(() => options.onFatal('ZooKeeper session expired: another master may be active now; stepping down'));
   // Half the session timeout: the other half is the margin for the server's clock and tick, and for a
   // request read off the socket now to be answered before the session can have expired.

@@ -42,6 +42,8 @@ export class HostsCluster {
   readonly processes = new Map<string, HostProcess>();
   /** The connect string every role and client is given: all three servers. */
   readonly zk: string;
+  /** The cluster's keys (`ofs keys init`), which every role and client here is given. */
+  readonly keys: string;
 
   private constructor(
     readonly network: HostNetwork,
@@ -49,6 +51,7 @@ export class HostsCluster {
     hosts: Host[][],
   ) {
     [this.zkHosts, this.masterHosts, this.chunkserverHosts, this.clientHosts] = hosts as [Host[], Host[], Host[], Host[]];
+    this.keys = join(dir, 'keys');
     this.zk = this.zkHosts.map((h) => `${h.address}:${PORTS.zkClient}`).join(',');
   }
 
@@ -98,7 +101,7 @@ export class HostsCluster {
   /** A command on a host, to its end; its stdout. */
   async run(on: Host, command: string[], timeoutMs = 60_000): Promise<string> {
     const { stdout } = await run('ip', ['netns', 'exec', on.ns, ...command], {
-      env: { ...process.env, OFS_ZK: this.zk },
+      env: { ...process.env, OFS_ZK: this.zk, OFS_KEYS: this.keys },
       timeout: timeoutMs,
       maxBuffer: 16 * 2 ** 20,
     });
@@ -127,7 +130,7 @@ export class HostsCluster {
     const on = options.on ?? this.clientHosts[0]!;
     const name = `workload-${options.seed}`;
     const out = join(this.dir, `${name}.json`);
-    const args = [RUNNER, '--zk', this.zk, '--out', out, '--seed', String(options.seed), ...(options.probeMasters ? ['--probe-masters'] : [])];
+    const args = [RUNNER, '--zk', this.zk, '--keys', this.keys, '--out', out, '--seed', String(options.seed), ...(options.probeMasters ? ['--probe-masters'] : [])];
     const runner = new HostProcess(on, name, [process.execPath, ...args], join(this.dir, 'logs', `${name}.log`), { stdin: true });
     await waitFor(`the workload on ${on.name} to start`, async () => {
       if (!runner.running) throw new Error(`the workload runner exited: ${await runner.log()}`);
@@ -171,6 +174,8 @@ export class HostsCluster {
 
   private async startRoles(spec: HostsClusterSpec): Promise<void> {
     await mkdir(join(this.dir, 'logs'), { recursive: true });
+    // One directory of keys for every host, as docs/deploy.md copies it (each host here sees the same file system).
+    await run(process.execPath, [OFS_BIN, 'keys', 'init', '--dir', this.keys]);
     const ensemble = this.zkHosts.map((h) => `${h.address}:${PORTS.zkPeer}:${PORTS.zkElection}`).join(',');
     this.zkHosts.forEach((host, i) =>
       this.launch(host, ['zookeeper', '--host', host.address, '--port', String(PORTS.zkClient), '--id', String(i + 1), '--ensemble', ensemble], false),
@@ -195,7 +200,7 @@ export class HostsCluster {
 
   /** What a master and a chunkserver both take: their host's address and ports, and the whole ensemble. */
   private roleArgs(host: Host): string[] {
-    return ['--host', host.address, '--port', String(PORTS.rpc), '--http-port', String(PORTS.http), '--zk', this.zk, '--heartbeat-ms', '300'];
+    return ['--host', host.address, '--port', String(PORTS.rpc), '--http-port', String(PORTS.http), '--zk', this.zk, '--keys', this.keys, '--heartbeat-ms', '300'];
   }
 
   private launch(host: Host, args: string[], restart: boolean): void {

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { OfsClient } from '../../../src/client/ofs-client.js';
+import { WireIdentity } from '../../../src/security/wire-identity.js';
 import { RpcClient } from '../../../src/transport/rpc-client.js';
 import { listMasters } from '../../../src/zk/election.js';
 import { connectZk } from '../../../src/zk/session.js';
@@ -16,7 +17,7 @@ import type { FsOperation } from '../history/fs-history.js';
  * and a JSON report for the test: the history (checked for linearizability
  * by the test), the problems, and what the master prober saw.
  *
- *   node workload-runner.js --zk A:2181,B:2181,C:2181 --out FILE --seed N [--clients 3] [--probe-masters]
+ *   node workload-runner.js --zk A:2181,B:2181,C:2181 --keys DIR --out FILE --seed N [--clients 3] [--probe-masters]
  *
  * The prober asks every master registered at the start for `master.status`
  * every PROBE_MS, straight to its address, as a client would that has not
@@ -49,6 +50,7 @@ export interface RunnerReport {
 const { values } = parseArgs({
   options: {
     zk: { type: 'string' },
+    keys: { type: 'string' },
     out: { type: 'string' },
     seed: { type: 'string', default: '1' },
     clients: { type: 'string', default: '3' },
@@ -57,13 +59,14 @@ const { values } = parseArgs({
 });
 if (!values.zk || !values.out) throw new Error('usage: workload-runner --zk CONNECT --out FILE [--seed N] [--clients N] [--probe-masters]');
 const zk = values.zk;
+const keys = values.keys;
 const seed = Number(values.seed);
 
 async function probeMasters(stopped: () => boolean, answers: ProbeAnswer[]): Promise<void> {
   const session = await connectZk(zk, { keepAlive: false });
   const addresses = (await listMasters(session)).map((m) => m.address);
   await session.close();
-  const rpc = new RpcClient('prober');
+  const rpc = new RpcClient('prober', () => 0, keys === undefined ? undefined : await WireIdentity.load(keys, 'client'));
   while (!stopped()) {
     await Promise.all(
       addresses.map(async (address) => {
@@ -82,7 +85,7 @@ async function probeMasters(stopped: () => boolean, answers: ProbeAnswer[]): Pro
 
 const log: string[] = [];
 const context = { teardown: () => {}, log: (line: string) => void log.push(line) };
-const clients = await Promise.all(Array.from({ length: Number(values.clients) }, () => OfsClient.connect({ zk, retryForMs: 30_000 })));
+const clients = await Promise.all(Array.from({ length: Number(values.clients) }, () => OfsClient.connect({ zk, keys, retryForMs: 30_000 })));
 const workload = await SharedNamesWorkload.start(context, clients, new Prng(seed).fork('workload'), { root: '/shared', groups: 4, logs: 2, pauseMs: [5, 40] });
 const probes: ProbeAnswer[] = [];
 let stopping = false;

@@ -1,0 +1,120 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { curveKeyPair } from 'zeromq';
+import { z } from 'zod';
+import { OfsError } from '../core/errors.js';
+import { ROLES, type Role } from './roles.js';
+import { Z85_KEY } from './z85.js';
+
+/**
+ * A cluster's keys directory (`ofs keys init`, or DIR/keys of `ofs cluster
+ * up`): one key file per role kind, the roster of every role's public keys,
+ * and the ZooKeeper digest secret. Every file is mode 0600 and refused when
+ * it is readable by others. A process needs the roster and its own role's
+ * file; a client machine gets `roster.json` and `client.key` only.
+ */
+
+const ROSTER_FILE = 'roster.json';
+const ZK_DIGEST_FILE = 'zk-digest';
+const keyFileName = (role: Role) => `${role}.key`;
+
+const z85Key = z.string().regex(Z85_KEY, 'a CURVE key is 40 characters of Z85');
+const base64Der = z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/, 'a signing key is base64 DER').max(200);
+
+const publicKeysSchema = z.strictObject({ curve: z85Key, sign: base64Der });
+const rosterSchema = z.strictObject({ roles: z.strictObject(Object.fromEntries(ROLES.map((r) => [r, publicKeysSchema])) as Record<Role, typeof publicKeysSchema>) });
+const keyFileSchema = z.strictObject({
+  role: z.enum(ROLES),
+  curve: z.strictObject({ publicKey: z85Key, secretKey: z85Key }),
+  sign: z.strictObject({ publicKey: base64Der, secretKey: base64Der }),
+});
+/** `user:password`, as ZooKeeper's digest scheme takes it. */
+const zkDigestSchema = z.string().regex(/^ofs:[0-9a-f]{32,128}$/, 'the ZooKeeper digest is ofs:<hex secret>');
+
+export type PublicKeys = z.infer<typeof publicKeysSchema>;
+export type Roster = z.infer<typeof rosterSchema>;
+export type KeyFile = z.infer<typeof keyFileSchema>;
+
+/** Makes a new cluster's keys in `dir`. Refused with EEXIST, changing nothing, if any of them is there already. */
+export async function initKeys(dir: string): Promise<void> {
+  const names = [ROSTER_FILE, ZK_DIGEST_FILE, ...ROLES.map(keyFileName)];
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  for (const name of names) {
+    if (await exists(join(dir, name))) throw new OfsError('EEXIST', `${join(dir, name)} exists: ${dir} already holds keys (remove them to make new ones)`);
+  }
+  const keys = ROLES.map(newKeyFile);
+  const roster: Roster = { roles: Object.fromEntries(keys.map((k) => [k.role, { curve: k.curve.publicKey, sign: k.sign.publicKey }])) as Roster['roles'] };
+  for (const key of keys) await writeSecret(join(dir, keyFileName(key.role)), `${JSON.stringify(key, null, 2)}\n`);
+  await writeSecret(join(dir, ZK_DIGEST_FILE), `ofs:${randomBytes(24).toString('hex')}\n`);
+  // Last: its presence says the directory is complete (ensureKeys).
+  await writeSecret(join(dir, ROSTER_FILE), `${JSON.stringify(roster, null, 2)}\n`);
+}
+
+/** `ofs cluster up`: the keys in `dir`, made if it holds none. */
+export async function ensureKeys(dir: string): Promise<void> {
+  if (!(await exists(join(dir, ROSTER_FILE)))) await initKeys(dir);
+}
+
+export async function readRoster(dir: string): Promise<Roster> {
+  return parse(join(dir, ROSTER_FILE), rosterSchema, (text) => JSON.parse(text) as unknown);
+}
+
+export async function readKeyFile(dir: string, role: Role): Promise<KeyFile> {
+  const path = join(dir, keyFileName(role));
+  const key = await parse(path, keyFileSchema, (text) => JSON.parse(text) as unknown);
+  if (key.role !== role) throw new OfsError('EINVAL', `${path} holds the ${key.role} key, not the ${role} key`);
+  return key;
+}
+
+/** The `user:password` that members of the cluster add to their ZooKeeper sessions. */
+export async function readZkDigest(dir: string): Promise<string> {
+  return parse(join(dir, ZK_DIGEST_FILE), zkDigestSchema, (text) => text.trim());
+}
+
+function newKeyFile(role: Role): KeyFile {
+  const curve = curveKeyPair();
+  const sign = generateKeyPairSync('ed25519');
+  return {
+    role,
+    curve: { publicKey: curve.publicKey, secretKey: curve.secretKey },
+    sign: {
+      publicKey: sign.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+      secretKey: sign.privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64'),
+    },
+  };
+}
+
+async function writeSecret(path: string, text: string): Promise<void> {
+  // 'wx': a key is never overwritten; the mode is set at creation, so no moment exists when others may read it.
+  await writeFile(path, text, { mode: 0o600, flag: 'wx' });
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+/** Reads a file of the keys directory: it must exist, be private to its owner, and hold what `schema` says. */
+async function parse<T>(path: string, schema: z.ZodType<T>, decode: (text: string) => unknown): Promise<T> {
+  let text: string;
+  try {
+    const info = await stat(path);
+    if ((info.mode & 0o077) !== 0) {
+      throw new OfsError('EACCES', `${path} may be read by others (mode ${(info.mode & 0o777).toString(8)}): chmod 600 it`);
+    }
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if (err instanceof OfsError) throw err;
+    throw new OfsError('ENOENT', `cannot read ${path}: ${(err as Error).message} (make a keys directory with: ofs keys init --dir DIR)`);
+  }
+  let decoded: unknown;
+  try {
+    decoded = decode(text);
+  } catch {
+    throw new OfsError('EINVAL', `${path} is not valid JSON`);
+  }
+  const parsed = schema.safeParse(decoded);
+  // The message names the fields that are wrong, never their values: they may be secret.
+  if (!parsed.success) throw new OfsError('EINVAL', `${path} is malformed: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}

@@ -1,0 +1,62 @@
+import type { KeyObject } from 'node:crypto';
+import { OfsError } from '../core/errors.js';
+import { readKeyFile, readRoster, type Roster } from './keys.js';
+import { roleToken, signingKey } from './role-token.js';
+import type { Role } from './roles.js';
+
+/** The ZAP domain of every OFS server socket: the ZAP handler answers for it alone. */
+export const ZAP_DOMAIN = 'ofs';
+
+/**
+ * One process's credentials on the wire: its role's CURVE key pair (the
+ * same for the sockets it serves on and the ones it calls from), its role's
+ * signing key for role tokens, and the roster of every role's public keys.
+ * The secret keys are private fields: logging or serialising this object
+ * cannot print them.
+ */
+export class WireIdentity {
+  readonly #curveSecretKey: string;
+  readonly #signKey: KeyObject;
+  readonly #tokens = new Map<string, string>();
+
+  private constructor(
+    readonly role: Role,
+    readonly curvePublicKey: string,
+    curveSecretKey: string,
+    signKey: KeyObject,
+    readonly roster: Roster,
+  ) {
+    this.#curveSecretKey = curveSecretKey;
+    this.#signKey = signKey;
+  }
+
+  /** The identity of `role` from keys directory `dir`. */
+  static async load(dir: string, role: Role): Promise<WireIdentity> {
+    const [roster, key] = await Promise.all([readRoster(dir), readKeyFile(dir, role)]);
+    if (roster.roles[role].curve !== key.curve.publicKey) {
+      throw new OfsError('EINVAL', `the ${role} key in ${dir} is not the one its roster.json lists: the files come from different clusters`);
+    }
+    return new WireIdentity(role, key.curve.publicKey, key.curve.secretKey, signingKey(key.sign.secretKey), roster);
+  }
+
+  /** Socket options of a connection to a server of role `server`. */
+  clientOptions(server: Role): { curveServerKey: string; curvePublicKey: string; curveSecretKey: string } {
+    return { curveServerKey: this.roster.roles[server].curve, curvePublicKey: this.curvePublicKey, curveSecretKey: this.#curveSecretKey };
+  }
+
+  /** Socket options of a server socket: CURVE, with clients vetted by the ZAP handler of ZAP_DOMAIN. */
+  serverOptions(): { curveServer: true; curveSecretKey: string; zapDomain: string } {
+    return { curveServer: true, curveSecretKey: this.#curveSecretKey, zapDomain: ZAP_DOMAIN };
+  }
+
+  /** The role token for calls to `address` (role-token.ts), signed once per address. */
+  token(address: string): string {
+    let token = this.#tokens.get(address);
+    if (!token) this.#tokens.set(address, (token = roleToken(this.role, this.#signKey, address)));
+    return token;
+  }
+
+  toJSON(): { role: Role; curvePublicKey: string } {
+    return { role: this.role, curvePublicKey: this.curvePublicKey };
+  }
+}
