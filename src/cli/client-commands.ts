@@ -9,22 +9,23 @@ import { PIECE_BYTES } from '../client/file-writer.js';
 import { OfsError } from '../core/errors.js';
 import { reportAndExit } from './errors.js';
 import { formatFsck, formatListing, formatStat, formatStatus } from './format.js';
-import { parsePercent, parsePositiveInt, parseZkAddress } from './options.js';
+import { parseMode, parseOwnerGroup, parsePercent, parsePositiveInt, parseZkAddress } from './options.js';
 import { pipeWithProgress, ProgressBar, wantsProgress } from './progress.js';
 import { keysOption } from './security-options.js';
 
 const zkOption = () =>
   new Option('--zk <host:port>', 'ZooKeeper connect string').env('OFS_ZK').argParser(parseZkAddress);
 const quietOption = () => new Option('-q, --quiet', 'no progress bar or progress lines');
+const userOption = () => new Option('--user <name>', 'call as this user (its key in KEYS/users/NAME.key, made by ofs keys add-user); default: the client key, user client').env('OFS_USER');
 
 /** Runs one verb with a connected client, then closes it; errors print one line and set the exit code. */
 function withClient<A extends unknown[]>(verb: string, run: (client: OfsClient, ...args: A) => Promise<void>) {
   return async (...args: A) => {
     const command = args[args.length - 1] as Command;
-    const { zk, keys } = command.opts<{ zk?: string; keys?: string }>();
+    const { zk, keys, user } = command.opts<{ zk?: string; keys?: string; user?: string }>();
     try {
       if (!zk) throw new OfsError('EINVAL', 'no ZooKeeper address: pass --zk HOST:PORT or set OFS_ZK');
-      const client = await OfsClient.connect({ zk, keys });
+      const client = await OfsClient.connect({ zk, keys, user });
       try {
         await run(client, ...args);
       } finally {
@@ -81,13 +82,15 @@ export function registerClientCommands(program: Command): void {
     .argument('<local>', 'local file, or - for stdin')
     .argument('<path>', 'OFS path')
     .option('--no-overwrite', 'fail if the path exists')
+    .option('-m, --mode <mode>', 'the new file’s permission bits, octal (default 644)', parseMode)
     .addOption(quietOption())
     .addOption(zkOption())
     .addOption(keysOption())
+    .addOption(userOption())
     .action(
-      withClient('put', async (client, local: string, path: string, opts: { overwrite: boolean; quiet?: boolean }) => {
+      withClient('put', async (client, local: string, path: string, opts: { overwrite: boolean; quiet?: boolean; mode?: number }) => {
         const source = local === '-' ? process.stdin : createReadStream(local, { highWaterMark: PIECE_BYTES });
-        await pipeWithProgress('put', source, client.createWriteStream(path, { overwrite: opts.overwrite }), {
+        await pipeWithProgress('put', source, client.createWriteStream(path, { overwrite: opts.overwrite, mode: opts.mode }), {
           show: wantsProgress(opts.quiet),
           size: () => localSize(local),
         });
@@ -101,6 +104,7 @@ export function registerClientCommands(program: Command): void {
     .argument('<local>', 'local file, or - for stdin')
     .addOption(zkOption())
     .addOption(keysOption())
+    .addOption(userOption())
     .action(
       withClient('append', async (client, path: string, local: string) => {
         const record = await buffer(local === '-' ? process.stdin : createReadStream(local));
@@ -116,6 +120,7 @@ export function registerClientCommands(program: Command): void {
     .addOption(quietOption())
     .addOption(zkOption())
     .addOption(keysOption())
+    .addOption(userOption())
     .action(
       withClient('get', async (client, path: string, local: string, opts: { quiet?: boolean }) => {
         const target = local === '-' ? stdoutIgnoringEpipe() : createWriteStream(local);
@@ -134,6 +139,7 @@ export function registerClientCommands(program: Command): void {
     .argument('<path>', 'OFS path')
     .addOption(zkOption())
     .addOption(keysOption())
+    .addOption(userOption())
     .action(
       withClient('cat', async (client, path: string) => {
         await pipeline(client.createReadStream(path), stdoutIgnoringEpipe(), INTO_STDOUT);
@@ -147,6 +153,7 @@ export function registerClientCommands(program: Command): void {
     .option('--json', 'print JSON (one array)')
     .addOption(zkOption())
     .addOption(keysOption())
+    .addOption(userOption())
     .action(
       withClient('ls', async (client, path: string, opts: { json?: boolean }) => {
         const out = stdoutIgnoringEpipe();
@@ -176,11 +183,13 @@ export function registerClientCommands(program: Command): void {
     .description('make a directory')
     .argument('<path>', 'OFS path')
     .option('-p, --parents', 'make parents as needed; no error if it exists')
+    .option('-m, --mode <mode>', 'its permission bits, octal (default 755; parents made with -p get 755)', parseMode)
     .addOption(zkOption())
     .addOption(keysOption())
+    .addOption(userOption())
     .action(
-      withClient('mkdir', async (client, path: string, opts: { parents?: boolean }) => {
-        await client.mkdir(path, { parents: opts.parents });
+      withClient('mkdir', async (client, path: string, opts: { parents?: boolean; mode?: number }) => {
+        await client.mkdir(path, { parents: opts.parents, mode: opts.mode });
       }),
     );
 
@@ -191,6 +200,7 @@ export function registerClientCommands(program: Command): void {
     .option('-r, --recursive', 'remove a directory and everything below it')
     .addOption(zkOption())
     .addOption(keysOption())
+    .addOption(userOption())
     .action(
       withClient('rm', async (client, path: string, opts: { recursive?: boolean }) => {
         await client.delete(path, { recursive: opts.recursive });
@@ -203,6 +213,7 @@ export function registerClientCommands(program: Command): void {
     .argument('<path>', 'OFS path')
     .addOption(zkOption())
     .addOption(keysOption())
+    .addOption(userOption())
     .action(
       withClient('undelete', async (client, path: string) => {
         await client.undelete(path);
@@ -216,6 +227,7 @@ export function registerClientCommands(program: Command): void {
     .argument('<dst>', 'OFS path (must not exist)')
     .addOption(zkOption())
     .addOption(keysOption())
+    .addOption(userOption())
     .action(
       withClient('mv', async (client, from: string, to: string) => {
         await client.rename(from, to);
@@ -223,15 +235,45 @@ export function registerClientCommands(program: Command): void {
     );
 
   program
-    .command('stat')
-    .description('size, chunks, versions and the chunkservers holding each chunk')
+    .command('chmod')
+    .description("set a file's or directory's permission bits (its owner or the superuser may)")
+    .argument('<mode>', 'octal, such as 750 or 1777 (sticky)', parseMode)
     .argument('<path>', 'OFS path')
+    .addOption(zkOption())
+    .addOption(keysOption())
+    .addOption(userOption())
+    .action(
+      withClient('chmod', async (client, mode: number, path: string) => {
+        await client.chmod(path, mode);
+      }),
+    );
+
+  program
+    .command('chown')
+    .description("give a file or directory to OWNER (the superuser only) and/or GROUP (also its owner, to a group of its own)")
+    .argument('<owner>', 'OWNER, OWNER:GROUP or :GROUP', parseOwnerGroup)
+    .argument('<path>', 'OFS path')
+    .addOption(zkOption())
+    .addOption(keysOption())
+    .addOption(userOption())
+    .action(
+      withClient('chown', async (client, change: { owner?: string; group?: string }, path: string) => {
+        await client.chown(path, change);
+      }),
+    );
+
+  program
+    .command('stat')
+    .description('type, size, owner, group and mode; for a file, its chunks, versions and the chunkservers holding each (that needs r on it)')
+    .argument('<path>', 'OFS path')
+    .option('--no-chunks', 'without the chunks: needs only the right to traverse to PATH')
     .option('--json', 'print JSON')
     .addOption(zkOption())
     .addOption(keysOption())
+    .addOption(userOption())
     .action(
-      withClient('stat', async (client, path: string, opts: { json?: boolean }) => {
-        const stat = await client.stat(path);
+      withClient('stat', async (client, path: string, opts: { json?: boolean; chunks: boolean }) => {
+        const stat = await client.stat(path, { chunks: opts.chunks });
         process.stdout.write(`${opts.json ? JSON.stringify(stat, null, 2) : formatStat(stat)}\n`);
       }),
     );
@@ -243,6 +285,7 @@ export function registerClientCommands(program: Command): void {
     .option('--json', 'print JSON')
     .addOption(zkOption())
     .addOption(keysOption())
+    .addOption(userOption())
     .action(
       withClient('fsck', async (client, path: string, opts: { json?: boolean }) => {
         const report = await client.fsck(path);
@@ -259,6 +302,7 @@ export function registerClientCommands(program: Command): void {
     .addOption(quietOption())
     .addOption(zkOption())
     .addOption(keysOption())
+    .addOption(userOption())
     .action(
       withClient('balance', async (client, opts: { threshold: number; timeout: number; quiet?: boolean }) => {
         const deadline = Date.now() + opts.timeout * 1000;
@@ -292,6 +336,7 @@ export function registerClientCommands(program: Command): void {
     .description('make the active master write a checkpoint of its namespace now')
     .addOption(zkOption())
     .addOption(keysOption())
+    .addOption(userOption())
     .action(
       withClient('admin checkpoint', async (client) => {
         const { seq, path } = await client.checkpoint();
@@ -305,6 +350,7 @@ export function registerClientCommands(program: Command): void {
     .option('--json', 'print JSON')
     .addOption(zkOption())
     .addOption(keysOption())
+    .addOption(userOption())
     .action(
       withClient('status', async (client, opts: { json?: boolean }) => {
         const status = await client.status({ underReplicated: true });

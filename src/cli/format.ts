@@ -1,4 +1,5 @@
 import type { ClusterStatus, DirectoryEntry, FileStat, FsckReport } from '../client/ofs-client.js';
+import { formatMode } from '../core/permissions.js';
 
 /** Human-readable output of the client verbs; `--json` prints the raw reply instead. */
 
@@ -17,10 +18,10 @@ function formatTime(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
 }
 
-/** Like `hdfs dfs -ls`: type, size, modification time, name. */
+/** Like `hdfs dfs -ls`: type and mode, owner, group, size, modification time, name. */
 export function formatListing(entries: DirectoryEntry[]): string {
   return entries
-    .map((e) => `${e.type === 'dir' ? 'd' : '-'} ${String(e.size).padStart(12)} ${formatTime(e.mtime)} ${e.name}${e.type === 'dir' ? '/' : ''}`)
+    .map((e) => `${formatMode(e.type, e.mode)} ${e.owner} ${e.group} ${String(e.size).padStart(12)} ${formatTime(e.mtime)} ${e.name}${e.type === 'dir' ? '/' : ''}`)
     .join('\n');
 }
 
@@ -30,8 +31,11 @@ export function formatStat(stat: FileStat): string {
     `type:    ${stat.type}`,
     `size:    ${stat.size} (${formatBytes(stat.size)})`,
     `mtime:   ${formatTime(stat.mtime)}`,
+    `mode:    ${formatMode(stat.type, stat.mode)} (${stat.mode.toString(8).padStart(4, '0')})`,
+    `owner:   ${stat.owner}`,
+    `group:   ${stat.group}`,
   ];
-  if (stat.type === 'file') {
+  if (stat.type === 'file' && (stat.chunks.length > 0 || stat.size === 0)) {
     lines.push(`chunks:  ${stat.chunks.length} of up to ${formatBytes(stat.chunkSize)}`);
     for (const c of stat.chunks) {
       const where = c.replicas.map((r) => r.id).join(', ') || 'no live replica';

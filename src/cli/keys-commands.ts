@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { initKeys } from '../security/keys.js';
+import { addUser, initKeys } from '../security/keys.js';
 import { reportAndExit } from './errors.js';
 
 export function registerKeysCommands(program: Command): void {
@@ -17,6 +17,20 @@ export function registerKeysCommands(program: Command): void {
         );
       } catch (err) {
         reportAndExit('keys init')(err);
+      }
+    });
+  keys
+    .command('add-user')
+    .description('make user NAME a key (DIR/users/NAME.key, mode 0600) and add it, with its groups, to the roster; processes started before know the user once restarted')
+    .argument('<name>', 'the user name: 1 to 32 of a-z, 0-9, _ and -; not a role’s name')
+    .option('--groups <groups>', 'the groups it is in, comma-separated', (value: string) => value.split(',').filter((g) => g !== ''), [] as string[])
+    .requiredOption('--dir <dir>', 'the keys directory (ofs keys init, or DIR/keys of ofs cluster up)')
+    .action(async (name: string, opts: { dir: string; groups: string[] }) => {
+      try {
+        const path = await addUser(opts.dir, name, opts.groups);
+        process.stdout.write(`user ${name} added: its key is ${path}; it calls with --user ${name} (or OFS_USER=${name}) and needs roster.json beside users/${name}.key\n`);
+      } catch (err) {
+        reportAndExit('keys add-user')(err);
       }
     });
 }

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { checkName, parseMode as parseModeText } from '../core/permissions.js';
 import type { EnsembleMember } from '../cluster/zookeeper-server.js';
 
 /** Commander parsers that reject bad values with a message naming the option's expectation. */
@@ -28,6 +29,26 @@ export function parsePort(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port 0-65535, got ${JSON.stringify(value)}`);
   return n;
+}
+
+/** chmod's MODE and -m: octal (core/permissions.ts parseMode). */
+export function parseMode(value: string): number {
+  try {
+    return parseModeText(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** chown's `OWNER`, `OWNER:GROUP` or `:GROUP`. */
+export function parseOwnerGroup(value: string): { owner?: string; group?: string } {
+  const [owner, group, ...rest] = value.split(':');
+  try {
+    if (rest.length > 0 || (!owner && !group)) throw new Error(`expected OWNER, OWNER:GROUP or :GROUP, got ${JSON.stringify(value)}`);
+    return { ...(owner ? { owner: checkName('user', owner) } : {}), ...(group ? { group: checkName('group', group) } : {}) };
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
 
 export function parseZkAddress(value: string): string {

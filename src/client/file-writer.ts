@@ -40,7 +40,7 @@ export class FileWriter {
    * bytes will follow, so the master places the first chunk and grants its
    * lease in the same call.
    */
-  static async create(master: MasterLink, mutator: ChunkMutator, path: string, options: { overwrite: boolean; lease: boolean }): Promise<FileWriter> {
+  static async create(master: MasterLink, mutator: ChunkMutator, path: string, options: { overwrite: boolean; lease: boolean; mode?: number }): Promise<FileWriter> {
     const asked = Date.now();
     const { chunkSize, lease } = await master.call('master.create', { path, ...options });
     if (lease) mutator.adopt(path, lease, asked);

@@ -31,6 +31,14 @@ export interface ConnectOptions {
    * plain, and a secure cluster refuses them (EACCES).
    */
   keys?: string;
+  /**
+   * Whose key to call with, from `keys`: a user made by `ofs keys add-user`
+   * (its key in KEYS/users/NAME.key), or `client` (the client key, which is
+   * the user `client`), the default. The master checks file permissions for
+   * this user; the operator key's user, the superuser, is not one to pick
+   * here.
+   */
+  user?: string;
 }
 
 export type DirectoryEntry = ReplyOf<'master.list'>['entries'][number];
@@ -64,7 +72,8 @@ export class OfsClient {
   }
 
   static async connect(options: ConnectOptions): Promise<OfsClient> {
-    const identity = options.keys === undefined ? undefined : await WireIdentity.load(options.keys, 'client');
+    if (options.user !== undefined && options.keys === undefined) throw new OfsError('EINVAL', `user ${options.user} needs the keys directory that holds its key (keys)`);
+    const identity = options.keys === undefined ? undefined : await WireIdentity.loadUser(options.keys, options.user ?? 'client');
     const zk = await RenewingZkSession.connect(options.zk, { connectTimeoutMs: options.connectTimeoutMs ?? 5000, keepAlive: false });
     const rpc = new RpcClient(`client-${randomBytes(4).toString('hex')}`, () => 0, identity);
     const retryForMs = options.retryForMs ?? 20_000;
@@ -75,13 +84,14 @@ export class OfsClient {
    * Without `offset`: creates (or replaces) `path` with `data`, making missing
    * parent directories. With `offset`: writes `data` there in the existing
    * file, overwriting what was there and extending it if the range passes its
-   * end (a gap past the old end reads as zeros).
+   * end (a gap past the old end reads as zeros). `mode`: the new file's
+   * permission bits (0644 by default).
    */
-  async write(path: string, data: Buffer | Uint8Array | string, options: { overwrite?: boolean; offset?: number } = {}): Promise<void> {
+  async write(path: string, data: Buffer | Uint8Array | string, options: { overwrite?: boolean; offset?: number; mode?: number } = {}): Promise<void> {
     const bytes = toBuffer(data);
     const writer =
       options.offset === undefined
-        ? await FileWriter.create(this.master, this.mutator, path, { overwrite: options.overwrite ?? true, lease: bytes.length > 0 })
+        ? await FileWriter.create(this.master, this.mutator, path, { overwrite: options.overwrite ?? true, lease: bytes.length > 0, mode: options.mode })
         : await this.writerAt(path, options.offset);
     await writer.write(bytes);
     await writer.close();
@@ -129,19 +139,20 @@ export class OfsClient {
 
   /** The appender of `path`, which is made if missing. */
   private async appenderFor(path: string): Promise<RecordAppender> {
-    const { chunkSize } = await this.stat(path).catch(async (err: OfsError) => {
+    // Without chunks: appending needs w on the file, not r.
+    const { chunkSize } = await this.stat(path, { chunks: false }).catch(async (err: OfsError) => {
       if (err.code !== 'ENOENT') throw err;
       await this.master.call('master.create', { path, overwrite: false }).catch((e: OfsError) => {
         if (e.code !== 'EEXIST') throw e; // another appender made it first
       });
-      return this.stat(path);
+      return this.stat(path, { chunks: false });
     });
     return new RecordAppender(this.mutator, path, chunkSize, this.appendCounters);
   }
 
   private async writerAt(path: string, offset: number): Promise<FileWriter> {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new OfsError('EINVAL', `invalid write offset ${offset}`);
-    const file = await this.stat(path);
+    const file = await this.stat(path, { chunks: false });
     if (file.type === 'dir') throw new OfsError('EISDIR', `${path} is a directory`);
     return new FileWriter(this.master, this.mutator, path, file.chunkSize, offset);
   }
@@ -170,9 +181,9 @@ export class OfsClient {
   }
 
   /** A stream that creates (or replaces) `path`; the file is complete when the stream finishes. */
-  createWriteStream(path: string, options: { overwrite?: boolean } = {}): Writable {
+  createWriteStream(path: string, options: { overwrite?: boolean; mode?: number } = {}): Writable {
     let writer: Promise<FileWriter> | undefined;
-    const open = (lease: boolean) => (writer ??= FileWriter.create(this.master, this.mutator, path, { overwrite: options.overwrite ?? true, lease }));
+    const open = (lease: boolean) => (writer ??= FileWriter.create(this.master, this.mutator, path, { overwrite: options.overwrite ?? true, lease, mode: options.mode }));
     return new Writable({
       highWaterMark: PIECE_BYTES,
       write(data: Buffer, _encoding, done) {
@@ -217,8 +228,23 @@ export class OfsClient {
     }
   }
 
-  async mkdir(path: string, options: { parents?: boolean } = {}): Promise<void> {
-    await this.master.call('master.mkdir', { path, parents: options.parents ?? false });
+  /** `mode`: its permission bits (0755 by default); missing parents made with `parents` get 0755. */
+  async mkdir(path: string, options: { parents?: boolean; mode?: number } = {}): Promise<void> {
+    await this.master.call('master.mkdir', { path, parents: options.parents ?? false, mode: options.mode });
+  }
+
+  /** Sets the permission bits of `path` (12 bits, as `chmod 1750`): its owner or the superuser may. */
+  async chmod(path: string, mode: number): Promise<void> {
+    await this.master.call('master.chmod', { path, mode });
+  }
+
+  /**
+   * Gives `path` to `owner` (the superuser only) and/or `group` (also its
+   * owner, to a group the owner is in). Any well-formed name is taken, as in
+   * HDFS: owners need not be users the cluster knows yet.
+   */
+  async chown(path: string, change: { owner?: string; group?: string }): Promise<void> {
+    await this.master.call('master.chown', { path, ...change });
   }
 
   async delete(path: string, options: { recursive?: boolean } = {}): Promise<void> {
@@ -234,9 +260,14 @@ export class OfsClient {
     await this.master.call('master.rename', { from, to });
   }
 
-  /** Size, chunks, and for each chunk its version and the chunkservers holding it. */
-  async stat(path: string): Promise<FileStat> {
-    return this.master.call('master.locate', { path });
+  /**
+   * Type, size, owner, group and mode; with `chunks` (the default) also the
+   * chunks, each with its version and the chunkservers holding it. Where a
+   * file's chunks are is what reading it takes, so that needs r on it;
+   * `chunks: false` needs only the right to traverse to it.
+   */
+  async stat(path: string, options: { chunks?: boolean } = {}): Promise<FileStat> {
+    return this.master.call('master.locate', { path, chunks: options.chunks });
   }
 
   /**

@@ -2,7 +2,11 @@ import { formatChunkId } from './chunk-id.js';
 import { entryCount, entryNames } from './dir-entries.js';
 import { OfsError } from './errors.js';
 import type { UnsequencedEvent } from './events.js';
-import { lookup, type Namespace } from './namespace.js';
+import { lookup, type DirNode, type Namespace } from './namespace.js';
+import {
+  authorize, authorizeChmod, authorizeChown, checkName, DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, EXECUTE, MAX_MODE, SHARED_DIRECTORY, WRITE,
+  type Caller, type Ownership,
+} from './permissions.js';
 import { isSameOrBelow, joinPath, parentPath, pathComponents } from './paths.js';
 
 /**
@@ -12,44 +16,81 @@ import { isSameOrBelow, joinPath, parentPath, pathComponents } from './paths.js'
  * the caller passes `now` and journals what comes back.
  */
 
-/** The events that create every missing directory on the way to `path`. */
-function ensureDirectories(ns: Namespace, path: string, now: number): UnsequencedEvent[] {
+/** What a create or mkdir makes: owned by the caller, in the group of the directory it is made in (HDFS's rule). */
+function made(caller: Caller, parent: Ownership, mode: number): Ownership {
+  return { owner: caller.user, group: parent.group, mode };
+}
+
+/** The events that create every missing directory on the way to `path` (with the default mode, as HDFS makes parents). */
+function ensureDirectories(ns: Namespace, path: string, now: number, caller: Caller): UnsequencedEvent[] {
   const events: UnsequencedEvent[] = [];
   let current = '/';
+  let parent: Ownership = ns.root;
   for (const name of pathComponents(path)) {
     current = joinPath(current, name);
     const node = lookup(ns, current);
     if (node?.kind === 'file') throw new OfsError('ENOTDIR', `${current} is a file, not a directory`);
-    if (!node) events.push({ type: 'DirectoryCreated', path: current, mtime: now });
+    if (node) {
+      parent = node;
+      continue;
+    }
+    const dir = made(caller, parent, DEFAULT_DIR_MODE);
+    events.push({ type: 'DirectoryCreated', path: current, mtime: now, ...dir });
+    parent = dir;
   }
   return events;
 }
 
-function requireParentDirectory(ns: Namespace, path: string): void {
+function requireParentDirectory(ns: Namespace, path: string): DirNode {
   const parent = parentPath(path);
   const node = lookup(ns, parent);
   if (!node) throw new OfsError('ENOENT', `parent directory ${parent} does not exist (use mkdir -p)`);
   if (node.kind !== 'dir') throw new OfsError('ENOTDIR', `${parent} is a file, not a directory`);
+  return node;
 }
 
-export function decideMkdir(ns: Namespace, path: string, parents: boolean, now: number): UnsequencedEvent[] {
+/** A directory or file being made with `mode`, or the default one. */
+function modeOr(mode: number | undefined, fallback: number): number {
+  if (mode !== undefined && !(Number.isInteger(mode) && mode >= 0 && mode <= MAX_MODE)) throw new OfsError('EINVAL', `invalid mode ${mode}: 0 to 0o7777`);
+  return mode ?? fallback;
+}
+
+/** mkdir needs w and x on the directory it makes its first new directory in. */
+export function decideMkdir(ns: Namespace, path: string, parents: boolean, now: number, caller: Caller, mode?: number): UnsequencedEvent[] {
+  authorize(ns.root, path, caller, { ancestor: WRITE | EXECUTE });
   const existing = lookup(ns, path);
   if (existing) {
     if (existing.kind === 'dir' && parents) return [];
     throw new OfsError('EEXIST', `${path} already exists`);
   }
-  if (parents) return ensureDirectories(ns, path, now);
-  requireParentDirectory(ns, path);
-  return [{ type: 'DirectoryCreated', path, mtime: now }];
+  const dirMode = modeOr(mode, DEFAULT_DIR_MODE);
+  if (parents) {
+    const events = ensureDirectories(ns, path, now, caller);
+    return [...events.slice(0, -1), { ...events.at(-1)!, mode: dirMode } as UnsequencedEvent];
+  }
+  const parent = requireParentDirectory(ns, path);
+  return [{ type: 'DirectoryCreated', path, mtime: now, ...made(caller, parent, dirMode) }];
 }
 
-/** Like HDFS `create`: missing parent directories are made on the way. */
-export function decideCreate(ns: Namespace, path: string, overwrite: boolean, now: number): UnsequencedEvent[] {
+/**
+ * Like HDFS `create`: missing parent directories are made on the way. It
+ * needs w and x where the first new node goes and, to replace a file, w on
+ * that file. The file made is the caller's (a replaced one too).
+ */
+export function decideCreate(ns: Namespace, path: string, overwrite: boolean, now: number, caller: Caller, mode?: number): UnsequencedEvent[] {
   if (path === '/') throw new OfsError('EISDIR', '/ is a directory');
+  authorize(ns.root, path, caller, { ancestor: WRITE | EXECUTE, self: overwrite ? WRITE : undefined });
   const existing = lookup(ns, path);
   if (existing?.kind === 'dir') throw new OfsError('EISDIR', `${path} is a directory`);
   if (existing && !overwrite) throw new OfsError('EEXIST', `${path} already exists`);
-  return [...ensureDirectories(ns, parentPath(path), now), { type: 'FileCreated', path, mtime: now }];
+  const parents = ensureDirectories(ns, parentPath(path), now, caller);
+  const parent = (parents.at(-1) as Ownership | undefined) ?? (lookup(ns, parentPath(path)) as DirNode);
+  return [...parents, { type: 'FileCreated', path, mtime: now, ...made(caller, parent, modeOr(mode, DEFAULT_FILE_MODE)) }];
+}
+
+/** Writing a file (a lease on its chunks, allocating them, extending it) needs w on it. */
+export function authorizeWrite(ns: Namespace, path: string, caller: Caller): void {
+  authorize(ns.root, path, caller, { self: WRITE });
 }
 
 function requireFile(ns: Namespace, path: string) {
@@ -93,27 +134,36 @@ export const TRASH = '/.trash';
  * `rm`: moves the path into the trash (recoverable with undelete until the
  * GC interval passes). Deleting inside the trash deletes for good.
  */
-export function decideDelete(ns: Namespace, path: string, recursive: boolean, now: number): UnsequencedEvent[] {
+export function decideDelete(ns: Namespace, path: string, recursive: boolean, now: number, caller: Caller): UnsequencedEvent[] {
   if (path === '/') throw new OfsError('EINVAL', 'refusing to delete /');
   const node = lookup(ns, path);
+  // w and x on the parent, the sticky rule, and (POSIX's rule for emptying it) w and x on a non-empty
+  // directory itself. Deeper levels are not looked at: HDFS's check of the whole subtree is a walk.
+  const nonEmpty = node?.kind === 'dir' && entryCount(node.children) > 0;
+  authorize(ns.root, path, caller, { parent: WRITE | EXECUTE, unlink: true, self: nonEmpty ? WRITE | EXECUTE : undefined });
   if (!node) throw new OfsError('ENOENT', `${path} does not exist`);
   if (node.kind === 'dir' && !recursive && entryCount(node.children) > 0) {
     throw new OfsError('ENOTEMPTY', `${path} is a non-empty directory (use rm -r)`);
   }
   if (isSameOrBelow(path, TRASH)) return [{ type: 'NodeDeleted', path }];
   const trashed = `${TRASH}/${now}-${ns.seq + 1}${path}`;
-  return [...ensureDirectories(ns, parentPath(trashed), now), { type: 'NodeRenamed', from: path, to: trashed, mtime: now }];
+  // The trash is shared like the root; what lies under a deletion's own directory there is the deleter's.
+  const made = ensureDirectories(ns, parentPath(trashed), now, caller).map((e) => (e.type === 'DirectoryCreated' && e.path === TRASH ? { ...e, ...SHARED_DIRECTORY } : e));
+  return [...made, { type: 'NodeRenamed', from: path, to: trashed, mtime: now }];
 }
 
 /** Brings back the most recently deleted `path` from the trash. */
-export function decideUndelete(ns: Namespace, path: string, now: number): UnsequencedEvent[] {
+export function decideUndelete(ns: Namespace, path: string, now: number, caller: Caller): UnsequencedEvent[] {
   if (isSameOrBelow(path, TRASH)) throw new OfsError('EINVAL', `${path} is in the trash itself`);
   const trash = lookup(ns, TRASH);
   const stamps = trash?.kind === 'dir' ? [...entryNames(trash.children)].sort((a, b) => parseFloat(b) - parseFloat(a)) : [];
   const from = stamps.map((stamp) => `${TRASH}/${stamp}${path}`).find((candidate) => lookup(ns, candidate));
   if (!from) throw new OfsError('ENOENT', `${path} is not in the trash (never deleted, or garbage-collected already)`);
+  // A rename out of the trash: only who may remove it there (its deleter) and may make it here.
+  authorize(ns.root, from, caller, { parent: WRITE | EXECUTE, unlink: true });
+  authorize(ns.root, path, caller, { ancestor: WRITE | EXECUTE });
   if (lookup(ns, path)) throw new OfsError('EEXIST', `${path} exists again; move it away before undeleting`);
-  return [...ensureDirectories(ns, parentPath(path), now), { type: 'NodeRenamed', from, to: path, mtime: now }];
+  return [...ensureDirectories(ns, parentPath(path), now, caller), { type: 'NodeRenamed', from, to: path, mtime: now }];
 }
 
 /** The trash directories older than `keepMs`: deleted for good by the GC. */
@@ -125,11 +175,36 @@ export function decideCollectGarbage(ns: Namespace, now: number, keepMs: number)
     .map((stamp) => ({ type: 'NodeDeleted', path: `${TRASH}/${stamp}` }));
 }
 
-export function decideRename(ns: Namespace, from: string, to: string, now: number): UnsequencedEvent[] {
+/** rename needs w and x on both parents, and the sticky rule where it leaves. */
+export function decideRename(ns: Namespace, from: string, to: string, now: number, caller: Caller): UnsequencedEvent[] {
   if (from === '/' || to === '/') throw new OfsError('EINVAL', 'cannot rename / or rename onto /');
+  authorize(ns.root, from, caller, { parent: WRITE | EXECUTE, unlink: true });
+  authorize(ns.root, to, caller, { parent: WRITE | EXECUTE });
   if (!lookup(ns, from)) throw new OfsError('ENOENT', `${from} does not exist`);
   if (isSameOrBelow(to, from)) throw new OfsError('EINVAL', `cannot move ${from} into itself (${to})`);
   if (lookup(ns, to)) throw new OfsError('EEXIST', `${to} already exists`);
   requireParentDirectory(ns, to);
   return [{ type: 'NodeRenamed', from, to, mtime: now }];
+}
+
+/** chmod: by the node's owner or the superuser; the mode is the 12 POSIX bits. */
+export function decideChmod(ns: Namespace, path: string, mode: number, caller: Caller): UnsequencedEvent[] {
+  const node = lookup(ns, path);
+  authorizeChmod(ns.root, path, node ?? ns.root, caller);
+  if (!node) throw new OfsError('ENOENT', `${path} does not exist`);
+  return [{ type: 'ModeChanged', path, mode: modeOr(mode, 0) }];
+}
+
+/**
+ * chown OWNER[:GROUP] or :GROUP. Any well-formed name is taken, as HDFS
+ * does: the master does not know every user a cluster will have.
+ */
+export function decideChown(ns: Namespace, path: string, owner: string | undefined, group: string | undefined, caller: Caller): UnsequencedEvent[] {
+  if (owner === undefined && group === undefined) throw new OfsError('EINVAL', 'chown needs an owner, a group, or both');
+  if (owner !== undefined) checkName('user', owner);
+  if (group !== undefined) checkName('group', group);
+  const node = lookup(ns, path);
+  authorizeChown(ns.root, path, node ?? ns.root, caller, owner, group);
+  if (!node) throw new OfsError('ENOENT', `${path} does not exist`);
+  return [{ type: 'OwnerChanged', path, owner, group }];
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { chunkIdSchema } from './chunk-id.js';
+import { MAX_MODE, NAME_PATTERN } from './permissions.js';
 
 /**
  * The facts the master journals. State is `events.reduce(apply, initial)`;
@@ -20,9 +21,22 @@ const requestId = z.string().max(64).optional();
  */
 const epoch = z.number().int().positive().optional();
 
+/** A user or group name (permissions.ts NAME_PATTERN). */
+const name = z.string().regex(NAME_PATTERN);
+const mode = z.number().int().min(0).max(MAX_MODE);
+/**
+ * Who owns what a create or mkdir made. Absent in journals older than
+ * permissions: replay gives such a node to the superuser (legacyOwnership).
+ */
+const owned = { owner: name.optional(), group: name.optional(), mode: mode.optional() };
+
 export const masterEventSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('DirectoryCreated'), seq, epoch, path, mtime: time, requestId }),
-  z.object({ type: z.literal('FileCreated'), seq, epoch, path, mtime: time, requestId }),
+  z.object({ type: z.literal('DirectoryCreated'), seq, epoch, path, mtime: time, ...owned, requestId }),
+  z.object({ type: z.literal('FileCreated'), seq, epoch, path, mtime: time, ...owned, requestId }),
+  /** chmod. */
+  z.object({ type: z.literal('ModeChanged'), seq, epoch, path, mode, requestId }),
+  /** chown: a new owner, a new group, or both. */
+  z.object({ type: z.literal('OwnerChanged'), seq, epoch, path, owner: name.optional(), group: name.optional(), requestId }),
   z.object({
     type: z.literal('ChunkAllocated'),
     seq,

@@ -3,7 +3,7 @@ import type { ClusterView } from './cluster-view.js';
 import { OfsError } from './errors.js';
 import type { ChunkTable } from './chunk-table.js';
 import { entriesAfter } from './dir-entries.js';
-import { lookup, ownedChunks, walkFiles, type ChunkOwners, type FileNode, type Namespace } from './namespace.js';
+import { lookup, ownedChunks, walkFiles, type ChunkOwners, type FileNode, type Namespace, type Node } from './namespace.js';
 
 /**
  * The master's read-only answers, as functions of the namespace, the
@@ -24,17 +24,22 @@ export function chunkLength(file: FileNode, index: number, chunkSize: number): n
 }
 
 /** A file's chunks with their live replicas at the current version (`primary` is the lease manager's to fill in). */
-export function locate(ns: Namespace, view: ClusterView, settings: ReplicaSettings, path: string, now: number): ReplyOf<'master.locate'> {
+/** `chunks`: with the file's chunks and their replicas (reading it), or without (a stat). */
+export function locate(ns: Namespace, view: ClusterView, settings: ReplicaSettings, path: string, now: number, chunks = true): ReplyOf<'master.locate'> {
   const node = lookup(ns, path);
   if (!node) throw new OfsError('ENOENT', `${path} does not exist`);
-  if (node.kind === 'dir') return { path, type: 'dir', size: 0, mtime: node.mtime, chunkSize: settings.chunkSize, chunks: [] };
+  const { owner, group, mode } = node;
+  if (node.kind === 'dir') return { path, type: 'dir', size: 0, mtime: node.mtime, owner, group, mode, chunkSize: settings.chunkSize, chunks: [] };
   return {
     path,
     type: 'file',
     size: node.size,
     mtime: node.mtime,
+    owner,
+    group,
+    mode,
     chunkSize: settings.chunkSize,
-    chunks: node.chunks.map((chunk, index) => ({
+    chunks: !chunks ? [] : node.chunks.map((chunk, index) => ({
       index,
       chunkId: chunk.id,
       version: chunk.version,
@@ -57,14 +62,18 @@ export function list(ns: Namespace, path: string, after?: string, limit = LIST_P
   if (!node) throw new OfsError('ENOENT', `${path} does not exist`);
   if (node.kind === 'file') {
     const name = path.slice(path.lastIndexOf('/') + 1);
-    return { entries: after !== undefined && after >= name ? [] : [{ name, type: 'file', size: node.size, mtime: node.mtime }], more: false };
+    return { entries: after !== undefined && after >= name ? [] : [entryOf(name, node)], more: false };
   }
   const entries: ReplyOf<'master.list'>['entries'] = [];
   for (const [name, child] of entriesAfter(node.children, after)) {
     if (entries.length === limit) return { entries, more: true };
-    entries.push({ name, type: child.kind, size: child.kind === 'file' ? child.size : 0, mtime: child.mtime });
+    entries.push(entryOf(name, child));
   }
   return { entries, more: false };
+}
+
+function entryOf(name: string, node: Node): ReplyOf<'master.list'>['entries'][number] {
+  return { name, type: node.kind, size: node.kind === 'file' ? node.size : 0, mtime: node.mtime, owner: node.owner, group: node.group, mode: node.mode };
 }
 
 /** Files at or below `root`: a walk of what lies there. */

@@ -5,7 +5,8 @@ import { OfsError } from './errors.js';
 import type { UnsequencedEvent } from './events.js';
 import { adoptHigherVersions, garbageIn, ownedLengths, sizesFromLengths } from './master-planners.js';
 import { fsck, list, locate, type ReplicaSettings } from './master-queries.js';
-import type { ChunkOwners, Namespace } from './namespace.js';
+import { lookup, type ChunkOwners, type Namespace } from './namespace.js';
+import { authorize, READ, type Caller } from './permissions.js';
 import { normalizePath } from './paths.js';
 import { remembers } from './retry-cache.js';
 
@@ -28,6 +29,8 @@ export const RETRY_CACHED_TYPES: ReadonlySet<MessageType> = new Set<MessageType>
   'master.delete',
   'master.rename',
   'master.undelete',
+  'master.chmod',
+  'master.chown',
 ]);
 
 /** The answer to a request, and the events to make durable before it is given. */
@@ -42,7 +45,7 @@ export interface Decision {
  * are answered from the namespace and the cluster view. The requests that
  * need the process (status, checkpoint) are the actor's own.
  */
-export function decideRequest(state: MasterView, settings: ReplicaSettings, type: MessageType, body: any, now: number): Decision {
+export function decideRequest(state: MasterView, settings: ReplicaSettings, type: MessageType, body: any, now: number, caller: Caller): Decision {
   const { ns, view, owners } = state;
   const created = { chunkSize: settings.chunkSize, replication: settings.replication };
   // A retry of a request that already took effect (its reply was lost).
@@ -53,23 +56,34 @@ export function decideRequest(state: MasterView, settings: ReplicaSettings, type
   const path = typeof body.path === 'string' ? normalizePath(body.path) : '/';
   switch (type) {
     case 'master.mkdir':
-      return mutation(decide.decideMkdir(ns, path, body.parents, now));
+      return mutation(decide.decideMkdir(ns, path, body.parents, now, caller, body.mode));
     case 'master.create':
-      return mutation(decide.decideCreate(ns, path, body.overwrite, now), created);
+      return mutation(decide.decideCreate(ns, path, body.overwrite, now, caller, body.mode), created);
     case 'master.extend':
+      decide.authorizeWrite(ns, path, caller);
       return mutation(decide.decideExtend(ns, path, body.size, settings.chunkSize, now));
     case 'master.delete':
-      return mutation(decide.decideDelete(ns, path, body.recursive, now));
+      return mutation(decide.decideDelete(ns, path, body.recursive, now, caller));
     case 'master.undelete':
-      return mutation(decide.decideUndelete(ns, path, now));
+      return mutation(decide.decideUndelete(ns, path, now, caller));
     case 'master.rename':
-      return mutation(decide.decideRename(ns, normalizePath(body.from), normalizePath(body.to), now));
+      return mutation(decide.decideRename(ns, normalizePath(body.from), normalizePath(body.to), now, caller));
+    case 'master.chmod':
+      return mutation(decide.decideChmod(ns, path, body.mode, caller));
+    case 'master.chown':
+      return mutation(decide.decideChown(ns, path, body.owner, body.group, caller));
     case 'master.list':
+      // A directory's names need r on it (HDFS asks r-x; x is the traverse into it, asked for anything below); a file's own entry, traverse only.
+      authorize(ns.root, path, caller, { self: lookup(ns, path)?.kind === 'dir' ? READ : undefined });
       return { reply: list(ns, path, body.after, body.limit), events: [] };
     case 'master.fsck':
+      // Traverse to it only, like stat: fsck shows where chunks are, not what they hold.
+      authorize(ns.root, path, caller);
       return { reply: fsck(ns, view, settings, path, now), events: [] };
     case 'master.locate':
-      return { reply: locate(ns, view, settings, path, now), events: [] };
+      // Where a file's chunks are is what reading it takes: r. Without them (a stat), traverse alone.
+      authorize(ns.root, path, caller, { self: body.chunks === false ? undefined : lookup(ns, path)?.kind === 'file' ? READ : undefined });
+      return { reply: locate(ns, view, settings, path, now, body.chunks !== false), events: [] };
     case 'master.heartbeat':
       // Leases and the lengths their primaries report go to the lease manager, which knows their files.
       return { reply: { known: view.heartbeat(body as ChunkserverLoad, now), deleteChunks: view.takeDeletes(body.id), extended: [] }, events: [] };

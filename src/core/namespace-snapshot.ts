@@ -5,6 +5,7 @@ import { canonicalDigest } from './digest.js';
 import { emptyEntries, entriesAfter, entriesFromSorted, setEntry, type EntryTree } from './dir-entries.js';
 import { OfsError } from './errors.js';
 import type { DirNode, Namespace, Node } from './namespace.js';
+import { legacyOwnership, MAX_MODE, NAME_PATTERN, SHARED_DIRECTORY, type Ownership } from './permissions.js';
 import { upgradeRetryCache, type RetryCache } from './retry-cache.js';
 import { parentPath } from './paths.js';
 
@@ -19,23 +20,38 @@ import { parentPath } from './paths.js';
  * (a directory before what it holds, each directory's entries by name), so a
  * loader meets every parent before its children and inserts in order:
  *
- *     header := {format: 2, seq, nextChunkId, recentRequests, rootMtime}
- *     entry  := [path, "d", mtime] | [path, "f", mtime, size, [[chunkId, version], ...]]
+ *     header := {format: 3, seq, nextChunkId, recentRequests, rootMtime, rootOwnership: [owner, group, mode]}
+ *     entry  := [path, "d", mtime, owner, group, mode]
+ *             | [path, "f", mtime, size, [[chunkId, version], ...], owner, group, mode]
+ *
+ * Format 2, from before permissions, lacks the owners, groups and modes: its
+ * nodes are loaded as the superuser's (legacyOwnership), its root as shared.
  */
 export const ENTRIES_PER_PIECE = 2_000;
-const FORMAT = 2;
+const FORMAT = 3;
+const LEGACY_FORMAT = 2;
 
 const count = z.number().int().nonnegative();
 const headerSchema = z.object({
-  format: z.literal(FORMAT),
+  format: z.union([z.literal(FORMAT), z.literal(LEGACY_FORMAT)]),
   seq: count,
   nextChunkId: z.number().int().positive(),
   recentRequests: z.array(z.array(z.tuple([z.string().min(1).max(64), count])).max(32).nullable()).max(128),
   rootMtime: count,
+  rootOwnership: z.tuple([z.string().regex(NAME_PATTERN), z.string().regex(NAME_PATTERN), z.number().int().min(0).max(MAX_MODE)]).optional(),
 });
-type Entry = [path: string, kind: 'd', mtime: number] | [path: string, kind: 'f', mtime: number, size: number, chunks: [string, number][]];
+type Owned = [owner: string, group: string, mode: number];
+type Entry = [path: string, kind: 'd', mtime: number, ...Partial<Owned>] | [path: string, kind: 'f', mtime: number, size: number, chunks: [string, number][], ...Partial<Owned>];
 
 const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+
+/** What is wrong with an entry's trailing [owner, group, mode], or undefined. */
+function ownedProblem(owned: unknown[]): string | undefined {
+  const [owner, group, mode] = owned;
+  if (typeof owner !== 'string' || !NAME_PATTERN.test(owner) || typeof group !== 'string' || !NAME_PATTERN.test(group)) return 'its owner or group is not a name';
+  if (!isCount(mode) || mode > MAX_MODE) return 'its mode is not 0 to 0o7777';
+  return undefined;
+}
 
 /**
  * What is wrong with `entry`, or undefined if it is one. Checked by hand, not
@@ -43,14 +59,19 @@ const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as nu
  * checkpoint load (profiled, 200,000 files); this check does not show in the
  * same profile.
  */
-function entryProblem(entry: unknown): string | undefined {
+function entryProblem(entry: unknown, owned: boolean): string | undefined {
   if (!Array.isArray(entry)) return 'not a list';
   const [path, kind, mtime, size, chunks] = entry as unknown[];
   if (typeof path !== 'string' || !path.startsWith('/') || path.length > 4096) return 'its path is not an absolute path of at most 4096 characters';
   if (!isCount(mtime)) return 'its mtime is not a non-negative integer';
-  if (kind === 'd') return entry.length === 3 ? undefined : 'a directory entry has 3 fields';
+  const extra = owned ? 3 : 0;
+  if (kind === 'd') return entry.length !== 3 + extra ? `a directory entry has ${3 + extra} fields` : owned ? ownedProblem(entry.slice(3)) : undefined;
   if (kind !== 'f') return 'its kind is neither "d" nor "f"';
-  if (entry.length !== 5) return 'a file entry has 5 fields';
+  if (entry.length !== 5 + extra) return `a file entry has ${5 + extra} fields`;
+  if (owned) {
+    const problem = ownedProblem(entry.slice(5));
+    if (problem) return problem;
+  }
   if (!isCount(size)) return 'its size is not a non-negative integer';
   if (!Array.isArray(chunks)) return 'its chunks are not a list';
   for (const chunk of chunks) {
@@ -61,12 +82,14 @@ function entryProblem(entry: unknown): string | undefined {
 
 /** The pieces of `ns`, lazily: a checkpoint writer or a standby's pull takes them one at a time. */
 export function* namespacePieces(ns: Namespace): Generator<unknown> {
-  yield { format: FORMAT, seq: ns.seq, nextChunkId: ns.nextChunkId, recentRequests: ns.recentRequests, rootMtime: ns.root.mtime };
+  const { root } = ns;
+  yield { format: FORMAT, seq: ns.seq, nextChunkId: ns.nextChunkId, recentRequests: ns.recentRequests, rootMtime: root.mtime, rootOwnership: [root.owner, root.group, root.mode] };
   let piece: Entry[] = [];
   const walk = function* (dir: DirNode, at: string): Generator<Entry[]> {
     for (const [name, node] of entriesAfter(dir.children)) {
       const path = at === '/' ? `/${name}` : `${at}/${name}`;
-      piece.push(node.kind === 'dir' ? [path, 'd', node.mtime] : [path, 'f', node.mtime, node.size, node.chunks.map((c) => [c.id, c.version])]);
+      const { owner, group, mode } = node;
+      piece.push(node.kind === 'dir' ? [path, 'd', node.mtime, owner, group, mode] : [path, 'f', node.mtime, node.size, node.chunks.map((c) => [c.id, c.version]), owner, group, mode]);
       if (piece.length === ENTRIES_PER_PIECE) {
         yield piece;
         piece = [];
@@ -90,7 +113,9 @@ function malformed(what: string, detail: string): OfsError {
  */
 export class NamespaceLoader {
   private header: z.infer<typeof headerSchema> | undefined;
-  private readonly root: DirNode = { kind: 'dir', mtime: 0, children: emptyEntries() };
+  private readonly root: DirNode = { kind: 'dir', mtime: 0, children: emptyEntries(), ...SHARED_DIRECTORY };
+  /** One string per distinct owner or group name: a million nodes of a few users share a few strings. */
+  private readonly names = new Map<string, string>();
   /**
    * The directories from the root down to the latest entry's parent (pre-order
    * means a parent is always among them), each with its entries so far, in
@@ -109,11 +134,12 @@ export class NamespaceLoader {
       if (!parsed.success) throw malformed('header', parsed.error.message);
       this.header = parsed.data;
       this.root.mtime = parsed.data.rootMtime;
+      if (parsed.data.rootOwnership) [this.root.owner, this.root.group, this.root.mode] = parsed.data.rootOwnership;
       return;
     }
     if (!Array.isArray(piece) || piece.length > ENTRIES_PER_PIECE) throw malformed(`piece after entry ${this.entries}`, `not a list of at most ${ENTRIES_PER_PIECE} entries`);
     for (const entry of piece) {
-      const problem = entryProblem(entry);
+      const problem = entryProblem(entry, this.header.format === FORMAT);
       if (problem) throw malformed(`entry ${this.entries}`, `${problem}: ${JSON.stringify(entry)}`);
       this.insert(entry as Entry);
     }
@@ -130,8 +156,8 @@ export class NamespaceLoader {
     if (!name || name === '.' || name === '..' || (last !== undefined && name <= last)) throw malformed(`entry ${this.entries} (${at})`, 'out of name order, or a repeat');
     const node: Node =
       kind === 'd'
-        ? { kind: 'dir', mtime, children: emptyEntries() }
-        : { kind: 'file', mtime, size: entry[3], chunks: entry[4].map(([id, version]) => ({ id, version })) };
+        ? { kind: 'dir', mtime, children: emptyEntries(), ...this.ownership('dir', entry.slice(3) as Partial<Owned>) }
+        : { kind: 'file', mtime, size: entry[3], chunks: entry[4].map(([id, version]) => ({ id, version })), ...this.ownership('file', entry.slice(5) as Partial<Owned>) };
     if (node.kind === 'file') {
       for (const { id } of node.chunks) {
         if (this.table.chunks.has(id)) throw malformed(`entry ${this.entries} (${at})`, `chunk ${id} belongs to another file too`);
@@ -143,6 +169,18 @@ export class NamespaceLoader {
     top.nodes.push(node);
     if (node.kind === 'dir') this.open.push({ path: at, dir: node, names: [], nodes: [] });
     this.entries++;
+  }
+
+  private ownership(kind: Node['kind'], [owner, group, mode]: Partial<Owned>): Ownership {
+    if (owner === undefined || group === undefined || mode === undefined) return legacyOwnership(kind);
+    return { owner: this.intern(owner), group: this.intern(group), mode };
+  }
+
+  private intern(name: string): string {
+    const known = this.names.get(name);
+    if (known !== undefined) return known;
+    this.names.set(name, name);
+    return name;
   }
 
   finish(): TrackedNamespace {
@@ -186,18 +224,22 @@ type LegacyDir = { kind: 'dir'; mtime: number; children: Record<string, LegacyDi
 /**
  * A namespace as an older OFS wrote it in a checkpoint, in today's form: its
  * retry cache was a list of ids, oldest first, and each directory's entries
- * one object (name → node) rather than a tree.
+ * one object (name → node) rather than a tree. It had no owners: its nodes
+ * become the superuser's, with the default modes, and its root is shared.
  */
 export function upgradeNamespace(ns: { recentRequests?: unknown; root: LegacyDir } & Omit<Namespace, 'recentRequests' | 'root'>): Namespace {
   const recentRequests = upgradeRetryCache(ns.recentRequests) ?? (ns.recentRequests as RetryCache);
   const upgradeDir = (dir: LegacyDir): DirNode => {
-    if ('leaf' in dir.children && typeof dir.children.leaf === 'boolean') return dir as DirNode;
+    // A tree already (a checkpoint between the two changes), or one object.
+    const entries: [string, LegacyDir | Node][] =
+      'leaf' in dir.children && typeof dir.children.leaf === 'boolean'
+        ? [...entriesAfter(dir.children as EntryTree<Node>)]
+        : Object.keys(dir.children).sort().map((name) => [name, (dir.children as Record<string, LegacyDir | Node>)[name]!]);
     let children = emptyEntries<Node>();
-    for (const name of Object.keys(dir.children).sort()) {
-      const child = (dir.children as Record<string, LegacyDir | Node>)[name]!;
-      children = setEntry(children, name, child.kind === 'dir' ? upgradeDir(child as LegacyDir) : (child as Node));
+    for (const [name, child] of entries) {
+      children = setEntry(children, name, child.kind === 'dir' ? upgradeDir(child as LegacyDir) : { ...legacyOwnership('file'), ...(child as Node) });
     }
-    return { kind: 'dir', mtime: dir.mtime, children };
+    return { kind: 'dir', mtime: dir.mtime, children, ...legacyOwnership('dir') };
   };
-  return { ...ns, recentRequests, root: upgradeDir(ns.root) };
+  return { ...ns, recentRequests, root: { ...upgradeDir(ns.root), ...SHARED_DIRECTORY } };
 }

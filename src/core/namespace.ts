@@ -3,6 +3,7 @@ import { deleteEntry, emptyEntries, entriesAfter, getEntry, setEntry, type Entry
 import { OfsError } from './errors.js';
 import type { MasterEvent } from './events.js';
 import { pathComponents } from './paths.js';
+import { legacyOwnership, SHARED_DIRECTORY, type Ownership } from './permissions.js';
 import { emptyRetryCache, remember, type RetryCache } from './retry-cache.js';
 
 export interface ChunkRef {
@@ -10,14 +11,15 @@ export interface ChunkRef {
   version: number;
 }
 
-export interface FileNode {
+/** Every node has an owner, a group and a mode (permissions.ts). */
+export interface FileNode extends Ownership {
   kind: 'file';
   size: number;
   mtime: number;
   chunks: ChunkRef[];
 }
 
-export interface DirNode {
+export interface DirNode extends Ownership {
   kind: 'dir';
   mtime: number;
   /**
@@ -44,7 +46,7 @@ export interface Namespace {
 export const emptyNamespace: Namespace = {
   seq: 0,
   nextChunkId: 1,
-  root: { kind: 'dir', mtime: 0, children: emptyEntries() },
+  root: { kind: 'dir', mtime: 0, children: emptyEntries(), ...SHARED_DIRECTORY },
   recentRequests: emptyRetryCache,
 };
 
@@ -86,13 +88,32 @@ function changeFile(root: DirNode, path: string, change: (file: FileNode) => Fil
   });
 }
 
+/** A created node's owner, group and mode; an event from before permissions has none of them. */
+function ownershipOf(kind: Node['kind'], event: Partial<Ownership>): Ownership {
+  const legacy = legacyOwnership(kind);
+  return { owner: event.owner ?? legacy.owner, group: event.group ?? legacy.group, mode: event.mode ?? legacy.mode };
+}
+
+/** The tree with the ownership of `path` (the root too: chmod / is an operator's right) changed. */
+function changeOwnership(root: DirNode, path: string, change: (node: Node) => Partial<Ownership>): DirNode {
+  if (path === '/') return { ...root, ...change(root) };
+  return changeNode(root, path, (node) => {
+    if (!node) throw new OfsError('EINTERNAL', `invariant broken: ownership of missing ${path} changed`);
+    return { ...node, ...change(node) };
+  });
+}
+
 /** The namespace tree after `event`. */
 function nextRoot(ns: Namespace, event: MasterEvent): DirNode {
   switch (event.type) {
     case 'DirectoryCreated':
-      return changeNode(ns.root, event.path, () => ({ kind: 'dir', mtime: event.mtime, children: emptyEntries() }));
+      return changeNode(ns.root, event.path, () => ({ kind: 'dir', mtime: event.mtime, children: emptyEntries(), ...ownershipOf('dir', event) }));
     case 'FileCreated':
-      return changeNode(ns.root, event.path, () => ({ kind: 'file', size: 0, mtime: event.mtime, chunks: [] }));
+      return changeNode(ns.root, event.path, () => ({ kind: 'file', size: 0, mtime: event.mtime, chunks: [], ...ownershipOf('file', event) }));
+    case 'ModeChanged':
+      return changeOwnership(ns.root, event.path, () => ({ mode: event.mode }));
+    case 'OwnerChanged':
+      return changeOwnership(ns.root, event.path, ({ owner, group }) => ({ owner: event.owner ?? owner, group: event.group ?? group }));
     case 'ChunkAllocated':
       return changeFile(ns.root, event.path, (file) => {
         if (event.index !== file.chunks.length) {

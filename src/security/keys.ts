@@ -1,9 +1,10 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { curveKeyPair } from 'zeromq';
 import { z } from 'zod';
 import { OfsError } from '../core/errors.js';
+import { checkName, NAME_PATTERN } from '../core/permissions.js';
 import { ROLES, type Role } from './roles.js';
 import { Z85_KEY } from './z85.js';
 
@@ -13,19 +14,34 @@ import { Z85_KEY } from './z85.js';
  * and the ZooKeeper digest secret. Every file is mode 0600 and refused when
  * it is readable by others. A process needs the roster and its own role's
  * file; a client machine gets `roster.json` and `client.key` only.
+ *
+ * Users (`ofs keys add-user`) have keys of the client's shape in
+ * `users/NAME.key`, and the roster lists each with its groups: their role
+ * is client, and the master checks file permissions for them by name
+ * (core/permissions.ts). The `client.key` is the user `client`.
  */
 
 const ROSTER_FILE = 'roster.json';
 const ZK_DIGEST_FILE = 'zk-digest';
 const keyFileName = (role: Role) => `${role}.key`;
+const USERS_DIR = 'users';
+const userKeyFile = (dir: string, user: string) => join(dir, USERS_DIR, `${user}.key`);
 
 const z85Key = z.string().regex(Z85_KEY, 'a CURVE key is 40 characters of Z85');
 const base64Der = z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/, 'a signing key is base64 DER').max(200);
 
 const publicKeysSchema = z.strictObject({ curve: z85Key, sign: base64Der });
-const rosterSchema = z.strictObject({ roles: z.strictObject(Object.fromEntries(ROLES.map((r) => [r, publicKeysSchema])) as Record<Role, typeof publicKeysSchema>) });
+const userName = z.string().regex(NAME_PATTERN, 'a user or group name is 1 to 32 of a-z, 0-9, _ and -');
+const userSchema = publicKeysSchema.extend({ groups: z.array(userName).max(64) });
+const rosterSchema = z.strictObject({
+  roles: z.strictObject(Object.fromEntries(ROLES.map((r) => [r, publicKeysSchema])) as Record<Role, typeof publicKeysSchema>),
+  /** Absent before the first `ofs keys add-user`. */
+  users: z.record(userName, userSchema).optional(),
+});
 const keyFileSchema = z.strictObject({
   role: z.enum(ROLES),
+  /** A user's key: its name (its role is client). */
+  user: userName.optional(),
   curve: z.strictObject({ publicKey: z85Key, secretKey: z85Key }),
   sign: z.strictObject({ publicKey: base64Der, secretKey: base64Der }),
 });
@@ -63,8 +79,39 @@ export async function readRoster(dir: string): Promise<Roster> {
 export async function readKeyFile(dir: string, role: Role): Promise<KeyFile> {
   const path = join(dir, keyFileName(role));
   const key = await parse(path, keyFileSchema, (text) => JSON.parse(text) as unknown);
-  if (key.role !== role) throw new OfsError('EINVAL', `${path} holds the ${key.role} key, not the ${role} key`);
+  if (key.role !== role || key.user !== undefined) throw new OfsError('EINVAL', `${path} holds the ${key.user ?? key.role} key, not the ${role} key`);
   return key;
+}
+
+export async function readUserKeyFile(dir: string, user: string): Promise<KeyFile> {
+  const path = userKeyFile(dir, user);
+  const key = await parse(path, keyFileSchema, (text) => JSON.parse(text) as unknown);
+  if (key.user !== user) throw new OfsError('EINVAL', `${path} holds the ${key.user ?? key.role} key, not user ${user}'s`);
+  return key;
+}
+
+/**
+ * `ofs keys add-user`: a key for user `name` in DIR/users/NAME.key, and the
+ * user in the roster with its groups. The roster is replaced whole (a new
+ * file renamed over it), so a process reading it sees the old or the new.
+ * Processes read the roster when they start: one started before sees the
+ * user after a restart.
+ */
+export async function addUser(dir: string, name: string, groups: readonly string[]): Promise<string> {
+  checkName('user', name);
+  for (const group of groups) checkName('group', group);
+  if ((ROLES as readonly string[]).includes(name)) throw new OfsError('EINVAL', `${name} is a role's name (${ROLES.join(', ')}): pick another user name`);
+  const roster = await readRoster(dir);
+  if (roster.users?.[name]) throw new OfsError('EEXIST', `user ${name} is in ${join(dir, ROSTER_FILE)} already`);
+  const key: KeyFile = { ...newKeyFile('client'), user: name };
+  const path = userKeyFile(dir, name);
+  await mkdir(join(dir, USERS_DIR), { recursive: true, mode: 0o700 });
+  await writeSecret(path, `${JSON.stringify(key, null, 2)}\n`);
+  const next: Roster = { ...roster, users: { ...roster.users, [name]: { curve: key.curve.publicKey, sign: key.sign.publicKey, groups: [...new Set(groups)] } } };
+  const temporary = join(dir, `${ROSTER_FILE}.${randomBytes(6).toString('hex')}`);
+  await writeSecret(temporary, `${JSON.stringify(next, null, 2)}\n`);
+  await rename(temporary, join(dir, ROSTER_FILE));
+  return path;
 }
 
 /** The `user:password` that members of the cluster add to their ZooKeeper sessions. */

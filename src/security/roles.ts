@@ -11,7 +11,7 @@ export type Role = (typeof ROLES)[number];
 /** What any user of the file system sends: the namespace to the master, bytes to chunkservers. */
 const CLIENT_CALLS = [
   'master.mkdir', 'master.create', 'master.lease', 'master.extend', 'master.locate', 'master.list',
-  'master.delete', 'master.rename', 'master.undelete', 'master.status', 'master.fsck', 'master.balance',
+  'master.delete', 'master.rename', 'master.undelete', 'master.chmod', 'master.chown', 'master.status', 'master.fsck', 'master.balance',
   'master.replication', 'master.checkpoint', 'chunk.push', 'chunk.commit', 'chunk.read',
 ] as const satisfies readonly MessageType[];
 

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { OfsError } from '../core/errors.js';
-import { readKeyFile, readRoster, type Roster } from './keys.js';
+import { readKeyFile, readRoster, readUserKeyFile, type Roster } from './keys.js';
 import { roleToken, signingKey } from './role-token.js';
 import type { Role } from './roles.js';
 
@@ -21,6 +21,8 @@ export class WireIdentity {
 
   private constructor(
     readonly role: Role,
+    /** Who its role tokens name: the role kind, or a user's name (role-token.ts). */
+    readonly principal: string,
     readonly curvePublicKey: string,
     curveSecretKey: string,
     signKey: KeyObject,
@@ -36,7 +38,17 @@ export class WireIdentity {
     if (roster.roles[role].curve !== key.curve.publicKey) {
       throw new OfsError('EINVAL', `the ${role} key in ${dir} is not the one its roster.json lists: the files come from different clusters`);
     }
-    return new WireIdentity(role, key.curve.publicKey, key.curve.secretKey, signingKey(key.sign.secretKey), roster);
+    return new WireIdentity(role, role, key.curve.publicKey, key.curve.secretKey, signingKey(key.sign.secretKey), roster);
+  }
+
+  /** A client identity: user `user`'s key from keys directory `dir` (`client` is the client key). */
+  static async loadUser(dir: string, user: string): Promise<WireIdentity> {
+    if (user === 'client') return WireIdentity.load(dir, 'client');
+    const [roster, key] = await Promise.all([readRoster(dir), readUserKeyFile(dir, user)]);
+    if (roster.users?.[user]?.curve !== key.curve.publicKey) {
+      throw new OfsError('EINVAL', `user ${user}'s key in ${dir} is not the one its roster.json lists: add the user with ofs keys add-user, or use the roster that came with the key`);
+    }
+    return new WireIdentity('client', user, key.curve.publicKey, key.curve.secretKey, signingKey(key.sign.secretKey), roster);
   }
 
   /** Socket options of a connection to a server of role `server`. */
@@ -52,11 +64,11 @@ export class WireIdentity {
   /** The role token for calls to `address` (role-token.ts), signed once per address. */
   token(address: string): string {
     let token = this.#tokens.get(address);
-    if (!token) this.#tokens.set(address, (token = roleToken(this.role, this.#signKey, address)));
+    if (!token) this.#tokens.set(address, (token = roleToken(this.principal, this.#signKey, address)));
     return token;
   }
 
-  toJSON(): { role: Role; curvePublicKey: string } {
-    return { role: this.role, curvePublicKey: this.curvePublicKey };
+  toJSON(): { role: Role; principal: string; curvePublicKey: string } {
+    return { role: this.role, principal: this.principal, curvePublicKey: this.curvePublicKey };
   }
 }

@@ -66,7 +66,9 @@ export class ZapHandler {
       socket.close();
       throw new OfsError('EINTERNAL', `cannot start the ZAP handler at ${ZAP_ENDPOINT} (one per process): ${(err as Error).message}`);
     }
-    return new ZapHandler(socket, new Map(ROLES.map((role) => [roster.roles[role].curve, role])), log);
+    // A user's key is a client's: its role token names the user (role-token.ts).
+    const users = Object.values(roster.users ?? {}).map((user): [string, Role] => [user.curve, 'client']);
+    return new ZapHandler(socket, new Map([...ROLES.map((role): [string, Role] => [roster.roles[role].curve, role]), ...users]), log);
   }
 
   close(): void {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { chunkIdSchema } from '../core/chunk-id.js';
 import { eventIdSchema, masterEventSchema } from '../core/events.js';
 import { LIST_PAGE_MAX } from '../core/master-queries.js';
+import { MAX_MODE } from '../core/permissions.js';
 
 /**
  * Every message OFS sends between processes, declared once: the schema both
@@ -40,11 +41,17 @@ const locatedChunk = z.object({
   primary: z.string().nullable(),
 });
 
+/** A node's owner, group and mode (core/permissions.ts). */
+const ownership = { owner: z.string(), group: z.string(), mode: z.number().int().min(0).max(MAX_MODE) };
+/** A mode for what a create or mkdir makes; the default (0755 directories, 0644 files) when absent. */
+const newMode = z.number().int().min(0).max(MAX_MODE).optional();
+
 const directoryEntry = z.object({
   name: z.string(),
   type: z.enum(['file', 'dir']),
   size: nonNegative,
   mtime: nonNegative,
+  ...ownership,
 });
 
 /** Balancing as it stands: the fill spread, the goal, and the replicas (and their bytes) moved so far. */
@@ -62,14 +69,14 @@ const leaseReply = z.object({
 
 export const protocol = {
   // client → master: namespace
-  'master.mkdir': { request: z.object({ path: z.string(), parents: z.boolean(), requestId }), reply: empty },
+  'master.mkdir': { request: z.object({ path: z.string(), parents: z.boolean(), mode: newMode, requestId }), reply: empty },
   /**
    * Makes (or truncates) a file. `lease`: also place its first chunk and
    * answer with that chunk's lease, as `master.lease` would (a writer with
    * bytes in hand saves a round trip and a journal write per file).
    */
   'master.create': {
-    request: z.object({ path: z.string(), overwrite: z.boolean(), lease: z.boolean().optional(), requestId }),
+    request: z.object({ path: z.string(), overwrite: z.boolean(), lease: z.boolean().optional(), mode: newMode, requestId }),
     reply: z.object({ chunkSize: z.number().int().positive(), replication: z.number().int().positive(), lease: leaseReply.optional() }),
   },
   /**
@@ -85,13 +92,15 @@ export const protocol = {
   },
   /** The file is at least `size` bytes long (a writer's mutations up to there succeeded). */
   'master.extend': { request: z.object({ path: z.string(), size: nonNegative, requestId }), reply: empty },
+  /** `chunks: false`: a stat, without the chunks (needs only traverse, where the chunks need r). */
   'master.locate': {
-    request: z.object({ path: z.string() }),
+    request: z.object({ path: z.string(), chunks: z.boolean().optional() }),
     reply: z.object({
       path: z.string(),
       type: z.enum(['file', 'dir']),
       size: nonNegative,
       mtime: nonNegative,
+      ...ownership,
       chunkSize: z.number().int().positive(),
       chunks: z.array(locatedChunk),
     }),
@@ -105,6 +114,10 @@ export const protocol = {
   'master.rename': { request: z.object({ from: z.string(), to: z.string(), requestId }), reply: empty },
   /** Brings back the most recently deleted `path` from the trash. */
   'master.undelete': { request: z.object({ path: z.string(), requestId }), reply: empty },
+  /** The node's mode: by its owner or the superuser. */
+  'master.chmod': { request: z.object({ path: z.string(), mode: z.number().int().min(0).max(MAX_MODE), requestId }), reply: empty },
+  /** A new owner (the superuser only), a new group (also its owner, to a group of its own), or both. */
+  'master.chown': { request: z.object({ path: z.string(), owner: z.string().max(64).optional(), group: z.string().max(64).optional(), requestId }), reply: empty },
   'master.status': {
     /**
      * `digest`: also a digest of the whole namespace; `underReplicated`: also count the chunks short of

@@ -1,5 +1,6 @@
 import { Router } from 'zeromq';
 import { OfsError, toOfsError } from '../core/errors.js';
+import { UNCHECKED, type Caller } from '../core/permissions.js';
 import { LogLimiter } from '../util/log-limiter.js';
 import type { Logger } from '../util/logger.js';
 import { RoleTokenVerifier } from '../security/role-token.js';
@@ -17,10 +18,16 @@ export interface Reply<T extends MessageType> {
   data?: Buffer[];
 }
 
+/**
+ * `caller`: who the request's verified role token names (never anything the
+ * request says of itself); without security there is no identity, and every
+ * caller is the superuser (UNCHECKED).
+ */
 export type Handler<T extends MessageType> = (
   body: RequestOf<T>,
   data: Buffer[],
   envelope: Envelope,
+  caller: Caller,
 ) => Promise<Reply<T>>;
 
 export type HandlerMap = { [T in MessageType]?: Handler<T> };
@@ -186,17 +193,19 @@ export class RpcServer {
     if (!isMessageType(type) || !handler) {
       throw new OfsError('EBADMSG', `unknown message type ${JSON.stringify(type)} for ${this.options.id}`);
     }
+    let caller = UNCHECKED;
     if (this.guard) {
-      const role = this.guard.verifier.roleOf(envelope.auth);
-      if (!role) throw new OfsError('EACCES', `${type} refused by ${this.options.id}: the request carries no valid role token`);
-      if (!maySend(role, type)) throw new OfsError('EACCES', `${type} refused by ${this.options.id}: a ${role} may not send it`);
+      const principal = this.guard.verifier.principalOf(envelope.auth);
+      if (!principal) throw new OfsError('EACCES', `${type} refused by ${this.options.id}: the request carries no valid role token`);
+      if (!maySend(principal.role, type)) throw new OfsError('EACCES', `${type} refused by ${this.options.id}: a ${principal.role} may not send it`);
+      caller = principal.caller;
     }
     const parsed = protocol[type].request.safeParse(envelope.body);
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
       throw new OfsError('EBADMSG', `invalid ${type} request: ${issues}`);
     }
-    return handler(parsed.data as never, data, envelope);
+    return handler(parsed.data as never, data, envelope, caller);
   }
 
   private envelope(type: 'reply' | 'error', id: string, body: unknown): Envelope {

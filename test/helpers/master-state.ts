@@ -2,6 +2,7 @@ import { ClusterView, type ChunkserverLoad } from '../../src/core/cluster-view.j
 import { decideChunksUpTo, decideCreate, decideExtend } from '../../src/core/commands.js';
 import type { MasterEvent, UnsequencedEvent } from '../../src/core/events.js';
 import { applyAll, lookup, type FileNode, type Namespace } from '../../src/core/namespace.js';
+import { UNCHECKED } from '../../src/core/permissions.js';
 
 /**
  * Namespaces and cluster views for unit tests of the master's pure core,
@@ -27,7 +28,7 @@ export const versionOf = (ns: Namespace, path: string, index: number): number =>
 
 /** A file of `size` bytes whose chunk `i` is at `versions[i]` (0: allocated, never written), created and written at `mtime`. */
 export function withFile(ns: Namespace, path: string, size: number, versions: number[] = [], mtime = 1): Namespace {
-  ns = run(ns, decideCreate(ns, path, true, mtime));
+  ns = run(ns, decideCreate(ns, path, true, mtime, UNCHECKED));
   const chunks = Math.max(versions.length, Math.ceil(size / CHUNK));
   if (chunks > 0) ns = run(ns, decideChunksUpTo(ns, path, chunks - 1));
   versions.forEach((version, index) => {

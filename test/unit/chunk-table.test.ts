@@ -7,6 +7,7 @@ import type { UnsequencedEvent } from '../../src/core/events.js';
 import { countFiles } from '../../src/core/master-queries.js';
 import { emptyNamespace, lookup, ownedChunks, type FileNode, type Namespace } from '../../src/core/namespace.js';
 import { chunkOf, sequence, withFile } from '../helpers/master-state.js';
+import { UNCHECKED } from '../../src/core/permissions.js';
 
 function cluster(): Namespace {
   let ns = emptyNamespace;
@@ -26,7 +27,7 @@ test('a delete detaches the chunks below it (they stay owned in the trash); the 
   const table = ChunkTable.of(ns);
   const dChunks = [...ownedChunks(ns, '/d').keys()].sort();
   t.is(dChunks.length, 3);
-  const deleted = step(ns, table, decideDelete(ns, '/d', true, 100));
+  const deleted = step(ns, table, decideDelete(ns, '/d', true, 100, UNCHECKED));
   t.deepEqual(deleted.changes.detached.sort(), dChunks, 'moved into the trash: leases go');
   t.deepEqual(deleted.changes.orphaned, [], 'but a file in the trash still owns them');
   ns = deleted.ns;
@@ -41,13 +42,13 @@ test('overwriting a file orphans its chunks; a rename moves them to the new path
   const h = chunkOf(ns, '/h', 0);
   const g = chunkOf(ns, '/d/sub/g', 0);
   const changes = (events: UnsequencedEvent[]) => step(ns, ChunkTable.of(ns), events).changes;
-  t.deepEqual(changes(decideCreate(ns, '/h', true, 5)), { detached: [h], orphaned: [h] });
-  t.deepEqual(changes(decideRename(ns, '/h', '/h2', 5)), { detached: [h], orphaned: [] });
+  t.deepEqual(changes(decideCreate(ns, '/h', true, 5, UNCHECKED)), { detached: [h], orphaned: [h] });
+  t.deepEqual(changes(decideRename(ns, '/h', '/h2', 5, UNCHECKED)), { detached: [h], orphaned: [] });
   const table = ChunkTable.of(ns);
-  step(ns, table, decideRename(ns, '/d/sub', '/sub', 5));
+  step(ns, table, decideRename(ns, '/d/sub', '/sub', 5, UNCHECKED));
   t.deepEqual(table.chunks.get(g), { path: '/sub/g', index: 0, version: 1 });
-  t.deepEqual(changes(decideCreate(ns, '/empty', true, 5)), { detached: [], orphaned: [] }, 'an empty file has no chunks');
-  t.deepEqual(changes(decideCreate(ns, '/new/file', false, 5)), { detached: [], orphaned: [] });
+  t.deepEqual(changes(decideCreate(ns, '/empty', true, 5, UNCHECKED)), { detached: [], orphaned: [] }, 'an empty file has no chunks');
+  t.deepEqual(changes(decideCreate(ns, '/new/file', false, 5, UNCHECKED)), { detached: [], orphaned: [] });
   t.deepEqual(changes(decideChunksUpTo(ns, '/h', 3)), { detached: [], orphaned: [] });
 });
 
@@ -55,7 +56,7 @@ test('an event that does not fit leaves the namespace and the table as they were
   const ns = cluster();
   const table = ChunkTable.of(ns);
   const before = [...table.chunks];
-  const events = [...decideDelete(ns, '/h', false, 5), { type: 'FileExtended', path: '/nope', size: 1, mtime: 1 } as const];
+  const events = [...decideDelete(ns, '/h', false, 5, UNCHECKED), { type: 'FileExtended', path: '/nope', size: 1, mtime: 1 } as const];
   t.throws(() => step(ns, table, events), { code: 'EINTERNAL' });
   t.deepEqual([...table.chunks], before);
   t.is(table.files, 4);
@@ -77,17 +78,17 @@ type Command = typeof command extends fc.Arbitrary<infer C> ? C : never;
 function decide(ns: Namespace, c: Command, now: number): UnsequencedEvent[] {
   switch (c.op) {
     case 'mkdir':
-      return decideMkdir(ns, c.path, true, now);
+      return decideMkdir(ns, c.path, true, now, UNCHECKED);
     case 'create':
-      return decideCreate(ns, c.path, c.overwrite, now);
+      return decideCreate(ns, c.path, c.overwrite, now, UNCHECKED);
     case 'chunks':
       return decideChunksUpTo(ns, c.path, c.index);
     case 'delete':
-      return decideDelete(ns, c.path, true, now);
+      return decideDelete(ns, c.path, true, now, UNCHECKED);
     case 'undelete':
-      return decideUndelete(ns, c.path, now);
+      return decideUndelete(ns, c.path, now, UNCHECKED);
     case 'rename':
-      return decideRename(ns, c.from, c.to, now);
+      return decideRename(ns, c.from, c.to, now, UNCHECKED);
     case 'gc':
       return decideCollectGarbage(ns, now, 3);
     case 'bump': {

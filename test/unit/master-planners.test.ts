@@ -18,6 +18,7 @@ import { fsck, locate } from '../../src/core/master-queries.js';
 import { CHUNK, chunkOf, ids, NOW, run, sequence, server, settings, TIMEOUT, versionOf, viewOf, withFile } from '../helpers/master-state.js';
 import { formatChunkId } from '../../src/core/chunk-id.js';
 import { applyAll, emptyNamespace, lookup, ownedChunks, type FileNode, type Namespace } from '../../src/core/namespace.js';
+import { UNCHECKED } from '../../src/core/permissions.js';
 
 // prepareLease
 
@@ -135,11 +136,11 @@ test('recordGrant after the file was renamed, replaced or deleted during the gra
   const ns = withFile(emptyNamespace, '/f', 40, [1]);
   const chunkId = chunkOf(ns, '/f', 0);
   const lease = { path: '/f', index: 0, chunkId, version: 2, replicas: [{ id: 'a', address: 'tcp://a.ofs:7000', length: 40 }], failed: [] };
-  const renamed = run(ns, decideRename(ns, '/f', '/g', NOW));
+  const renamed = run(ns, decideRename(ns, '/f', '/g', NOW, UNCHECKED));
   const events = recordGrant(viewOf(['a']), ownedChunks(renamed), lease);
   t.deepEqual(events, [{ type: 'ChunkVersionBumped', path: '/g', index: 0, chunkId, version: 2 }]);
   t.is(versionOf(run(renamed, events), '/g', 0), 2, 'the bump applies to the file where it is now');
-  const replaced = run(ns, decideCreate(ns, '/f', true, NOW));
+  const replaced = run(ns, decideCreate(ns, '/f', true, NOW, UNCHECKED));
   t.throws(() => recordGrant(viewOf(['a']), ownedChunks(replaced), lease), { instanceOf: OfsError, code: 'ENOENT', message: /belongs to no file/ });
   const view = viewOf(['a']);
   t.throws(() => recordGrant(view, new Map(), lease), { instanceOf: OfsError, code: 'ENOENT' });
@@ -247,7 +248,7 @@ test('garbageIn: replicas of chunks no file owns, or below the file version; ado
   t.deepEqual([versionOf(ns, '/f', 0), versionOf(ns, '/f', 1)], [2, 3]);
   t.deepEqual(adoptHigherVersions(owners, [{ chunkId: a, version: 2 }, { chunkId: a, version: 1 }, { chunkId: orphan, version: 7 }]), []);
   // After a rename the bump names the file where it is now.
-  ns = run(ns, decideRename(ns, '/f', '/g', 5));
+  ns = run(ns, decideRename(ns, '/f', '/g', 5, UNCHECKED));
   const moved = adoptHigherVersions(ownedChunks(ns), [{ chunkId: a, version: 5 }]);
   t.deepEqual(moved, [{ type: 'ChunkVersionBumped', path: '/g', index: 0, chunkId: a, version: 5 }]);
   t.is(versionOf(run(ns, moved), '/g', 0), 5);

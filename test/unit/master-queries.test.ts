@@ -7,9 +7,14 @@ import { OfsError } from '../../src/core/errors.js';
 import type { UnsequencedEvent } from '../../src/core/events.js';
 import { chunkLength, clusterStatus, countFiles, fsck, list, locate, countUnderReplicated } from '../../src/core/master-queries.js';
 import { emptyNamespace, lookup, ownedChunks, type FileNode } from '../../src/core/namespace.js';
+import { SUPERGROUP, SUPERUSER, UNCHECKED } from '../../src/core/permissions.js';
+
+/** What the superuser (UNCHECKED) makes: the default modes. */
+const SUPERUSERS_FILE = { owner: SUPERUSER, group: SUPERGROUP, mode: 0o644 };
+const SUPERUSERS_DIR = { ...SUPERUSERS_FILE, mode: 0o755 };
 
 test('chunkLength: full chunks, a short last chunk, nothing past the end', (t) => {
-  const file = (size: number): FileNode => ({ kind: 'file', size, mtime: 0, chunks: [] });
+  const file = (size: number): FileNode => ({ kind: 'file', size, mtime: 0, chunks: [], owner: 'u', group: 'g', mode: 0o644 });
   t.deepEqual([0, 1, 2, 3].map((i) => chunkLength(file(250), i, CHUNK)), [100, 100, 50, 0]);
   t.deepEqual([0, 1, 2].map((i) => chunkLength(file(200), i, CHUNK)), [100, 100, 0]);
   t.is(chunkLength(file(0), 0, CHUNK), 0);
@@ -40,25 +45,25 @@ test('locate: each chunk with only its live replicas at the current version', (t
   t.deepEqual(located.chunks[1]!.replicas, [{ id: 'c', address: 'tcp://c.ofs:7000', version: 3 }]);
   t.deepEqual(located.chunks[2]!.replicas, [], 'a chunk never written is on no server');
   // Locating a directory: no chunks; a missing path: ENOENT.
-  ns = run(ns, decideMkdir(ns, '/e', false, 9));
-  t.deepEqual(locate(ns, view, settings, '/e', NOW), { path: '/e', type: 'dir', size: 0, mtime: 9, chunkSize: CHUNK, chunks: [] });
+  ns = run(ns, decideMkdir(ns, '/e', false, 9, UNCHECKED));
+  t.deepEqual(locate(ns, view, settings, '/e', NOW), { path: '/e', type: 'dir', size: 0, mtime: 9, ...SUPERUSERS_DIR, chunkSize: CHUNK, chunks: [] });
   t.throws(() => locate(ns, view, settings, '/d/nope', NOW), { instanceOf: OfsError, code: 'ENOENT' });
 });
 
 test('list: a directory in name order with types, sizes and times; a file as its own entry', (t) => {
   let ns = emptyNamespace;
   ns = withFile(ns, '/d/b', 30, [], 3);
-  ns = run(ns, decideMkdir(ns, '/d/a9', false, 4));
+  ns = run(ns, decideMkdir(ns, '/d/a9', false, 4, UNCHECKED));
   ns = withFile(ns, '/d/a10', 120, [], 5);
   ns = withFile(ns, '/d/C', 0, [], 6);
   ns = withFile(ns, '/d/a9/inner', 10, [], 7);
   t.deepEqual(list(ns, '/d').entries, [
-    { name: 'C', type: 'file', size: 0, mtime: 6 },
-    { name: 'a10', type: 'file', size: 120, mtime: 5 },
-    { name: 'a9', type: 'dir', size: 0, mtime: 4 },
-    { name: 'b', type: 'file', size: 30, mtime: 3 },
+    { name: 'C', type: 'file', size: 0, mtime: 6, ...SUPERUSERS_FILE },
+    { name: 'a10', type: 'file', size: 120, mtime: 5, ...SUPERUSERS_FILE },
+    { name: 'a9', type: 'dir', size: 0, mtime: 4, ...SUPERUSERS_DIR },
+    { name: 'b', type: 'file', size: 30, mtime: 3, ...SUPERUSERS_FILE },
   ]);
-  t.deepEqual(list(ns, '/d/a10').entries, [{ name: 'a10', type: 'file', size: 120, mtime: 5 }]);
+  t.deepEqual(list(ns, '/d/a10').entries, [{ name: 'a10', type: 'file', size: 120, mtime: 5, ...SUPERUSERS_FILE }]);
   t.deepEqual(list(ns, '/').entries.map((e) => e.name), ['d']);
   t.deepEqual(list(emptyNamespace, '/').entries, []);
   t.throws(() => list(ns, '/d/zz'), { instanceOf: OfsError, code: 'ENOENT' });
@@ -66,7 +71,7 @@ test('list: a directory in name order with types, sizes and times; a file as its
 });
 
 test('countFiles: files at any depth below the root, directories not counted', (t) => {
-  let ns = run(emptyNamespace, decideMkdir(emptyNamespace, '/empty/deeper', true, 1));
+  let ns = run(emptyNamespace, decideMkdir(emptyNamespace, '/empty/deeper', true, 1, UNCHECKED));
   for (const path of ['/a/1', '/a/2', '/a/b/3', '/a/b/c/4', '/x']) ns = withFile(ns, path, 0);
   t.is(countFiles(ns), 5);
   t.is(countFiles(ns, '/'), 5);
@@ -190,7 +195,7 @@ test('clusterStatus: live chunkservers by id with heartbeat age, files, chunks; 
 test('queries see deletions: a deleted file leaves its directory listing and locate', (t) => {
   let ns = withFile(emptyNamespace, '/d/f', 10, [1]);
   ns = withFile(ns, '/d/g', 10, [1]);
-  ns = run(ns, decideDelete(ns, '/d/f', false, 50));
+  ns = run(ns, decideDelete(ns, '/d/f', false, 50, UNCHECKED));
   t.deepEqual(list(ns, '/d').entries.map((e) => e.name), ['g']);
   t.throws(() => locate(ns, new ClusterView(TIMEOUT), settings, '/d/f', NOW), { code: 'ENOENT' });
 });
@@ -241,9 +246,9 @@ test('a namespace of 100,000 files: list of one directory and locate of one file
 
   const listed = list(ns, dir).entries;
   t.deepEqual(listed.map((e) => e.name), ['f0', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7', 'f8', 'f9']);
-  t.deepEqual(listed[4], { name: 'f4', type: 'file', size: 270, mtime: 2000 });
-  t.deepEqual(listed[5], { name: 'f5', type: 'file', size: 5, mtime: 2000 });
-  t.deepEqual(listed[6], { name: 'f6', type: 'file', size: 0, mtime: 1006 });
+  t.deepEqual(listed[4], { name: 'f4', type: 'file', size: 270, mtime: 2000, ...SUPERUSERS_FILE });
+  t.deepEqual(listed[5], { name: 'f5', type: 'file', size: 5, mtime: 2000, ...SUPERUSERS_FILE });
+  t.deepEqual(listed[6], { name: 'f6', type: 'file', size: 0, mtime: 1006, ...SUPERUSERS_FILE });
   t.deepEqual(list(ns, '/a7/b3').entries.map((e) => `${e.name}:${e.type}`), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => `c${i}:dir`));
 
   const located = locate(ns, view, settings, target, NOW);

@@ -10,12 +10,13 @@ import { emptyNamespace, lookup, ownedChunks, type FileNode, type Namespace } fr
 import type { MessageType } from '../../src/transport/protocol.js';
 import { CHUNK, chunkOf, NOW, run, server, settings, TIMEOUT, versionOf, withFile } from '../helpers/master-state.js';
 import { remembers } from '../../src/core/retry-cache.js';
+import { SUPERGROUP, SUPERUSER, UNCHECKED } from '../../src/core/permissions.js';
 
 const stateOf = (ns: Namespace, view = new ClusterView(TIMEOUT)): MasterView => ({ ns, view, owners: () => ownedChunks(ns) });
 
 /** Decides a request against `ns` and, like the master actor, applies its events; returns both. */
 function request(ns: Namespace, type: MessageType, body: object, now = NOW, view?: ClusterView): { decision: Decision; ns: Namespace } {
-  const decision = decideRequest(stateOf(ns, view), settings, type, body, now);
+  const decision = decideRequest(stateOf(ns, view), settings, type, body, now, UNCHECKED);
   return { decision, ns: run(ns, decision.events) };
 }
 
@@ -23,7 +24,7 @@ function request(ns: Namespace, type: MessageType, body: object, now = NOW, view
 function base(): Namespace {
   let ns = withFile(emptyNamespace, '/d/f', 150, [1, 1]);
   ns = withFile(ns, '/old', 10, [1]);
-  return run(ns, decide.decideDelete(ns, '/old', false, 500));
+  return run(ns, decide.decideDelete(ns, '/old', false, 500, UNCHECKED));
 }
 
 interface MutationCase {
@@ -43,7 +44,7 @@ const mutations: MutationCase[] = [
   {
     type: 'master.mkdir',
     body: { path: '/d/x/y', parents: true },
-    expected: (ns, now) => decide.decideMkdir(ns, '/d/x/y', true, now),
+    expected: (ns, now) => decide.decideMkdir(ns, '/d/x/y', true, now, UNCHECKED),
     reply: {},
     check: (ns) => lookup(ns, '/d/x/y')?.kind === 'dir',
     againFails: false,
@@ -51,7 +52,7 @@ const mutations: MutationCase[] = [
   {
     type: 'master.mkdir',
     body: { path: '/d/single', parents: false },
-    expected: (ns, now) => decide.decideMkdir(ns, '/d/single', false, now),
+    expected: (ns, now) => decide.decideMkdir(ns, '/d/single', false, now, UNCHECKED),
     reply: {},
     check: (ns) => lookup(ns, '/d/single')?.kind === 'dir',
     againFails: true,
@@ -59,7 +60,7 @@ const mutations: MutationCase[] = [
   {
     type: 'master.create',
     body: { path: '/e/new/file', overwrite: false },
-    expected: (ns, now) => decide.decideCreate(ns, '/e/new/file', false, now),
+    expected: (ns, now) => decide.decideCreate(ns, '/e/new/file', false, now, UNCHECKED),
     reply: created,
     check: (ns) => lookup(ns, '/e/new/file')?.kind === 'file',
     againFails: true,
@@ -67,7 +68,7 @@ const mutations: MutationCase[] = [
   {
     type: 'master.create',
     body: { path: '/d/f', overwrite: true },
-    expected: (ns, now) => decide.decideCreate(ns, '/d/f', true, now),
+    expected: (ns, now) => decide.decideCreate(ns, '/d/f', true, now, UNCHECKED),
     reply: created,
     check: (ns) => (lookup(ns, '/d/f') as FileNode).chunks.length === 0,
     againFails: false,
@@ -83,7 +84,7 @@ const mutations: MutationCase[] = [
   {
     type: 'master.delete',
     body: { path: '/d', recursive: true },
-    expected: (ns, now) => decide.decideDelete(ns, '/d', true, now),
+    expected: (ns, now) => decide.decideDelete(ns, '/d', true, now, UNCHECKED),
     reply: {},
     check: (ns) => lookup(ns, '/d') === undefined,
     againFails: true,
@@ -91,7 +92,7 @@ const mutations: MutationCase[] = [
   {
     type: 'master.undelete',
     body: { path: '/old' },
-    expected: (ns, now) => decide.decideUndelete(ns, '/old', now),
+    expected: (ns, now) => decide.decideUndelete(ns, '/old', now, UNCHECKED),
     reply: {},
     check: (ns) => lookup(ns, '/old')?.kind === 'file',
     againFails: true,
@@ -99,7 +100,7 @@ const mutations: MutationCase[] = [
   {
     type: 'master.rename',
     body: { from: '/d/f', to: '/d/g' },
-    expected: (ns, now) => decide.decideRename(ns, '/d/f', '/d/g', now),
+    expected: (ns, now) => decide.decideRename(ns, '/d/f', '/d/g', now, UNCHECKED),
     reply: {},
     check: (ns) => lookup(ns, '/d/g')?.kind === 'file' && lookup(ns, '/d/f') === undefined,
     againFails: true,
@@ -118,28 +119,28 @@ for (const m of mutations) {
     t.true(m.check(after));
     t.true(remembers(after.recentRequests, requestId));
     // The reply was lost; the client retries with the same id.
-    const retry = decideRequest(stateOf(after), settings, m.type, { ...m.body, requestId }, 888);
+    const retry = decideRequest(stateOf(after), settings, m.type, { ...m.body, requestId }, 888, UNCHECKED);
     t.deepEqual(retry, { reply: m.reply, events: [] });
     // The same request under a new id is decided afresh.
-    const fresh = () => decideRequest(stateOf(after), settings, m.type, { ...m.body, requestId: 'other' }, 888);
+    const fresh = () => decideRequest(stateOf(after), settings, m.type, { ...m.body, requestId: 'other' }, 888, UNCHECKED);
     if (m.againFails) t.throws(fresh, { instanceOf: OfsError });
     else t.notThrows(fresh);
     // Without a request id nothing is tagged.
-    t.deepEqual(decideRequest(stateOf(ns), settings, m.type, m.body, 777).events, expected);
+    t.deepEqual(decideRequest(stateOf(ns), settings, m.type, m.body, 777, UNCHECKED).events, expected);
   });
 }
 
 test('mutations: paths are normalized; errors of the commands come through; no-op requests journal nothing', (t) => {
   const ns = base();
   const { decision } = request(ns, 'master.mkdir', { path: '/d/trailing/', parents: false, requestId: 'r1' }, 5);
-  t.deepEqual(decision.events, [{ type: 'DirectoryCreated', path: '/d/trailing', mtime: 5, requestId: 'r1' }]);
-  t.throws(() => decideRequest(stateOf(ns), settings, 'master.create', { path: '/d/f', overwrite: false, requestId: 'r2' }, 5), {
+  t.deepEqual(decision.events, [{ type: 'DirectoryCreated', path: '/d/trailing', mtime: 5, owner: SUPERUSER, group: SUPERGROUP, mode: 0o755, requestId: 'r1' }]);
+  t.throws(() => decideRequest(stateOf(ns), settings, 'master.create', { path: '/d/f', overwrite: false, requestId: 'r2' }, 5, UNCHECKED), {
     instanceOf: OfsError,
     code: 'EEXIST',
   });
-  t.throws(() => decideRequest(stateOf(ns), settings, 'master.mkdir', { path: 'relative', parents: true }, 5), { code: 'EINVAL' });
-  t.throws(() => decideRequest(stateOf(ns), settings, 'master.rename', { from: '/d/nope', to: '/d/g' }, 5), { code: 'ENOENT' });
-  t.throws(() => decideRequest(stateOf(ns), settings, 'master.extend', { path: '/d/f', size: 201 }, 5), { code: 'EINVAL' });
+  t.throws(() => decideRequest(stateOf(ns), settings, 'master.mkdir', { path: 'relative', parents: true }, 5, UNCHECKED), { code: 'EINVAL' });
+  t.throws(() => decideRequest(stateOf(ns), settings, 'master.rename', { from: '/d/nope', to: '/d/g' }, 5, UNCHECKED), { code: 'ENOENT' });
+  t.throws(() => decideRequest(stateOf(ns), settings, 'master.extend', { path: '/d/f', size: 201 }, 5, UNCHECKED), { code: 'EINVAL' });
   // Already so: nothing to journal, so nothing to remember either (the retry decides the same again).
   const noop = request(ns, 'master.mkdir', { path: '/d', parents: true, requestId: 'r3' });
   t.deepEqual(noop.decision, { reply: {}, events: [] });
@@ -149,14 +150,14 @@ test('mutations: paths are normalized; errors of the commands come through; no-o
 
 test('the retry cache answers only the mutating types; a query with a known id is still answered', (t) => {
   const { ns } = request(base(), 'master.mkdir', { path: '/seen', parents: false, requestId: 'seen' });
-  const listed = decideRequest(stateOf(ns), settings, 'master.list', { path: '/', requestId: 'seen' }, NOW);
+  const listed = decideRequest(stateOf(ns), settings, 'master.list', { path: '/', requestId: 'seen' }, NOW, UNCHECKED);
   t.deepEqual((listed.reply as ReturnType<typeof list>).entries.map((e) => e.name), ['.trash', 'd', 'seen']);
 });
 
 test('heartbeat: known only after the first; hands out pending deletions once; leases are extended elsewhere', (t) => {
   const ns = withFile(emptyNamespace, '/f', 10, [1]);
   const view = new ClusterView(TIMEOUT);
-  const beat = (now: number, load = server('a')) => decideRequest(stateOf(ns, view), settings, 'master.heartbeat', { ...load, leases: [] }, now);
+  const beat = (now: number, load = server('a')) => decideRequest(stateOf(ns, view), settings, 'master.heartbeat', { ...load, leases: [] }, now, UNCHECKED);
   t.deepEqual(beat(NOW), { reply: { known: false, deleteChunks: [], extended: [] }, events: [] });
   t.deepEqual(view.liveServers(NOW).map((s) => s.id), ['a']);
   view.scheduleDeleteOn('a', formatChunkId(77));
@@ -176,7 +177,7 @@ test('chunkReport: orphans and stale replicas come back to delete, higher versio
   const orphan = formatChunkId(500);
   const view = new ClusterView(TIMEOUT);
   const report = (id: string, chunks: { chunkId: string; version: number; length: number }[], full = true, now = NOW) =>
-    decideRequest(stateOf(ns, view), settings, 'master.chunkReport', { ...server(id), full, chunks }, now);
+    decideRequest(stateOf(ns, view), settings, 'master.chunkReport', { ...server(id), full, chunks }, now, UNCHECKED);
 
   const first = report('s1', [
     { chunkId: a, version: 2, length: 100 },
@@ -212,7 +213,7 @@ test('reportCorrupt: the replica stops being served; discard only when another l
   view.recordReplica('c', f, 1, 10); // stale
   view.recordReplica('dead', f, 2, 10);
   const corrupt = (id: string, chunkId: string) =>
-    decideRequest(stateOf(ns, view), settings, 'master.reportCorrupt', { id, chunkId, blocks: [0] }, NOW);
+    decideRequest(stateOf(ns, view), settings, 'master.reportCorrupt', { id, chunkId, blocks: [0] }, NOW, UNCHECKED);
 
   t.deepEqual(corrupt('a', f), { reply: { discard: true }, events: [] }, 'b still has it');
   t.deepEqual(locate(ns, view, settings, '/f', NOW).chunks[0]!.replicas.map((r) => r.id), ['b']);
@@ -231,25 +232,25 @@ test('locate, list and fsck answer as the query functions do, from the normalize
   view.heartbeat(server('a'), NOW);
   view.recordReplica('a', chunkOf(ns, '/d/f', 0), 1, 100);
   const state = stateOf(ns, view);
-  const located = decideRequest(state, settings, 'master.locate', { path: '/d/f' }, NOW);
+  const located = decideRequest(state, settings, 'master.locate', { path: '/d/f' }, NOW, UNCHECKED);
   t.deepEqual(located, { reply: locate(ns, view, settings, '/d/f', NOW), events: [] });
   t.like(located.reply, { type: 'file', size: 150 });
-  t.deepEqual(decideRequest(state, settings, 'master.list', { path: '/d/' }, NOW), { reply: list(ns, '/d'), events: [] });
-  t.deepEqual(decideRequest(state, settings, 'master.fsck', { path: '/' }, NOW), { reply: fsck(ns, view, settings, '/', NOW), events: [] });
-  t.like((decideRequest(state, settings, 'master.fsck', { path: '/d' }, NOW).reply as ReturnType<typeof fsck>).summary, {
+  t.deepEqual(decideRequest(state, settings, 'master.list', { path: '/d/' }, NOW, UNCHECKED), { reply: list(ns, '/d'), events: [] });
+  t.deepEqual(decideRequest(state, settings, 'master.fsck', { path: '/' }, NOW, UNCHECKED), { reply: fsck(ns, view, settings, '/', NOW), events: [] });
+  t.like((decideRequest(state, settings, 'master.fsck', { path: '/d' }, NOW, UNCHECKED).reply as ReturnType<typeof fsck>).summary, {
     files: 1,
     chunks: 2,
     underReplicated: 1,
     missing: 1,
   });
-  t.throws(() => decideRequest(state, settings, 'master.locate', { path: '/nope' }, NOW), { instanceOf: OfsError, code: 'ENOENT' });
-  t.throws(() => decideRequest(state, settings, 'master.list', { path: '/d/../etc' }, NOW), { code: 'EINVAL' });
+  t.throws(() => decideRequest(state, settings, 'master.locate', { path: '/nope' }, NOW, UNCHECKED), { instanceOf: OfsError, code: 'ENOENT' });
+  t.throws(() => decideRequest(state, settings, 'master.list', { path: '/d/../etc' }, NOW, UNCHECKED), { code: 'EINVAL' });
 });
 
 test('a type the master does not decide here is refused with EBADMSG', (t) => {
   const state = stateOf(base());
   for (const type of ['master.status', 'master.checkpoint', 'master.lease', 'chunk.push', 'no.such'] as MessageType[]) {
-    t.throws(() => decideRequest(state, settings, type, {}, NOW), { instanceOf: OfsError, code: 'EBADMSG' }, type);
+    t.throws(() => decideRequest(state, settings, type, {}, NOW, UNCHECKED), { instanceOf: OfsError, code: 'EBADMSG' }, type);
   }
 });
 
@@ -267,8 +268,8 @@ test('namespace requests and heartbeats never ask for the chunk owners (a walk o
     ['master.locate', { path: '/d/g' }],
     ['master.heartbeat', { ...server('a'), leases: [] }],
   ];
-  for (const [type, body] of cheap) decideRequest(counted(), settings, type, body, NOW);
+  for (const [type, body] of cheap) decideRequest(counted(), settings, type, body, NOW, UNCHECKED);
   t.is(walks, 0);
-  decideRequest(counted(), settings, 'master.chunkReport', { ...server('a'), full: true, chunks: [] }, NOW);
+  decideRequest(counted(), settings, 'master.chunkReport', { ...server('a'), full: true, chunks: [] }, NOW, UNCHECKED);
   t.true(walks > 0);
 });

@@ -10,6 +10,7 @@ import { applyAll, emptyNamespace, lookup, type Namespace } from '../../src/core
 import { remembers } from '../../src/core/retry-cache.js';
 import { checkpointFileName } from '../../src/storage/checkpoint.js';
 import { legacyCheckpointBytes } from '../helpers/legacy-checkpoint.js';
+import { SHARED_DIRECTORY, SUPERGROUP, SUPERUSER, UNCHECKED } from '../../src/core/permissions.js';
 
 async function tempDir(t: { teardown: (fn: () => Promise<void>) => void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'ofs-store-'));
@@ -26,15 +27,15 @@ async function record(store: MasterStore, ns: Namespace, decided: UnsequencedEve
 
 async function workload(store: MasterStore, ns: Namespace, round: number): Promise<Namespace> {
   const dir = `/r${round}`;
-  ns = await record(store, ns, decideMkdir(ns, `${dir}/a/b`, true, round));
+  ns = await record(store, ns, decideMkdir(ns, `${dir}/a/b`, true, round, UNCHECKED));
   for (let i = 0; i < 20; i++) {
     const path = `${dir}/a/f${i}`;
-    ns = await record(store, ns, decideCreate(ns, path, false, round));
+    ns = await record(store, ns, decideCreate(ns, path, false, round, UNCHECKED));
     ns = await record(store, ns, decideChunksUpTo(ns, path, 0));
     ns = await record(store, ns, decideExtend(ns, path, 10, 64, round));
   }
-  ns = await record(store, ns, decideRename(ns, `${dir}/a/f0`, `${dir}/a/b/g`, round));
-  return record(store, ns, decideDelete(ns, `${dir}/a/f1`, false, round));
+  ns = await record(store, ns, decideRename(ns, `${dir}/a/f0`, `${dir}/a/b/g`, round, UNCHECKED));
+  return record(store, ns, decideDelete(ns, `${dir}/a/f1`, false, round, UNCHECKED));
 }
 
 test('replaying checkpoint + journal gives exactly the state the live master had', async (t) => {
@@ -66,7 +67,7 @@ test('reset replaces everything on disk with the given state', async (t) => {
     return ns;
   })();
   await opened.store.reset(other);
-  const next = await record(opened.store, other, decideMkdir(other, '/after-reset', false, 9));
+  const next = await record(opened.store, other, decideMkdir(other, '/after-reset', false, 9, UNCHECKED));
   await opened.store.close();
   const reopened = await MasterStore.open(dir, () => undefined);
   t.is(namespaceDigest(reopened.ns), namespaceDigest(next));
@@ -85,8 +86,12 @@ test('a checkpoint from an older OFS (one JSON payload; a retry cache as a list 
   await mkdir(join(dir, 'checkpoints'), { recursive: true });
   await writeFile(join(dir, 'checkpoints', checkpointFileName(2)), legacyCheckpointBytes(2, old));
   const { ns: loaded } = await MasterStore.open(dir, () => undefined);
-  t.deepEqual(lookup(loaded, '/old/keys'), file);
-  t.deepEqual(lookup(loaded, '/old/f'), file);
+  // No owners then: the superuser's, with the default modes; the root shared.
+  const owned = { ...file, owner: SUPERUSER, group: SUPERGROUP, mode: 0o644 };
+  t.deepEqual(lookup(loaded, '/old/keys'), owned);
+  t.deepEqual(lookup(loaded, '/old/f'), owned);
+  t.like(lookup(loaded, '/old'), { owner: SUPERUSER, group: SUPERGROUP, mode: 0o755 });
+  t.like(loaded.root, SHARED_DIRECTORY);
   t.true(remembers(loaded.recentRequests, 'r-old-1') && remembers(loaded.recentRequests, 'r-old-2'));
   const next = applyAll(loaded, [{ type: 'DirectoryCreated', path: '/new', mtime: 2, seq: 3, requestId: 'r-2' }]);
   t.true(remembers(next.recentRequests, 'r-2'));

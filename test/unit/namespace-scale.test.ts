@@ -9,6 +9,7 @@ import type { Namespace } from '../../src/core/namespace.js';
 import { copiedBy } from '../helpers/copied.js';
 import { sequence } from '../helpers/master-state.js';
 import { seedDir, seedFileName, seedPieces, type Shape } from '../helpers/seed-namespace.js';
+import { UNCHECKED } from '../../src/core/permissions.js';
 
 /** What each kind of operation copies of a namespace of `files` files, in slots. */
 function costs(files: number, shape: Shape): Record<string, number> {
@@ -23,11 +24,11 @@ function costs(files: number, shape: Shape): Record<string, number> {
   };
   assert.equal(table.files, files, 'every file loaded');
   return {
-    create: cost((n) => decideCreate(n, `${dir}/new`, false, 5)),
+    create: cost((n) => decideCreate(n, `${dir}/new`, false, 5, UNCHECKED)),
     allocate: cost((n) => decideChunksUpTo(n, existing, 1)),
     extend: cost((n) => decideExtend(n, existing, 20, 100, 5)),
-    rename: cost((n) => decideRename(n, existing, `${dir}/renamed`, 5)),
-    delete: cost((n) => decideDelete(n, existing, false, 5)),
+    rename: cost((n) => decideRename(n, existing, `${dir}/renamed`, 5, UNCHECKED)),
+    delete: cost((n) => decideDelete(n, existing, false, 5, UNCHECKED)),
   };
 }
 

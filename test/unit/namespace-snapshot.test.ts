@@ -1,17 +1,18 @@
 import test from 'ava';
-import { decideChunksUpTo, decideCreate, decideMkdir } from '../../src/core/commands.js';
+import { decideChmod, decideChown, decideChunksUpTo, decideCreate, decideMkdir } from '../../src/core/commands.js';
 import type { MasterEvent, UnsequencedEvent } from '../../src/core/events.js';
 import { ENTRIES_PER_PIECE, loadNamespace, namespaceDigest, namespacePieces } from '../../src/core/namespace-snapshot.js';
 import { applyAll, emptyNamespace, lookup, type Namespace } from '../../src/core/namespace.js';
+import { SHARED_DIRECTORY, SUPERGROUP, SUPERUSER, UNCHECKED } from '../../src/core/permissions.js';
 
 function run(ns: Namespace, events: UnsequencedEvent[]): Namespace {
   return applyAll(ns, events.map((e, i) => ({ ...e, seq: ns.seq + 1 + i }) as MasterEvent));
 }
 
 function sample(files = 3): Namespace {
-  let ns = run(emptyNamespace, decideMkdir(emptyNamespace, '/a/b', true, 5));
-  for (let i = 0; i < files; i++) ns = run(ns, decideCreate(ns, `/a/b/f${i}`, false, 6));
-  ns = run(ns, decideMkdir(ns, '/z', false, 7));
+  let ns = run(emptyNamespace, decideMkdir(emptyNamespace, '/a/b', true, 5, UNCHECKED));
+  for (let i = 0; i < files; i++) ns = run(ns, decideCreate(ns, `/a/b/f${i}`, false, 6, UNCHECKED));
+  ns = run(ns, decideMkdir(ns, '/z', false, 7, UNCHECKED));
   return run(ns, decideChunksUpTo(ns, '/a/b/f0', 2));
 }
 
@@ -24,7 +25,7 @@ test('a namespace round-trips through its pieces, each holding at most ENTRIES_P
   t.is(namespaceDigest(loaded), namespaceDigest(ns));
   t.deepEqual(lookup(loaded, '/a/b/f0'), lookup(ns, '/a/b/f0'));
   // A change to the loaded namespace works as to any other.
-  t.is(lookup(run(loaded, decideCreate(loaded, '/a/new', false, 9)), '/a/new')?.kind, 'file');
+  t.is(lookup(run(loaded, decideCreate(loaded, '/a/new', false, 9, UNCHECKED)), '/a/new')?.kind, 'file');
 });
 
 test('a malformed snapshot is refused with EBADMSG naming the problem', (t) => {
@@ -33,13 +34,40 @@ test('a malformed snapshot is refused with EBADMSG naming the problem', (t) => {
   refuse([], /no piece came/);
   refuse([{ ...header, seq: -1 }], /header/);
   refuse([{ ...header, recentRequests: undefined }], /header/);
-  refuse([header, entries.map((e) => (e[0] === '/a/b/f0' ? [...e.slice(0, 4), [['../../etc', 1]]] : e))], /chunk id/);
+  refuse([header, entries.map((e) => (e[0] === '/a/b/f0' ? [...e.slice(0, 4), [['../../etc', 1]], ...e.slice(5)] : e))], /chunk id/);
+  refuse([header, entries.map((e) => (e[0] === '/a/b/f0' ? [...e.slice(0, 5), 'Bad Owner', 'g', 0o644] : e))], /owner or group is not a name/);
+  refuse([header, entries.map((e) => (e[0] === '/a' ? [...e.slice(0, 3), 'u', 'g', 0o10000] : e))], /mode is not 0 to 0o7777/);
+  refuse([header, entries.map((e) => (e[0] === '/a' ? e.slice(0, 3) : e))], /a directory entry has 6 fields/);
   refuse([header, entries.filter((e) => e[0] !== '/a')], /parent directory did not come before it/);
   refuse([header, [...entries].reverse()], /parent directory|name order/);
   refuse([header, [...entries, entries.at(-1)]], /name order, or a repeat/);
   refuse([header, [['/..', 'd', 1]]], /name order|\.\./);
   refuse([header, new Array(ENTRIES_PER_PIECE + 1).fill(['/x', 'd', 1])], /piece/);
   const f0 = entries.find((e) => e[0] === '/a/b/f0')!;
-  refuse([header, entries.map((e) => (e[0] === '/a/b/f1' ? [...e.slice(0, 4), f0[4]] : e))], /belongs to another file too/);
+  refuse([header, entries.map((e) => (e[0] === '/a/b/f1' ? [...e.slice(0, 4), f0[4], ...e.slice(5)] : e))], /belongs to another file too/);
   refuse([{ ...header, nextChunkId: 2 }, entries], /nextChunkId 2 is not above chunk id/);
+});
+
+test('a snapshot of format 2, from before permissions, loads: its nodes are the superuser’s with the default modes, its root shared', (t) => {
+  const [header, ...pieces] = [...namespacePieces(sample())] as [Record<string, unknown>, ...unknown[][][]];
+  const { rootOwnership: _, ...oldHeader } = header;
+  const old = pieces.map((piece) => piece.map((e) => (e[1] === 'd' ? e.slice(0, 3) : e.slice(0, 5))));
+  const loaded = loadNamespace([{ ...oldHeader, format: 2 }, ...old]);
+  t.like(lookup(loaded, '/a'), { owner: SUPERUSER, group: SUPERGROUP, mode: 0o755 });
+  t.like(lookup(loaded, '/a/b/f0'), { owner: SUPERUSER, group: SUPERGROUP, mode: 0o644 });
+  t.like(loaded.root, SHARED_DIRECTORY);
+  t.throws(() => loadNamespace([{ ...oldHeader, format: 2 }, pieces[0]]), { message: /a directory entry has 3 fields/ }, 'format 2 entries have no ownership');
+});
+
+test('owners, groups and modes round-trip through the pieces and count in the digest', (t) => {
+  const ns = sample();
+  const alice = { user: 'alice', groups: ['staff'], superuser: false };
+  const changed = run(ns, [...decideChown(ns, '/a/b/f0', 'alice', 'staff', UNCHECKED), ...decideChmod(ns, '/a', 0o1750, UNCHECKED)]);
+  const made = run(changed, decideMkdir(changed, '/mine', false, 9, alice, 0o700));
+  const loaded = loadNamespace(namespacePieces(made));
+  t.like(lookup(loaded, '/a/b/f0'), { owner: 'alice', group: 'staff' });
+  t.like(lookup(loaded, '/a'), { mode: 0o1750 });
+  t.like(lookup(loaded, '/mine'), { owner: 'alice', group: SUPERGROUP, mode: 0o700 });
+  t.is(namespaceDigest(loaded), namespaceDigest(made));
+  t.not(namespaceDigest(changed), namespaceDigest(ns));
 });

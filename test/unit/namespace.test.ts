@@ -3,6 +3,7 @@ import { decideChunksUpTo, decideCollectGarbage, decideCreate, decideDelete, dec
 import type { MasterEvent, UnsequencedEvent } from '../../src/core/events.js';
 import { entryNames } from '../../src/core/dir-entries.js';
 import { applyAll, emptyNamespace, lookup, ownedChunks, type DirNode, type Namespace } from '../../src/core/namespace.js';
+import { UNCHECKED } from '../../src/core/permissions.js';
 
 /** Sequences and applies the events a command decided, as the master actor does. */
 function run(ns: Namespace, events: UnsequencedEvent[]): Namespace {
@@ -12,34 +13,34 @@ function run(ns: Namespace, events: UnsequencedEvent[]): Namespace {
 const CHUNK = 100;
 
 function withFile(ns: Namespace, path: string, size: number): Namespace {
-  ns = run(ns, decideCreate(ns, path, true, 1));
+  ns = run(ns, decideCreate(ns, path, true, 1, UNCHECKED));
   if (size > 0) ns = run(ns, decideChunksUpTo(ns, path, Math.ceil(size / CHUNK) - 1));
   return run(ns, decideExtend(ns, path, size, CHUNK, 2));
 }
 
 test('mkdir -p makes each missing ancestor once; mkdir needs a parent', (t) => {
-  const events = decideMkdir(emptyNamespace, '/a/b/c', true, 5);
+  const events = decideMkdir(emptyNamespace, '/a/b/c', true, 5, UNCHECKED);
   t.deepEqual(events.map((e) => (e as { path: string }).path), ['/a', '/a/b', '/a/b/c']);
   const ns = run(emptyNamespace, events);
   t.is(lookup(ns, '/a/b/c')?.kind, 'dir');
-  t.deepEqual(decideMkdir(ns, '/a/b', true, 6), []);
-  t.throws(() => decideMkdir(ns, '/a/b', false, 6), { message: '/a/b already exists' });
-  t.throws(() => decideMkdir(ns, '/x/y', false, 6), { message: /parent directory \/x does not exist/ });
+  t.deepEqual(decideMkdir(ns, '/a/b', true, 6, UNCHECKED), []);
+  t.throws(() => decideMkdir(ns, '/a/b', false, 6, UNCHECKED), { message: '/a/b already exists' });
+  t.throws(() => decideMkdir(ns, '/x/y', false, 6, UNCHECKED), { message: /parent directory \/x does not exist/ });
 });
 
 test('create makes parents, replaces a file only when asked, never a directory', (t) => {
   let ns = withFile(emptyNamespace, '/d/f', 250);
   t.like(lookup(ns, '/d/f'), { kind: 'file', size: 250 });
   t.is((lookup(ns, '/d/f') as { chunks: unknown[] }).chunks.length, 3);
-  t.throws(() => decideCreate(ns, '/d/f', false, 3), { message: '/d/f already exists' });
-  t.throws(() => decideCreate(ns, '/d', true, 3), { message: '/d is a directory' });
-  t.throws(() => decideCreate(ns, '/d/f/g', true, 3), { message: '/d/f is a file, not a directory' });
-  ns = run(ns, decideCreate(ns, '/d/f', true, 3));
+  t.throws(() => decideCreate(ns, '/d/f', false, 3, UNCHECKED), { message: '/d/f already exists' });
+  t.throws(() => decideCreate(ns, '/d', true, 3, UNCHECKED), { message: '/d is a directory' });
+  t.throws(() => decideCreate(ns, '/d/f/g', true, 3, UNCHECKED), { message: '/d/f is a file, not a directory' });
+  ns = run(ns, decideCreate(ns, '/d/f', true, 3, UNCHECKED));
   t.like(lookup(ns, '/d/f'), { kind: 'file', size: 0 });
 });
 
 test('chunks are allocated up to an index with ids that never repeat; sizes only grow', (t) => {
-  let ns = run(emptyNamespace, decideCreate(emptyNamespace, '/f', false, 1));
+  let ns = run(emptyNamespace, decideCreate(emptyNamespace, '/f', false, 1, UNCHECKED));
   t.deepEqual(decideChunksUpTo(ns, '/f', 2).map((e) => (e as { chunkId: string }).chunkId), ['0000000000000001', '0000000000000002', '0000000000000003']);
   ns = run(ns, decideChunksUpTo(ns, '/f', 1));
   t.deepEqual(decideChunksUpTo(ns, '/f', 1), [], 'existing chunks are not allocated again');
@@ -49,46 +50,46 @@ test('chunks are allocated up to an index with ids that never repeat; sizes only
   t.like(lookup(ns, '/f'), { size: 150 });
   t.throws(() => decideChunksUpTo(ns, '/nope', 0), { message: '/nope does not exist' });
   // Replacing the file keeps the counter: old chunk ids are garbage, never reused.
-  ns = run(ns, decideCreate(ns, '/f', true, 3));
+  ns = run(ns, decideCreate(ns, '/f', true, 3, UNCHECKED));
   ns = run(ns, decideChunksUpTo(ns, '/f', 0));
   t.deepEqual([...ownedChunks(ns).keys()], ['0000000000000003']);
 });
 
 test('delete moves to the trash; undelete brings back the latest; GC removes for good after the interval', (t) => {
   let ns = withFile(emptyNamespace, '/d/e/f', 10);
-  t.throws(() => decideDelete(ns, '/d', false, 5), { message: /non-empty directory/ });
-  t.throws(() => decideDelete(ns, '/nope', false, 5), { message: '/nope does not exist' });
-  t.throws(() => decideDelete(ns, '/', true, 5), { message: 'refusing to delete /' });
-  ns = run(ns, decideDelete(ns, '/d', true, 1000));
+  t.throws(() => decideDelete(ns, '/d', false, 5, UNCHECKED), { message: /non-empty directory/ });
+  t.throws(() => decideDelete(ns, '/nope', false, 5, UNCHECKED), { message: '/nope does not exist' });
+  t.throws(() => decideDelete(ns, '/', true, 5, UNCHECKED), { message: 'refusing to delete /' });
+  ns = run(ns, decideDelete(ns, '/d', true, 1000, UNCHECKED));
   t.is(lookup(ns, '/d'), undefined);
   t.is(ownedChunks(ns).size, 1, 'the chunks stay while the file is in the trash');
   // A second deletion of the same path later: undelete brings back the newer one.
   ns = withFile(ns, '/d/e/f', 20);
-  ns = run(ns, decideDelete(ns, '/d/e/f', false, 2000));
-  t.throws(() => decideUndelete(ns, '/zzz', 2500), { message: /not in the trash/ });
-  ns = run(ns, decideUndelete(ns, '/d/e/f', 2500));
+  ns = run(ns, decideDelete(ns, '/d/e/f', false, 2000, UNCHECKED));
+  t.throws(() => decideUndelete(ns, '/zzz', 2500, UNCHECKED), { message: /not in the trash/ });
+  ns = run(ns, decideUndelete(ns, '/d/e/f', 2500, UNCHECKED));
   t.like(lookup(ns, '/d/e/f'), { kind: 'file', size: 20 });
-  t.throws(() => decideUndelete(ns, '/d/e/f', 2600), { message: /exists again/ });
+  t.throws(() => decideUndelete(ns, '/d/e/f', 2600, UNCHECKED), { message: /exists again/ });
   // GC: only trash older than the interval goes, and with it the chunks.
   t.deepEqual(decideCollectGarbage(ns, 1500, 1000), []);
   ns = run(ns, decideCollectGarbage(ns, 5000, 1000));
   t.deepEqual([...entryNames((lookup(ns, TRASH) as DirNode).children)], []);
   t.deepEqual([...ownedChunks(ns).values()].map((o) => o.path), ['/d/e/f']);
   // Deleting inside the trash is for good.
-  ns = run(ns, decideDelete(ns, '/d', true, 6000));
+  ns = run(ns, decideDelete(ns, '/d', true, 6000, UNCHECKED));
   const stamp = [...entryNames((lookup(ns, TRASH) as DirNode).children)][0]!;
-  ns = run(ns, decideDelete(ns, `${TRASH}/${stamp}`, true, 6001));
+  ns = run(ns, decideDelete(ns, `${TRASH}/${stamp}`, true, 6001, UNCHECKED));
   t.is(ownedChunks(ns).size, 0);
 });
 
 test('rename moves subtrees; refuses existing targets, missing parents and moves into itself', (t) => {
   let ns = withFile(emptyNamespace, '/a/f', 10);
-  ns = run(ns, decideMkdir(ns, '/b', false, 1));
-  t.throws(() => decideRename(ns, '/a', '/a/x', 9), { message: /into itself/ });
-  t.throws(() => decideRename(ns, '/a', '/b', 9), { message: '/b already exists' });
-  t.throws(() => decideRename(ns, '/a', '/c/d', 9), { message: /parent directory \/c does not exist/ });
-  t.throws(() => decideRename(ns, '/zz', '/c', 9), { message: '/zz does not exist' });
-  ns = run(ns, decideRename(ns, '/a', '/b/a2', 9));
+  ns = run(ns, decideMkdir(ns, '/b', false, 1, UNCHECKED));
+  t.throws(() => decideRename(ns, '/a', '/a/x', 9, UNCHECKED), { message: /into itself/ });
+  t.throws(() => decideRename(ns, '/a', '/b', 9, UNCHECKED), { message: '/b already exists' });
+  t.throws(() => decideRename(ns, '/a', '/c/d', 9, UNCHECKED), { message: /parent directory \/c does not exist/ });
+  t.throws(() => decideRename(ns, '/zz', '/c', 9, UNCHECKED), { message: '/zz does not exist' });
+  ns = run(ns, decideRename(ns, '/a', '/b/a2', 9, UNCHECKED));
   t.is(lookup(ns, '/a'), undefined);
   t.like(lookup(ns, '/b/a2/f'), { kind: 'file', size: 10 });
 });
@@ -96,7 +97,7 @@ test('rename moves subtrees; refuses existing targets, missing parents and moves
 test('apply is pure: the old state is untouched, and an out-of-sequence event is refused', (t) => {
   const before = withFile(emptyNamespace, '/f', 10);
   const snapshot = JSON.stringify(before);
-  run(before, decideDelete(before, '/f', false, 9));
+  run(before, decideDelete(before, '/f', false, 9, UNCHECKED));
   t.is(JSON.stringify(before), snapshot);
   t.throws(() => applyAll(before, [{ type: 'NodeDeleted', path: '/f', seq: before.seq + 2 }]), { message: /seq/ });
 });
@@ -109,11 +110,11 @@ test('replaying the same events gives the same state', (t) => {
     events.push(...sequenced);
     ns = applyAll(ns, sequenced);
   };
-  record(decideMkdir(ns, '/x/y', true, 1));
-  record(decideCreate(ns, '/x/y/f', false, 2));
+  record(decideMkdir(ns, '/x/y', true, 1, UNCHECKED));
+  record(decideCreate(ns, '/x/y/f', false, 2, UNCHECKED));
   record(decideChunksUpTo(ns, '/x/y/f', 0));
   record(decideExtend(ns, '/x/y/f', 42, CHUNK, 3));
-  record(decideRename(ns, '/x/y', '/z', 4));
-  record(decideDelete(ns, '/x', true, 5));
+  record(decideRename(ns, '/x/y', '/z', 4, UNCHECKED));
+  record(decideDelete(ns, '/x', true, 5, UNCHECKED));
   t.deepEqual(applyAll(emptyNamespace, JSON.parse(JSON.stringify(events))), ns);
 });

@@ -70,15 +70,15 @@ test('role tokens: a token proves its role at the address it was signed for only
   const master = signingKey((await readKeyFile(dir, 'master')).sign.secretKey);
   const client = signingKey((await readKeyFile(dir, 'client')).sign.secretKey);
   const here = new RoleTokenVerifier(roster, 'tcp://127.0.0.1:1000');
-  t.is(here.roleOf(roleToken('master', master, 'tcp://127.0.0.1:1000')), 'master');
-  t.is(here.roleOf(roleToken('master', master, 'tcp://127.0.0.1:1000')), 'master', 'remembered');
-  t.is(here.roleOf(roleToken('client', client, 'tcp://127.0.0.1:1000')), 'client');
-  t.is(here.roleOf(roleToken('master', master, 'tcp://127.0.0.1:2000')), undefined, 'signed for another server');
+  t.is(here.principalOf(roleToken('master', master, 'tcp://127.0.0.1:1000'))?.role, 'master');
+  t.is(here.principalOf(roleToken('master', master, 'tcp://127.0.0.1:1000'))?.role, 'master', 'remembered');
+  t.is(here.principalOf(roleToken('client', client, 'tcp://127.0.0.1:1000'))?.role, 'client');
+  t.is(here.principalOf(roleToken('master', master, 'tcp://127.0.0.1:2000'))?.role, undefined, 'signed for another server');
   const claimed = roleToken('client', client, 'tcp://127.0.0.1:1000').replace(/^client:/, 'master:');
-  t.is(here.roleOf(claimed), undefined, 'a client’s signature claiming the master role');
-  t.is(here.roleOf(undefined), undefined);
-  t.is(here.roleOf('master:short'), undefined);
-  t.is(here.roleOf(`nobody:${'A'.repeat(86)}`), undefined);
+  t.is(here.principalOf(claimed)?.role, undefined, 'a client’s signature claiming the master role');
+  t.is(here.principalOf(undefined)?.role, undefined);
+  t.is(here.principalOf('master:short')?.role, undefined);
+  t.is(here.principalOf(`nobody:${'A'.repeat(86)}`)?.role, undefined);
 });
 
 test('roles: every message type is sent by some role; a client may not order chunkservers about or act as a standby', (t) => {

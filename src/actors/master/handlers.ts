@@ -2,7 +2,9 @@ import { OfsError } from '../../core/errors.js';
 import type { BalanceMove, ChunkLength } from '../../core/master-planners.js';
 import type { Namespace } from '../../core/namespace.js';
 import { protocol, type MessageType, type ReplyOf } from '../../transport/protocol.js';
+import type { Envelope } from '../../transport/envelope.js';
 import type { HandlerMap } from '../../transport/rpc-server.js';
+import type { Caller } from '../../core/permissions.js';
 import { ask, askResult } from '../../util/ask.js';
 import { injectCrash, requireFaultInjection } from '../supervision.js';
 import { activeActors, type MasterProcess } from './master-process.js';
@@ -24,30 +26,31 @@ const MASTER_TYPES = (Object.keys(protocol) as MessageType[]).filter((t) => t.st
  * standby actor. A master that is not active answers ENOTACTIVE.
  */
 export function masterHandlers(process: MasterProcess, replication: number): HandlerMap {
-  const askMaster = (type: MessageType, body: unknown) =>
-    askResult(activeActors(process).master)<unknown>((sender) => ({ kind: 'request', type, body, sender }));
+  // The caller is the RPC server's verified one: the master checks permissions for it.
+  const askMaster = (type: MessageType, body: unknown, caller: Caller) =>
+    askResult(activeActors(process).master)<unknown>((sender) => ({ kind: 'request', type, body, caller, sender }));
 
   return {
-    ...Object.fromEntries(MASTER_TYPES.map((type) => [type, async (body: unknown) => ({ body: await askMaster(type, body) })])),
-    'master.lease': async (body) => {
+    ...Object.fromEntries(MASTER_TYPES.map((type) => [type, async (body: unknown, _data: Buffer[], _envelope: Envelope, caller: Caller) => ({ body: await askMaster(type, body, caller) })])),
+    'master.lease': async (body, _data, _envelope, caller) => {
       const { leases } = activeActors(process);
-      return { body: await askResult(leases)<ReplyOf<'master.lease'>>((sender) => ({ kind: 'lease', ...body, sender })) };
+      return { body: await askResult(leases)<ReplyOf<'master.lease'>>((sender) => ({ kind: 'lease', ...body, caller, sender })) };
     },
-    'master.create': async ({ lease: withLease, path, ...create }) => {
-      if (!withLease) return { body: (await askMaster('master.create', { path, ...create })) as ReplyOf<'master.create'> };
+    'master.create': async ({ lease: withLease, path, ...create }, _data, _envelope, caller) => {
+      if (!withLease) return { body: (await askMaster('master.create', { path, ...create }, caller)) as ReplyOf<'master.create'> };
       const { leases } = activeActors(process);
-      const lease = await askResult(leases)<ReplyOf<'master.lease'>>((sender) => ({ kind: 'lease', path, index: 0, afterFailure: false, create, sender }));
+      const lease = await askResult(leases)<ReplyOf<'master.lease'>>((sender) => ({ kind: 'lease', path, index: 0, afterFailure: false, create, caller, sender }));
       return { body: { chunkSize: lease.chunkSize, replication, lease } };
     },
-    'master.locate': async (body) => {
-      const located = (await askMaster('master.locate', body)) as ReplyOf<'master.locate'>;
+    'master.locate': async (body, _data, _envelope, caller) => {
+      const located = (await askMaster('master.locate', body, caller)) as ReplyOf<'master.locate'>;
       if (located.chunks.length === 0) return { body: located };
       const chunkIds = located.chunks.map((c) => c.chunkId);
       const primaries = await ask(activeActors(process).leases)<(string | null)[]>((sender) => ({ kind: 'primaries', chunkIds, sender }));
       return { body: { ...located, chunks: located.chunks.map((c, i) => ({ ...c, primary: primaries[i] ?? null })) } };
     },
-    'master.heartbeat': async (body) => {
-      const beat = (await askMaster('master.heartbeat', body)) as ReplyOf<'master.heartbeat'>;
+    'master.heartbeat': async (body, _data, _envelope, caller) => {
+      const beat = (await askMaster('master.heartbeat', body, caller)) as ReplyOf<'master.heartbeat'>;
       if (body.leases.length === 0) return { body: beat };
       const { leases, master } = activeActors(process);
       const { extended, lengths } = await ask(leases)<{ extended: ReplyOf<'master.heartbeat'>['extended']; lengths: ChunkLength[] }>((sender) => ({

@@ -1,6 +1,7 @@
 import { dispatch, spawn, type Ref } from 'nact';
 import { OfsError } from '../../core/errors.js';
 import { LeaseTable, type Lease } from '../../core/granted-leases.js';
+import type { Caller } from '../../core/permissions.js';
 import type { Logger } from '../../util/logger.js';
 import type { ReplyOf, RequestOf } from '../../transport/protocol.js';
 import type { RpcClient } from '../../transport/rpc-client.js';
@@ -18,6 +19,8 @@ interface LeaseRequest {
   afterFailure: boolean;
   /** Make (or truncate) the file first (`master.create` with a lease). */
   create?: FileCreation;
+  /** Who asks: the lease needs w on the file (or the right to create it). */
+  caller: Caller;
   sender: Ref<Result<LeaseReply>>;
 }
 
@@ -165,7 +168,7 @@ export function spawnLeaseManager(
         case 'lease': {
           const { kind: _, ...request } = msg;
           const ready = settings.placementReady ?? Promise.resolve();
-          ready.then(() => askResult(master)((sender: Ref<Result<LeaseCandidate>>) => ({ kind: 'prepare-lease', path: msg.path, index: msg.index, create: msg.create, sender }))).then(
+          ready.then(() => askResult(master)((sender: Ref<Result<LeaseCandidate>>) => ({ kind: 'prepare-lease', path: msg.path, index: msg.index, create: msg.create, caller: msg.caller, sender }))).then(
             (candidate) => dispatch(ctx.self, { kind: 'prepared', request, candidate }),
             (err) => dispatch(msg.sender, failed(err)),
           );

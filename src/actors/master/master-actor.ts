@@ -1,6 +1,6 @@
 import { dispatch, spawn, type Ref } from 'nact';
 import { ClusterView } from '../../core/cluster-view.js';
-import { decideCollectGarbage } from '../../core/commands.js';
+import { authorizeWrite, decideCollectGarbage } from '../../core/commands.js';
 import type { MasterEvent, UnsequencedEvent } from '../../core/events.js';
 import * as plan from '../../core/master-planners.js';
 import { clusterStatus, countUnderReplicated } from '../../core/master-queries.js';
@@ -8,6 +8,7 @@ import { decideRequest } from '../../core/master-requests.js';
 import { ReplicationScan } from '../../core/replication-scan.js';
 import { applyTracked, checkpointDue, type ChunkTable, type TrackedNamespace } from '../../core/chunk-table.js';
 import type { Namespace } from '../../core/namespace.js';
+import type { Caller } from '../../core/permissions.js';
 import { namespaceDigest } from '../../core/namespace-snapshot.js';
 import { normalizePath } from '../../core/paths.js';
 import type { MessageType, ReplyOf } from '../../transport/protocol.js';
@@ -110,7 +111,7 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
   };
 
   /** A request: decided by the core, except those that need this process (who it is, its journal). */
-  const handle = (state: MasterState, type: MessageType, body: any, now: number): Handled<unknown> => {
+  const handle = (state: MasterState, type: MessageType, body: any, now: number, caller: Caller): Handled<unknown> => {
     const { ns, view } = state;
     switch (type) {
       case 'master.checkpoint':
@@ -121,7 +122,7 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
         return { reply: { master, standby: settings.standbys(ns.seq), ...clusterStatus(state.table, view, settings, now), underReplicated } };
       }
     }
-    const decided = decideRequest({ ns, view, owners: () => owners(state) }, settings, type, body, now);
+    const decided = decideRequest({ ns, view, owners: () => owners(state) }, settings, type, body, now, caller);
     if (type === 'master.reportCorrupt') state.scan.suspect([body.chunkId]);
     if (type === 'master.reportCorrupt') log.warn({ chunkserver: body.id, chunkId: body.chunkId, blocks: body.blocks, reply: decided.reply }, 'corrupt replica reported');
     if (type === 'master.locate') {
@@ -136,7 +137,7 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
     const now = Date.now();
     switch (msg.kind) {
       case 'request':
-        return answer(state, msg.sender, () => handle(state, msg.type, msg.body, now));
+        return answer(state, msg.sender, () => handle(state, msg.type, msg.body, now, msg.caller));
       case 'attach-standby':
         settings.attachStandby(msg.standby, state.ns.seq, msg.from === undefined ? undefined : { from: msg.from, durable: state.durable });
         dispatch(msg.sender, state.ns);
@@ -145,7 +146,9 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
         // A create goes first: if the placement then fails, the file stays made, as by `master.create` alone.
         let created = state;
         try {
-          if (msg.create) created = persist(state, handle(state, 'master.create', { ...msg.create, path: msg.path }, now).events ?? []);
+          if (msg.create) created = persist(state, handle(state, 'master.create', { ...msg.create, path: msg.path }, now, msg.caller).events ?? []);
+          // A file made by this very request is its caller's to write, whatever mode it was given (HDFS, too).
+          else authorizeWrite(state.ns, normalizePath(msg.path), msg.caller);
         } catch (err) {
           return refuse(state, msg.sender, err);
         }

@@ -2,6 +2,7 @@ import type { Ref } from 'nact';
 import type { MasterEvent } from '../../core/events.js';
 import type * as plan from '../../core/master-planners.js';
 import type { Namespace } from '../../core/namespace.js';
+import type { Caller } from '../../core/permissions.js';
 import type { MessageType, RequestOf } from '../../transport/protocol.js';
 import type { Result } from '../../util/result.js';
 
@@ -38,11 +39,12 @@ export interface StandbyResume {
 export type FileCreation = Omit<RequestOf<'master.create'>, 'path' | 'lease'>;
 
 export type MasterMessage =
-  | { kind: 'request'; type: MessageType; body: unknown; sender: Ref<Result<unknown>> }
+  /** `caller`: who sent it, as the RPC server verified (permissions are checked for it). */
+  | { kind: 'request'; type: MessageType; body: unknown; caller: Caller; sender: Ref<Result<unknown>> }
   /** `from`: the standby resumes from the seq it holds (this master's journal holds the same event); else it takes a snapshot of `ns`. */
   | { kind: 'attach-standby'; standby: plan.ServerRef; from?: number; sender: Ref<Namespace> }
   /** `create`: make (or truncate) the file first, journaled with the chunk placed for the lease (`master.create` with a lease). */
-  | { kind: 'prepare-lease'; path: string; index: number | 'last'; create?: FileCreation; sender: Ref<Result<plan.LeaseCandidate>> }
+  | { kind: 'prepare-lease'; path: string; index: number | 'last'; create?: FileCreation; caller: Caller; sender: Ref<Result<plan.LeaseCandidate>> }
   | { kind: 'lease-granted'; lease: plan.GrantedLease; sender: Ref<Result<unknown>> }
   /** Chunk lengths primaries reported with their heartbeats: the files' sizes follow them. */
   | { kind: 'chunk-lengths'; lengths: plan.ChunkLength[]; sender: Ref<Result<unknown>> }

@@ -1,3 +1,4 @@
+import { UNCHECKED } from '../../core/permissions.js';
 import { dispatch, type Ref } from 'nact';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TrackedNamespace } from '../../core/chunk-table.js';
@@ -128,7 +129,7 @@ export class Candidacy {
       members.map(async (member) => {
         try {
           const { body } = await rpc.call(member.address, 'chunkserver.report', {}, { timeoutMs: 10_000 });
-          await askResult(master)((sender) => ({ kind: 'request', type: 'master.chunkReport', body: { ...body, full: true }, sender }));
+          await askResult(master)((sender) => ({ kind: 'request', type: 'master.chunkReport', body: { ...body, full: true }, caller: UNCHECKED, sender }));
         } catch (err) {
           log.warn({ chunkserver: member.id, err: (err as Error).message }, 'no chunk report; waiting for its heartbeat');
         }
