@@ -189,9 +189,10 @@ export function decideRename(ns: Namespace, from: string, to: string, now: numbe
 
 /** chmod: by the node's owner or the superuser; the mode is the 12 POSIX bits. */
 export function decideChmod(ns: Namespace, path: string, mode: number, caller: Caller): UnsequencedEvent[] {
+  authorize(ns.root, path, caller);
   const node = lookup(ns, path);
-  authorizeChmod(ns.root, path, node ?? ns.root, caller);
   if (!node) throw new OfsError('ENOENT', `${path} does not exist`);
+  authorizeChmod(path, node, caller);
   return [{ type: 'ModeChanged', path, mode: modeOr(mode, 0) }];
 }
 
@@ -203,8 +204,9 @@ export function decideChown(ns: Namespace, path: string, owner: string | undefin
   if (owner === undefined && group === undefined) throw new OfsError('EINVAL', 'chown needs an owner, a group, or both');
   if (owner !== undefined) checkName('user', owner);
   if (group !== undefined) checkName('group', group);
+  authorize(ns.root, path, caller);
   const node = lookup(ns, path);
-  authorizeChown(ns.root, path, node ?? ns.root, caller, owner, group);
   if (!node) throw new OfsError('ENOENT', `${path} does not exist`);
-  return [{ type: 'OwnerChanged', path, owner, group }];
+  authorizeChown(path, node, caller, owner, group);
+  return [{ type: 'OwnerChanged', path, ...(owner === undefined ? {} : { owner }), ...(group === undefined ? {} : { group }) }];
 }

@@ -150,22 +150,19 @@ export function authorize(root: DirNode, path: string, caller: Caller, need: Nee
   }
 }
 
-/** chmod: the owner or the superuser (after traversing to the node). */
-export function authorizeChmod(root: DirNode, path: string, node: Node, caller: Caller): void {
-  authorize(root, path, caller);
+/** chmod, once `authorize` let the caller traverse to `node`: its owner or the superuser. */
+export function authorizeChmod(path: string, node: Node, caller: Caller): void {
   if (!caller.superuser && caller.user !== node.owner) throw refusal(caller, 'chmod', path, node, 'only its owner or the superuser may');
 }
 
 /**
- * chown: a new owner only by the superuser; a new group by the superuser, or
- * by the owner to a group the owner belongs to (HDFS's rule).
+ * chown, once `authorize` let the caller traverse to `node` (HDFS's
+ * setOwner): the superuser may do anything; anyone else must own the node,
+ * may name no owner but itself, and may give it only a group it is in.
  */
-export function authorizeChown(root: DirNode, path: string, node: Node, caller: Caller, owner: string | undefined, group: string | undefined): void {
-  authorize(root, path, caller);
+export function authorizeChown(path: string, node: Node, caller: Caller, owner: string | undefined, group: string | undefined): void {
   if (caller.superuser) return;
-  if (owner !== undefined && owner !== node.owner) throw refusal(caller, `give ${owner}`, path, node, 'only the superuser may change an owner');
-  if (group !== undefined && group !== node.group) {
-    if (caller.user !== node.owner) throw refusal(caller, 'change the group of', path, node, 'only its owner or the superuser may');
-    if (!caller.groups.includes(group)) throw refusal(caller, `give group ${group}`, path, node, `${caller.user} is not in group ${group}`);
-  }
+  if (caller.user !== node.owner) throw refusal(caller, 'chown', path, node, 'only its owner or the superuser may');
+  if (owner !== undefined && owner !== caller.user) throw refusal(caller, `give ${owner}`, path, node, 'only the superuser may change an owner');
+  if (group !== undefined && !caller.groups.includes(group)) throw refusal(caller, `give group ${group}`, path, node, `${caller.user} is not in group ${group}`);
 }
