@@ -38,7 +38,7 @@ const LEASE_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 250, jitter: 0.3 
 /** Errors of a chunk mutation that no retry can fix: a full replica, a closed client. */
 const FINAL_CHUNK_ERRORS = new Set<OfsError['code']>(['ENOSPC', 'ECLOSED']);
 /** Errors of the master that no retry can fix. */
-const FINAL_MASTER_ERRORS = new Set<OfsError['code']>(['ENOENT', 'EISDIR', 'ENOTDIR', 'EINVAL', 'EBADMSG', 'ENOSPC']);
+const FINAL_MASTER_ERRORS = new Set<OfsError['code']>(['ENOENT', 'EISDIR', 'ENOTDIR', 'EINVAL', 'EBADMSG', 'ENOSPC', 'EACCES']);
 
 /**
  * One mutation of one chunk, done the GFS way (3.1): ask the master who holds

@@ -33,10 +33,9 @@ export interface ConnectOptions {
   keys?: string;
   /**
    * Whose key to call with, from `keys`: a user made by `ofs keys add-user`
-   * (its key in KEYS/users/NAME.key), or `client` (the client key, which is
-   * the user `client`), the default. The master checks file permissions for
-   * this user; the operator key's user, the superuser, is not one to pick
-   * here.
+   * (its key in KEYS/users/NAME.key); `client`, the client key's user, the
+   * default; or `operator`, the operator key's, which is the superuser. The
+   * master checks file permissions for this user.
    */
   user?: string;
 }

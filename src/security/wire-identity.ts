@@ -41,9 +41,13 @@ export class WireIdentity {
     return new WireIdentity(role, role, key.curve.publicKey, key.curve.secretKey, signingKey(key.sign.secretKey), roster);
   }
 
-  /** A client identity: user `user`'s key from keys directory `dir` (`client` is the client key). */
+  /**
+   * A caller of the file system: user `user`'s key from keys directory
+   * `dir`. `client` is the client key's user; `operator`, the operator key's,
+   * the superuser (README, "Security").
+   */
   static async loadUser(dir: string, user: string): Promise<WireIdentity> {
-    if (user === 'client') return WireIdentity.load(dir, 'client');
+    if (user === 'client' || user === 'operator') return WireIdentity.load(dir, user);
     const [roster, key] = await Promise.all([readRoster(dir), readUserKeyFile(dir, user)]);
     if (roster.users?.[user]?.curve !== key.curve.publicKey) {
       throw new OfsError('EINVAL', `user ${user}'s key in ${dir} is not the one its roster.json lists: add the user with ofs keys add-user, or use the roster that came with the key`);

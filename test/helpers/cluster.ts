@@ -30,6 +30,11 @@ export interface ClusterSpec {
   seed?: (dir: string) => Promise<void>;
   /** `cluster up --insecure`: no keys, no CURVE, open znodes. */
   insecure?: boolean;
+  /**
+   * Users to add with `ofs keys add-user` before any role starts (processes
+   * read the roster when they start); call as one with client(name) or ofs(args, input, name).
+   */
+  users?: { name: string; groups?: string[] }[];
 }
 
 export interface CliResult {
@@ -56,9 +61,9 @@ export function patternBytes(size: number, seed = 1): Buffer {
 }
 
 /** Runs `ofs ARGS` as a real process; resolves with its exit code and output. */
-export function runOfs(args: string[], options: { zk?: string; keys?: string; input?: Buffer; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runOfs(args: string[], options: { zk?: string; keys?: string; user?: string; input?: Buffer; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, ...(options.zk ? { OFS_ZK: options.zk } : {}), ...(options.keys ? { OFS_KEYS: options.keys } : {}) };
+    const env = { ...process.env, ...(options.zk ? { OFS_ZK: options.zk } : {}), ...(options.keys ? { OFS_KEYS: options.keys } : {}), ...(options.user ? { OFS_USER: options.user } : {}) };
     const child = spawn(process.execPath, [OFS_BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
     let stderr = '';
@@ -75,6 +80,12 @@ export function runOfs(args: string[], options: { zk?: string; keys?: string; in
     });
     child.stdin!.end(options.input ?? Buffer.alloc(0));
   });
+}
+
+/** `ofs ARGS` that must succeed. */
+async function mustRun(args: string[]): Promise<void> {
+  const result = await runOfs(args);
+  if (result.code !== 0) throw new Error(`ofs ${args.join(' ')} exited with ${result.code}: ${result.stderr}`);
 }
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
@@ -122,6 +133,11 @@ export class TestCluster {
     let supervisor: ChildProcess | undefined;
     try {
       await spec.seed?.(dir);
+      for (const [i, user] of (spec.users ?? []).entries()) {
+        const keys = join(dir, 'keys');
+        if (i === 0) await mustRun(['keys', 'init', '--dir', keys]);
+        await mustRun(['keys', 'add-user', user.name, '--dir', keys, ...(user.groups ? ['--groups', user.groups.join(',')] : [])]);
+      }
       supervisor = spawn(process.execPath, [OFS_BIN, 'cluster', 'up', '--dir', dir, ...clusterArgs(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
       const { zk, keys } = await announced(supervisor);
       const cluster = new TestCluster(dir, zk, keys, supervisor);
@@ -177,8 +193,9 @@ export class TestCluster {
     return Promise.all(processes.map(async (p) => ({ ...p, roleId: (await readFile(join(p.dir, 'id'), 'utf8')).trim() })));
   }
 
-  client(): Promise<OfsClient> {
-    return OfsClient.connect({ zk: this.zk, keys: this.keys });
+  /** A client calling as `user` (a spec's user, or `client`, the default). */
+  client(user?: string): Promise<OfsClient> {
+    return OfsClient.connect({ zk: this.zk, keys: this.keys, user });
   }
 
   /**
@@ -195,8 +212,9 @@ export class TestCluster {
     return new RpcClient(name, epoch, await this.identity(role));
   }
 
-  ofs(args: string[], input?: Buffer): Promise<CliResult> {
-    return runOfs(args, { zk: this.zk, keys: this.keys, input });
+  /** `ofs ARGS` against this cluster, as `user` (OFS_USER) if given. */
+  ofs(args: string[], input?: Buffer, user?: string): Promise<CliResult> {
+    return runOfs(args, { zk: this.zk, keys: this.keys, input, user });
   }
 
   async stop(): Promise<void> {
