@@ -100,7 +100,7 @@ test('the CLI prints errors on stderr and exits non-zero', async (t) => {
 
   const ls = await cluster.ofs(['ls', '/cli/d']);
   t.is(ls.code, 0);
-  t.regex(ls.stdout.toString(), /^- +4 .* f$/m);
+  t.regex(ls.stdout.toString(), /^-rw-r--r-- client supergroup +4 .* f$/m);
 
   const missing = await cluster.ofs(['cat', '/cli/nope']);
   t.is(missing.code, 1);
