@@ -134,7 +134,7 @@ test('a closed client refuses every call with ECLOSED, opens no connection, and 
   const clientModule = fileURLToPath(new URL('../../src/client/ofs-client.js', import.meta.url));
   const script = `
     const { OfsClient } = await import(${JSON.stringify(clientModule)});
-    const c = await OfsClient.connect({ zk: ${JSON.stringify(cluster.zk)} });
+    const c = await OfsClient.connect({ zk: ${JSON.stringify(cluster.zk)}, keys: ${JSON.stringify(cluster.keys)} });
     await c.write('/closed/f', 'x');
     await c.close();
     for (const call of [() => c.status(), () => c.write('/closed/g', 'y'), () => c.read('/closed/f')]) {
