@@ -148,8 +148,8 @@ export function decideDelete(ns: Namespace, path: string, recursive: boolean, no
   if (isSameOrBelow(path, TRASH)) return [{ type: 'NodeDeleted', path }];
   const trashed = `${TRASH}/${now}-${ns.seq + 1}${path}`;
   // The trash is shared like the root; what lies under a deletion's own directory there is the deleter's.
-  const made = ensureDirectories(ns, parentPath(trashed), now, caller).map((e) => (e.type === 'DirectoryCreated' && e.path === TRASH ? { ...e, ...SHARED_DIRECTORY } : e));
-  return [...made, { type: 'NodeRenamed', from: path, to: trashed, mtime: now }];
+  const dirs = ensureDirectories(ns, parentPath(trashed), now, caller).map((e) => (e.type === 'DirectoryCreated' && e.path === TRASH ? { ...e, ...SHARED_DIRECTORY } : e));
+  return [...dirs, { type: 'NodeRenamed', from: path, to: trashed, mtime: now }];
 }
 
 /** Brings back the most recently deleted `path` from the trash. */

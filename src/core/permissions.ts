@@ -96,7 +96,7 @@ function refusal(caller: Caller, verb: string, path: string, node: Node, why: st
   return new OfsError('EACCES', `user ${caller.user} may not ${verb} ${path} (${why}; owner ${node.owner}, group ${node.group}, mode ${formatMode(node.kind, node.mode)})`);
 }
 
-function require(caller: Caller, node: Node, path: string, bits: number): void {
+function demand(caller: Caller, node: Node, path: string, bits: number): void {
   if ((bitsFor(node, caller) & bits) !== bits) throw refusal(caller, VERBS[bits] ?? `use (${letters(bits)})`, path, node, `needs ${letters(bits)}`);
 }
 
@@ -128,7 +128,7 @@ export function authorize(root: DirNode, path: string, caller: Caller, need: Nee
   for (const name of names) {
     const last = chain.at(-1)!;
     if (last.kind !== 'dir') break;
-    require(caller, last, at, EXECUTE);
+    demand(caller, last, at, EXECUTE);
     const child = getEntry(last.children, name);
     if (!child) break;
     chain.push(child);
@@ -139,12 +139,12 @@ export function authorize(root: DirNode, path: string, caller: Caller, need: Nee
   const exists = chain.length === depth + 1;
   if (need.ancestor !== undefined) {
     const index = Math.min(chain.length - 1, depth - 1);
-    if (index >= 0 && chain[index]!.kind === 'dir') require(caller, chain[index]!, paths[index]!, need.ancestor);
+    if (index >= 0 && chain[index]!.kind === 'dir') demand(caller, chain[index]!, paths[index]!, need.ancestor);
   }
   const parent = depth > 0 && chain.length >= depth ? chain[depth - 1] : undefined;
-  if (need.parent !== undefined && parent?.kind === 'dir') require(caller, parent, paths[depth - 1]!, need.parent);
+  if (need.parent !== undefined && parent?.kind === 'dir') demand(caller, parent, paths[depth - 1]!, need.parent);
   const node = exists ? chain[depth]! : undefined;
-  if (need.self !== undefined && node) require(caller, node, path, need.self);
+  if (need.self !== undefined && node) demand(caller, node, path, need.self);
   if (need.unlink && node && parent && parent.mode & STICKY && caller.user !== parent.owner && caller.user !== node.owner) {
     throw refusal(caller, 'remove or rename', path, node, `${paths[depth - 1]} is sticky (mode ${formatMode('dir', parent.mode)}, owner ${parent.owner}): only its owner or the entry's may`);
   }
