@@ -17,7 +17,7 @@ let ofs: Ref<OfsClientMessage>;
 test.before(async () => {
   cluster = await TestCluster.start({ chunkSize: 256 * 1024, masters: 1 });
   system = start();
-  ofs = spawnOfsClient(system, { zk: cluster.zk });
+  ofs = spawnOfsClient(system, { zk: cluster.zk, keys: cluster.keys });
 });
 
 test.after.always(async () => {
@@ -118,6 +118,6 @@ test("the README's actor client example runs as written", async (t) => {
   const script = join(ROOT, 'dist', `readme-actor-example-${process.pid}.mjs`);
   await writeFile(script, example!);
   t.teardown(() => rm(script, { force: true }));
-  const { stdout } = await promisify(execFile)(process.execPath, [script], { env: { ...process.env, OFS_ZK: cluster.zk }, timeout: 60_000 });
+  const { stdout } = await promisify(execFile)(process.execPath, [script], { env: { ...process.env, OFS_ZK: cluster.zk, OFS_KEYS: cluster.keys }, timeout: 60_000 });
   t.deepEqual(stdout.trim().split('\n'), ['hello, OFS', 'ENOENT', 'appended at 0']);
 });
