@@ -21,7 +21,7 @@ export function registerKeysCommands(program: Command): void {
     });
   keys
     .command('add-user')
-    .description('make user NAME a key (DIR/users/NAME.key, mode 0600) and add it, with its groups, to the roster; processes started before know the user once restarted')
+    .description('make user NAME a key (DIR/users/NAME.key, mode 0600) and add it, with its groups, to the roster; a running cluster learns the user when its key first connects')
     .argument('<name>', 'the user name: 1 to 32 of a-z, 0-9, _ and -; not a role’s name')
     .option('--groups <groups>', 'the groups it is in, comma-separated', (value: string) => value.split(',').filter((g) => g !== ''), [] as string[])
     .requiredOption('--dir <dir>', 'the keys directory (ofs keys init, or DIR/keys of ofs cluster up)')

@@ -72,6 +72,11 @@ export async function ensureKeys(dir: string): Promise<void> {
   if (!(await exists(join(dir, ROSTER_FILE)))) await initKeys(dir);
 }
 
+/** Which version of roster.json is there (add-user renames a new file over it: a new inode), or undefined if it cannot be looked at. */
+export async function rosterVersion(dir: string): Promise<string | undefined> {
+  return stat(join(dir, ROSTER_FILE)).then((s) => `${s.ino}:${s.mtimeMs}`, () => undefined);
+}
+
 export async function readRoster(dir: string): Promise<Roster> {
   return parse(join(dir, ROSTER_FILE), rosterSchema, (text) => JSON.parse(text) as unknown);
 }
@@ -94,8 +99,8 @@ export async function readUserKeyFile(dir: string, user: string): Promise<KeyFil
  * `ofs keys add-user`: a key for user `name` in DIR/users/NAME.key, and the
  * user in the roster with its groups. The roster is replaced whole (a new
  * file renamed over it), so a process reading it sees the old or the new.
- * Processes read the roster when they start: one started before sees the
- * user after a restart.
+ * A running process takes the new user the next time it meets an unknown
+ * key or token (WireIdentity.refreshUsers).
  */
 export async function addUser(dir: string, name: string, groups: readonly string[]): Promise<string> {
   checkName('user', name);

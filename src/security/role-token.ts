@@ -59,22 +59,26 @@ function principals(roster: Roster): Map<string, Principal & { key: KeyObject }>
 }
 
 export class RoleTokenVerifier {
-  private readonly principals: Map<string, Principal & { key: KeyObject }>;
+  private principals = new Map<string, Principal & { key: KeyObject }>();
+  private builtFrom: Roster | undefined;
   private readonly known = new Map<string, Principal>();
 
-  /** Tokens signed for `address`, this server's. */
+  /** Tokens signed for `address`, this server's; `roster` is the roster as it is now (users may be added). */
   constructor(
-    roster: Roster,
+    private readonly roster: () => Roster,
     private readonly address: string,
-  ) {
-    this.principals = principals(roster);
-  }
+  ) {}
 
   /** Who `token` proves the sender is, or undefined for a missing, malformed or forged one. */
   principalOf(token: string | undefined): Principal | undefined {
     if (token === undefined) return undefined;
     const remembered = this.known.get(token);
     if (remembered) return remembered;
+    const roster = this.roster();
+    if (roster !== this.builtFrom) {
+      this.principals = principals(roster);
+      this.builtFrom = roster;
+    }
     const match = TOKEN.exec(token);
     const name = match?.[1];
     const found = name === undefined ? undefined : this.principals.get(name);

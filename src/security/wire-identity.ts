@@ -1,11 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 import { OfsError } from '../core/errors.js';
-import { readKeyFile, readRoster, readUserKeyFile, type Roster } from './keys.js';
+import { readKeyFile, readRoster, readUserKeyFile, rosterVersion, type Roster } from './keys.js';
 import { roleToken, signingKey } from './role-token.js';
 import type { Role } from './roles.js';
 
 /** The ZAP domain of every OFS server socket: the ZAP handler answers for it alone. */
 export const ZAP_DOMAIN = 'ofs';
+/** How often at most a process looks at roster.json again for new users. */
+const ROSTER_CHECK_MS = 1000;
 
 /**
  * One process's credentials on the wire: its role's CURVE key pair (the
@@ -18,6 +20,9 @@ export class WireIdentity {
   readonly #curveSecretKey: string;
   readonly #signKey: KeyObject;
   readonly #tokens = new Map<string, string>();
+  #roster: Roster;
+  #rosterCheckedAt = 0;
+  #rosterVersion: string | undefined;
 
   private constructor(
     readonly role: Role,
@@ -26,10 +31,38 @@ export class WireIdentity {
     readonly curvePublicKey: string,
     curveSecretKey: string,
     signKey: KeyObject,
-    readonly roster: Roster,
+    roster: Roster,
+    /** The keys directory it came from: where `refreshUsers` looks. */
+    private readonly dir: string,
   ) {
     this.#curveSecretKey = curveSecretKey;
     this.#signKey = signKey;
+    this.#roster = roster;
+  }
+
+  /** The roster as last read: a new object whenever `refreshUsers` found new users. */
+  get roster(): Roster {
+    return this.#roster;
+  }
+
+  /**
+   * Takes the users of roster.json again if the file changed since it was
+   * read (`ofs keys add-user` on a running cluster), looking at most once
+   * per ROSTER_CHECK_MS: a server asks when a key or token it does not know
+   * comes, and a flood of those costs a stat a second. Only the users are
+   * taken: the role keys are the ones this process started with. True if
+   * the users changed.
+   */
+  async refreshUsers(now = Date.now()): Promise<boolean> {
+    if (now - this.#rosterCheckedAt < ROSTER_CHECK_MS) return false;
+    this.#rosterCheckedAt = now;
+    const version = await rosterVersion(this.dir);
+    if (version === undefined || version === this.#rosterVersion) return false;
+    this.#rosterVersion = version;
+    const fresh = await readRoster(this.dir).catch(() => undefined);
+    if (!fresh || JSON.stringify(fresh.users ?? {}) === JSON.stringify(this.#roster.users ?? {})) return false;
+    this.#roster = { ...this.#roster, users: fresh.users };
+    return true;
   }
 
   /** The identity of `role` from keys directory `dir`. */
@@ -38,7 +71,7 @@ export class WireIdentity {
     if (roster.roles[role].curve !== key.curve.publicKey) {
       throw new OfsError('EINVAL', `the ${role} key in ${dir} is not the one its roster.json lists: the files come from different clusters`);
     }
-    return new WireIdentity(role, role, key.curve.publicKey, key.curve.secretKey, signingKey(key.sign.secretKey), roster);
+    return new WireIdentity(role, role, key.curve.publicKey, key.curve.secretKey, signingKey(key.sign.secretKey), roster, dir);
   }
 
   /**
@@ -52,7 +85,7 @@ export class WireIdentity {
     if (roster.users?.[user]?.curve !== key.curve.publicKey) {
       throw new OfsError('EINVAL', `user ${user}'s key in ${dir} is not the one its roster.json lists: add the user with ofs keys add-user, or use the roster that came with the key`);
     }
-    return new WireIdentity('client', user, key.curve.publicKey, key.curve.secretKey, signingKey(key.sign.secretKey), roster);
+    return new WireIdentity('client', user, key.curve.publicKey, key.curve.secretKey, signingKey(key.sign.secretKey), roster, dir);
   }
 
   /** Socket options of a connection to a server of role `server`. */

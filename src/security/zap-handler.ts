@@ -3,12 +3,19 @@ import { OfsError } from '../core/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { Roster } from './keys.js';
 import { ROLES, type Role } from './roles.js';
-import { ZAP_DOMAIN } from './wire-identity.js';
+import { ZAP_DOMAIN, type WireIdentity } from './wire-identity.js';
 import { z85Encode } from './z85.js';
 
 /** Where libzmq sends its ZAP requests (RFC 27), in the same context: zeromq.js's default one. */
 const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
 const CURVE_KEY_BYTES = 32;
+const UNKNOWN_KEY = 'unknown key';
+
+/** Each key of `roster` and its role: a user's key is a client's (its role token names the user: role-token.ts). */
+function keysOf(roster: Roster): Map<string, Role> {
+  const users = Object.values(roster.users ?? {}).map((user): [string, Role] => [user.curve, 'client']);
+  return new Map([...ROLES.map((role): [string, Role] => [roster.roles[role].curve, role]), ...users]);
+}
 
 export interface ZapRequest {
   version: string;
@@ -39,7 +46,7 @@ export function judge(request: ZapRequest, keys: ReadonlyMap<string, Role>): Zap
   const [key] = request.credentials;
   if (request.credentials.length !== 1 || key?.length !== CURVE_KEY_BYTES) return refuse('malformed CURVE credentials');
   const role = keys.get(z85Encode(key));
-  if (!role) return refuse('unknown key');
+  if (!role) return refuse(UNKNOWN_KEY);
   return { status: '200', text: 'OK', userId: role };
 }
 
@@ -50,15 +57,21 @@ export function judge(request: ZapRequest, keys: ReadonlyMap<string, Role>): Zap
  * one per process.
  */
 export class ZapHandler {
+  private keys: ReadonlyMap<string, Role>;
+  private builtFrom: Roster;
+
+  /** `identity`: the roster it admits; it is asked for new users when an unknown key comes. */
   private constructor(
     private readonly socket: Reply,
-    private readonly keys: ReadonlyMap<string, Role>,
+    private readonly identity: WireIdentity,
     private readonly log: Logger,
   ) {
+    this.builtFrom = identity.roster;
+    this.keys = keysOf(this.builtFrom);
     void this.serve();
   }
 
-  static async start(roster: Roster, log: Logger): Promise<ZapHandler> {
+  static async start(identity: WireIdentity, log: Logger): Promise<ZapHandler> {
     const socket = new Reply({ linger: 0 });
     try {
       await socket.bind(ZAP_ENDPOINT);
@@ -66,9 +79,16 @@ export class ZapHandler {
       socket.close();
       throw new OfsError('EINTERNAL', `cannot start the ZAP handler at ${ZAP_ENDPOINT} (one per process): ${(err as Error).message}`);
     }
-    // A user's key is a client's: its role token names the user (role-token.ts).
-    const users = Object.values(roster.users ?? {}).map((user): [string, Role] => [user.curve, 'client']);
-    return new ZapHandler(socket, new Map([...ROLES.map((role): [string, Role] => [roster.roles[role].curve, role]), ...users]), log);
+    return new ZapHandler(socket, identity, log);
+  }
+
+  /** The verdict on `request`, with the roster's users read again first if its key is unknown (a user added since). */
+  private async judge(request: ZapRequest): Promise<ZapVerdict> {
+    const verdict = judge(request, this.keys);
+    if (verdict.text !== UNKNOWN_KEY || !(await this.identity.refreshUsers())) return verdict;
+    this.builtFrom = this.identity.roster;
+    this.keys = keysOf(this.builtFrom);
+    return judge(request, this.keys);
   }
 
   close(): void {
@@ -87,7 +107,7 @@ export class ZapHandler {
           mechanism: String(mechanism ?? ''),
           credentials,
         };
-        const verdict = judge(request, this.keys);
+        const verdict = await this.judge(request);
         if (verdict.status !== '200') this.log.warn({ peer: request.address, reason: verdict.text }, 'refused a connection: its CURVE key is not the cluster’s');
         await this.socket.send([request.version, request.requestId, verdict.status, verdict.text, verdict.userId, '']);
       }

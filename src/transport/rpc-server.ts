@@ -101,7 +101,7 @@ export class RpcServer {
   static async bind(endpoint: string, options: RpcServerOptions): Promise<RpcServer> {
     const { security } = options;
     // Before the socket binds: until a ZAP handler is there, libzmq admits any key.
-    const zap = security && (await ZapHandler.start(security.roster, options.log));
+    const zap = security && (await ZapHandler.start(security, options.log));
     // A frame over the largest legitimate one (a data frame of MAX_DATA_FRAME) makes ZeroMQ drop the
     // peer before it buffers the frame: a 4 GiB frame costs nothing but the connection.
     const socket = new Router({ linger: 0, receiveHighWaterMark: 256, maxMessageSize: MAX_DATA_FRAME, ...security?.serverOptions() });
@@ -114,7 +114,7 @@ export class RpcServer {
       throw new OfsError('EUNAVAILABLE', `cannot listen on ${endpoint}: ${(err as Error).message}`);
     }
     const address = socket.lastEndpoint ?? endpoint;
-    return new RpcServer(socket, address, options, zap && security && { zap, verifier: new RoleTokenVerifier(security.roster, address) });
+    return new RpcServer(socket, address, options, zap && security && { zap, verifier: new RoleTokenVerifier(() => security.roster, address) });
   }
 
   close(): void {

@@ -31,8 +31,8 @@ export interface ClusterSpec {
   /** `cluster up --insecure`: no keys, no CURVE, open znodes. */
   insecure?: boolean;
   /**
-   * Users to add with `ofs keys add-user` before any role starts (processes
-   * read the roster when they start); call as one with client(name) or ofs(args, input, name).
+   * Users to add with `ofs keys add-user` before any role starts; call as
+   * one with client(name) or ofs(args, input, name).
    */
   users?: { name: string; groups?: string[] }[];
 }

@@ -149,6 +149,19 @@ test.serial('the CLI: chmod, chown, ls and stat show and change owners and modes
   t.like(await alice.stat('/cli/f', { chunks: false }), { owner: 'bob', group: 'staff' });
 });
 
+test.serial('a user added to a running cluster is known without a restart, as soon as it connects', async (t) => {
+  const added = await runOfs(['keys', 'add-user', 'carol', '--groups', 'staff', '--dir', cluster.keys!]);
+  t.is(added.code, 0, added.stderr);
+  const carol = await cluster.client('carol');
+  t.teardown(() => carol.close());
+  // A server looks at roster.json again at most once a second (when an unknown key comes): a first call may be early.
+  await waitFor('carol to be admitted', () => carol.write('/carols', 'hers').then(() => true), 10_000);
+  t.like(await bob.stat('/carols', { chunks: false }), { owner: 'carol', mode: 0o644 });
+  await eacces(t, bob.delete('/carols'), /user bob may not remove or rename \/carols/, 'the sticky root');
+  const cli = await cluster.ofs(['ls', '/carols'], undefined, 'carol');
+  t.regex(cli.stdout.toString(), /^-rw-r--r-- carol supergroup/);
+});
+
 test.serial('a key the roster does not list is refused at the handshake, whatever user it claims', async (t) => {
   const scratch = await mkdtemp(join(tmpdir(), 'ofs-perms-'));
   t.teardown(() => rm(scratch, { recursive: true, force: true }));

@@ -1,10 +1,10 @@
-import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { curveKeyPair } from 'zeromq';
 import { OfsError } from '../../src/core/errors.js';
-import { initKeys, readKeyFile, readRoster, readZkDigest } from '../../src/security/keys.js';
+import { addUser, initKeys, readKeyFile, readRoster, readUserKeyFile, readZkDigest } from '../../src/security/keys.js';
 import { RoleTokenVerifier, roleToken, signingKey } from '../../src/security/role-token.js';
 import { maySend, ROLES, serverRoleOf } from '../../src/security/roles.js';
 import { WireIdentity, ZAP_DOMAIN } from '../../src/security/wire-identity.js';
@@ -69,7 +69,7 @@ test('role tokens: a token proves its role at the address it was signed for only
   const roster = await readRoster(dir);
   const master = signingKey((await readKeyFile(dir, 'master')).sign.secretKey);
   const client = signingKey((await readKeyFile(dir, 'client')).sign.secretKey);
-  const here = new RoleTokenVerifier(roster, 'tcp://127.0.0.1:1000');
+  const here = new RoleTokenVerifier(() => roster, 'tcp://127.0.0.1:1000');
   t.is(here.principalOf(roleToken('master', master, 'tcp://127.0.0.1:1000'))?.role, 'master');
   t.is(here.principalOf(roleToken('master', master, 'tcp://127.0.0.1:1000'))?.role, 'master', 'remembered');
   t.is(here.principalOf(roleToken('client', client, 'tcp://127.0.0.1:1000'))?.role, 'client');
@@ -79,6 +79,57 @@ test('role tokens: a token proves its role at the address it was signed for only
   t.is(here.principalOf(undefined)?.role, undefined);
   t.is(here.principalOf('master:short')?.role, undefined);
   t.is(here.principalOf(`nobody:${'A'.repeat(86)}`)?.role, undefined);
+});
+
+test('users: add-user makes a 0600 key of the client’s shape and lists it with its groups; its token names the user, a client with the user’s rights', async (t) => {
+  const dir = await keysDir(t);
+  const path = await addUser(dir, 'alice', ['staff', 'ops', 'staff']);
+  t.is((await stat(path)).mode & 0o777, 0o600);
+  const key = await readUserKeyFile(dir, 'alice');
+  t.like(key, { role: 'client', user: 'alice' });
+  const roster = await readRoster(dir);
+  t.deepEqual(roster.users?.alice, { curve: key.curve.publicKey, sign: key.sign.publicKey, groups: ['staff', 'ops'] });
+  await t.throwsAsync(addUser(dir, 'alice', []), { code: 'EEXIST' });
+  await t.throwsAsync(addUser(dir, 'client', []), { code: 'EINVAL', message: /a role's name/ });
+  await t.throwsAsync(addUser(dir, 'Bad Name', []), { code: 'EINVAL', message: /invalid user name/ });
+  await t.throwsAsync(addUser(dir, 'bob', ['no way']), { code: 'EINVAL', message: /invalid group name/ });
+  t.deepEqual(Object.keys((await readRoster(dir)).users ?? {}), ['alice'], 'refusals changed nothing');
+
+  const alice = await WireIdentity.loadUser(dir, 'alice');
+  t.like(alice.toJSON(), { role: 'client', principal: 'alice' });
+  const here = new RoleTokenVerifier(() => roster, 'tcp://127.0.0.1:1000');
+  t.deepEqual(here.principalOf(alice.token('tcp://127.0.0.1:1000')), { role: 'client', caller: { user: 'alice', groups: ['staff', 'ops'], superuser: false } });
+  const client = await WireIdentity.loadUser(dir, 'client');
+  t.deepEqual(here.principalOf(client.token('tcp://127.0.0.1:1000'))?.caller, { user: 'client', groups: [], superuser: false });
+  const operator = await WireIdentity.loadUser(dir, 'operator');
+  t.like(here.principalOf(operator.token('tcp://127.0.0.1:1000')), { role: 'operator', caller: { user: 'operator', superuser: true } });
+  // alice's signature under another user's name proves nothing.
+  t.is(here.principalOf(alice.token('tcp://127.0.0.1:1000').replace(/^alice:/, 'bob:')), undefined);
+  await t.throwsAsync(WireIdentity.loadUser(dir, 'mallory'), { code: 'ENOENT', message: /users\/mallory\.key/ });
+});
+
+test('a running process learns users added since it read the roster, looking at most once a second, and takes nothing else from the file', async (t) => {
+  const dir = await keysDir(t);
+  const server = await WireIdentity.load(dir, 'master');
+  const before = server.roster;
+  const verifier = new RoleTokenVerifier(() => server.roster, 'tcp://127.0.0.1:1000');
+  await addUser(dir, 'carol', ['staff']);
+  const carol = await WireIdentity.loadUser(dir, 'carol');
+  t.is(verifier.principalOf(carol.token('tcp://127.0.0.1:1000')), undefined, 'unknown until the roster is read again');
+  t.true(await server.refreshUsers(10_000));
+  t.not(server.roster, before);
+  t.deepEqual(server.roster.roles, before.roles);
+  t.like(verifier.principalOf(carol.token('tcp://127.0.0.1:1000')), { caller: { user: 'carol' } });
+  await addUser(dir, 'dave', []);
+  t.false(await server.refreshUsers(10_500), 'within a second of the last look');
+  t.true(await server.refreshUsers(11_000));
+  t.false(await server.refreshUsers(12_000), 'nothing new');
+  // Role keys in the file are not taken: they are the ones the process started with.
+  const other = await readRoster(dir);
+  await writeFile(join(dir, 'roster.json.new'), JSON.stringify({ ...other, roles: { ...other.roles, master: other.roles.client } }), { mode: 0o600 });
+  await rename(join(dir, 'roster.json.new'), join(dir, 'roster.json'));
+  t.false(await server.refreshUsers(13_000));
+  t.deepEqual(server.roster.roles, before.roles);
 });
 
 test('roles: every message type is sent by some role; a client may not order chunkservers about or act as a standby', (t) => {
