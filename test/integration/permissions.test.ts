@@ -101,6 +101,14 @@ test.serial('alice’s files: bob may not write, delete, rename or create inside
   t.like(await bob.stat('/a/public', { chunks: false }), { group: 'staff' });
 });
 
+test.serial('w without r: bob may append to a file and write in it without being able to read it', async (t) => {
+  await alice.write('/drop', 'alice\n', { mode: 0o622 });
+  const offset = await bob.append('/drop', 'bob\n');
+  await bob.write('/drop', 'B', { offset: offset });
+  await eacces(t, bob.read('/drop'), /user bob may not read \/drop \(needs r; owner alice, group supergroup, mode -rw--w--w-\)/, 'read');
+  t.is((await alice.read('/drop')).toString(), 'alice\nBob\n');
+});
+
 test.serial('the operator key is the superuser: it reads, writes, chmods and chowns anything', async (t) => {
   await alice.mkdir('/op');
   await alice.write('/op/f', 'alice’s', { mode: 0o600 });
