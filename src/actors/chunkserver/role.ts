@@ -7,7 +7,6 @@ import { rpcMetrics } from '../../metrics/rpc-metrics.js';
 import { ChunkStore } from '../../storage/chunk-store.js';
 import { RpcClient } from '../../transport/rpc-client.js';
 import { RpcServer } from '../../transport/rpc-server.js';
-import { ChunkTokenVerifier } from '../../security/chunk-token.js';
 import type { MemberCredentials } from '../../security/member-credentials.js';
 import type { Logger } from '../../util/logger.js';
 import { warnOfStalls } from '../../util/stall-watch.js';
@@ -97,7 +96,7 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
     id,
     address: '',
     data: { address: '', curve: options.encryptData },
-    tokens: options.credentials && new ChunkTokenVerifier(options.credentials.chunkTokenKey),
+    tokens: options.credentials?.chunkTokens.verifier,
     store,
     // The replica actors' parent: it handles no messages (see ReplicaRouter).
     replicas: new ReplicaRouter(spawnStateless(system, () => undefined, 'replicas'), store, leases, log),
