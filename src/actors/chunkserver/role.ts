@@ -55,8 +55,6 @@ export interface ChunkserverOptions {
 export interface RunningChunkserver {
   id: string;
   address: string;
-  /** Its data socket's address. */
-  dataAddress: string;
   /** The port the HTTP endpoint took. */
   httpPort: number;
   stop(): Promise<void>;
@@ -150,7 +148,6 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
   return {
     id,
     address: process.address,
-    dataAddress: process.data.address,
     httpPort: http.port,
     async stop() {
       clearInterval(heartbeats);

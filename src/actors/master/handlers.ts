@@ -32,13 +32,13 @@ export function masterHandlers(process: MasterProcess, replication: number): Han
     'master.lease': async (body, _data, envelope) => {
       const { leases } = activeActors(process);
       const lease = await askResult(leases)<ReplyOf<'master.lease'>>((sender) => ({ kind: 'lease', ...body, sender }));
-      return { body: process.access.lease(lease, envelope.from) };
+      return { body: process.grants.lease(lease, envelope.from) };
     },
     'master.create': async ({ lease: withLease, path, ...create }, _data, envelope) => {
       if (!withLease) return { body: (await askMaster('master.create', { path, ...create })) as ReplyOf<'master.create'> };
       const { leases } = activeActors(process);
       const lease = await askResult(leases)<ReplyOf<'master.lease'>>((sender) => ({ kind: 'lease', path, index: 0, afterFailure: false, create, sender }));
-      return { body: { chunkSize: lease.chunkSize, replication, lease: process.access.lease(lease, envelope.from) } };
+      return { body: { chunkSize: lease.chunkSize, replication, lease: process.grants.lease(lease, envelope.from) } };
     },
     'master.locate': async (body, _data, envelope) => {
       const located = (await askMaster('master.locate', body)) as ReplyOf<'master.locate'>;
@@ -46,14 +46,14 @@ export function masterHandlers(process: MasterProcess, replication: number): Han
       const chunkIds = located.chunks.map((c) => c.chunkId);
       const primaries = await ask(activeActors(process).leases)<(string | null)[]>((sender) => ({ kind: 'primaries', chunkIds, sender }));
       const withPrimaries = { ...located, chunks: located.chunks.map((c, i) => ({ ...c, primary: primaries[i] ?? null })) };
-      return { body: process.access.located(withPrimaries, envelope.from) };
+      return { body: process.grants.located(withPrimaries, envelope.from) };
     },
     'master.chunkReport': async (body) => {
-      process.access.heard(body);
+      process.grants.heard(body);
       return { body: (await askMaster('master.chunkReport', body)) as ReplyOf<'master.chunkReport'> };
     },
     'master.heartbeat': async (body) => {
-      process.access.heard(body);
+      process.grants.heard(body);
       const beat = (await askMaster('master.heartbeat', body)) as ReplyOf<'master.heartbeat'>;
       if (body.leases.length === 0) return { body: beat };
       const { leases, master } = activeActors(process);

@@ -6,7 +6,7 @@ import type { RpcClient } from '../../transport/rpc-client.js';
 import type { EpochCheck } from '../../zk/epoch-check.js';
 import type { Logger } from '../../util/logger.js';
 import type { MemberInfo } from '../../zk/registry.js';
-import type { ChunkAccess } from './chunk-access.js';
+import type { ChunkAccessGrants } from './chunk-access-grants.js';
 import type { GarbageMessage } from './garbage-collector.js';
 import type { LeaseMessage } from './lease-manager.js';
 import type { MasterMessage } from './master-messages.js';
@@ -48,7 +48,7 @@ export interface MasterProcess {
   snapshots: SnapshotServer;
   rpc: RpcClient;
   /** Data sockets and capability tokens for the chunks it hands out. */
-  access: ChunkAccess;
+  grants: ChunkAccessGrants;
   /** Confirms with ZooKeeper an epoch that another master claims (a standby's appends). */
   epochs: EpochCheck;
   log: Logger;

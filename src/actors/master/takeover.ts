@@ -109,7 +109,7 @@ export class Candidacy {
         maxCopies: MAX_COPIES,
         chunkSize: settings.chunkSize,
         balanceSettleMs: 2 * settings.heartbeatMs,
-        copyToken: (chunkId, version, target) => process.access.copy(chunkId, version, target),
+        copyToken: (chunkId, version, target) => process.grants.copy(chunkId, version, target),
         metrics: process.metrics.replication,
       },
       log,
@@ -135,7 +135,7 @@ export class Candidacy {
       members.map(async (member) => {
         try {
           const { body } = await rpc.call(member.address, 'chunkserver.report', {}, { timeoutMs: 10_000 });
-          this.process.access.heard(body);
+          this.process.grants.heard(body);
           await askResult(master)((sender) => ({ kind: 'request', type: 'master.chunkReport', body: { ...body, full: true }, sender }));
         } catch (err) {
           log.warn({ chunkserver: member.id, err: (err as Error).message }, 'no chunk report; waiting for its heartbeat');

@@ -13,7 +13,7 @@ type Located = ReplyOf<'master.locate'>;
  * second after a takeover) goes without: the client then uses its control
  * socket, which takes pushes and reads too.
  */
-export class ChunkAccess {
+export class ChunkAccessGrants {
   private readonly dataSockets = new Map<string, DataSocket>();
 
   /** `tokens`: how to grant tokens; none when the cluster runs without security. */
