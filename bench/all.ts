@@ -45,8 +45,10 @@ const BENCHES: { name: string; args: [string[], string[]]; figures: (r: any) => 
     args: [[], ['--quick']],
     figures: ({ bench: _bench, quick: _quick, file_MiB: _file, ...figures }) => figures,
     rows: (f) => [
-      { figure: 'write, one client, CURVE and role tokens (MiB/s)', ofs: f.write_1c_curve_MiBps!, baseline: f.write_1c_plain_MiBps!, of: 'the same on a cluster started with --insecure' },
-      { figure: 'read, one client, CURVE and role tokens (MiB/s)', ofs: f.read_1c_curve_MiBps!, baseline: f.read_1c_plain_MiBps!, of: 'the same on a cluster started with --insecure' },
+      { figure: 'write, one client, secure default: CURVE control, tokens on plain data (MiB/s)', ofs: f.write_1c_secure_MiBps!, baseline: f.write_1c_insecure_MiBps!, of: 'the same on a cluster started with --insecure' },
+      { figure: 'read, one client, secure default (MiB/s)', ofs: f.read_1c_secure_MiBps!, baseline: f.read_1c_insecure_MiBps!, of: 'as above' },
+      { figure: 'write, one client, --encrypt-data: CURVE on data too (MiB/s)', ofs: f.write_1c_encrypt_data_MiBps!, baseline: f.write_1c_insecure_MiBps!, of: 'as above' },
+      { figure: 'read, one client, --encrypt-data (MiB/s)', ofs: f.read_1c_encrypt_data_MiBps!, baseline: f.read_1c_insecure_MiBps!, of: 'as above' },
     ],
   },
   {

@@ -5,7 +5,7 @@ import { createLogger } from '../util/logger.js';
 import { OfsError } from '../core/errors.js';
 import { CHUNKSERVER_SESSION_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS } from '../zk/session.js';
 import { reportAndExit } from './errors.js';
-import { insecureOption } from './security-options.js';
+import { encryptDataOption, insecureOption } from './security-options.js';
 import { parseByteCount, parseChunkSize, parseLeaseMs, parseNonNegativeInt, parsePort, parsePositiveInt } from './options.js';
 
 export function registerClusterCommands(program: Command): void {
@@ -27,6 +27,7 @@ export function registerClusterCommands(program: Command): void {
     .option('--gc-interval <ms>', 'how long deleted files stay in the trash before GC', parsePositiveInt, 10 * 60_000)
     .option('--scrub-interval-ms <ms>', 'each chunkserver verifies one chunk this often (0: never)', parseNonNegativeInt, 10_000)
     .addOption(insecureOption())
+    .addOption(encryptDataOption())
     .action(async (opts) => {
       const log = createLogger('cluster');
       const supervisor = new Supervisor({ ...opts, log });

@@ -6,7 +6,7 @@ import { runZooKeeperForeground, type EnsembleMember } from '../cluster/zookeepe
 import { OfsError } from '../core/errors.js';
 import { CHUNKSERVER_SESSION_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS } from '../zk/session.js';
 import { reportAndExit } from './errors.js';
-import { insecureOption, keysOption, memberCredentials } from './security-options.js';
+import { encryptDataOption, insecureOption, keysOption, memberCredentials } from './security-options.js';
 import { parseByteCount, parseChunkSize, parseLeaseMs, parseEnsemble, parseNonNegativeInt, parsePort, parsePositiveInt, parseZkAddress } from './options.js';
 
 /** Stops a role cleanly on SIGINT/SIGTERM so its ZooKeeper node goes at once, not after a session timeout. */
@@ -71,7 +71,8 @@ export function registerRoleCommands(program: Command): void {
     .requiredOption('--zk <host:port>', 'ZooKeeper connect string', parseZkAddress)
     .requiredOption('--dir <dir>', 'directory for chunk files')
     .option('--host <host>', 'address to listen on and advertise', '127.0.0.1')
-    .option('--port <port>', 'port (0 picks a free one)', parsePort, 0)
+    .option('--port <port>', 'port of the control socket (0 picks a free one)', parsePort, 0)
+    .option('--data-port <port>', 'port of the data socket, for chunk pushes and reads (0 picks a free one)', parsePort, 0)
     .option('--http-port <port>', 'port of the HTTP endpoint with /metrics (0 picks a free one)', parsePort, 0)
     .option('--capacity <bytes>', 'most bytes to store (default: the disk)', parseByteCount)
     .option('--heartbeat-ms <ms>', 'heartbeat interval', parsePositiveInt, 1000)
@@ -79,10 +80,11 @@ export function registerRoleCommands(program: Command): void {
     .option('--scrub-interval-ms <ms>', 'verify the checksums of one stored chunk this often (0: never)', parseNonNegativeInt, 10_000)
     .addOption(keysOption())
     .addOption(insecureOption())
+    .addOption(encryptDataOption())
     .action(async (opts) => {
       const log = createLogger('chunkserver');
       const chunkserver = await memberCredentials('chunkserver', opts)
-        .then((credentials) => runChunkserver({ ...opts, credentials, log, onFatal: fatal(log) }))
+        .then((credentials) => runChunkserver({ ...opts, encryptData: opts.encryptData === true, credentials, log, onFatal: fatal(log) }))
         .catch(reportAndExit('chunkserver'));
       stopOnSignals(() => chunkserver.stop());
     });

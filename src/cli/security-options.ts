@@ -7,6 +7,10 @@ export const keysOption = () => new Option('--keys <dir>', "the cluster's keys d
 
 export const insecureOption = () => new Option('--insecure', 'no CURVE and no ZooKeeper ACLs: anyone who can reach the ports may do anything (a throwaway local cluster only)');
 
+/** CURVE on chunkservers' data sockets too: bulk bytes encrypted, at about a quarter of the throughput (docs/design.md, "Security"). */
+export const encryptDataOption = () =>
+  new Option('--encrypt-data', 'CURVE on the data sockets too: chunk bytes encrypted on the wire, writes and reads ~4x slower (default: plain, authorised by capability tokens)').conflicts('insecure');
+
 /** A master's or chunkserver's keys: required unless it is told to run without security. */
 export async function memberCredentials(
   role: 'master' | 'chunkserver',

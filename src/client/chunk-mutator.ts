@@ -4,6 +4,8 @@ import type { ReplyOf } from '../transport/protocol.js';
 import type { RpcClient } from '../transport/rpc-client.js';
 import type { BackoffOptions } from '../util/backoff.js';
 import { retry } from '../util/retry.js';
+import { CHUNK_TOKEN_RENEW_MARGIN_MS } from '../security/chunk-token.js';
+import { dataSocketOf } from './data-socket.js';
 import { timeLeft } from './deadline.js';
 import type { MasterLink } from './master-link.js';
 
@@ -79,9 +81,10 @@ export class ChunkMutator {
       }
     };
     const beforeRetry = (err: unknown) => {
-      // ELEASE / ESTALE: the lease moved on (expired, revoked, re-granted); just ask again.
+      // ELEASE / ESTALE: the lease moved on (expired, revoked, re-granted); EACCES: its token did
+      // (expired, or the clocks disagree). Just ask again: no replica failed.
       const code = (err as MutationFailure).failure.code;
-      afterFailure = code !== 'ELEASE' && code !== 'ESTALE';
+      afterFailure = code !== 'ELEASE' && code !== 'ESTALE' && code !== 'EACCES';
       this.retries++;
     };
     // A failure to get a lease is final here (lease() retried it already), and
@@ -99,17 +102,19 @@ export class ChunkMutator {
   private async attempt(lease: Lease, mode: 'write' | 'append', offset: number, data: Buffer, deadline: number): Promise<Omit<MutationResult, 'attempts'>> {
     // Small bytes ride with the commit: a push of its own would cost a round trip along the chain.
     const bufferId = data.length > INLINE_MAX_BYTES ? randomBytes(12).toString('hex') : undefined;
+    const { chunkId, version, token } = lease;
     if (bufferId) {
-      const [head, ...chain] = lease.replicas.map((r) => r.address);
-      const pushTimeoutMs = timeLeft(deadline, CHUNK_CALL_TIMEOUT_MS, `pushing chunk ${lease.chunkId}`);
-      await this.rpc.call(head!, 'chunk.push', { bufferId, chain }, { data: [data], timeoutMs: pushTimeoutMs });
+      // Bulk bytes go down the chain of data sockets; the commit, small, to the primary's control socket.
+      const [head, ...chain] = lease.replicas.map(dataSocketOf);
+      const pushTimeoutMs = timeLeft(deadline, CHUNK_CALL_TIMEOUT_MS, `pushing chunk ${chunkId}`);
+      await this.rpc.call(head!.address, 'chunk.push', { chunkId, version, bufferId, chain, token }, { data: [data], timeoutMs: pushTimeoutMs, curve: head!.curve });
     }
     // The primary sends it on to the secondaries of its lease: the client names neither them nor the chunk size.
     const { body } = await this.rpc.call(
       lease.primary.address,
       'chunk.commit',
-      { chunkId: lease.chunkId, version: lease.version, bufferId, mode, offset, length: data.length },
-      { data: bufferId ? [] : [data], timeoutMs: timeLeft(deadline, CHUNK_CALL_TIMEOUT_MS, `committing chunk ${lease.chunkId}`) },
+      { chunkId, version, bufferId, mode, offset, length: data.length, token },
+      { data: bufferId ? [] : [data], timeoutMs: timeLeft(deadline, CHUNK_CALL_TIMEOUT_MS, `committing chunk ${chunkId}`) },
     );
     return { index: lease.index, offset: body.offset, padded: body.padded, chunkSize: lease.chunkSize };
   }
@@ -135,7 +140,9 @@ export class ChunkMutator {
   /** Caches a lease for reuse; the oldest go first past MAX_CACHED_LEASES, so a client writing a million files holds a bounded few. */
   private remember(key: string, lease: Lease, receivedAt: number): void {
     this.leases.delete(key); // re-inserted last: the map's order is the age order
-    this.leases.set(key, { lease, reuseUntil: receivedAt + lease.leaseMs * LEASE_REUSE_FRACTION });
+    // Never past its token's renewal time either (the token outlives the lease term: chunk-token.ts).
+    const tokenRenewAt = lease.token ? lease.token.expiresAt - CHUNK_TOKEN_RENEW_MARGIN_MS : Infinity;
+    this.leases.set(key, { lease, reuseUntil: Math.min(receivedAt + lease.leaseMs * LEASE_REUSE_FRACTION, tokenRenewAt) });
     for (const oldest of this.leases.keys()) {
       if (this.leases.size <= MAX_CACHED_LEASES) break;
       this.leases.delete(oldest);

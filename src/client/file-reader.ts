@@ -2,6 +2,8 @@ import { OfsError } from '../core/errors.js';
 import type { ReplyOf } from '../transport/protocol.js';
 import type { RpcClient } from '../transport/rpc-client.js';
 import { retry } from '../util/retry.js';
+import { chunkTokenStale } from '../security/chunk-token.js';
+import { dataSocketOf } from './data-socket.js';
 import { timeLeft } from './deadline.js';
 import { PIECE_BYTES } from './file-writer.js';
 import { InFlightWindow } from './in-flight-window.js';
@@ -74,6 +76,8 @@ export async function* readPieces(
   let file = located;
   const readPiece = async (index: number, offset: number, length: number): Promise<Buffer> => {
     const deadline = Date.now() + retryForMs;
+    // A long read outlives its tokens: ask the master for fresh ones rather than be refused.
+    if (chunkTokenStale(file.chunks[index]?.token, Date.now())) file = await relocate(deadline);
     return retry(() => readFromAnyReplica(rpc, file.path, file.chunks[index]!, offset, length, deadline, Math.floor(offset / PIECE_BYTES)), {
       deadline: () => deadline,
       beforeRetry: async () => void (file = await relocate(deadline)),
@@ -132,11 +136,12 @@ async function readChunk(
   const replicas = chunk.replicas.map((_, i, all) => all[(i + first) % all.length]!);
   for (const replica of replicas) {
     try {
+      const socket = dataSocketOf(replica);
       const { body, data } = await rpc.call(
-        replica.address,
+        socket.address,
         'chunk.read',
-        { chunkId: chunk.chunkId, version: chunk.version, offset, length },
-        { timeoutMs: timeLeft(deadline, CHUNK_CALL_TIMEOUT_MS, `${what} chunk ${chunk.chunkId}`) },
+        { chunkId: chunk.chunkId, version: chunk.version, offset, length, token: chunk.token },
+        { timeoutMs: timeLeft(deadline, CHUNK_CALL_TIMEOUT_MS, `${what} chunk ${chunk.chunkId}`), curve: socket.curve },
       );
       return { bytes: data[0] ?? Buffer.alloc(0), chunkLength: body.chunkLength };
     } catch (err) {

@@ -28,6 +28,8 @@ export interface ClusterOptions {
   capacity?: number;
   /** No keys, no CURVE, no ZooKeeper ACLs (`--insecure`). */
   insecure?: boolean;
+  /** CURVE on the chunkservers' data sockets too (`--encrypt-data`). */
+  encryptData?: boolean;
   log: Logger;
 }
 
@@ -85,12 +87,15 @@ export class Supervisor {
       ]);
     }
     for (let i = 0; i < this.options.chunkservers; i++) {
-      const [port, httpPort] = [await this.freePort(), await this.freePort()];
+      const [port, dataPort, httpPort] = [await this.freePort(), await this.freePort(), await this.freePort()];
       const capacity = this.options.capacity ? ['--capacity', String(this.options.capacity)] : [];
+      const encryptData = this.options.encryptData ? ['--encrypt-data'] : [];
       await this.launch({ role: 'chunkserver', id: `chunkserver-${i}`, port, httpPort, dir: join(dir, `chunkserver-${i}`) }, [
         ...common,
         '--port', String(port),
+        '--data-port', String(dataPort),
         '--http-port', String(httpPort),
+        ...encryptData,
         '--scrub-interval-ms', String(this.options.scrubIntervalMs),
         ...capacity,
       ]);

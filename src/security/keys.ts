@@ -11,9 +11,11 @@ import { Z85_KEY } from './z85.js';
 /**
  * A cluster's keys directory (`ofs keys init`, or DIR/keys of `ofs cluster
  * up`): one key file per role kind, the roster of every role's public keys,
- * and the ZooKeeper digest secret. Every file is mode 0600 and refused when
- * it is readable by others. A process needs the roster and its own role's
- * file; a client machine gets `roster.json` and `client.key` only.
+ * the ZooKeeper digest secret, and the key of chunk capability tokens
+ * (chunk-token.ts). Every file is mode 0600 and refused when it is readable
+ * by others. A process needs the roster and its own role's file; masters and
+ * chunkservers also the digest and the token key; a client machine gets
+ * `roster.json` and `client.key` only.
  *
  * Users (`ofs keys add-user`) have keys of the client's shape in
  * `users/NAME.key`, and the roster lists each with its groups: their role
@@ -23,6 +25,7 @@ import { Z85_KEY } from './z85.js';
 
 const ROSTER_FILE = 'roster.json';
 const ZK_DIGEST_FILE = 'zk-digest';
+const CHUNK_TOKEN_KEY_FILE = 'chunk-token.key';
 const keyFileName = (role: Role) => `${role}.key`;
 const USERS_DIR = 'users';
 const userKeyFile = (dir: string, user: string) => join(dir, USERS_DIR, `${user}.key`);
@@ -47,6 +50,8 @@ const keyFileSchema = z.strictObject({
 });
 /** `user:password`, as ZooKeeper's digest scheme takes it. */
 const zkDigestSchema = z.string().regex(/^ofs:[0-9a-f]{32,128}$/, 'the ZooKeeper digest is ofs:<hex secret>');
+/** 32 random bytes in hex: HMAC-SHA256's key size. */
+const chunkTokenKeySchema = z.string().regex(/^[0-9a-f]{64}$/, 'the chunk token key is 64 hex digits');
 
 export type PublicKeys = z.infer<typeof publicKeysSchema>;
 export type Roster = z.infer<typeof rosterSchema>;
@@ -54,7 +59,7 @@ export type KeyFile = z.infer<typeof keyFileSchema>;
 
 /** Makes a new cluster's keys in `dir`. Refused with EEXIST, changing nothing, if any of them is there already. */
 export async function initKeys(dir: string): Promise<void> {
-  const names = [ROSTER_FILE, ZK_DIGEST_FILE, ...ROLES.map(keyFileName)];
+  const names = [ROSTER_FILE, ZK_DIGEST_FILE, CHUNK_TOKEN_KEY_FILE, ...ROLES.map(keyFileName)];
   await mkdir(dir, { recursive: true, mode: 0o700 });
   for (const name of names) {
     if (await exists(join(dir, name))) throw new OfsError('EEXIST', `${join(dir, name)} exists: ${dir} already holds keys (remove them to make new ones)`);
@@ -63,6 +68,7 @@ export async function initKeys(dir: string): Promise<void> {
   const roster: Roster = { roles: Object.fromEntries(keys.map((k) => [k.role, { curve: k.curve.publicKey, sign: k.sign.publicKey }])) as Roster['roles'] };
   for (const key of keys) await writeSecret(join(dir, keyFileName(key.role)), `${JSON.stringify(key, null, 2)}\n`);
   await writeSecret(join(dir, ZK_DIGEST_FILE), `ofs:${randomBytes(24).toString('hex')}\n`);
+  await writeSecret(join(dir, CHUNK_TOKEN_KEY_FILE), `${randomBytes(32).toString('hex')}\n`);
   // Last: its presence says the directory is complete (ensureKeys).
   await writeSecret(join(dir, ROSTER_FILE), `${JSON.stringify(roster, null, 2)}\n`);
 }
@@ -122,6 +128,11 @@ export async function addUser(dir: string, name: string, groups: readonly string
 /** The `user:password` that members of the cluster add to their ZooKeeper sessions. */
 export async function readZkDigest(dir: string): Promise<string> {
   return parse(join(dir, ZK_DIGEST_FILE), zkDigestSchema, (text) => text.trim());
+}
+
+/** The key masters grant chunk capability tokens with and chunkservers check them with. */
+export async function readChunkTokenKey(dir: string): Promise<Buffer> {
+  return Buffer.from(await parse(join(dir, CHUNK_TOKEN_KEY_FILE), chunkTokenKeySchema, (text) => text.trim()), 'hex');
 }
 
 function newKeyFile(role: Role): KeyFile {

@@ -50,11 +50,15 @@ export function judge(request: ZapRequest, keys: ReadonlyMap<string, Role>): Zap
   return { status: '200', text: 'OK', userId: role };
 }
 
+/** The process's handler and the server sockets using it: a chunkserver with --encrypt-data has two. */
+let shared: { handler: Promise<ZapHandler>; users: number } | undefined;
+
 /**
  * The process's ZAP handler: a REP socket at ZAP_ENDPOINT answering libzmq's
  * authentication requests for its CURVE server sockets. Started before the
  * first server socket binds (until it is there, libzmq admits every key),
- * one per process.
+ * one per process: each server socket acquires it, and the last to release
+ * it closes it.
  */
 export class ZapHandler {
   private keys: ReadonlyMap<string, Role>;
@@ -71,7 +75,35 @@ export class ZapHandler {
     void this.serve();
   }
 
-  static async start(identity: WireIdentity, log: Logger): Promise<ZapHandler> {
+  /** The process's handler, started by the first caller; the caller must `release` it once. */
+  static async acquire(identity: WireIdentity, log: Logger): Promise<{ release(): void }> {
+    if (!shared) {
+      const entry = { handler: ZapHandler.start(identity, log), users: 0 };
+      shared = entry;
+      entry.handler.catch(() => shared === entry && (shared = undefined));
+    }
+    const entry = shared;
+    entry.users++;
+    let handler: ZapHandler;
+    try {
+      handler = await entry.handler;
+    } catch (err) {
+      entry.users--;
+      throw err;
+    }
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        if (--entry.users > 0) return;
+        if (shared === entry) shared = undefined;
+        handler.close();
+      },
+    };
+  }
+
+  private static async start(identity: WireIdentity, log: Logger): Promise<ZapHandler> {
     const socket = new Reply({ linger: 0 });
     try {
       await socket.bind(ZAP_ENDPOINT);

@@ -19,9 +19,31 @@ const bufferId = z.string().regex(/^[0-9a-f]{8,64}$/, 'a buffer id is hex');
 /** Names a mutating request across retries, so a retry after a failover is not applied twice. */
 const requestId = z.string().min(1).max(64).optional();
 
+/**
+ * A chunkserver's data socket (docs/design.md, "Security"): where chunk.push
+ * and chunk.read go, and whether it speaks CURVE. Plain by default: the
+ * bytes there are authorised by capability tokens, not encrypted.
+ */
+export const dataSocketSchema = z.object({ address, curve: z.boolean() });
+export type DataSocket = z.infer<typeof dataSocketSchema>;
+
+/** A capability token for one chunk (security/chunk-token.ts), granted by the master. */
+const chunkToken = z.object({
+  chunkId,
+  version: nonNegative,
+  access: z.enum(['read', 'write']),
+  client: z.string().max(256),
+  expiresAt: nonNegative,
+  mac: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a MAC is 32 bytes of base64url'),
+});
+/** A chunkserver holding a replica: its control address, and its data socket once the master has heard of it. */
+const replicaRef = serverRef.extend({ data: dataSocketSchema.optional() });
+
 const chunkserverLoad = z.object({
   id: z.string().min(1),
   address,
+  /** Its data socket: sent with heartbeats and reports; the master hands it out with leases and locations. */
+  data: dataSocketSchema.optional(),
   used: nonNegative,
   free: nonNegative,
   capacity: nonNegative,
@@ -36,9 +58,11 @@ const locatedChunk = z.object({
   version: nonNegative,
   /** Bytes of this chunk that belong to the file. */
   length: nonNegative,
-  replicas: z.array(serverRef.extend({ version: nonNegative })),
+  replicas: z.array(replicaRef.extend({ version: nonNegative })),
   /** The chunkserver holding the chunk's lease now, if any. */
   primary: z.string().nullable(),
+  /** Read access to this version, for the client that asked (none when the cluster runs without security). */
+  token: chunkToken.optional(),
 });
 
 /** A node's owner, group and mode (core/permissions.ts). */
@@ -62,9 +86,11 @@ const leaseReply = z.object({
   chunkId,
   version: nonNegative,
   primary: serverRef,
-  replicas: z.array(serverRef),
+  replicas: z.array(replicaRef),
   leaseMs: z.number().int().positive(),
   chunkSize: z.number().int().positive(),
+  /** Write access to this version, for the client that asked (none when the cluster runs without security). */
+  token: chunkToken.optional(),
 });
 
 export const protocol = {
@@ -238,10 +264,11 @@ export const protocol = {
     reply: z.object({ deleteChunks: z.array(chunkId) }),
   },
 
-  // client or upstream chunkserver → chunkserver: the bytes of one mutation (one raw frame),
-  // held under `bufferId` until the primary orders them applied (GFS 3.2)
+  // client or upstream chunkserver → chunkserver: the bytes of one mutation of a chunk (one raw frame),
+  // held under `bufferId` until the primary orders them applied (GFS 3.2); `chain`: the data sockets it goes on to,
+  // each checking the same token
   'chunk.push': {
-    request: z.object({ bufferId, chain: z.array(address) }),
+    request: z.object({ chunkId, version: nonNegative, bufferId, chain: z.array(dataSocketSchema), token: chunkToken.optional() }),
     reply: empty,
   },
   // master → replica: the chunk's new version, before any client hears of the lease (GFS 4.5). With `lease`,
@@ -256,9 +283,10 @@ export const protocol = {
     reply: z.object({ version: nonNegative, length: nonNegative }),
   },
   'chunk.revokeLease': { request: z.object({ chunkId }), reply: empty },
-  // master → a chunkserver that should hold another replica: copy the chunk from `source` (re-replication)
+  // master → a chunkserver that should hold another replica: copy the chunk from `source` (re-replication),
+  // reading it with `token`, granted to the copying chunkserver for this copy
   'chunk.copyFrom': {
-    request: z.object({ chunkId, version: nonNegative, source: address }),
+    request: z.object({ chunkId, version: nonNegative, source: address, token: chunkToken.optional() }),
     reply: z.object({ length: nonNegative }),
   },
   // client → primary: apply the pushed bytes (or, without `bufferId`, the bytes in the one data
@@ -273,6 +301,7 @@ export const protocol = {
         mode: z.enum(['write', 'append']),
         offset: nonNegative,
         length: nonNegative,
+        token: chunkToken.optional(),
       },
       {
         error: (issue) =>
@@ -299,7 +328,7 @@ export const protocol = {
     reply: empty,
   },
   'chunk.read': {
-    request: z.object({ chunkId, version: nonNegative, offset: nonNegative, length: nonNegative }),
+    request: z.object({ chunkId, version: nonNegative, offset: nonNegative, length: nonNegative, token: chunkToken.optional() }),
     /** `chunkLength`: the replica's synced length, which may pass the size the master has recorded (appends not yet reported). */
     reply: z.object({ length: nonNegative, chunkLength: nonNegative }),
   },

@@ -13,6 +13,14 @@ export interface CallOptions {
   timeoutMs?: number;
   /** The role of the process at the address, when the type does not say (`admin.*`): which server key to expect. */
   peer?: Role;
+  /**
+   * false: a plain connection, even from a client with keys, and no role
+   * token (a chunkserver's data socket by default, whose requests carry
+   * capability tokens instead: docs/design.md, "Security").
+   */
+  curve?: boolean;
+  /** The `from` to send instead of this client's: a push passed down a chain goes on as the client's, whose name its token bears. */
+  onBehalfOf?: string;
 }
 
 export interface CallResult<T extends MessageType> {
@@ -180,16 +188,18 @@ export class RpcClient {
   call<T extends MessageType>(address: string, type: T, body: RequestOf<T>, options: CallOptions = {}): Promise<CallResult<T>> {
     // A closed client opens no new connection: one would keep the process alive.
     if (this.closed) return Promise.reject(new OfsError('ECLOSED', `${type} to ${address}: this client was closed`));
+    const identity = options.curve === false ? undefined : this.identity;
     let connection: Connection;
     try {
-      connection = this.connection(address, options.peer ?? serverRoleOf(type));
+      connection = this.connection(address, identity, options.peer ?? serverRoleOf(type));
     } catch (err) {
       return Promise.reject(err);
     }
     const id = `${ID_PREFIX}-${++lastId}`;
     const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-    const auth = this.identity?.token(address);
-    const frames = encodeEnvelope({ type, id, epoch: this.epoch(), from: this.from, body, ...(auth && { auth }) }, options.data);
+    const auth = identity?.token(address);
+    const from = options.onBehalfOf ?? this.from;
+    const frames = encodeEnvelope({ type, id, epoch: this.epoch(), from, body, ...(auth && { auth }) }, options.data);
     const sentAt = performance.now();
     return new Promise<CallResult<T>>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -206,7 +216,7 @@ export class RpcClient {
     });
   }
 
-  /** Fails this client's calls still waiting on `address` (EUNAVAILABLE); the connection goes too if no other client uses it. */
+  /** Fails this client's calls still waiting on `address` over its keys' connection (EUNAVAILABLE); the connection goes too if no other client uses it. */
   reset(address: string, why: string): void {
     const connection = connections.get(connectionKey(address, this.identity));
     if (!connection) return;
@@ -229,13 +239,13 @@ export class RpcClient {
     }
   }
 
-  /** The shared connection to `address`, opened if missing, expecting a server of role `server` when secure. */
-  private connection(address: string, server: Role | undefined): Connection {
-    const key = connectionKey(address, this.identity);
+  /** The shared connection to `address` with `identity`'s keys (plain without), opened if missing, expecting a server of role `server` when secure. */
+  private connection(address: string, identity: WireIdentity | undefined, server: Role | undefined): Connection {
+    const key = connectionKey(address, identity);
     let connection = connections.get(key);
     if (!connection) {
-      if (this.identity && !server) throw new OfsError('EINVAL', `a secure call to ${address} must name the role of the process there (CallOptions.peer)`);
-      const curve = this.identity && server && this.identity.clientOptions(server);
+      if (identity && !server) throw new OfsError('EINVAL', `a secure call to ${address} must name the role of the process there (CallOptions.peer)`);
+      const curve = identity && server && identity.clientOptions(server);
       const created: Connection = new Connection(key, address, curve, (error) => drop(created, error));
       connections.set(key, (connection = created));
     }

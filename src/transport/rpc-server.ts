@@ -54,12 +54,19 @@ export interface RpcServerOptions {
    * Without it the socket is plain and anyone may call anything.
    */
   security?: WireIdentity;
+  /**
+   * 'data': a chunkserver's data socket. Its handlers authorise each request
+   * by its capability token, so no role token is asked for (with `security`,
+   * CURVE and the ZAP handler still vet the connection), and a message type
+   * it has no handler for is refused EACCES. Default 'control'.
+   */
+  plane?: 'control' | 'data';
 }
 
-/** What a secure server checks besides the socket: the ZAP handler it started, and who sent each message. */
+/** What a secure server checks besides the socket: the ZAP handler it uses, and, on the control plane, who sent each message. */
 interface Guard {
-  zap: ZapHandler;
-  verifier: RoleTokenVerifier;
+  zap: { release(): void };
+  verifier?: RoleTokenVerifier;
 }
 
 /**
@@ -101,7 +108,7 @@ export class RpcServer {
   static async bind(endpoint: string, options: RpcServerOptions): Promise<RpcServer> {
     const { security } = options;
     // Before the socket binds: until a ZAP handler is there, libzmq admits any key.
-    const zap = security && (await ZapHandler.start(security, options.log));
+    const zap = security && (await ZapHandler.acquire(security, options.log));
     // A frame over the largest legitimate one (a data frame of MAX_DATA_FRAME) makes ZeroMQ drop the
     // peer before it buffers the frame: a 4 GiB frame costs nothing but the connection.
     const socket = new Router({ linger: 0, receiveHighWaterMark: 256, maxMessageSize: MAX_DATA_FRAME, ...security?.serverOptions() });
@@ -110,16 +117,17 @@ export class RpcServer {
       await socket.bind(bindTo);
     } catch (err) {
       socket.close();
-      zap?.close();
+      zap?.release();
       throw new OfsError('EUNAVAILABLE', `cannot listen on ${endpoint}: ${(err as Error).message}`);
     }
     const address = socket.lastEndpoint ?? endpoint;
-    return new RpcServer(socket, address, options, zap && security && { zap, verifier: new RoleTokenVerifier(() => security.roster, address) });
+    const verifier = security && options.plane !== 'data' ? new RoleTokenVerifier(() => security.roster, address) : undefined;
+    return new RpcServer(socket, address, options, zap && { zap, verifier });
   }
 
   close(): void {
     this.socket.close();
-    this.guard?.zap.close();
+    this.guard?.zap.release();
   }
 
   private async receiveLoop(): Promise<void> {
@@ -190,11 +198,15 @@ export class RpcServer {
   private async dispatch(envelope: Envelope, data: Buffer[]): Promise<Reply<MessageType>> {
     const { type } = envelope;
     const handler = isMessageType(type) ? (this.options.handlers[type] as Handler<typeof type> | undefined) : undefined;
+    if (isMessageType(type) && !handler && this.options.plane === 'data') {
+      const taken = Object.keys(this.options.handlers).join(' and ');
+      throw new OfsError('EACCES', `${type} refused by the data socket of ${this.options.id}: it takes ${taken} only (the rest go to its control socket)`);
+    }
     if (!isMessageType(type) || !handler) {
       throw new OfsError('EBADMSG', `unknown message type ${JSON.stringify(type)} for ${this.options.id}`);
     }
     let caller = UNCHECKED;
-    if (this.guard) {
+    if (this.guard?.verifier) {
       const principal = this.guard.verifier.principalOf(envelope.auth);
       if (!principal) throw new OfsError('EACCES', `${type} refused by ${this.options.id}: the request carries no valid role token`);
       if (!maySend(principal.role, type)) throw new OfsError('EACCES', `${type} refused by ${this.options.id}: a ${principal.role} may not send it`);

@@ -8,6 +8,8 @@ import type { ExecutionContext } from 'ava';
 import { OfsClient } from '../../src/client/ofs-client.js';
 import { readClusterFile, type ClusterFile, type ClusterProcess } from '../../src/cluster/cluster-file.js';
 import { spawnWithoutInheritedSockets as spawn } from '../../src/cluster/child-process.js';
+import { mintChunkToken, type ChunkAccess, type ChunkToken } from '../../src/security/chunk-token.js';
+import { readChunkTokenKey } from '../../src/security/keys.js';
 import type { Role } from '../../src/security/roles.js';
 import { WireIdentity } from '../../src/security/wire-identity.js';
 import { RpcClient } from '../../src/transport/rpc-client.js';
@@ -35,6 +37,8 @@ export interface ClusterSpec {
    * one with client(name) or ofs(args, input, name).
    */
   users?: { name: string; groups?: string[] }[];
+  /** `cluster up --encrypt-data`: CURVE on the chunkservers' data sockets too. */
+  encryptData?: boolean;
 }
 
 export interface CliResult {
@@ -207,6 +211,15 @@ export class TestCluster {
     return this.keys === undefined ? undefined : WireIdentity.load(this.keys, role);
   }
 
+  /**
+   * A capability token as the master grants them, made with the cluster's
+   * key, for a test that calls chunkservers by hand as `client` (its
+   * RpcClient's name); none when insecure.
+   */
+  async token(chunkId: string, version: number, access: ChunkAccess, client: string, expiresAt = Date.now() + 60_000): Promise<ChunkToken | undefined> {
+    return this.keys === undefined ? undefined : mintChunkToken(await readChunkTokenKey(this.keys), { chunkId, version, access, client, expiresAt });
+  }
+
   /** An RpcClient calling as `role` (with its keys, unless the cluster is insecure). */
   async rpc(name: string, role: Role = 'client', epoch?: () => number): Promise<RpcClient> {
     return new RpcClient(name, epoch, await this.identity(role));
@@ -246,6 +259,7 @@ function clusterArgs(spec: ClusterSpec): string[] {
     '--gc-interval', String(spec.gcIntervalMs ?? 600_000),
     ...(spec.capacity ? ['--capacity', String(spec.capacity)] : []),
     ...(spec.insecure ? ['--insecure'] : []),
+    ...(spec.encryptData ? ['--encrypt-data'] : []),
     // Unless a test says otherwise, the default every user gets (DEFAULT_SESSION_TIMEOUT_MS).
     ...(spec.zkSessionMs ? ['--zk-session-ms', String(spec.zkSessionMs)] : []),
   ];

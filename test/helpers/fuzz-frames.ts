@@ -68,7 +68,7 @@ const FIELDS: Record<string, fc.Arbitrary<unknown>> = {
   path, from: path, to: path, after: fc.oneof(fc.constantFrom(...NAMES), fc.string({ unit: 'grapheme', maxLength: 5000 })),
   chunkId,
   bufferId: fc.oneof(hex(8, 64), hex(65, 70), fc.constant('xyz')),
-  address, source: address, chain: fc.array(address, { maxLength: 4 }),
+  address, source: address, chain: fc.array(fc.record({ address, curve: fc.boolean() }), { maxLength: 4 }),
   mode: fc.constantFrom('write', 'append', 'truncate', ''),
   index: fc.oneof(fc.nat(10), fc.constant('last'), badNumber),
   events: fc.oneof(fc.constant([]), fc.array(object({ seq: badNumber, epoch: badNumber, type: fc.string(), at: badNumber }), { maxLength: 3 })),

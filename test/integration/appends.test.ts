@@ -98,8 +98,10 @@ test('an append that failed may still be read: its record stays where the primar
   t.teardown(() => rpc.close());
   const failed = encodeRecord(2, 0, patternBytes(100_000, 2));
   const bufferId = randomBytes(8).toString('hex');
-  await rpc.call(primary.address, 'chunk.push', { bufferId, chain: [applied.address] }, { data: [failed] });
-  const commit = { chunkId: chunk.chunkId, version: chunk.version, bufferId, mode: 'append', offset: 0, length: failed.length } as const;
+  const token = await cluster.token(chunk.chunkId, chunk.version, 'write', 'test-failed-appender');
+  const chain = [{ address: applied.address, curve: true }];
+  await rpc.call(primary.address, 'chunk.push', { chunkId: chunk.chunkId, version: chunk.version, bufferId, chain, token }, { data: [failed] });
+  const commit = { chunkId: chunk.chunkId, version: chunk.version, bufferId, mode: 'append', offset: 0, length: failed.length, token } as const;
   const failure = await t.throwsAsync<OfsError>(rpc.call(primary.address, 'chunk.commit', commit));
   t.regex(failure?.message ?? '', new RegExp(`secondary ${missed.id} .*no pushed data under buffer`));
   // ...so it asks for a new lease, as a client does after a failure, while the replica that missed its bytes is
@@ -121,7 +123,8 @@ test('an append that failed may still be read: its record stays where the primar
   // (Re-replication copies the chunk back to 3 replicas meanwhile, at a new version: the reads retry until they see one version.)
   const held = await waitFor('a read of every replica served', async () => {
     const served = (await client.stat('/failed.log')).chunks[0]!;
-    const read = (address: string) => rpc.call(address, 'chunk.read', { chunkId: served.chunkId, version: served.version, offset: 0, length: end });
+    const token = await cluster.token(served.chunkId, served.version, 'read', 'test-failed-appender');
+    const read = (address: string) => rpc.call(address, 'chunk.read', { chunkId: served.chunkId, version: served.version, offset: 0, length: end, token });
     return Promise.all(served.replicas.map(async (r) => ({ id: r.id, data: (await read(r.address)).data[0]! })));
   });
   for (const { id, data } of held) t.deepEqual(scanRecords(data).map((r) => [r.writer, r.seq, r.offset]), records, `as ${id} holds the chunk`);

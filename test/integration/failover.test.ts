@@ -153,7 +153,7 @@ test('a new active master learns the sizes of files from the chunkservers’ ful
   const writeWithoutReporting = async (path: string) => {
     await client.write(path, Buffer.alloc(0));
     const lease = (await rpc.call(master, 'master.lease', { path, index: 0, afterFailure: false })).body;
-    await rpc.call(lease.primary.address, 'chunk.commit', { chunkId: lease.chunkId, version: lease.version, mode: 'write', offset: 0, length: bytes.length }, { data: [bytes] });
+    await rpc.call(lease.primary.address, 'chunk.commit', { chunkId: lease.chunkId, version: lease.version, mode: 'write', offset: 0, length: bytes.length, token: lease.token }, { data: [bytes] });
     return (await client.stat(path)).size;
   };
   // A periodic full report may land just after the commit and tell the old master; then the case is not shown: try another file.

@@ -32,7 +32,7 @@ async function server(t: ExecutionContext, options: { maxPeers?: number; peerIdl
 }
 
 let lastId = 0;
-const push = (data: Buffer[] = [Buffer.from('x')]) => encodeEnvelope({ type: 'chunk.push', id: `p-${++lastId}`, epoch: 1, from: 't', body: { bufferId: 'ab12ab12', chain: [] } }, data);
+const push = (data: Buffer[] = [Buffer.from('x')]) => encodeEnvelope({ type: 'chunk.push', id: `p-${++lastId}`, epoch: 1, from: 't', body: { chunkId: '0'.repeat(16), version: 1, bufferId: 'ab12ab12', chain: [] } }, data);
 
 /** A DEALER of its own; `replies` reads the next message's envelopes, or undefined if none came within `ms`. */
 function peer(t: ExecutionContext, address: string) {
@@ -75,7 +75,7 @@ test(`message size: a data frame of ${MAX_DATA_FRAME} bytes is served; one byte 
   const client = new RpcClient('t');
   t.teardown(() => client.close());
   const started = performance.now();
-  const err = await t.throwsAsync(client.call(address, 'chunk.push', { bufferId: 'ab12ab12', chain: [] }, { data: [Buffer.alloc(MAX_DATA_FRAME + 1)], timeoutMs: 20_000 }));
+  const err = await t.throwsAsync(client.call(address, 'chunk.push', { chunkId: '0'.repeat(16), version: 1, bufferId: 'ab12ab12', chain: [] }, { data: [Buffer.alloc(MAX_DATA_FRAME + 1)], timeoutMs: 20_000 }));
   t.is((err as { code?: string }).code, 'EUNAVAILABLE');
   t.true(performance.now() - started < 10_000, 'refused well before the call timed out');
 });

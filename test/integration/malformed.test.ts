@@ -18,16 +18,17 @@ test.after.always(async () => {
 });
 
 /**
- * Sends raw frames over a fresh DEALER, as `role` (CURVE keys, and its role
- * token in a JSON header, so that what is tested is the malformed part, not
- * the credentials) to a `server`, and returns the parsed reply header.
+ * Sends raw frames over a fresh DEALER, as `role` (CURVE keys, its role
+ * token in a JSON header, and a capability token for a chunk it names, so
+ * that what is tested is the malformed part, not the credentials) to a
+ * `server`, and returns the parsed reply header.
  */
 async function rawRequest(address: string, server: Role, role: Role, frames: Buffer[]): Promise<{ type: string; id: string; body: { code?: string; message?: string } }> {
   const identity = await cluster.identity(role);
   const socket = new Dealer({ linger: 0, receiveTimeout: 5000, ...identity?.clientOptions(server) });
   socket.connect(address);
   const [first, ...rest] = frames;
-  const signed = identity && first?.[0] === 0x7b ? Buffer.from(JSON.stringify({ ...JSON.parse(first.toString()), auth: identity.token(address) })) : first!;
+  const signed = identity && first?.[0] === 0x7b ? Buffer.from(JSON.stringify(await credentialed(JSON.parse(first.toString()), identity.token(address)))) : first!;
   try {
     await socket.send([signed, ...rest]);
     const [header] = await socket.receive();
@@ -35,6 +36,14 @@ async function rawRequest(address: string, server: Role, role: Role, frames: Buf
   } finally {
     socket.close();
   }
+}
+
+/** `envelope` with role token `auth` and, for a request naming a chunk, a capability token. */
+async function credentialed(envelope: { type: string; from: string; body: { chunkId?: string; version?: number } }, auth: string): Promise<object> {
+  const { chunkId, version } = envelope.body;
+  const access = envelope.type === 'chunk.read' ? 'read' : 'write';
+  const token = typeof chunkId === 'string' && typeof version === 'number' ? await cluster.token(chunkId, version, access, envelope.from) : undefined;
+  return { ...envelope, auth, body: { ...envelope.body, token } };
 }
 
 const header = (type: string, body: unknown, epoch = 0) => Buffer.from(JSON.stringify({ type, id: 'm-1', epoch, from: 'test', body }));
@@ -51,7 +60,7 @@ const chunkserverCases: Case[] = [
   ['chunk id with a path in it', [header('chunk.read', { chunkId: '../../etc/passwd', version: 1, offset: 0, length: 1 })], /chunkId/],
   ['negative offset', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, bufferId: 'ab12ab12', mode: 'write', offset: -5, length: 1 })], /offset/],
   ['unknown mutation mode', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, bufferId: 'ab12ab12', mode: 'truncate', offset: 0, length: 1 })], /mode/],
-  ['push without data', [header('chunk.push', { bufferId: 'ab12ab12', chain: [] })], /exactly one data frame/],
+  ['push without data', [header('chunk.push', { chunkId: '0'.repeat(16), version: 1, bufferId: 'ab12ab12', chain: [] })], /exactly one data frame/],
   ['commit with neither pushed nor inline bytes', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, mode: 'write', offset: 0, length: 4 })], /chunk\.commit needs exactly one data frame/],
   ['apply of bytes neither pushed nor inline', [header('chunk.apply', { chunkId: '0'.repeat(16), version: 1, serial: 1, padded: false, offset: 0, length: 4 })], /chunk\.apply needs exactly one data frame/, 'chunkserver'],
   ['commit whose inline bytes are not the length it names', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, mode: 'write', offset: 0, length: 4 }), Buffer.from('ab')], /names 4 bytes but carries 2/],

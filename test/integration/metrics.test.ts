@@ -107,7 +107,8 @@ test('a corrupt block counts as a CRC failure where it is read, and its replacem
   await file.close();
   const rpc = await cluster.rpc('metrics-test');
   t.teardown(() => rpc.close());
-  await t.throwsAsync(rpc.call(victim.address, 'chunk.read', { chunkId: chunk!.chunkId, version: chunk!.version, offset: 0, length: CHUNK }), { code: 'ECORRUPT' });
+  const token = await cluster.token(chunk!.chunkId, chunk!.version, 'read', 'metrics-test');
+  await t.throwsAsync(rpc.call(victim.address, 'chunk.read', { chunkId: chunk!.chunkId, version: chunk!.version, offset: 0, length: CHUNK, token }), { code: 'ECORRUPT' });
 
   const victimAfter = await Scrape.of(victimRole.httpPort);
   t.is(victimAfter.sum('ofs_crc_failures_total', { check: 'read' }), before.victim.sum('ofs_crc_failures_total', { check: 'read' }) + 1);

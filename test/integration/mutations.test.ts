@@ -69,7 +69,7 @@ test('4 clients overwriting the same region at once: every replica of every chun
     if (winners[1] !== winners[2]) mixed.push(`round ${round}: ${winners.join(', ')}`);
   }
   const stat = await clients[0]!.stat('/contended');
-  for (const { chunkId, digests } of await replicaDigests(stat, await cluster.identity())) {
+  for (const { chunkId, digests } of await replicaDigests(stat, cluster)) {
     t.is(digests.size, 3, `chunk ${chunkId} has 3 replicas`);
     t.is(new Set(digests.values()).size, 1, `replicas of chunk ${chunkId} differ: ${[...digests.values()].join(' ')}`);
   }
@@ -122,7 +122,7 @@ test('a chunkserver killed in the middle of a write: the client retries and succ
     return staleOnDisk.length === 0;
   }, 60_000);
   // ...and every replica the master lists holds the current version and its bytes (asked straight, naming that version).
-  for (const [index, { chunkId, digests }] of (await replicaDigests(await client.stat('/killed'), await cluster.identity())).entries()) {
+  for (const [index, { chunkId, digests }] of (await replicaDigests(await client.stat('/killed'), cluster)).entries()) {
     const expected = sha256(data.subarray(index * CHUNK, (index + 1) * CHUNK));
     for (const [serverId, digest] of digests) t.is(digest, expected, `chunk ${chunkId} as served by ${serverId}`);
   }
@@ -130,7 +130,8 @@ test('a chunkserver killed in the middle of a write: the client retries and succ
   const [first] = (await client.stat('/killed')).chunks;
   const rpc = await cluster.rpc('test-reader');
   t.teardown(() => rpc.close());
-  const ahead = rpc.call(first!.replicas[0]!.address, 'chunk.read', { chunkId: first!.chunkId, version: first!.version + 1, offset: 0, length: CHUNK });
+  const token = await cluster.token(first!.chunkId, first!.version + 1, 'read', 'test-reader');
+  const ahead = rpc.call(first!.replicas[0]!.address, 'chunk.read', { chunkId: first!.chunkId, version: first!.version + 1, offset: 0, length: CHUNK, token });
   await t.throwsAsync(ahead, { code: 'ESTALE' });
   t.is(sha256(await client.read('/killed')), sha256(data));
 });
@@ -177,9 +178,11 @@ const revokes = test.macro({
     t.teardown(() => rpc.close());
     const commit = async () => {
       const bufferId = randomBytes(8).toString('hex');
-      const chain = chunk.replicas.filter((r) => r !== primary).map((r) => r.address);
-      await rpc.call(primary.address, 'chunk.push', { bufferId, chain }, { data: [Buffer.from('late')] });
-      return rpc.call(primary.address, 'chunk.commit', { chunkId: chunk.chunkId, version: chunk.version, bufferId, mode: 'write', offset: 0, length: 4 });
+      const chain = chunk.replicas.filter((r) => r !== primary).map((r) => ({ address: r.address, curve: true }));
+      const { chunkId, version } = chunk;
+      const token = await cluster.token(chunkId, version, 'write', 'test-stale-writer');
+      await rpc.call(primary.address, 'chunk.push', { chunkId, version, bufferId, chain, token }, { data: [Buffer.from('late')] });
+      return rpc.call(primary.address, 'chunk.commit', { chunkId, version, bufferId, mode: 'write', offset: 0, length: 4, token });
     };
     await t.notThrowsAsync(commit(), `before the ${action} the primary accepts`);
 
@@ -235,7 +238,7 @@ test('a commit that names a replica set or a chunk size is refused and changes n
   const chunk = (await client.stat('/owned')).chunks[0]!;
   const primary = chunk.replicas.find((r) => r.id === chunk.primary)!;
   const replicasHold = async (bytes: Buffer, what: string) => {
-    const [{ digests }] = await replicaDigests(await client.stat('/owned'), await cluster.identity());
+    const [{ digests }] = await replicaDigests(await client.stat('/owned'), cluster);
     t.is(digests!.size, 3, what);
     for (const [server, digest] of digests!) t.is(digest, sha256(bytes), `${what}: ${server}`);
   };
@@ -244,8 +247,9 @@ test('a commit that names a replica set or a chunk size is refused and changes n
   // primary alone would take the bytes, at the same version as the others), or another chunk size.
   const rpc = await cluster.rpc('test-hand-built-commit');
   t.teardown(() => rpc.close());
+  const token = await cluster.token(chunk.chunkId, chunk.version, 'write', 'test-hand-built-commit');
   const commit = (named: object) =>
-    rpc.call(primary.address, 'chunk.commit', { chunkId: chunk.chunkId, version: chunk.version, mode: 'write', offset: 0, length: 4, ...named } as never, { data: [Buffer.from('mine')] });
+    rpc.call(primary.address, 'chunk.commit', { chunkId: chunk.chunkId, version: chunk.version, mode: 'write', offset: 0, length: 4, token, ...named } as never, { data: [Buffer.from('mine')] });
   for (const named of [{ secondaries: [] }, { chunkSize: 2 }, { secondaries: chunk.replicas.map((r) => r.address), chunkSize: CHUNK }]) {
     const refused = await t.throwsAsync<OfsError>(commit(named));
     t.is(refused?.code, 'EBADMSG');
@@ -288,7 +292,7 @@ test('a chunkserver paused while a new chunk gets its lease applies the version 
   await waitForNewActiveWithStandby(client, master.masterId);
 
   const stat = await client.stat('/late');
-  for (const { chunkId, digests } of await replicaDigests(stat, await cluster.identity())) {
+  for (const { chunkId, digests } of await replicaDigests(stat, cluster)) {
     for (const [serverId, digest] of digests) t.is(digest, sha256(data), `chunk ${chunkId} as served by ${serverId}`);
   }
   for (let i = 0; i < 10; i++) t.is(sha256(await client.read('/late')), sha256(data));

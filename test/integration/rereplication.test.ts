@@ -73,7 +73,10 @@ test('a chunkserver killed in the middle of copying a chunk in comes back withou
   await client.write('/witness', 'witness');
   const witness = (await client.stat('/witness')).chunks[0]!;
   const witnessOnVictim = async () => (await client.stat('/witness')).chunks[0]!.replicas.some((r) => r.id === victimId);
-  if (!(await witnessOnVictim())) await rpc.call(address, 'chunk.copyFrom', { chunkId: witness.chunkId, version: witness.version, source: witness.replicas[0]!.address });
+  if (!(await witnessOnVictim())) {
+    const token = await cluster.token(witness.chunkId, witness.version, 'read', victimId);
+    await rpc.call(address, 'chunk.copyFrom', { chunkId: witness.chunkId, version: witness.version, source: witness.replicas[0]!.address, token });
+  }
   const copying = rpc.call(address, 'chunk.copyFrom', { chunkId: chunk.chunkId, version: chunk.version, source: source.lastEndpoint! }, { timeoutMs: 60_000 });
   copying.catch(() => undefined);
   const { dir } = await cluster.process(victim);
@@ -86,7 +89,7 @@ test('a chunkserver killed in the middle of copying a chunk in comes back withou
   const witnessDeleted = () => access(join(dir, 'chunks', `${witness.chunkId}.data`)).then(() => false, () => true);
   await waitFor('its full report to be taken', async () => (await witnessOnVictim()) || witnessDeleted(), 30_000);
   const after = await client.stat('/copied');
-  for (const { digests } of await replicaDigests(after, await cluster.identity())) {
+  for (const { digests } of await replicaDigests(after, cluster)) {
     for (const [serverId, digest] of digests) t.is(digest, sha256(data), `the chunk as served by ${serverId}`);
   }
   t.false(after.chunks[0]!.replicas.some((r) => r.id === victimId), 'the interrupted copy is not a replica');

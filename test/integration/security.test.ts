@@ -6,7 +6,7 @@ import { Dealer } from 'zeromq';
 import ZooKeeper from 'zookeeper';
 import { OfsClient } from '../../src/client/ofs-client.js';
 import { OfsError } from '../../src/core/errors.js';
-import { initKeys, readKeyFile, readRoster, readZkDigest } from '../../src/security/keys.js';
+import { initKeys, readChunkTokenKey, readKeyFile, readRoster, readZkDigest } from '../../src/security/keys.js';
 import { ROLES } from '../../src/security/roles.js';
 import { RpcClient } from '../../src/transport/rpc-client.js';
 import { findActiveMaster } from '../../src/zk/election.js';
@@ -46,10 +46,10 @@ async function refusal(promise: Promise<unknown>): Promise<{ error: OfsError; ms
   return { error, ms: Date.now() - started };
 }
 
-test('the key files are mode 0600 and no log line of any process holds a secret', async (t) => {
+test('the key files (the chunk token key among them) are mode 0600 and no log line of any process holds a secret', async (t) => {
   const keys = cluster.keys!;
   t.truthy(keys, 'cluster up made keys');
-  const secrets = [(await readZkDigest(keys)).split(':')[1]!];
+  const secrets = [(await readZkDigest(keys)).split(':')[1]!, (await readChunkTokenKey(keys)).toString('hex')];
   for (const role of ROLES) {
     const key = await readKeyFile(keys, role); // refuses a file others may read
     secrets.push(key.curve.secretKey, key.sign.secretKey);
@@ -122,7 +122,8 @@ test('the wrong role: a client key may not send chunkserver-to-chunkserver, mast
     t.regex(error.message, new RegExp(`${types[i]!.replace('.', '\\.')} refused by .*: a client may not send it`));
   }
   // The same key may do what clients do, and the chunk is as it was.
-  t.is((await rpc.call(replica.address, 'chunk.read', { chunkId: chunk.chunkId, version: chunk.version, offset: 0, length: 10 })).body.length, 10);
+  const token = await cluster.token(chunk.chunkId, chunk.version, 'read', 'test-impostor');
+  t.is((await rpc.call(replica.address, 'chunk.read', { chunkId: chunk.chunkId, version: chunk.version, offset: 0, length: 10, token })).body.length, 10);
   const after = await client.stat('/secure/file');
   t.is(after.chunks[0]!.version, chunk.version);
   t.is(sha256(await client.read('/secure/file')), sha256(patternBytes(300_000, 5)));

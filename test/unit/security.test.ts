@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { curveKeyPair } from 'zeromq';
 import { OfsError } from '../../src/core/errors.js';
-import { addUser, initKeys, readKeyFile, readRoster, readUserKeyFile, readZkDigest } from '../../src/security/keys.js';
+import { addUser, initKeys, readChunkTokenKey, readKeyFile, readRoster, readUserKeyFile, readZkDigest } from '../../src/security/keys.js';
 import { RoleTokenVerifier, roleToken, signingKey } from '../../src/security/role-token.js';
 import { maySend, ROLES, serverRoleOf } from '../../src/security/roles.js';
 import { WireIdentity, ZAP_DOMAIN } from '../../src/security/wire-identity.js';
@@ -25,10 +25,10 @@ test('z85 encodes as ZeroMQ does: the RFC 32 test vector, and a key pair’s own
   t.throws(() => z85Encode(Buffer.alloc(3)), { instanceOf: RangeError });
 });
 
-test('keys init: a key file per role, the roster and the ZooKeeper digest, every one mode 0600; a second init changes nothing', async (t) => {
+test('keys init: a key file per role, the roster, the ZooKeeper digest and the chunk token key, every one mode 0600; a second init changes nothing', async (t) => {
   const dir = await keysDir(t);
   const files = (await readdir(dir)).sort();
-  t.deepEqual(files, ['chunkserver.key', 'client.key', 'master.key', 'operator.key', 'roster.json', 'zk-digest']);
+  t.deepEqual(files, ['chunk-token.key', 'chunkserver.key', 'client.key', 'master.key', 'operator.key', 'roster.json', 'zk-digest']);
   for (const file of files) t.is((await stat(join(dir, file))).mode & 0o777, 0o600, file);
   t.is((await stat(dir)).mode & 0o777, 0o700);
   const before = await readFile(join(dir, 'master.key'), 'utf8');
@@ -37,6 +37,7 @@ test('keys init: a key file per role, the roster and the ZooKeeper digest, every
   const roster = await readRoster(dir);
   for (const role of ROLES) t.is(roster.roles[role].curve, (await readKeyFile(dir, role)).curve.publicKey, role);
   t.regex(await readZkDigest(dir), /^ofs:[0-9a-f]+$/);
+  t.is((await readChunkTokenKey(dir)).length, 32);
 });
 
 test('a key file others may read, or a malformed one, is refused with a message that names the file and not the secret', async (t) => {

@@ -1,7 +1,8 @@
 import { chunkIdOfReplicaActor } from '../../core/chunk-id.js';
 import { OfsError } from '../../core/errors.js';
+import type { ChunkAccess, ChunkToken } from '../../security/chunk-token.js';
 import type { ChunkInfo } from '../../storage/chunk-store.js';
-import { MAX_DATA_FRAME } from '../../transport/protocol.js';
+import { MAX_DATA_FRAME, type DataSocket } from '../../transport/protocol.js';
 import type { HandlerMap } from '../../transport/rpc-server.js';
 import { INJECTED_CRASH, requireFaultInjection } from '../supervision.js';
 import { COPY_PIECE_BYTES, type Mutation, type OrderedMutation } from './chunk-replica-actor.js';
@@ -15,17 +16,28 @@ const MAX_CONCURRENT_COPIES = 2;
 /**
  * The chunkserver's RPC handlers: the data path (push, commit, apply, read),
  * the master's orders (set a version and lease, revoke, copy, report), each
- * order fenced by the master's epoch.
+ * order fenced by the master's epoch. Every request that moves a client's
+ * bytes (push, commit, read) must carry a capability token allowing it,
+ * checked before anything else: the data socket has no other guard.
  */
 export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel): HandlerMap {
-  const { store, replicas, leases, buffers, fence, rpc } = process;
+  const { store, replicas, leases, buffers, fence, rpc, tokens } = process;
   let copiesRunning = 0;
+  /** Refuses a request whose token does not allow it; without a token key (--insecure) nothing is checked. */
+  const authorise = (type: string, token: ChunkToken | undefined, chunkId: string, version: number, access: ChunkAccess, client: string) => {
+    const refusal = tokens?.refusal(token, { chunkId, version, access, client });
+    if (refusal) throw new OfsError('EACCES', `${type} of chunk ${chunkId} refused by ${process.id}: ${refusal}`);
+  };
   return {
-    'chunk.push': async (body, data) => {
+    'chunk.push': async (body, data, envelope) => {
+      authorise('chunk.push', body.token, body.chunkId, body.version, 'write', envelope.from);
       const bytes = singleFrame(data, 'chunk.push');
       buffers.put(body.bufferId, bytes, Date.now());
-      // Forward down the chain while this hop is done: the client waits for the whole chain.
-      await forwardTo(body.chain, (next, chain) => rpc.call(next, 'chunk.push', { ...body, chain }, { data: [bytes] }));
+      // Forward down the chain while this hop is done: the client waits for the whole chain. Each hop checks
+      // the same token, so the push goes on in the name of the client it was granted to.
+      await forwardTo(body.chain, (next, chain) =>
+        rpc.call(next.address, 'chunk.push', { ...body, chain }, { data: [bytes], curve: next.curve, onBehalfOf: envelope.from }),
+      );
       return { body: {} };
     },
     'chunk.setVersion': async (body, _data, envelope) => {
@@ -40,7 +52,8 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
       if (await fence.admits(envelope.epoch, 'chunk.revokeLease')) leases.revoke(body.chunkId);
       return { body: {} };
     },
-    'chunk.commit': async (body, frames) => {
+    'chunk.commit': async (body, frames, envelope) => {
+      authorise('chunk.commit', body.token, body.chunkId, body.version, 'write', envelope.from);
       const data = body.bufferId ? buffers.get(body.bufferId, body.length) : inlineBytes(frames, body.length, 'chunk.commit');
       const forward = (ordered: OrderedMutation, secondaries: HeldLease['secondaries']) =>
         Promise.all(
@@ -100,7 +113,8 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
       copiesRunning++;
       try {
         const fetch = async (offset: number) =>
-          (await rpc.call(body.source, 'chunk.read', { chunkId: body.chunkId, version: body.version, offset, length: COPY_PIECE_BYTES })).data[0] ?? Buffer.alloc(0);
+          (await rpc.call(body.source, 'chunk.read', { chunkId: body.chunkId, version: body.version, offset, length: COPY_PIECE_BYTES, token: body.token })).data[0] ??
+          Buffer.alloc(0);
         const info = await replicas.ask<ChunkInfo>(body.chunkId, (sender) => ({ kind: 'copy', chunkId: body.chunkId, version: body.version, fetch, sender }));
         return { body: { length: info.length } };
       } finally {
@@ -117,7 +131,8 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
       await fence.require(envelope.epoch, 'chunkserver.report');
       return { body: { ...(await master.load()), chunks: master.fullReport() } };
     },
-    'chunk.read': async (body) => {
+    'chunk.read': async (body, _data, envelope) => {
+      authorise('chunk.read', body.token, body.chunkId, body.version, 'read', envelope.from);
       if (body.length > MAX_DATA_FRAME) {
         throw new OfsError('EINVAL', `chunk.read of ${body.length} bytes exceeds the ${MAX_DATA_FRAME}-byte limit per request`);
       }
@@ -151,10 +166,10 @@ function singleFrame(data: Buffer[], type: string): Buffer {
 }
 
 /** Passes a request down the replica chain; the error says which hop failed. */
-function forwardTo<T>(chain: string[], send: (next: string, rest: string[]) => Promise<T>): Promise<T | undefined> {
+function forwardTo<T>(chain: DataSocket[], send: (next: DataSocket, rest: DataSocket[]) => Promise<T>): Promise<T | undefined> {
   const [next, ...rest] = chain;
   if (!next) return Promise.resolve(undefined);
   return send(next, rest).catch((err: OfsError) => {
-    throw new OfsError(err.code ?? 'EUNAVAILABLE', `replica ${next}: ${err.message}`);
+    throw new OfsError(err.code ?? 'EUNAVAILABLE', `replica ${next.address}: ${err.message}`);
   });
 }

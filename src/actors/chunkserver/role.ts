@@ -1,4 +1,5 @@
 import { spawnStateless, start, stop, type Ref } from 'nact';
+import { OfsError } from '../../core/errors.js';
 import { HttpEndpoint } from '../../http/http-endpoint.js';
 import { chunkserverGauges, chunkStoreMetrics } from '../../metrics/chunkserver-metrics.js';
 import { createRegistry, metricsRoute } from '../../metrics/registry.js';
@@ -30,7 +31,12 @@ export interface ChunkserverOptions {
   zk: string;
   dir: string;
   host: string;
+  /** Port of the control socket. */
   port: number;
+  /** Port of the data socket (pushes and reads), on `host`; 0 picks a free one. */
+  dataPort: number;
+  /** CURVE on the data socket too (`--encrypt-data`): bytes encrypted on the wire, at about a quarter of the throughput. */
+  encryptData: boolean;
   /** Port of the HTTP endpoint (metrics), on `host`; 0 picks a free one. */
   httpPort: number;
   capacity?: number;
@@ -67,6 +73,8 @@ const PUSH_BUFFER_TTL_MS = 60_000;
  * process: the master has dropped it, and the supervisor starts it again.
  */
 export async function runChunkserver(options: ChunkserverOptions): Promise<RunningChunkserver> {
+  const identity = options.credentials?.identity;
+  if (options.encryptData && !identity) throw new OfsError('EINVAL', '--encrypt-data needs the cluster’s keys: it cannot go with --insecure');
   const id = await loadOrCreateIdentity(options.dir, 'cs');
   // Every line this process logs names it by the id cluster.json and `ofs status` show.
   const log = options.log.child({ id });
@@ -85,26 +93,45 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
   const process: ChunkserverProcess = {
     id,
     address: '',
+    data: { address: '', curve: options.encryptData },
+    tokens: options.credentials?.chunkTokens.verifier,
     store,
     // The replica actors' parent: it handles no messages (see ReplicaRouter).
     replicas: new ReplicaRouter(spawnStateless(system, () => undefined, 'replicas'), store, leases, log),
     leases,
     buffers: new PushBuffers(PUSH_BUFFER_BYTES, PUSH_BUFFER_TTL_MS),
     fence,
-    rpc: new RpcClient(id, () => fence.epoch, options.credentials?.identity),
+    rpc: new RpcClient(id, () => fence.epoch, identity),
     log,
   };
   const master = new MasterChannel(process, options.heartbeatMs);
+  const handlers = chunkHandlers(process, master);
+  const metrics = rpcMetrics(registry);
   const server = await RpcServer.bind(`tcp://${options.host}:${options.port}`, {
     id,
     epoch: () => fence.epoch,
     log,
-    handlers: { ...chunkHandlers(process, master), ...faultInjectionHandlers() },
-    metrics: rpcMetrics(registry),
-    security: options.credentials?.identity,
+    handlers: { ...handlers, ...faultInjectionHandlers() },
+    metrics,
+    security: identity,
+  });
+  // The bulk bytes, on a socket of their own so that they need not pay for CURVE (docs/design.md, "Security"):
+  // the same handlers, each request authorised by its capability token.
+  const dataServer = await RpcServer.bind(`tcp://${options.host}:${options.dataPort}`, {
+    id,
+    epoch: () => fence.epoch,
+    log,
+    handlers: { 'chunk.push': handlers['chunk.push'], 'chunk.read': handlers['chunk.read'] },
+    metrics,
+    security: options.encryptData ? identity : undefined,
+    plane: 'data',
+  }).catch((err: unknown) => {
+    server.close();
+    throw err;
   });
   chunkserverGauges(registry, { chunks: () => store.list().length, usedBytes: () => store.usedBytes(), pushBufferBytes: () => process.buffers.heldBytes });
   process.address = server.address;
+  process.data.address = dataServer.address;
   const http = await HttpEndpoint.listen(options.host, options.httpPort, [metricsRoute(registry)], log);
 
   const zk = (session = await connectZk(options.zk, { sessionTimeoutMs: options.zkSessionMs, digest: options.credentials?.zkDigest }));
@@ -113,7 +140,7 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
   await ensurePaths(zk);
   const masters = watchMasters(zk, (list) => master.masterChanged(list[0]));
   await registerChunkserver(zk, { id, address: process.address });
-  log.info({ address: process.address, chunks: store.list().length }, 'chunkserver ready');
+  log.info({ address: process.address, data: process.data, chunks: store.list().length }, 'chunkserver ready');
 
   const heartbeats = setInterval(() => master.beat(), options.heartbeatMs);
   const scrubber = new Scrubber(process, master, options.scrubIntervalMs);
@@ -128,6 +155,7 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
       scrubber.stop();
       masters.stop();
       server.close();
+      dataServer.close();
       await http.close();
       process.rpc.close();
       process.replicas.close();

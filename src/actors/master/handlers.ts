@@ -32,24 +32,31 @@ export function masterHandlers(process: MasterProcess, replication: number): Han
 
   return {
     ...Object.fromEntries(MASTER_TYPES.map((type) => [type, async (body: unknown, _data: Buffer[], _envelope: Envelope, caller: Caller) => ({ body: await askMaster(type, body, caller) })])),
-    'master.lease': async (body, _data, _envelope, caller) => {
+    'master.lease': async (body, _data, envelope, caller) => {
       const { leases } = activeActors(process);
-      return { body: await askResult(leases)<ReplyOf<'master.lease'>>((sender) => ({ kind: 'lease', ...body, caller, sender })) };
+      const lease = await askResult(leases)<ReplyOf<'master.lease'>>((sender) => ({ kind: 'lease', ...body, caller, sender }));
+      return { body: process.grants.lease(lease, envelope.from) };
     },
-    'master.create': async ({ lease: withLease, path, ...create }, _data, _envelope, caller) => {
+    'master.create': async ({ lease: withLease, path, ...create }, _data, envelope, caller) => {
       if (!withLease) return { body: (await askMaster('master.create', { path, ...create }, caller)) as ReplyOf<'master.create'> };
       const { leases } = activeActors(process);
       const lease = await askResult(leases)<ReplyOf<'master.lease'>>((sender) => ({ kind: 'lease', path, index: 0, afterFailure: false, create, caller, sender }));
-      return { body: { chunkSize: lease.chunkSize, replication, lease } };
+      return { body: { chunkSize: lease.chunkSize, replication, lease: process.grants.lease(lease, envelope.from) } };
     },
-    'master.locate': async (body, _data, _envelope, caller) => {
+    'master.locate': async (body, _data, envelope, caller) => {
       const located = (await askMaster('master.locate', body, caller)) as ReplyOf<'master.locate'>;
       if (located.chunks.length === 0) return { body: located };
       const chunkIds = located.chunks.map((c) => c.chunkId);
       const primaries = await ask(activeActors(process).leases)<(string | null)[]>((sender) => ({ kind: 'primaries', chunkIds, sender }));
-      return { body: { ...located, chunks: located.chunks.map((c, i) => ({ ...c, primary: primaries[i] ?? null })) } };
+      const withPrimaries = { ...located, chunks: located.chunks.map((c, i) => ({ ...c, primary: primaries[i] ?? null })) };
+      return { body: process.grants.located(withPrimaries, envelope.from) };
+    },
+    'master.chunkReport': async (body, _data, _envelope, caller) => {
+      process.grants.heard(body);
+      return { body: (await askMaster('master.chunkReport', body, caller)) as ReplyOf<'master.chunkReport'> };
     },
     'master.heartbeat': async (body, _data, _envelope, caller) => {
+      process.grants.heard(body);
       const beat = (await askMaster('master.heartbeat', body, caller)) as ReplyOf<'master.heartbeat'>;
       if (body.leases.length === 0) return { body: beat };
       const { leases, master } = activeActors(process);

@@ -6,6 +6,7 @@ import type { RpcClient } from '../../transport/rpc-client.js';
 import type { EpochCheck } from '../../zk/epoch-check.js';
 import type { Logger } from '../../util/logger.js';
 import type { MemberInfo } from '../../zk/registry.js';
+import type { ChunkAccessGrants } from './chunk-access-grants.js';
 import type { GarbageMessage } from './garbage-collector.js';
 import type { LeaseMessage } from './lease-manager.js';
 import type { MasterMessage } from './master-messages.js';
@@ -46,6 +47,8 @@ export interface MasterProcess {
   /** An active master's snapshots being pulled by attaching standbys. */
   snapshots: SnapshotServer;
   rpc: RpcClient;
+  /** Data sockets and capability tokens for the chunks it hands out. */
+  grants: ChunkAccessGrants;
   /** Confirms with ZooKeeper an epoch that another master claims (a standby's appends). */
   epochs: EpochCheck;
   log: Logger;

@@ -3,6 +3,7 @@ import { BALANCED_SPREAD } from '../../core/balance.js';
 import { OfsError } from '../../core/errors.js';
 import type { BalanceMove, LeaseCandidate, ReplicationNeeds, ServerRef } from '../../core/master-planners.js';
 import { byReplicationPriority } from '../../core/replication-priority.js';
+import type { ChunkToken } from '../../security/chunk-token.js';
 import type { RpcClient } from '../../transport/rpc-client.js';
 import { ask, askResult } from '../../util/ask.js';
 import type { Logger } from '../../util/logger.js';
@@ -74,6 +75,8 @@ export interface ReplicationSettings {
    * sooner would see the old fills and overshoot, moving replicas back and forth.
    */
   balanceSettleMs: number;
+  /** Read access for chunkserver `target` to copy the chunk from its source (none without security). */
+  copyToken: (chunkId: string, version: number, target: string) => ChunkToken | undefined;
   metrics: ReplicationMetrics;
 }
 
@@ -117,7 +120,12 @@ export function spawnReplicationManager(
   const copy = async (chunk: LeaseCandidate, source: ServerRef, target: ServerRef): Promise<number> => {
     const version = await askResult(leases)<number>((sender) => ({ kind: 'bump', candidate: chunk, sender }));
     const { body } = await rpc
-      .call(target.address, 'chunk.copyFrom', { chunkId: chunk.chunkId, version, source: source.address }, { timeoutMs: COPY_TIMEOUT_MS })
+      .call(
+        target.address,
+        'chunk.copyFrom',
+        { chunkId: chunk.chunkId, version, source: source.address, token: settings.copyToken(chunk.chunkId, version, target.id) },
+        { timeoutMs: COPY_TIMEOUT_MS },
+      )
       .catch((err: Error) => {
         throw new TargetFailure(`${target.id} could not copy chunk ${chunk.chunkId} from ${source.id}: ${err.message}`);
       });

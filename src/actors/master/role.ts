@@ -18,6 +18,7 @@ import { zkEpochCheck } from '../../zk/epoch-check.js';
 import { connectZk, type ZkSession } from '../../zk/session.js';
 import { loadOrCreateIdentity } from '../node-identity.js';
 import { faultInjectionHandlers } from '../supervision.js';
+import { ChunkAccessGrants } from './chunk-access-grants.js';
 import { masterHandlers } from './handlers.js';
 import type { MasterMessage } from './master-messages.js';
 import type { MasterProcess } from './master-process.js';
@@ -113,6 +114,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
     store,
     snapshots: new SnapshotServer(),
     rpc: new RpcClient(id, () => process.epoch, options.credentials?.identity),
+    grants: new ChunkAccessGrants(options.credentials?.chunkTokens.issuer),
     epochs: zkEpochCheck(() => session),
     log,
     metrics,

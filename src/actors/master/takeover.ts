@@ -105,7 +105,14 @@ export class Candidacy {
       master,
       leases,
       process.rpc,
-      { maxCopiesPerServer: MAX_COPIES_PER_SERVER, maxCopies: MAX_COPIES, chunkSize: settings.chunkSize, balanceSettleMs: 2 * settings.heartbeatMs, metrics: process.metrics.replication },
+      {
+        maxCopiesPerServer: MAX_COPIES_PER_SERVER,
+        maxCopies: MAX_COPIES,
+        chunkSize: settings.chunkSize,
+        balanceSettleMs: 2 * settings.heartbeatMs,
+        copyToken: (chunkId, version, target) => process.grants.copy(chunkId, version, target),
+        metrics: process.metrics.replication,
+      },
       log,
     );
     const gc = spawnGarbageCollector(this.system, master, settings.gcIntervalMs);
@@ -129,6 +136,7 @@ export class Candidacy {
       members.map(async (member) => {
         try {
           const { body } = await rpc.call(member.address, 'chunkserver.report', {}, { timeoutMs: 10_000 });
+          this.process.grants.heard(body);
           await askResult(master)((sender) => ({ kind: 'request', type: 'master.chunkReport', body: { ...body, full: true }, caller: UNCHECKED, sender }));
         } catch (err) {
           log.warn({ chunkserver: member.id, err: (err as Error).message }, 'no chunk report; waiting for its heartbeat');
