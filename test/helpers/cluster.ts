@@ -220,6 +220,11 @@ export class TestCluster {
     return this.keys === undefined ? undefined : mintChunkToken(await readChunkTokenKey(this.keys), { chunkId, version, access, client, expiresAt });
   }
 
+  /** What a client process of this cluster needs in its environment: OFS_ZK, and OFS_KEYS unless insecure. */
+  clientEnv(): Record<string, string> {
+    return { OFS_ZK: this.zk, ...(this.keys === undefined ? {} : { OFS_KEYS: this.keys }) };
+  }
+
   /** An RpcClient calling as `role` (with its keys, unless the cluster is insecure). */
   async rpc(name: string, role: Role = 'client', epoch?: () => number): Promise<RpcClient> {
     return new RpcClient(name, epoch, await this.identity(role));

@@ -100,11 +100,26 @@ const body = (type: MessageType): fc.Arbitrary<unknown> =>
     { weight: 1, arbitrary: anyValue },
   );
 
+/**
+ * The role token of a header, when the fuzzer speaks for a role: mostly the
+ * valid one (so the body reaches its handler), now and then none, a mangled
+ * one or garbage (so the token check is fuzzed too).
+ */
+const authOf = (token: string | undefined): fc.Arbitrary<string | undefined> =>
+  token === undefined
+    ? fc.constant(undefined)
+    : fc.oneof(
+        { weight: 16, arbitrary: fc.constant(token) },
+        { weight: 1, arbitrary: fc.constant(undefined) },
+        { weight: 1, arbitrary: fc.nat(token.length - 1).map((i) => token.slice(0, i) + (token[i] === 'A' ? 'B' : 'A') + token.slice(i + 1)) },
+        { weight: 1, arbitrary: fc.string({ maxLength: 200 }) },
+      );
+
 /** A JSON header: the right shape with a near-valid body, epoch 0 to 3 (the test cluster's), now and then huge. */
-const envelope = (nextId: IdSource): fc.Arbitrary<Buffer> =>
+const envelope = (nextId: IdSource, token?: string): fc.Arbitrary<Buffer> =>
   fc
-    .tuple(fc.constantFrom(...TYPES), fc.oneof({ weight: 9, arbitrary: fc.nat(3) }, { weight: 1, arbitrary: badNumber }), fc.string({ maxLength: 20 }))
-    .chain(([type, epoch, from]) => body(type).map((b) => Buffer.from(JSON.stringify({ type, id: nextId(), epoch, from, body: b }))));
+    .tuple(fc.constantFrom(...TYPES), fc.oneof({ weight: 9, arbitrary: fc.nat(3) }, { weight: 1, arbitrary: badNumber }), fc.string({ maxLength: 20 }), authOf(token))
+    .chain(([type, epoch, from, auth]) => body(type).map((b) => Buffer.from(JSON.stringify({ type, id: nextId(), epoch, from, body: b, auth }))));
 
 /** A header whose envelope itself is wrong: a field missing, mistyped or too long; never a usable id, so the error reply is `unknown`'s. */
 const brokenEnvelope: fc.Arbitrary<Buffer> = fc
@@ -131,14 +146,14 @@ const dataFrames = fc.oneof(
 const one = (kind: string, frames: fc.Arbitrary<Buffer[]>): fc.Arbitrary<FuzzMessage> => frames.map((f) => ({ kind, frames: f, replies: 1 }));
 
 /** A batch whose frame counts are right: each envelope in it is answered on its own. */
-const honestBatch = (nextId: IdSource): fc.Arbitrary<FuzzMessage> =>
-  fc.array(fc.tuple(envelope(nextId), fc.array(garbage, { maxLength: 2 })), { minLength: 2, maxLength: 8 }).map((members) => {
+const honestBatch = (nextId: IdSource, token?: string): fc.Arbitrary<FuzzMessage> =>
+  fc.array(fc.tuple(envelope(nextId, token), fc.array(garbage, { maxLength: 2 })), { minLength: 2, maxLength: 8 }).map((members) => {
     const messages = members.map(([header, data]) => [header, ...data]);
     return { kind: 'batch', frames: [Buffer.from(JSON.stringify(messages.map((m) => m.length))), ...messages.flat()], replies: members.length };
   });
 
 /** A batch that lies about its frames: counts that do not add up, too many, zero, negative, not numbers, not JSON. */
-const lyingBatch = (nextId: IdSource): fc.Arbitrary<FuzzMessage> =>
+const lyingBatch = (nextId: IdSource, token?: string): fc.Arbitrary<FuzzMessage> =>
   fc
     .tuple(
       fc.oneof(
@@ -146,7 +161,7 @@ const lyingBatch = (nextId: IdSource): fc.Arbitrary<FuzzMessage> =>
         fc.constant(JSON.stringify(Array(MAX_BATCH + 1).fill(1))),
         fc.constantFrom('[1]', '[', '[1,', '[1.5,1]', '["1",1]', '[null,1]', '[1e999,1]', '[[1],[1]]'),
       ),
-      fc.array(envelope(nextId), { maxLength: 6 }),
+      fc.array(envelope(nextId, token), { maxLength: 6 }),
     )
     .filter(([counts, headers]) => !honestCounts(counts, headers.length))
     .map(([counts, headers]) => ({ kind: 'lying-batch', frames: [Buffer.from(counts), ...headers], replies: 1 }));
@@ -165,14 +180,14 @@ function honestCounts(counts: string, frames: number): boolean {
 export const oversizeMessage = fc.integer({ min: 1, max: 4096 }).map((over): FuzzMessage => ({ kind: 'oversize', frames: [Buffer.alloc(MAX_DATA_FRAME + over, 0x7b)], replies: 0 }));
 
 /** Every kind of bad message, weighted toward the near-valid ones that reach the handlers. */
-export function fuzzMessage(nextId: IdSource): fc.Arbitrary<FuzzMessage> {
+export function fuzzMessage(nextId: IdSource, token?: string): fc.Arbitrary<FuzzMessage> {
   return fc.oneof(
-    { weight: 40, arbitrary: fc.tuple(envelope(nextId), dataFrames).map(([h, d]): FuzzMessage => ({ kind: 'near-valid', frames: [h, ...d], replies: 1 })) },
+    { weight: 40, arbitrary: fc.tuple(envelope(nextId, token), dataFrames).map(([h, d]): FuzzMessage => ({ kind: 'near-valid', frames: [h, ...d], replies: 1 })) },
     { weight: 8, arbitrary: one('broken-envelope', brokenEnvelope.map((h) => [h])) },
-    { weight: 8, arbitrary: one('truncated', envelope(nextId).chain((h) => fc.nat(h.length - 1).map((n) => [h.subarray(0, n)]))) },
+    { weight: 8, arbitrary: one('truncated', envelope(nextId, token).chain((h) => fc.nat(h.length - 1).map((n) => [h.subarray(0, n)]))) },
     { weight: 6, arbitrary: one('garbage', fc.array(garbage, { minLength: 1, maxLength: 4 })) },
     { weight: 4, arbitrary: one('wrong-json', fc.jsonValue({ maxDepth: 2 }).filter((v) => !Array.isArray(v)).map((v) => [Buffer.from(JSON.stringify(v) ?? 'null')])) },
-    { weight: 8, arbitrary: honestBatch(nextId) },
-    { weight: 8, arbitrary: lyingBatch(nextId) },
+    { weight: 8, arbitrary: honestBatch(nextId, token) },
+    { weight: 8, arbitrary: lyingBatch(nextId, token) },
   );
 }

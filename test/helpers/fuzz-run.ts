@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { Dealer } from 'zeromq';
 import { splitMessages } from '../../src/transport/batch.js';
 import { decodeEnvelope } from '../../src/transport/envelope.js';
+import type { WireIdentity } from '../../src/security/wire-identity.js';
 import { fuzzMessage, oversizeMessage, type FuzzMessage } from './fuzz-frames.js';
 
 /** What one server did with a run of bad messages. */
@@ -30,7 +31,13 @@ export interface FuzzOptions {
   replyBoundMs: number;
   /** Replies owed at once at most: the fuzzer keeps the server busy without burying it. */
   window?: number;
+  /** The CURVE options of a role's keys, for a secure server's socket. */
+  curve?: CurveOptions;
+  /** That role's token for the address, put in most headers (fuzz-frames.ts). */
+  token?: string;
 }
+
+type CurveOptions = ReturnType<WireIdentity['clientOptions']>;
 
 /** Messages are made this many at a time (seed + slice), so a long run never holds them all. */
 const SLICE = 1000;
@@ -43,7 +50,7 @@ const SLICE = 1000;
  */
 export async function fuzzServer(address: string, options: FuzzOptions): Promise<FuzzFigures> {
   const started = performance.now();
-  const socket = new Dealer({ linger: 0 });
+  const socket = new Dealer({ linger: 0, ...options.curve });
   socket.connect(address);
   const prefix = `fz${options.seed.toString(36)}`;
   let lastId = 0;
@@ -92,7 +99,7 @@ export async function fuzzServer(address: string, options: FuzzOptions): Promise
     const oversized = options.oversize > 0 ? fc.sample(oversizeMessage, { seed: options.seed, numRuns: options.oversize }) : [];
     const oversizeEvery = options.frames / (oversized.length + 1);
     for (let slice = 0; figures.frames < options.frames; slice++) {
-      for (const message of fc.sample(fuzzMessage(nextId), { seed: options.seed + slice, numRuns: SLICE })) {
+      for (const message of fc.sample(fuzzMessage(nextId, options.token), { seed: options.seed + slice, numRuns: SLICE })) {
         if (figures.frames >= options.frames) break;
         if (!(await drain(options.window ?? 256))) throw new Error(`no reply from ${address} for ${options.replyBoundMs} ms`);
         const readable = readableIds(message);
@@ -102,7 +109,7 @@ export async function fuzzServer(address: string, options: FuzzOptions): Promise
         figures.messages++;
         figures.frames += message.frames.length;
         if (figures.frames >= oversizeEvery * (figures.oversize.sent + 1) && oversized.length > 0) {
-          figures.oversize.answered += (await sendAlone(address, oversized.pop()!)) ? 1 : 0;
+          figures.oversize.answered += (await sendAlone(address, oversized.pop()!, options.curve)) ? 1 : 0;
           figures.oversize.sent++;
         }
       }
@@ -134,8 +141,8 @@ function readableIds(message: FuzzMessage): string[] {
 }
 
 /** Sends one message on a socket of its own; true if it was answered, false once the server dropped the connection (or 5 s passed). */
-async function sendAlone(address: string, message: FuzzMessage): Promise<boolean> {
-  const socket = new Dealer({ linger: 0, receiveTimeout: 5000 });
+async function sendAlone(address: string, message: FuzzMessage, curve: CurveOptions | undefined): Promise<boolean> {
+  const socket = new Dealer({ linger: 0, receiveTimeout: 5000, ...curve });
   const dropped = new Promise<boolean>((resolve) => socket.events.on('disconnect', () => resolve(false)));
   socket.connect(address);
   try {
@@ -146,6 +153,47 @@ async function sendAlone(address: string, message: FuzzMessage): Promise<boolean
   } finally {
     socket.close();
   }
+}
+
+/** What a server did with a stream from a peer without the cluster's keys. */
+export interface UnkeyedFigures {
+  /** Messages handed to ZeroMQ, and those it would not even queue (no connection to queue them for). */
+  queued: number;
+  notQueued: number;
+  replies: number;
+  /** How the connection ended, as ZeroMQ's socket events named it (`handshake:error:protocol`, `disconnect`, …). */
+  events: Record<string, number>;
+}
+
+/**
+ * Sends `messages` seeded bad messages to a secure server from a socket that
+ * has no key of the cluster's (`curve` undefined: plain ZeroMQ) or an unknown
+ * one, without ever blocking, then listens for `listenMs`: nothing may come back.
+ */
+export async function fuzzWithoutKeys(address: string, options: { seed: number; messages: number; curve?: CurveOptions; listenMs: number }): Promise<UnkeyedFigures> {
+  const socket = new Dealer({ linger: 0, sendTimeout: 0, ...options.curve });
+  const figures: UnkeyedFigures = { queued: 0, notQueued: 0, replies: 0, events: {} };
+  const watching = (async () => {
+    for await (const event of socket.events) figures.events[event.type] = (figures.events[event.type] ?? 0) + 1;
+  })().catch(() => undefined);
+  const receiving = (async () => {
+    for await (const _ of socket) figures.replies++;
+  })().catch(() => undefined);
+  socket.connect(address);
+  let lastId = 0;
+  const nextId = () => `nokey-${++lastId}`;
+  for (const message of fc.sample(fuzzMessage(nextId), { seed: options.seed, numRuns: options.messages })) {
+    try {
+      await socket.send(message.frames);
+      figures.queued++;
+    } catch {
+      figures.notQueued++;
+    }
+  }
+  await new Promise((resolve) => setTimeout(resolve, options.listenMs));
+  socket.close();
+  await Promise.all([receiving, watching]);
+  return figures;
 }
 
 /** A process's resident memory (VmRSS) in bytes, and its open file descriptors. */

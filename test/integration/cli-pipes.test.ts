@@ -76,7 +76,7 @@ test('a shell that runs ls, cat and get - with the stdout Node gave it (a socket
   t.is((await cluster.ofs(['put', '-', '/pipes/shared'], Buffer.from('shared\n'))).code, 0);
   // Ending stdout would shut the socket down for the shell too: its next echo would die of SIGPIPE.
   const script = [`${OFS_BIN} ls /pipes`, 'echo after-ls', `${OFS_BIN} cat /pipes/shared`, 'echo after-cat', `${OFS_BIN} get /pipes/shared -`, 'echo after-get'].join('\n');
-  const { stdout } = await run('bash', ['-c', `set -e\n${script}`], { env: { ...process.env, OFS_ZK: cluster.zk }, timeout: 60_000 });
+  const { stdout } = await run('bash', ['-c', `set -e\n${script}`], { env: { ...process.env, ...cluster.clientEnv() }, timeout: 60_000 });
   for (const marker of ['after-ls', 'after-cat', 'after-get']) t.regex(stdout, new RegExp(`^${marker}$`, 'm'));
   t.is(stdout.split('\n').filter((l) => l === 'shared').length, 2);
 });

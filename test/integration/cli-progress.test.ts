@@ -25,7 +25,7 @@ test.after.always(async () => {
 });
 
 async function inTerminal(t: { teardown: (f: () => Promise<void>) => void }, command: string): Promise<string> {
-  const terminal = await Terminal.start(command, { env: { OFS_ZK: cluster.zk } });
+  const terminal = await Terminal.start(command, { env: cluster.clientEnv() });
   t.teardown(() => terminal.close());
   return terminal.waitFor(/exit code \d+/, 120_000);
 }
