@@ -297,7 +297,7 @@ export class ChaosWorkload {
   static async start(t: ExecutionContext, cluster: TestCluster, rng: Prng, overrides: Partial<WorkloadOptions> = {}): Promise<ChaosWorkload> {
     const options = { ...DEFAULT_WORKLOAD, ...overrides };
     const clients = await Promise.all(
-      Array.from({ length: options.writers + options.readers }, () => OfsClient.connect({ zk: cluster.zk, ...options.connect })),
+      Array.from({ length: options.writers + options.readers }, () => OfsClient.connect({ zk: cluster.zk, keys: cluster.keys, ...options.connect })),
     );
     t.teardown(() => Promise.all(clients.map((c) => c.close().catch(() => undefined))));
     const workload = new ChaosWorkload(t, options, clients);

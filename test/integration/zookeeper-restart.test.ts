@@ -137,7 +137,7 @@ const FROZEN_MS = 8_000;
 test('ZooKeeper killed twice under a long-lived client: every call ends within its deadline and the client works again', async (t) => {
   t.timeout(300_000);
   const { cluster } = await clusterFor(t, { masters: 2, chunkservers: 3 });
-  const client = await OfsClient.connect({ zk: cluster.zk, retryForMs: RETRY_FOR_MS });
+  const client = await OfsClient.connect({ zk: cluster.zk, keys: cluster.keys, retryForMs: RETRY_FOR_MS });
   t.teardown(() => client.close());
   await waitForNewActiveWithStandby(client, 'none');
   const before = patternBytes(300_000, 1);
