@@ -1,3 +1,4 @@
+import { MAX_REPLICATION } from '../transport/protocol.js';
 import type { Command } from 'commander';
 import { readClusterFile } from '../cluster/cluster-file.js';
 import { Supervisor } from '../cluster/supervisor.js';
@@ -6,7 +7,7 @@ import { OfsError } from '../core/errors.js';
 import { CHUNKSERVER_SESSION_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS } from '../zk/session.js';
 import { reportAndExit } from './errors.js';
 import { encryptDataOption, insecureOption } from './security-options.js';
-import { parseByteCount, parseChunkSize, parseLeaseMs, parseNonNegativeInt, parsePort, parsePositiveInt } from './options.js';
+import { parseByteCount, parseChunkSize, parseLeaseMs, parseNonNegativeInt, parsePort, parsePositiveInt, parseReplication } from './options.js';
 
 export function registerClusterCommands(program: Command): void {
   const cluster = program.command('cluster').description('run a whole local cluster, supervised');
@@ -17,7 +18,7 @@ export function registerClusterCommands(program: Command): void {
     .requiredOption('--dir <dir>', 'directory for every role’s data, logs/ and cluster.json')
     .option('--chunkservers <n>', 'number of chunkservers', parsePositiveInt, 3)
     .option('--masters <n>', 'number of masters (one active, the rest standby)', parsePositiveInt, 2)
-    .option('--replication <n>', 'replicas per chunk', parsePositiveInt, 3)
+    .option('--replication <n>', `replicas per chunk (at most ${MAX_REPLICATION})`, parseReplication, 3)
     .option('--chunk-size <bytes>', 'chunk size (64 KiB to 1 GiB)', parseChunkSize, 64 * 2 ** 20)
     .option('--capacity <bytes>', 'per-chunkserver capacity (default: the disk)', parseByteCount)
     .option('--zk-port <port>', 'ZooKeeper client port (default: a free one)', parsePort)

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { MAX_REPLICATION } from '../transport/protocol.js';
 import { checkName, parseMode as parseModeText } from '../core/permissions.js';
 import type { EnsembleMember } from '../cluster/zookeeper-server.js';
 
@@ -16,6 +17,12 @@ export function parseByteCount(value: string): number {
 export function parsePositiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+export function parseReplication(value: string): number {
+  const n = parsePositiveInt(value);
+  if (n > MAX_REPLICATION) throw new InvalidArgumentError(`replicas per chunk: at most ${MAX_REPLICATION}, got ${n}`);
   return n;
 }
 

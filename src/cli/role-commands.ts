@@ -1,3 +1,4 @@
+import { MAX_REPLICATION } from '../transport/protocol.js';
 import type { Command } from 'commander';
 import { runChunkserver } from '../actors/chunkserver/role.js';
 import { runMaster } from '../actors/master/role.js';
@@ -7,7 +8,7 @@ import { OfsError } from '../core/errors.js';
 import { CHUNKSERVER_SESSION_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS } from '../zk/session.js';
 import { reportAndExit } from './errors.js';
 import { encryptDataOption, insecureOption, keysOption, memberCredentials } from './security-options.js';
-import { parseByteCount, parseChunkSize, parseLeaseMs, parseEnsemble, parseNonNegativeInt, parsePort, parsePositiveInt, parseZkAddress } from './options.js';
+import { parseByteCount, parseChunkSize, parseLeaseMs, parseEnsemble, parseNonNegativeInt, parsePort, parsePositiveInt, parseReplication, parseZkAddress } from './options.js';
 
 /** Stops a role cleanly on SIGINT/SIGTERM so its ZooKeeper node goes at once, not after a session timeout. */
 function stopOnSignals(stop: () => Promise<void>): void {
@@ -48,7 +49,7 @@ export function registerRoleCommands(program: Command): void {
     .option('--port <port>', 'port (0 picks a free one)', parsePort, 0)
     .option('--http-port <port>', 'port of the HTTP endpoint with /metrics (0 picks a free one)', parsePort, 0)
     .option('--chunk-size <bytes>', 'chunk size (64 KiB to 1 GiB)', parseChunkSize, 64 * 2 ** 20)
-    .option('--replication <n>', 'replicas per chunk', parsePositiveInt, 3)
+    .option('--replication <n>', `replicas per chunk (at most ${MAX_REPLICATION})`, parseReplication, 3)
     .option('--heartbeat-ms <ms>', 'chunkserver heartbeat interval', parsePositiveInt, 1000)
     .option('--dead-after-ms <ms>', 'a chunkserver without heartbeats this long is dead (default: 3 heartbeats)', parsePositiveInt)
     .option('--zk-session-ms <ms>', 'ZooKeeper session timeout (1000-20000 with the shipped zoo.cfg)', parsePositiveInt, DEFAULT_SESSION_TIMEOUT_MS)

@@ -4,7 +4,7 @@ import { OfsError } from './errors.js';
 import type { UnsequencedEvent } from './events.js';
 import { lookup, type DirNode, type Namespace } from './namespace.js';
 import {
-  authorize, authorizeChmod, authorizeChown, checkName, DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, EXECUTE, MAX_MODE, SHARED_DIRECTORY, WRITE,
+  authorize, authorizeChmod, authorizeChown, checkName, DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, DELETION_DIRECTORY_MODE, EXECUTE, MAX_MODE, TRASH_DIRECTORY, WRITE,
   type Caller, type Ownership,
 } from './permissions.js';
 import { isSameOrBelow, joinPath, parentPath, pathComponents } from './paths.js';
@@ -57,12 +57,14 @@ function modeOr(mode: number | undefined, fallback: number): number {
 
 /** mkdir needs w and x on the directory it makes its first new directory in. */
 export function decideMkdir(ns: Namespace, path: string, parents: boolean, now: number, caller: Caller, mode?: number): UnsequencedEvent[] {
-  authorize(ns.root, path, caller, { ancestor: WRITE | EXECUTE });
   const existing = lookup(ns, path);
-  if (existing) {
-    if (existing.kind === 'dir' && parents) return [];
-    throw new OfsError('EEXIST', `${path} already exists`);
+  if (existing?.kind === 'dir' && parents) {
+    // mkdir -p of a directory there already makes nothing: it needs no more than a stat (HDFS's rule).
+    authorize(ns.root, path, caller);
+    return [];
   }
+  authorize(ns.root, path, caller, { ancestor: WRITE | EXECUTE });
+  if (existing) throw new OfsError('EEXIST', `${path} already exists`);
   const dirMode = modeOr(mode, DEFAULT_DIR_MODE);
   if (parents) {
     const events = ensureDirectories(ns, path, now, caller);
@@ -146,18 +148,24 @@ export function decideDelete(ns: Namespace, path: string, recursive: boolean, no
     throw new OfsError('ENOTEMPTY', `${path} is a non-empty directory (use rm -r)`);
   }
   if (isSameOrBelow(path, TRASH)) return [{ type: 'NodeDeleted', path }];
-  const trashed = `${TRASH}/${now}-${ns.seq + 1}${path}`;
-  // The trash is shared like the root; what lies under a deletion's own directory there is the deleter's.
-  const dirs = ensureDirectories(ns, parentPath(trashed), now, caller).map((e) => (e.type === 'DirectoryCreated' && e.path === TRASH ? { ...e, ...SHARED_DIRECTORY } : e));
+  const deletion = `${TRASH}/${now}-${ns.seq + 1}`;
+  const trashed = `${deletion}${path}`;
+  // The trash is the master's; a deletion's own directory there, and what lies under it, the deleter's.
+  const dirs = ensureDirectories(ns, parentPath(trashed), now, caller).map((e) => {
+    if (e.type !== 'DirectoryCreated') return e;
+    if (e.path === TRASH) return { ...e, ...TRASH_DIRECTORY };
+    return e.path === deletion ? { ...e, mode: DELETION_DIRECTORY_MODE } : e;
+  });
   return [...dirs, { type: 'NodeRenamed', from: path, to: trashed, mtime: now }];
 }
 
-/** Brings back the most recently deleted `path` from the trash. */
+/** Brings back the caller's most recent deletion of `path` from the trash (anyone's, for the superuser). */
 export function decideUndelete(ns: Namespace, path: string, now: number, caller: Caller): UnsequencedEvent[] {
   if (isSameOrBelow(path, TRASH)) throw new OfsError('EINVAL', `${path} is in the trash itself`);
   const trash = lookup(ns, TRASH);
   const stamps = trash?.kind === 'dir' ? [...entryNames(trash.children)].sort((a, b) => parseFloat(b) - parseFloat(a)) : [];
-  const from = stamps.map((stamp) => `${TRASH}/${stamp}${path}`).find((candidate) => lookup(ns, candidate));
+  const mine = (stamp: string) => caller.superuser || lookup(ns, `${TRASH}/${stamp}`)?.owner === caller.user;
+  const from = stamps.filter(mine).map((stamp) => `${TRASH}/${stamp}${path}`).find((candidate) => lookup(ns, candidate));
   if (!from) throw new OfsError('ENOENT', `${path} is not in the trash (never deleted, or garbage-collected already)`);
   // A rename out of the trash: only who may remove it there (its deleter) and may make it here.
   authorize(ns.root, from, caller, { parent: WRITE | EXECUTE, unlink: true });

@@ -84,9 +84,11 @@ export function countFiles(ns: Namespace, root = '/'): number {
 }
 
 /** Every file's chunks at or below `path` with their live, stale and corrupt replicas (HDFS fsck, for OFS). */
-export function fsck(ns: Namespace, view: ClusterView, settings: ReplicaSettings, path: string, now: number): ReplyOf<'master.fsck'> {
+/** `named`: whether the caller may learn a file's name (list its directory); a file it may not is counted, not named. */
+export function fsck(ns: Namespace, view: ClusterView, settings: ReplicaSettings, path: string, now: number, named: (file: string) => boolean = () => true): ReplyOf<'master.fsck'> {
   if (!lookup(ns, path)) throw new OfsError('ENOENT', `${path} does not exist`);
   const files = new Map<string, ReplyOf<'master.fsck'>['files'][number]>();
+  const nameable = new Map<string, boolean>();
   const summary = { files: 0, chunks: 0, healthy: 0, underReplicated: 0, missing: 0, stale: 0, corrupt: 0 };
   const owned = [...ownedChunks(ns, path)].sort(([, a], [, b]) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.index - b.index));
   for (const [chunkId, { path: file, index, version }] of owned) {
@@ -95,8 +97,11 @@ export function fsck(ns: Namespace, view: ClusterView, settings: ReplicaSettings
     const stale = reported.filter((r) => r.version < version);
     const corrupt = view.corruptReplicas(chunkId);
     const status = version === 0 ? 'hole' : live.length === 0 ? 'missing' : live.length < settings.replication ? 'under-replicated' : 'healthy';
-    if (!files.has(file)) files.set(file, { path: file, size: (lookup(ns, file) as FileNode).size, chunks: [] });
-    files.get(file)!.chunks.push({ index, chunkId, version, live, stale, corrupt, status });
+    if (!nameable.has(file)) nameable.set(file, named(file));
+    if (nameable.get(file)) {
+      if (!files.has(file)) files.set(file, { path: file, size: (lookup(ns, file) as FileNode).size, chunks: [] });
+      files.get(file)!.chunks.push({ index, chunkId, version, live, stale, corrupt, status });
+    }
     summary.chunks++;
     summary.stale += stale.length;
     summary.corrupt += corrupt.length;

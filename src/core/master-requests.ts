@@ -6,8 +6,8 @@ import type { UnsequencedEvent } from './events.js';
 import { adoptHigherVersions, garbageIn, ownedLengths, sizesFromLengths } from './master-planners.js';
 import { fsck, list, locate, type ReplicaSettings } from './master-queries.js';
 import { lookup, type ChunkOwners, type Namespace } from './namespace.js';
-import { authorize, READ, type Caller } from './permissions.js';
-import { normalizePath } from './paths.js';
+import { authorize, permits, READ, type Caller } from './permissions.js';
+import { normalizePath, parentPath } from './paths.js';
 import { remembers } from './retry-cache.js';
 
 /** What the master knows when a request comes in. */
@@ -77,9 +77,9 @@ export function decideRequest(state: MasterView, settings: ReplicaSettings, type
       authorize(ns.root, path, caller, { self: lookup(ns, path)?.kind === 'dir' ? READ : undefined });
       return { reply: list(ns, path, body.after, body.limit), events: [] };
     case 'master.fsck':
-      // Traverse to it only, like stat: fsck shows where chunks are, not what they hold.
+      // Traverse to it, like stat: fsck counts every chunk below, and names the files the caller may list.
       authorize(ns.root, path, caller);
-      return { reply: fsck(ns, view, settings, path, now), events: [] };
+      return { reply: fsck(ns, view, settings, path, now, (file) => permits(ns.root, parentPath(file), caller, { self: READ })), events: [] };
     case 'master.locate':
       // Where a file's chunks are is what reading it takes: r. Without them (a stat), traverse alone.
       authorize(ns.root, path, caller, { self: body.chunks === false ? undefined : lookup(ns, path)?.kind === 'file' ? READ : undefined });

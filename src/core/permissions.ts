@@ -29,6 +29,12 @@ export interface Ownership {
 export const SUPERUSER = 'operator';
 export const SUPERGROUP = 'supergroup';
 /** A caller no check applies to: every caller when security is off (no identity: README, "Security"), and the master's own requests. */
+/**
+ * A request that proves no identity: one on a chunkserver's data socket,
+ * where a capability token is the only credential (a bearer's).
+ */
+export const BEARER: Caller = { user: '', groups: [], superuser: false };
+
 export const UNCHECKED: Caller = { user: SUPERUSER, groups: [SUPERGROUP], superuser: true };
 
 export const READ = 4;
@@ -41,12 +47,22 @@ export const DEFAULT_DIR_MODE = 0o755;
 export const DEFAULT_FILE_MODE = 0o644;
 
 /**
- * The root and the trash are everyone's, as /tmp is: anyone may make an
+ * The root is everyone's, as /tmp is: anyone may make an
  * entry there, and only its owner (or the superuser) may remove or rename
  * it (the sticky bit). A root of 0755 would leave a new cluster writable by
  * the operator alone.
  */
 export const SHARED_DIRECTORY: Ownership = { owner: SUPERUSER, group: SUPERGROUP, mode: 0o1777 };
+
+/**
+ * The trash: only the master makes entries in it (a deletion's directory,
+ * the deleter's and 0700, so what was private stays private there), and
+ * anyone may pass through to their own: nobody can list it, or plant a
+ * deletion for another user to undelete.
+ */
+export const TRASH_DIRECTORY: Ownership = { owner: SUPERUSER, group: SUPERGROUP, mode: 0o711 };
+/** A deletion's own directory in the trash, `/.trash/STAMP`: its deleter's alone. */
+export const DELETION_DIRECTORY_MODE = 0o700;
 
 /** A node an older OFS made, with no owner recorded: the superuser's, with the default mode. */
 export function legacyOwnership(kind: Node['kind']): Ownership {
@@ -110,6 +126,17 @@ export interface Need {
   self?: number;
   /** The entry is removed from its parent: a sticky parent lets only the entry's owner or the parent's do that. */
   unlink?: boolean;
+}
+
+/** Whether `caller` may do what `need` says at `path` (authorize, as a yes or no). */
+export function permits(root: DirNode, path: string, caller: Caller, need: Need = {}): boolean {
+  try {
+    authorize(root, path, caller, need);
+    return true;
+  } catch (err) {
+    if ((err as OfsError).code === 'EACCES') return false;
+    throw err;
+  }
 }
 
 /**

@@ -17,11 +17,18 @@ export interface ChunkGrant {
   chunkId: string;
   version: number;
   access: ChunkAccess;
-  /** The `from` of the requests it is good for: the client (or, for a copy, the chunkserver) the master granted it to. */
+  /**
+   * Who the master granted it to: the verified user that asked (or, for a
+   * copy, the target chunkserver's id). Checked where the caller is verified
+   * too (a control socket); on the data socket a token is a bearer's.
+   */
   client: string;
   /** Wall-clock ms (the master's clock: chunkservers' clocks must agree within seconds). */
   expiresAt: number;
 }
+
+/** What a request wants: `client` is its verified caller, none when it proves no one (or is a chunkserver's). */
+export type WantedAccess = Omit<ChunkGrant, 'expiresAt' | 'client'> & { client: string | undefined };
 
 export interface ChunkToken extends ChunkGrant {
   /** HMAC-SHA256 of the grant, base64url. */
@@ -52,7 +59,7 @@ export function mintChunkToken(key: Buffer, grant: ChunkGrant): ChunkToken {
  * Why `token` does not allow `wanted` at `now`, or undefined if it does.
  * The MAC first: nothing a forged token says is worth repeating.
  */
-export function chunkTokenRefusal(key: Buffer, token: ChunkToken | undefined, wanted: Omit<ChunkGrant, 'expiresAt'>, now: number): string | undefined {
+export function chunkTokenRefusal(key: Buffer, token: ChunkToken | undefined, wanted: WantedAccess, now: number): string | undefined {
   if (!token) return 'it carries no capability token (the master grants one with master.locate and master.lease)';
   const mac = Buffer.from(token.mac, 'base64url');
   const expected = macOf(key, token);
@@ -61,7 +68,7 @@ export function chunkTokenRefusal(key: Buffer, token: ChunkToken | undefined, wa
   if (token.chunkId !== wanted.chunkId) return `its capability token is for chunk ${token.chunkId}, not chunk ${wanted.chunkId}`;
   if (token.version !== wanted.version) return `its capability token is for version ${token.version} of chunk ${token.chunkId}, not version ${wanted.version}`;
   if (token.access !== wanted.access) return `its capability token allows ${token.access}, not ${wanted.access}`;
-  if (token.client !== wanted.client) return `its capability token was granted to ${token.client}, not ${wanted.client}`;
+  if (wanted.client !== undefined && token.client !== wanted.client) return `its capability token was granted to ${token.client}, not ${wanted.client}`;
   return undefined;
 }
 
@@ -102,7 +109,7 @@ export class ChunkTokenVerifier {
     this.#key = key;
   }
 
-  refusal(token: ChunkToken | undefined, wanted: Omit<ChunkGrant, 'expiresAt'>): string | undefined {
+  refusal(token: ChunkToken | undefined, wanted: WantedAccess): string | undefined {
     return chunkTokenRefusal(this.#key, token, wanted, this.now());
   }
 

@@ -105,8 +105,8 @@ export async function readUserKeyFile(dir: string, user: string): Promise<KeyFil
  * `ofs keys add-user`: a key for user `name` in DIR/users/NAME.key, and the
  * user in the roster with its groups. The roster is replaced whole (a new
  * file renamed over it), so a process reading it sees the old or the new.
- * A running process takes the new user the next time it meets an unknown
- * key or token (WireIdentity.refreshUsers).
+ * A running process takes the new user the next time an unknown key
+ * connects to it (the ZAP handler calls WireIdentity.refreshUsers).
  */
 export async function addUser(dir: string, name: string, groups: readonly string[]): Promise<string> {
   checkName('user', name);

@@ -62,7 +62,6 @@ let shared: { handler: Promise<ZapHandler>; users: number } | undefined;
  */
 export class ZapHandler {
   private keys: ReadonlyMap<string, Role>;
-  private builtFrom: Roster;
 
   /** `identity`: the roster it admits; it is asked for new users when an unknown key comes. */
   private constructor(
@@ -70,8 +69,7 @@ export class ZapHandler {
     private readonly identity: WireIdentity,
     private readonly log: Logger,
   ) {
-    this.builtFrom = identity.roster;
-    this.keys = keysOf(this.builtFrom);
+    this.keys = keysOf(identity.roster);
     void this.serve();
   }
 
@@ -118,8 +116,7 @@ export class ZapHandler {
   private async judge(request: ZapRequest): Promise<ZapVerdict> {
     const verdict = judge(request, this.keys);
     if (verdict.text !== UNKNOWN_KEY || !(await this.identity.refreshUsers())) return verdict;
-    this.builtFrom = this.identity.roster;
-    this.keys = keysOf(this.builtFrom);
+    this.keys = keysOf(this.identity.roster);
     return judge(request, this.keys);
   }
 

@@ -25,6 +25,9 @@ const requestId = z.string().min(1).max(64).optional();
  * bytes there are authorised by capability tokens, not encrypted.
  */
 export const dataSocketSchema = z.object({ address, curve: z.boolean() });
+
+/** Replicas per chunk at most (`--replication`): a push's chain is one less. */
+export const MAX_REPLICATION = 16;
 export type DataSocket = z.infer<typeof dataSocketSchema>;
 
 /** A capability token for one chunk (security/chunk-token.ts), granted by the master. */
@@ -268,7 +271,12 @@ export const protocol = {
   // held under `bufferId` until the primary orders them applied (GFS 3.2); `chain`: the data sockets it goes on to,
   // each checking the same token
   'chunk.push': {
-    request: z.object({ chunkId, version: nonNegative, bufferId, chain: z.array(dataSocketSchema), token: chunkToken.optional() }),
+    // At most MAX_REPLICATION - 1 hops, each once: a push's chain is the client's to name, and each hop holds the bytes
+    // until the rest of the chain has them.
+    request: z.object({
+      chunkId, version: nonNegative, bufferId, token: chunkToken.optional(),
+      chain: z.array(dataSocketSchema).max(MAX_REPLICATION - 1).refine((chain) => new Set(chain.map((c) => c.address)).size === chain.length, 'names a chunkserver twice'),
+    }),
     reply: empty,
   },
   // master → replica: the chunk's new version, before any client hears of the lease (GFS 4.5). With `lease`,

@@ -19,8 +19,6 @@ export interface CallOptions {
    * capability tokens instead: docs/design.md, "Security").
    */
   curve?: boolean;
-  /** The `from` to send instead of this client's: a push passed down a chain goes on as the client's, whose name its token bears. */
-  onBehalfOf?: string;
 }
 
 export interface CallResult<T extends MessageType> {
@@ -198,8 +196,7 @@ export class RpcClient {
     const id = `${ID_PREFIX}-${++lastId}`;
     const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     const auth = identity?.token(address);
-    const from = options.onBehalfOf ?? this.from;
-    const frames = encodeEnvelope({ type, id, epoch: this.epoch(), from, body, ...(auth && { auth }) }, options.data);
+    const frames = encodeEnvelope({ type, id, epoch: this.epoch(), from: this.from, body, ...(auth && { auth }) }, options.data);
     const sentAt = performance.now();
     return new Promise<CallResult<T>>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -1,6 +1,6 @@
 import { Router } from 'zeromq';
 import { OfsError, toOfsError } from '../core/errors.js';
-import { UNCHECKED, type Caller } from '../core/permissions.js';
+import { BEARER, UNCHECKED, type Caller } from '../core/permissions.js';
 import { LogLimiter } from '../util/log-limiter.js';
 import type { Logger } from '../util/logger.js';
 import { RoleTokenVerifier } from '../security/role-token.js';
@@ -205,7 +205,8 @@ export class RpcServer {
     if (!isMessageType(type) || !handler) {
       throw new OfsError('EBADMSG', `unknown message type ${JSON.stringify(type)} for ${this.options.id}`);
     }
-    let caller = UNCHECKED;
+    // The data socket asks for no role token: its requests prove no one (their capability tokens are bearers').
+    let caller = this.options.plane === 'data' ? BEARER : UNCHECKED;
     if (this.guard?.verifier) {
       const principal = this.guard.verifier.principalOf(envelope.auth);
       if (!principal) throw new OfsError('EACCES', `${type} refused by ${this.options.id}: the request carries no valid role token`);

@@ -771,7 +771,7 @@ export async function auditReplicas(client: OfsClient, cluster: TestCluster, fil
               const { data } = await rpc.call(
                 server.address,
                 'chunk.read',
-                { chunkId: chunk.chunkId, version: chunk.version, offset: 0, length: want.length, token: await cluster.token(chunk.chunkId, chunk.version, 'read', 'chaos-replica-audit') },
+                { chunkId: chunk.chunkId, version: chunk.version, offset: 0, length: want.length, token: await cluster.token(chunk.chunkId, chunk.version, 'read') },
                 { timeoutMs: 10_000 },
               );
               const got = data[0] ?? Buffer.alloc(0);

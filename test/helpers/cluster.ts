@@ -213,11 +213,11 @@ export class TestCluster {
 
   /**
    * A capability token as the master grants them, made with the cluster's
-   * key, for a test that calls chunkservers by hand as `client` (its
-   * RpcClient's name); none when insecure.
+   * key, for a test that calls chunkservers by hand as `user` (the verified
+   * user of its key: `client` for the client key); none when insecure.
    */
-  async token(chunkId: string, version: number, access: ChunkAccess, client: string, expiresAt = Date.now() + 60_000): Promise<ChunkToken | undefined> {
-    return this.keys === undefined ? undefined : mintChunkToken(await readChunkTokenKey(this.keys), { chunkId, version, access, client, expiresAt });
+  async token(chunkId: string, version: number, access: ChunkAccess, user = 'client', expiresAt = Date.now() + 60_000): Promise<ChunkToken | undefined> {
+    return this.keys === undefined ? undefined : mintChunkToken(await readChunkTokenKey(this.keys), { chunkId, version, access, client: user, expiresAt });
   }
 
   /** What a client process of this cluster needs in its environment: OFS_ZK, and OFS_KEYS unless insecure. */

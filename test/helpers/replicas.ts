@@ -14,7 +14,7 @@ export async function replicaDigests(stat: FileStat, cluster: TestCluster): Prom
     return await Promise.all(
       stat.chunks.map(async (chunk) => {
         const digests = new Map<string, string>();
-        const token = await cluster.token(chunk.chunkId, chunk.version, 'read', name);
+        const token = await cluster.token(chunk.chunkId, chunk.version, 'read');
         for (const replica of chunk.replicas) {
           const hash = createHash('sha256');
           for (let at = 0; ; ) {

@@ -98,7 +98,7 @@ test('an append that failed may still be read: its record stays where the primar
   t.teardown(() => rpc.close());
   const failed = encodeRecord(2, 0, patternBytes(100_000, 2));
   const bufferId = randomBytes(8).toString('hex');
-  const token = await cluster.token(chunk.chunkId, chunk.version, 'write', 'test-failed-appender');
+  const token = await cluster.token(chunk.chunkId, chunk.version, 'write');
   const chain = [{ address: applied.address, curve: true }];
   await rpc.call(primary.address, 'chunk.push', { chunkId: chunk.chunkId, version: chunk.version, bufferId, chain, token }, { data: [failed] });
   const commit = { chunkId: chunk.chunkId, version: chunk.version, bufferId, mode: 'append', offset: 0, length: failed.length, token } as const;
@@ -123,7 +123,7 @@ test('an append that failed may still be read: its record stays where the primar
   // (Re-replication copies the chunk back to 3 replicas meanwhile, at a new version: the reads retry until they see one version.)
   const held = await waitFor('a read of every replica served', async () => {
     const served = (await client.stat('/failed.log')).chunks[0]!;
-    const token = await cluster.token(served.chunkId, served.version, 'read', 'test-failed-appender');
+    const token = await cluster.token(served.chunkId, served.version, 'read');
     const read = (address: string) => rpc.call(address, 'chunk.read', { chunkId: served.chunkId, version: served.version, offset: 0, length: end, token });
     return Promise.all(served.replicas.map(async (r) => ({ id: r.id, data: (await read(r.address)).data[0]! })));
   });

@@ -49,7 +49,7 @@ const refusedOnDataSocket = async (t: ExecutionContext, mode: Mode) => {
   t.is(data.curve, mode === 'encrypt-data');
   const rpc = await cluster.rpc('test-data-socket-caller');
   t.teardown(() => rpc.close());
-  const token = await cluster.token(chunk.chunkId, chunk.version, 'write', 'test-data-socket-caller');
+  const token = await cluster.token(chunk.chunkId, chunk.version, 'write');
   const { chunkId, version } = chunk;
   const others: { [T in MessageType]?: RequestOf<T> } = {
     'chunk.commit': { chunkId, version, mode: 'write', offset: 0, length: 4, token },
@@ -76,7 +76,7 @@ test('a client key on the --encrypt-data data socket (over CURVE) may send nothi
 test('--encrypt-data: a plain connection to the data socket gets nothing, and an RpcClient without keys is told it needs them', async (t) => {
   const { cluster } = clusters.get('encrypt-data')!;
   const { chunk, data } = await firstChunk('encrypt-data', '/plain-refused');
-  const token = await cluster.token(chunk.chunkId, chunk.version, 'read', 'plain-reader');
+  const token = await cluster.token(chunk.chunkId, chunk.version, 'read');
   const socket = new Dealer({ linger: 0, receiveTimeout: 3000 });
   t.teardown(() => socket.close());
   socket.connect(data.address);
@@ -119,13 +119,13 @@ test(`the data socket has the control socket's limits: a frame over ${MAX_DATA_F
   const socket = new Dealer({ linger: 0, receiveTimeout: 3000 });
   t.teardown(() => socket.close());
   socket.connect(data.address);
-  const token = await cluster.token(chunk.chunkId, chunk.version, 'write', 'oversize');
+  const token = await cluster.token(chunk.chunkId, chunk.version, 'write');
   const body = { chunkId: chunk.chunkId, version: chunk.version, bufferId: 'ab12ab12', chain: [], token };
   await socket.send([Buffer.from(JSON.stringify({ type: 'chunk.push', id: 'p-1', epoch: 0, from: 'oversize', body })), Buffer.alloc(MAX_DATA_FRAME + 1)]);
   await t.throwsAsync(socket.receive(), { code: 'EAGAIN' }, 'no reply: the peer was dropped');
   const rpc = await cluster.rpc('after-oversize');
   t.teardown(() => rpc.close());
-  const readToken = await cluster.token(chunk.chunkId, chunk.version, 'read', 'after-oversize');
+  const readToken = await cluster.token(chunk.chunkId, chunk.version, 'read');
   const { data: bytes } = await rpc.call(data.address, 'chunk.read', { chunkId: chunk.chunkId, version: chunk.version, offset: 0, length: 10, token: readToken }, { curve: false });
   t.deepEqual(bytes[0], written.subarray(0, 10));
 });

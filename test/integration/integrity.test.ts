@@ -30,7 +30,7 @@ test('a flipped byte is never returned: reads go to a good replica; the bad one 
   const rpc = await cluster.rpc('integrity-test');
   t.teardown(() => rpc.close());
   const { chunkId, version } = asked!.chunk;
-  const token = await cluster.token(chunkId, version, 'read', 'integrity-test');
+  const token = await cluster.token(chunkId, version, 'read');
   await t.throwsAsync(rpc.call(asked!.victim.address, 'chunk.read', { chunkId, version, offset: 0, length: CHUNK, token }), { code: 'ECORRUPT' });
   // Clients read the right bytes whichever replicas they ask. The master lists replicas in random order: read until
   // one read has met the second chunk's bad replica, which it skipped and had reported (no longer served).

@@ -28,7 +28,7 @@ async function rawRequest(address: string, server: Role, role: Role, frames: Buf
   const socket = new Dealer({ linger: 0, receiveTimeout: 5000, ...identity?.clientOptions(server) });
   socket.connect(address);
   const [first, ...rest] = frames;
-  const signed = identity && first?.[0] === 0x7b ? Buffer.from(JSON.stringify(await credentialed(JSON.parse(first.toString()), identity.token(address)))) : first!;
+  const signed = identity && first?.[0] === 0x7b ? Buffer.from(JSON.stringify(await credentialed(JSON.parse(first.toString()), identity.token(address), role))) : first!;
   try {
     await socket.send([signed, ...rest]);
     const [header] = await socket.receive();
@@ -39,10 +39,10 @@ async function rawRequest(address: string, server: Role, role: Role, frames: Buf
 }
 
 /** `envelope` with role token `auth` and, for a request naming a chunk, a capability token. */
-async function credentialed(envelope: { type: string; from: string; body: { chunkId?: string; version?: number } }, auth: string): Promise<object> {
+async function credentialed(envelope: { type: string; from: string; body: { chunkId?: string; version?: number } }, auth: string, role: Role): Promise<object> {
   const { chunkId, version } = envelope.body;
   const access = envelope.type === 'chunk.read' ? 'read' : 'write';
-  const token = typeof chunkId === 'string' && typeof version === 'number' ? await cluster.token(chunkId, version, access, envelope.from) : undefined;
+  const token = typeof chunkId === 'string' && typeof version === 'number' ? await cluster.token(chunkId, version, access, role) : undefined;
   return { ...envelope, auth, body: { ...envelope.body, token } };
 }
 

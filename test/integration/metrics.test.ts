@@ -107,7 +107,7 @@ test('a corrupt block counts as a CRC failure where it is read, and its replacem
   await file.close();
   const rpc = await cluster.rpc('metrics-test');
   t.teardown(() => rpc.close());
-  const token = await cluster.token(chunk!.chunkId, chunk!.version, 'read', 'metrics-test');
+  const token = await cluster.token(chunk!.chunkId, chunk!.version, 'read');
   await t.throwsAsync(rpc.call(victim.address, 'chunk.read', { chunkId: chunk!.chunkId, version: chunk!.version, offset: 0, length: CHUNK, token }), { code: 'ECORRUPT' });
 
   const victimAfter = await Scrape.of(victimRole.httpPort);

@@ -130,7 +130,7 @@ test('a chunkserver killed in the middle of a write: the client retries and succ
   const [first] = (await client.stat('/killed')).chunks;
   const rpc = await cluster.rpc('test-reader');
   t.teardown(() => rpc.close());
-  const token = await cluster.token(first!.chunkId, first!.version + 1, 'read', 'test-reader');
+  const token = await cluster.token(first!.chunkId, first!.version + 1, 'read');
   const ahead = rpc.call(first!.replicas[0]!.address, 'chunk.read', { chunkId: first!.chunkId, version: first!.version + 1, offset: 0, length: CHUNK, token });
   await t.throwsAsync(ahead, { code: 'ESTALE' });
   t.is(sha256(await client.read('/killed')), sha256(data));
@@ -180,7 +180,7 @@ const revokes = test.macro({
       const bufferId = randomBytes(8).toString('hex');
       const chain = chunk.replicas.filter((r) => r !== primary).map((r) => ({ address: r.address, curve: true }));
       const { chunkId, version } = chunk;
-      const token = await cluster.token(chunkId, version, 'write', 'test-stale-writer');
+      const token = await cluster.token(chunkId, version, 'write');
       await rpc.call(primary.address, 'chunk.push', { chunkId, version, bufferId, chain, token }, { data: [Buffer.from('late')] });
       return rpc.call(primary.address, 'chunk.commit', { chunkId, version, bufferId, mode: 'write', offset: 0, length: 4, token });
     };
@@ -247,7 +247,7 @@ test('a commit that names a replica set or a chunk size is refused and changes n
   // primary alone would take the bytes, at the same version as the others), or another chunk size.
   const rpc = await cluster.rpc('test-hand-built-commit');
   t.teardown(() => rpc.close());
-  const token = await cluster.token(chunk.chunkId, chunk.version, 'write', 'test-hand-built-commit');
+  const token = await cluster.token(chunk.chunkId, chunk.version, 'write');
   const commit = (named: object) =>
     rpc.call(primary.address, 'chunk.commit', { chunkId: chunk.chunkId, version: chunk.version, mode: 'write', offset: 0, length: 4, token, ...named } as never, { data: [Buffer.from('mine')] });
   for (const named of [{ secondaries: [] }, { chunkSize: 2 }, { secondaries: chunk.replicas.map((r) => r.address), chunkSize: CHUNK }]) {

@@ -101,6 +101,23 @@ test.serial('alice’s files: bob may not write, delete, rename or create inside
   t.like(await bob.stat('/a/public', { chunks: false }), { group: 'staff' });
 });
 
+test.serial('what is private stays private: in the trash once deleted, and in fsck, which counts what bob may not list but does not name it', async (t) => {
+  await alice.mkdir('/vault', { mode: 0o700 });
+  await alice.write('/vault/names-are-secret', 'x'.repeat(1000), { mode: 0o644 });
+  const seenBy = async (c: OfsClient) => (await c.fsck('/')).files.map((f) => f.path);
+  t.true((await seenBy(alice)).includes('/vault/names-are-secret'));
+  t.false((await seenBy(bob)).includes('/vault/names-are-secret'), 'bob may not list /vault');
+  t.is((await bob.fsck('/')).summary.files, (await alice.fsck('/')).summary.files, 'bob still counts every file');
+  await alice.delete('/vault/names-are-secret');
+  const trash = await operator.list('/.trash');
+  const mine = trash.find((e) => e.owner === 'alice');
+  t.like(mine, { mode: 0o700 }, 'a deletion’s directory in the trash is its deleter’s, 0700');
+  await eacces(t, bob.list('/.trash'), /user bob may not read \/\.trash/, 'nobody lists the trash');
+  await eacces(t, bob.read(`/.trash/${mine!.name}/vault/names-are-secret`), /user bob may not/, 'nor reads in another’s deletion');
+  await eacces(t, bob.mkdir('/.trash/99999999999999-1/vault', { parents: true }), /user bob may not write in \/\.trash/, 'nor plants one');
+  await t.notThrowsAsync(alice.undelete('/vault/names-are-secret'));
+});
+
 test.serial('w without r: bob may append to a file and write in it without being able to read it', async (t) => {
   await alice.write('/drop', 'alice\n', { mode: 0o622 });
   const offset = await bob.append('/drop', 'bob\n');

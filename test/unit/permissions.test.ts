@@ -5,8 +5,9 @@ import type { MasterEvent, UnsequencedEvent } from '../../src/core/events.js';
 import { decideRequest } from '../../src/core/master-requests.js';
 import { applyAll, emptyNamespace, lookup, type Namespace } from '../../src/core/namespace.js';
 import { ClusterView } from '../../src/core/cluster-view.js';
+import { entryNames } from '../../src/core/dir-entries.js';
 import {
-  authorize, EXECUTE, formatMode, parseMode, READ, SHARED_DIRECTORY, SUPERGROUP, SUPERUSER, UNCHECKED, WRITE, type Caller,
+  authorize, EXECUTE, formatMode, parseMode, READ, SHARED_DIRECTORY, SUPERGROUP, SUPERUSER, TRASH_DIRECTORY, UNCHECKED, WRITE, type Caller,
 } from '../../src/core/permissions.js';
 
 function run(ns: Namespace, events: UnsequencedEvent[]): Namespace {
@@ -127,16 +128,39 @@ test('the sticky bit: in a shared directory only an entry’s owner or the direc
   t.notThrows(() => decideDelete(ns, '/alices', false, 2, bob), 'without the sticky bit, w+x on the parent is enough');
 });
 
-test('delete: a non-empty directory needs w and x on itself as well; the trash is shared and a deletion is its deleter’s to undelete', (t) => {
+test('delete: a non-empty directory needs w and x on itself as well; the trash is the master’s and a deletion its deleter’s alone', (t) => {
   let ns = tree();
   ns = run(ns, decideChmod(ns, '/a', 0o777, alice));
   ns = run(ns, decideCreate(ns, '/a/d/x', false, 5, alice));
   refused(t, () => decideDelete(ns, '/a/d', true, 9, bob), /may not write in \/a\/d/);
   t.notThrows(() => decideDelete(ns, '/a/f', false, 9, bob), 'w+x on /a (0777, not sticky)');
   ns = run(ns, decideDelete(ns, '/a/f', false, 100, alice));
-  t.like(lookup(ns, '/.trash'), SHARED_DIRECTORY);
-  refused(t, () => decideUndelete(ns, '/a/f', 200, bob), /user bob may not write in \/\.trash\/100-\d+\/a/);
+  t.like(lookup(ns, '/.trash'), TRASH_DIRECTORY);
+  // Nobody but the master makes entries in the trash: no deletion planted for another user to undelete.
+  refused(t, () => decideMkdir(ns, '/.trash/99999999999999-1/a', true, 150, bob), /user bob may not write in \/\.trash/);
+  t.throws(() => decideUndelete(ns, '/a/f', 200, bob), { code: 'ENOENT', message: /\/a\/f is not in the trash/ }, 'bob has no deletion of /a/f: alice’s is not his');
   t.notThrows(() => decideUndelete(ns, '/a/f', 200, alice));
+  t.notThrows(() => decideUndelete(ns, '/a/f', 200, operator), 'the superuser undeletes anyone’s');
+});
+
+test('a deletion stays as private in the trash as it was: its directory there is the deleter’s, 0700', (t) => {
+  let ns = tree();
+  // /a/d is alice's 0700: bob cannot reach what is in it, before or after it is deleted.
+  ns = run(ns, decideCreate(ns, '/a/d/secret', false, 5, alice, 0o644));
+  refused(t, () => authorize(ns.root, '/a/d/secret', bob, { self: READ }), /may not/);
+  ns = run(ns, decideDelete(ns, '/a/d/secret', false, 100, alice));
+  const trash = lookup(ns, '/.trash');
+  const [stamp] = trash?.kind === 'dir' ? [...entryNames(trash.children)] : [];
+  t.like(lookup(ns, `/.trash/${stamp}`), { owner: 'alice', mode: 0o700 });
+  refused(t, () => authorize(ns.root, `/.trash/${stamp}/a/d/secret`, bob, { self: READ }), /may not/);
+  refused(t, () => authorize(ns.root, '/.trash', bob, { self: READ }), /may not/, 'nobody lists the trash');
+});
+
+test('mkdir -p of a directory there already makes nothing and needs no write permission', (t) => {
+  const ns = tree();
+  t.deepEqual(decideMkdir(ns, '/a/d', true, 9, operator), []);
+  t.deepEqual(decideMkdir(ns, '/a', true, 9, bob), [], 'bob may not write in /, nor in /a, but /a is there');
+  refused(t, () => decideMkdir(ns, '/a/d/e', true, 9, bob), /may not/, 'a directory to make: w on /a/d (alice’s 0700) is needed');
 });
 
 test('chmod: the owner or the superuser; chown: owner only by the superuser, group by the owner to a group of its own', (t) => {

@@ -1,5 +1,6 @@
 import { chunkIdOfReplicaActor } from '../../core/chunk-id.js';
 import { OfsError } from '../../core/errors.js';
+import { BEARER, type Caller } from '../../core/permissions.js';
 import type { ChunkAccess, ChunkToken } from '../../security/chunk-token.js';
 import type { ChunkInfo } from '../../storage/chunk-store.js';
 import { MAX_DATA_FRAME, type DataSocket } from '../../transport/protocol.js';
@@ -23,21 +24,24 @@ const MAX_CONCURRENT_COPIES = 2;
 export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel): HandlerMap {
   const { store, replicas, leases, buffers, fence, rpc, tokens } = process;
   let copiesRunning = 0;
-  /** Refuses a request whose token does not allow it; without a token key (--insecure) nothing is checked. */
-  const authorise = (type: string, token: ChunkToken | undefined, chunkId: string, version: number, access: ChunkAccess, client: string) => {
+  /**
+   * Refuses a request whose token does not allow it; without a token key (--insecure) nothing is checked.
+   * The token must be the verified caller's, unless the caller proves no one (the data socket: a bearer's
+   * token) or is a chunkserver (a push down the chain, a copy: the token was checked, or granted, for it).
+   */
+  const authorise = (type: string, token: ChunkToken | undefined, chunkId: string, version: number, access: ChunkAccess, caller: Caller) => {
+    const client = caller === BEARER || caller.user === 'chunkserver' ? undefined : caller.user;
     const refusal = tokens?.refusal(token, { chunkId, version, access, client });
     if (refusal) throw new OfsError('EACCES', `${type} of chunk ${chunkId} refused by ${process.id}: ${refusal}`);
   };
   return {
-    'chunk.push': async (body, data, envelope) => {
-      authorise('chunk.push', body.token, body.chunkId, body.version, 'write', envelope.from);
+    'chunk.push': async (body, data, _envelope, caller) => {
+      authorise('chunk.push', body.token, body.chunkId, body.version, 'write', caller);
       const bytes = singleFrame(data, 'chunk.push');
-      buffers.put(body.bufferId, bytes, Date.now());
+      buffers.put(body.chunkId, body.bufferId, bytes, Date.now());
       // Forward down the chain while this hop is done: the client waits for the whole chain. Each hop checks
-      // the same token, so the push goes on in the name of the client it was granted to.
-      await forwardTo(body.chain, (next, chain) =>
-        rpc.call(next.address, 'chunk.push', { ...body, chain }, { data: [bytes], curve: next.curve, onBehalfOf: envelope.from }),
-      );
+      // the same token.
+      await forwardTo(body.chain, (next, chain) => rpc.call(next.address, 'chunk.push', { ...body, chain }, { data: [bytes], curve: next.curve }));
       return { body: {} };
     },
     'chunk.setVersion': async (body, _data, envelope) => {
@@ -52,9 +56,9 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
       if (await fence.admits(envelope.epoch, 'chunk.revokeLease')) leases.revoke(body.chunkId);
       return { body: {} };
     },
-    'chunk.commit': async (body, frames, envelope) => {
-      authorise('chunk.commit', body.token, body.chunkId, body.version, 'write', envelope.from);
-      const data = body.bufferId ? buffers.get(body.bufferId, body.length) : inlineBytes(frames, body.length, 'chunk.commit');
+    'chunk.commit': async (body, frames, envelope, caller) => {
+      authorise('chunk.commit', body.token, body.chunkId, body.version, 'write', caller);
+      const data = body.bufferId ? buffers.get(body.chunkId, body.bufferId, body.length) : inlineBytes(frames, body.length, 'chunk.commit');
       const forward = (ordered: OrderedMutation, secondaries: HeldLease['secondaries']) =>
         Promise.all(
           secondaries.map((secondary) =>
@@ -85,14 +89,14 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
       );
       // Success only when every replica applied it (GFS 3.1 step 7); else the client retries.
       await Promise.all([durable, forwarded]);
-      if (body.bufferId) buffers.release(body.bufferId);
+      if (body.bufferId) buffers.release(body.chunkId, body.bufferId);
       if (body.mode === 'append') leases.appended(body.chunkId, body.version, ordered.offset + ordered.length);
       return { body: { offset: ordered.offset, padded: ordered.padded } };
     },
     'chunk.apply': async (body, frames) => {
       const mutation: Mutation = body.padded
         ? { pad: true, offset: body.offset, length: body.length }
-        : { data: body.bufferId ? buffers.get(body.bufferId, body.length) : inlineBytes(frames, body.length, 'chunk.apply'), offset: body.offset };
+        : { data: body.bufferId ? buffers.get(body.chunkId, body.bufferId, body.length) : inlineBytes(frames, body.length, 'chunk.apply'), offset: body.offset };
       const { durable } = await replicas.ask<{ durable: Promise<unknown> }>(body.chunkId, (sender) => ({
         kind: 'apply',
         chunkId: body.chunkId,
@@ -102,7 +106,7 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
         sender,
       }));
       await durable;
-      if (body.bufferId) buffers.release(body.bufferId);
+      if (body.bufferId) buffers.release(body.chunkId, body.bufferId);
       return { body: {} };
     },
     'chunk.copyFrom': async (body, _data, envelope) => {
@@ -131,8 +135,8 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
       await fence.require(envelope.epoch, 'chunkserver.report');
       return { body: { ...(await master.load()), chunks: master.fullReport() } };
     },
-    'chunk.read': async (body, _data, envelope) => {
-      authorise('chunk.read', body.token, body.chunkId, body.version, 'read', envelope.from);
+    'chunk.read': async (body, _data, envelope, caller) => {
+      authorise('chunk.read', body.token, body.chunkId, body.version, 'read', caller);
       if (body.length > MAX_DATA_FRAME) {
         throw new OfsError('EINVAL', `chunk.read of ${body.length} bytes exceeds the ${MAX_DATA_FRAME}-byte limit per request`);
       }

@@ -32,24 +32,24 @@ export function masterHandlers(process: MasterProcess, replication: number): Han
 
   return {
     ...Object.fromEntries(MASTER_TYPES.map((type) => [type, async (body: unknown, _data: Buffer[], _envelope: Envelope, caller: Caller) => ({ body: await askMaster(type, body, caller) })])),
-    'master.lease': async (body, _data, envelope, caller) => {
+    'master.lease': async (body, _data, _envelope, caller) => {
       const { leases } = activeActors(process);
       const lease = await askResult(leases)<ReplyOf<'master.lease'>>((sender) => ({ kind: 'lease', ...body, caller, sender }));
-      return { body: process.grants.lease(lease, envelope.from) };
+      return { body: process.grants.lease(lease, caller.user) };
     },
-    'master.create': async ({ lease: withLease, path, ...create }, _data, envelope, caller) => {
+    'master.create': async ({ lease: withLease, path, ...create }, _data, _envelope, caller) => {
       if (!withLease) return { body: (await askMaster('master.create', { path, ...create }, caller)) as ReplyOf<'master.create'> };
       const { leases } = activeActors(process);
       const lease = await askResult(leases)<ReplyOf<'master.lease'>>((sender) => ({ kind: 'lease', path, index: 0, afterFailure: false, create, caller, sender }));
-      return { body: { chunkSize: lease.chunkSize, replication, lease: process.grants.lease(lease, envelope.from) } };
+      return { body: { chunkSize: lease.chunkSize, replication, lease: process.grants.lease(lease, caller.user) } };
     },
-    'master.locate': async (body, _data, envelope, caller) => {
+    'master.locate': async (body, _data, _envelope, caller) => {
       const located = (await askMaster('master.locate', body, caller)) as ReplyOf<'master.locate'>;
       if (located.chunks.length === 0) return { body: located };
       const chunkIds = located.chunks.map((c) => c.chunkId);
       const primaries = await ask(activeActors(process).leases)<(string | null)[]>((sender) => ({ kind: 'primaries', chunkIds, sender }));
       const withPrimaries = { ...located, chunks: located.chunks.map((c, i) => ({ ...c, primary: primaries[i] ?? null })) };
-      return { body: process.grants.located(withPrimaries, envelope.from) };
+      return { body: process.grants.located(withPrimaries, caller.user) };
     },
     'master.chunkReport': async (body, _data, _envelope, caller) => {
       process.grants.heard(body);
