@@ -103,7 +103,7 @@ test('an append that failed may still be read: its record stays where the primar
   await rpc.call(primary.address, 'chunk.push', { chunkId: chunk.chunkId, version: chunk.version, bufferId, chain, token }, { data: [failed] });
   const commit = { chunkId: chunk.chunkId, version: chunk.version, bufferId, mode: 'append', offset: 0, length: failed.length, token } as const;
   const failure = await t.throwsAsync<OfsError>(rpc.call(primary.address, 'chunk.commit', commit));
-  t.regex(failure?.message ?? '', new RegExp(`secondary ${missed.id} .*no pushed data under buffer`));
+  t.regex(failure?.message ?? '', new RegExp(`secondary ${missed.id} .*no pushed data for chunk .* under buffer`));
   // ...so it asks for a new lease, as a client does after a failure, while the replica that missed its bytes is
   // paused: that one misses the new version too, and is stale. Then the writer gives up.
   const [missedProcess] = [...(await cluster.roleIds('chunkserver'))].find(([, id]) => id === missed.id)!;
