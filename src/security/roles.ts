@@ -11,9 +11,12 @@ export type Role = (typeof ROLES)[number];
 /** What any user of the file system sends: the namespace to the master, bytes to chunkservers. */
 const CLIENT_CALLS = [
   'master.mkdir', 'master.create', 'master.lease', 'master.extend', 'master.locate', 'master.list',
-  'master.delete', 'master.rename', 'master.undelete', 'master.chmod', 'master.chown', 'master.status', 'master.fsck', 'master.balance',
-  'master.replication', 'master.checkpoint', 'chunk.push', 'chunk.commit', 'chunk.read',
+  'master.delete', 'master.rename', 'master.undelete', 'master.chmod', 'master.chown', 'master.status', 'master.fsck',
+  'master.replication', 'chunk.push', 'chunk.commit', 'chunk.read',
 ] as const satisfies readonly MessageType[];
+
+/** What costs the whole cluster (moving replicas, writing a checkpoint of the namespace): the operator's, as HDFS's balancer and saveNamespace are the superuser's. */
+const OPERATOR_CALLS = ['master.balance', 'master.checkpoint'] as const satisfies readonly MessageType[];
 
 /**
  * The message types each role may send. A client key cannot order a
@@ -24,9 +27,10 @@ const CLIENT_CALLS = [
  */
 const MAY_SEND: Record<Role, ReadonlySet<MessageType>> = {
   client: new Set(CLIENT_CALLS),
-  operator: new Set([...CLIENT_CALLS, 'admin.crashActor', 'admin.blockEventLoop']),
+  operator: new Set([...CLIENT_CALLS, ...OPERATOR_CALLS, 'admin.crashActor', 'admin.blockEventLoop']),
   master: new Set([
     ...CLIENT_CALLS,
+    ...OPERATOR_CALLS,
     'master.attachStandby', 'master.snapshotPiece', 'standby.append', 'chunkserver.report',
     'chunk.setVersion', 'chunk.revokeLease', 'chunk.copyFrom',
   ]),

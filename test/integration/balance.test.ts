@@ -21,7 +21,7 @@ test('a chunkserver that missed the writes gets replicas moved to it; ofs balanc
   await waitFor('all four chunkservers live again', async () => (await client.status()).chunkservers.length === 4, 60_000);
 
   // Run in a terminal, as a person would: the bar, then the verdict.
-  const terminal = await Terminal.start(`node ${OFS_BIN} balance --threshold 5 --timeout 120`, { width: 80, env: cluster.clientEnv() });
+  const terminal = await Terminal.start(`node ${OFS_BIN} balance --threshold 5 --timeout 120`, { width: 80, env: { ...cluster.clientEnv(), OFS_USER: 'operator' } });
   t.teardown(() => terminal.close());
   const screen = await terminal.waitFor(/exit code \d+/, 150_000);
   t.log(screen.trimEnd());

@@ -115,7 +115,7 @@ test('both masters killed and restarted: namespace from checkpoint + journal, lo
   await waitForNewActiveWithStandby(client, 'none');
   const early = patternBytes(700_000, 1);
   await client.write('/both/early', early);
-  const checkpoint = await cluster.ofs(['admin', 'checkpoint']);
+  const checkpoint = await cluster.ofs(['admin', 'checkpoint'], undefined, 'operator');
   t.is(checkpoint.code, 0, checkpoint.stderr);
   t.regex(checkpoint.stdout.toString(), /checkpoint at event \d+/);
   // Written after the checkpoint: comes back from the journal tail.

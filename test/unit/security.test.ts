@@ -135,9 +135,10 @@ test('a running process learns users added since it read the roster, looking at 
 
 test('roles: every message type is sent by some role; a client may not order chunkservers about or act as a standby', (t) => {
   for (const type of Object.keys(protocol) as MessageType[]) t.true(ROLES.some((role) => maySend(role, type)), type);
-  for (const type of ['chunk.apply', 'chunk.setVersion', 'chunk.copyFrom', 'chunk.revokeLease', 'chunkserver.report', 'standby.append', 'master.attachStandby', 'master.snapshotPiece', 'master.heartbeat', 'master.chunkReport', 'admin.crashActor'] as const) {
+  for (const type of ['chunk.apply', 'chunk.setVersion', 'chunk.copyFrom', 'chunk.revokeLease', 'chunkserver.report', 'standby.append', 'master.attachStandby', 'master.snapshotPiece', 'master.heartbeat', 'master.chunkReport', 'admin.crashActor', 'master.balance', 'master.checkpoint'] as const) {
     t.false(maySend('client', type), type);
   }
+  for (const type of ['master.balance', 'master.checkpoint'] as const) t.true(maySend('operator', type), `operator ${type}: the cluster-wide operations are the operator's`);
   for (const type of ['chunk.setVersion', 'chunk.copyFrom', 'standby.append'] as const) t.false(maySend('chunkserver', type), `chunkserver ${type}`);
   t.false(maySend('master', 'chunk.apply'), 'only a primary applies on a secondary');
   t.true(maySend('operator', 'admin.blockEventLoop'));
