@@ -157,6 +157,9 @@ async function sendAlone(address: string, message: FuzzMessage, curve: CurveOpti
 
 /** What a server did with a stream from a peer without the cluster's keys. */
 export interface UnkeyedFigures {
+  /** Messages offered, and their frames. */
+  messages: number;
+  frames: number;
   /** Messages handed to ZeroMQ, and those it would not even queue (no connection to queue them for). */
   queued: number;
   notQueued: number;
@@ -166,13 +169,14 @@ export interface UnkeyedFigures {
 }
 
 /**
- * Sends `messages` seeded bad messages to a secure server from a socket that
- * has no key of the cluster's (`curve` undefined: plain ZeroMQ) or an unknown
- * one, without ever blocking, then listens for `listenMs`: nothing may come back.
+ * Offers seeded bad messages, `frames` frames in all, to a secure server from
+ * a socket that has no key of the cluster's (`curve` undefined: plain
+ * ZeroMQ) or an unknown one, without ever blocking, then listens for
+ * `listenMs`: nothing may come back.
  */
-export async function fuzzWithoutKeys(address: string, options: { seed: number; messages: number; curve?: CurveOptions; listenMs: number }): Promise<UnkeyedFigures> {
+export async function fuzzWithoutKeys(address: string, options: { seed: number; frames: number; curve?: CurveOptions; listenMs: number }): Promise<UnkeyedFigures> {
   const socket = new Dealer({ linger: 0, sendTimeout: 0, ...options.curve });
-  const figures: UnkeyedFigures = { queued: 0, notQueued: 0, replies: 0, events: {} };
+  const figures: UnkeyedFigures = { messages: 0, frames: 0, queued: 0, notQueued: 0, replies: 0, events: {} };
   const watching = (async () => {
     for await (const event of socket.events) figures.events[event.type] = (figures.events[event.type] ?? 0) + 1;
   })().catch(() => undefined);
@@ -182,12 +186,16 @@ export async function fuzzWithoutKeys(address: string, options: { seed: number; 
   socket.connect(address);
   let lastId = 0;
   const nextId = () => `nokey-${++lastId}`;
-  for (const message of fc.sample(fuzzMessage(nextId), { seed: options.seed, numRuns: options.messages })) {
-    try {
-      await socket.send(message.frames);
-      figures.queued++;
-    } catch {
-      figures.notQueued++;
+  for (let slice = 0; figures.frames < options.frames; slice++) {
+    for (const message of fc.sample(fuzzMessage(nextId), { seed: options.seed + slice, numRuns: SLICE })) {
+      figures.messages++;
+      figures.frames += message.frames.length;
+      try {
+        await socket.send(message.frames);
+        figures.queued++;
+      } catch {
+        figures.notQueued++;
+      }
     }
   }
   await new Promise((resolve) => setTimeout(resolve, options.listenMs));
