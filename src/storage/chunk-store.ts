@@ -92,6 +92,10 @@ export class ChunkStore {
   private readonly newestSlots = new Map<string, NewestSlot>();
   /** The slot stride of a new meta file: it holds the meta of the largest chunk. */
   private readonly slotStride: number;
+  /** Chunks created whose files are not made yet (being made, or failed to be): their first write or sync waits for them or makes them. */
+  private readonly unmade = new Set<string>();
+  /** Files being made, so that a write and a sync beside it make them once. */
+  private readonly making = new Map<string, Promise<void>>();
   /** Chunks created since their directory was last fsynced: their first sync fsyncs it, once for all that ask together. */
   private readonly namesPending = new Set<string>();
   private readonly directorySync: CoalescedSync;
@@ -196,26 +200,48 @@ export class ChunkStore {
     if (existing) {
       throw new OfsError('EEXIST', `chunk ${id} already exists on this chunkserver (version ${existing.version})`);
     }
-    const paths = this.paths(id);
+    // Answered before its files are made: placing a chunk need not wait for two opens (every
+    // small file's create did). They are begun now, so they are there (in the page cache) by
+    // the time its first write comes, which waits for them if not. Nothing about the chunk is
+    // durable before its first sync anyway: a crash first leaves no chunk, files open()
+    // reports as damaged, or an empty chunk at this version.
     const meta: ChunkMeta = { id, version, length: 0, crcs: new Uint32Array(0) };
-    try {
-      // 'w+' also truncates the files of a damaged chunk with this id: they were untrusted anyway.
-      // Both stay open for the writes and syncs that follow.
-      await this.openFiles.close(paths.data);
-      await this.openFiles.close(paths.meta);
-      await this.openFiles.use(paths.data, async () => undefined, 'w+');
-      // Nothing is synced yet: the chunk's first sync (or new version) makes its files and
-      // their names durable, and nothing about it is acknowledged before. A crash first
-      // leaves no chunk, files open() reports as damaged, or an empty chunk at this version.
-      this.newestSlots.set(id, await this.openFiles.use(paths.meta, (fh) => initMetaFile(fh, meta, this.slotStride), 'w+'));
-      this.namesPending.add(id);
-    } catch (err) {
-      throw toChunkError(err, `chunk ${id}: create at version ${version}`);
-    }
+    this.unmade.add(id);
+    this.namesPending.add(id);
     this.chunks.set(id, meta);
     this.synced.set(id, 0);
     this.forgetDamaged(id);
+    // A failure here is the first write's or sync's to report: it makes them again.
+    this.filesOf(id).catch(() => undefined);
     return this.info(meta);
+  }
+
+  /**
+   * The paths of a chunk, its files made first if they are not yet (a create begins them, without waiting).
+   * 'w+' also truncates the files of a damaged chunk with this id: they were untrusted anyway.
+   * Both stay open for the writes and syncs that follow.
+   */
+  private async filesOf(id: string): Promise<ChunkPaths> {
+    const paths = this.paths(id);
+    if (!this.unmade.has(id)) return paths;
+    let making = this.making.get(id);
+    if (!making) {
+      const meta = this.require(id);
+      making = (async () => {
+        await this.openFiles.close(paths.data);
+        await this.openFiles.close(paths.meta);
+        await this.openFiles.use(paths.data, async () => undefined, 'w+');
+        this.newestSlots.set(id, await this.openFiles.use(paths.meta, (fh) => initMetaFile(fh, { ...meta, length: 0, crcs: new Uint32Array(0) }, this.slotStride), 'w+'));
+        this.unmade.delete(id);
+      })().finally(() => this.making.delete(id));
+      this.making.set(id, making);
+    }
+    try {
+      await making;
+    } catch (err) {
+      throw toChunkError(err, `chunk ${id}: create its files`);
+    }
+    return paths;
   }
 
   async write(id: string, offset: number, data: Buffer): Promise<ChunkInfo> {
@@ -247,7 +273,7 @@ export class ChunkStore {
     }
     this.reserved += growth;
     try {
-      return await this.openFiles.use(this.paths(id).data, async (fh) => {
+      return await this.openFiles.use((await this.filesOf(id)).data, async (fh) => {
         const edges = new Map<number, Buffer>();
         for (const b of edgeBlocksToVerify(oldLength, offset, data.length)) {
           edges.set(b, await readVerifiedBlock(fh, chunk, b));
@@ -401,9 +427,12 @@ export class ChunkStore {
       // Meta first: a crash half way leaves an orphan data file, which open() reports
       // as damaged, never a meta that claims bytes that are gone. The deletion is not
       // fsynced: a chunk that comes back after a crash is garbage the master collects (GFS §4.4).
+      // Files being made now (a sync beside a write) are made before they go.
+      await this.making.get(id)?.catch(() => undefined);
       await this.openFiles.close(paths.meta);
       await unlinkIfPresent(paths.meta);
       await this.openFiles.close(paths.data);
+      this.unmade.delete(id);
       this.newestSlots.delete(id);
       this.namesPending.delete(id);
       const chunk = this.chunks.get(id);
@@ -454,7 +483,7 @@ export class ChunkStore {
 
   /** Data first, then meta: a durable meta must never vouch for bytes still only in the page cache. */
   private async persist(meta: ChunkMeta, what: string): Promise<void> {
-    const paths = this.paths(meta.id);
+    const paths = await this.filesOf(meta.id);
     try {
       await this.openFiles.use(paths.data, (fh) => fh.datasync());
       await this.writeMeta(paths, meta);

@@ -174,6 +174,7 @@ test('reopen after sync sees the same chunks; an unsynced tail is cut back to th
   await store.write(ID, 0, pattern(B + 1));
   await store.sync(ID);
   await store.create(ID2, 9);
+  await store.sync(ID2);
   const before = store.list().sort((a, b) => a.id.localeCompare(b.id));
   await store.write(ID, B + 1, pattern(10)); // never synced
 
@@ -354,4 +355,21 @@ test('random writes, reads and reopens agree with an in-memory model', async (t)
     { numRuns: 100 },
   );
   t.pass();
+});
+
+test('a create answers before its files are made: a write and a sync beside it wait for them, and what they synced outlives the store; a delete meanwhile leaves no file', async (t) => {
+  const dir = await tempDir(t);
+  const store = await openAt(t, dir, { maxChunkSize: MAX });
+  const files = async () => (await fs.readdir(path.join(dir, 'chunks'))).sort();
+  await store.create(ID, 1);
+  t.deepEqual(store.get(ID), { id: ID, version: 1, length: 0, syncedLength: 0 });
+  t.is((await store.read(ID, 0, 10)).length, 0);
+  await Promise.all([store.write(ID, 0, pattern(B + 3)), store.sync(ID)]);
+  await store.sync(ID);
+  await store.create(ID2, 1);
+  await store.delete(ID2);
+  t.deepEqual(await files(), [`${ID}.data`, `${ID}.meta`]);
+  const reopened = await openAt(t, dir, { maxChunkSize: MAX });
+  t.deepEqual(reopened.list(), [{ id: ID, version: 1, length: B + 3, syncedLength: B + 3 }]);
+  t.true((await reopened.read(ID, 0, B + 3)).equals(pattern(B + 3)));
 });

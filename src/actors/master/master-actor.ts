@@ -152,10 +152,17 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
         } catch (err) {
           return refuse(state, msg.sender, err);
         }
-        return answer(created, msg.sender, () => {
+        try {
           const { candidate, events } = plan.prepareLease(created.ns, created.view, settings, normalizePath(msg.path), msg.index, now);
-          return { reply: candidate, events };
-        });
+          const next = persist(created, events);
+          // Not once durable, as other answers: the lease manager's calls to the replicas overlap the
+          // journal round (a crash meanwhile leaves them chunks no file owns, which they are told to
+          // delete), and it tells no client of the lease before `durable`.
+          dispatch(msg.sender, ok({ candidate, durable: next.durable }));
+          return next;
+        } catch (err) {
+          return refuse(created, msg.sender, err);
+        }
       }
       case 'lease-granted':
         // A replica that missed the new version is stale: its chunk is one short.
