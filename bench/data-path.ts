@@ -88,6 +88,25 @@ async function lanes(clients: OfsClient[], lanesTotal: number, count: number, wo
   );
 }
 
+/** The machine's CPU jiffies so far: [busy, all] (idle and iowait are not busy). */
+function cpuJiffies(): [number, number] {
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number) as number[];
+  const busy = user! + nice! + system! + irq! + softirq! + steal!;
+  return [busy, busy + idle! + iowait!];
+}
+
+/**
+ * Runs `run`, returning its seconds and how busy every core of the machine was
+ * meanwhile (%): a figure taken with the cores near 100% is bounded by them,
+ * one well under it by waiting (round trips, syncs).
+ */
+async function timedWithCpu(run: () => Promise<unknown>): Promise<{ s: number; busyPct: number }> {
+  const [busy0, all0] = cpuJiffies();
+  const s = await seconds(run);
+  const [busy1, all1] = cpuJiffies();
+  return { s, busyPct: Math.round((100 * (busy1 - busy0)) / Math.max(1, all1 - all0)) };
+}
+
 /** Peak resident memory of processes while `run` runs (polled every 50 ms), in MiB. */
 async function peakRss(pids: () => number[], run: () => Promise<unknown>): Promise<number> {
   let peak = 0;
@@ -176,13 +195,19 @@ try {
 
   // One client, then four at once (each its own file), then eight (chunkserver memory watched).
   const pieceStream = () => createReadStream(source, { highWaterMark: PIECE_BYTES });
-  result.write_1c_MiBps = round(size.fileMiB / (await seconds(() => pipeline(pieceStream(), client.createWriteStream('/bench/one')))));
+  const write1 = await timedWithCpu(() => pipeline(pieceStream(), client.createWriteStream('/bench/one')));
+  result.write_1c_MiBps = round(size.fileMiB / write1.s);
+  result.write_1c_cpu_busy_pct = write1.busyPct;
   let crc = 0;
-  result.read_1c_MiBps = round(size.fileMiB / (await seconds(async () => (crc = await crcOf(client.createReadStream('/bench/one'))))));
+  const read1 = await timedWithCpu(async () => (crc = await crcOf(client.createReadStream('/bench/one'))));
+  result.read_1c_MiBps = round(size.fileMiB / read1.s);
+  result.read_1c_cpu_busy_pct = read1.busyPct;
   if (crc !== sourceCrc) throw new Error('/bench/one read back different bytes');
   const four = clients.slice(0, 4);
   await settle();
-  result.write_4c_MiBps = round((4 * size.fileMiB) / (await seconds(() => Promise.all(four.map((c, i) => pipeline(pieceStream(), c.createWriteStream(`/bench/four-${i}`)))))));
+  const write4 = await timedWithCpu(() => Promise.all(four.map((c, i) => pipeline(pieceStream(), c.createWriteStream(`/bench/four-${i}`)))));
+  result.write_4c_MiBps = round((4 * size.fileMiB) / write4.s);
+  result.write_4c_cpu_busy_pct = write4.busyPct;
   let crcs: number[] = [];
   const readFour = async () => (crcs = await Promise.all(four.map((c, i) => crcOf(c.createReadStream(`/bench/four-${i}`)))));
   result.read_4c_MiBps = round((4 * size.fileMiB) / (await seconds(readFour)));
@@ -233,10 +258,20 @@ try {
   result.raw_small_files_1w_per_s = Math.round(size.smallFiles1c / (await seconds(async () => {
     for (let i = 0; i < size.smallFiles1c; i++) await localSmall(i);
   })));
-  result.small_files_1c_per_s = Math.round(size.smallFiles1c / (await seconds(async () => {
+  // What one file's sequence is made of, beside it: a master request journaled on both masters (a mkdir).
+  await client.mkdir('/small/rounds', { parents: true });
+  const journalRounds = 100;
+  result.master_journal_round_ms = round((1000 * (await seconds(async () => {
+    for (let i = 0; i < journalRounds; i++) await client.mkdir(`/small/rounds/d${i}`);
+  }))) / journalRounds, 2);
+  const small1 = await timedWithCpu(async () => {
     for (let i = 0; i < size.smallFiles1c; i++) await client.write(`/small/one/f${i}`, SMALL_FILE);
-  })));
-  result.small_files_64c_per_s = Math.round(size.smallFiles64c / (await seconds(() => lanes(clients, 64, size.smallFiles64c, (c, i) => c.write(`/small/many/f${i}`, SMALL_FILE)))));
+  });
+  result.small_files_1c_per_s = Math.round(size.smallFiles1c / small1.s);
+  result.small_files_1c_cpu_busy_pct = small1.busyPct;
+  const small64 = await timedWithCpu(() => lanes(clients, 64, size.smallFiles64c, (c, i) => c.write(`/small/many/f${i}`, SMALL_FILE)));
+  result.small_files_64c_per_s = Math.round(size.smallFiles64c / small64.s);
+  result.small_files_64c_cpu_busy_pct = small64.busyPct;
   if (!(await client.read('/small/many/f7')).equals(SMALL_FILE)) throw new Error('a small file read back different bytes');
 
   // `ofs put` and `ofs get` of a big file, as their own processes, with their memory watched; then the API reads it too.

@@ -485,12 +485,11 @@ export class ChunkStore {
   private async persist(meta: ChunkMeta, what: string): Promise<void> {
     const paths = await this.filesOf(meta.id);
     try {
-      await this.openFiles.use(paths.data, (fh) => fh.datasync());
+      // The names' fsync beside the data's: both must be done before the meta vouches for anything, in either order.
+      const names = this.namesPending.has(meta.id) ? this.directorySync.sync() : undefined;
+      await Promise.all([this.openFiles.use(paths.data, (fh) => fh.datasync()), names]);
       await this.writeMeta(paths, meta);
-      if (this.namesPending.has(meta.id)) {
-        await this.directorySync.sync();
-        this.namesPending.delete(meta.id);
-      }
+      if (names) this.namesPending.delete(meta.id);
       this.synced.set(meta.id, meta.length);
     } catch (err) {
       throw toChunkError(err, `chunk ${meta.id}: ${what} (length ${meta.length})`);
