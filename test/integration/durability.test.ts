@@ -17,12 +17,15 @@ async function killEveryChunkserver(cluster: TestCluster): Promise<void> {
 // A kill -9 keeps the page cache, so this finds what a chunkserver forgets on
 // restart (a length or checksums not yet on disk), not a missing fdatasync,
 // which only a power cut would show.
-test('an acknowledged write and acknowledged appends survive kill -9 of every chunkserver right after the ack', async (t) => {
+test('an acknowledged write, small files and acknowledged appends survive kill -9 of every chunkserver right after the ack', async (t) => {
   const { cluster, client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1 });
   const data = patternBytes(5 * CHUNK + 12_345, 21);
-  await client.write('/durable/file', data);
+  // Small files each get a new chunk, whose files its chunkservers make only after answering its new version.
+  const small = Array.from({ length: 24 }, (_, i) => patternBytes(1000 + i, 40 + i));
+  await Promise.all([client.write('/durable/file', data), ...small.map((bytes, i) => client.write(`/durable/small-${i}`, bytes))]);
   await killEveryChunkserver(cluster);
   t.is(sha256(await client.read('/durable/file')), sha256(data), 'the acknowledged write reads back whole');
+  for (const [i, bytes] of small.entries()) t.is(sha256(await client.read(`/durable/small-${i}`)), sha256(bytes), `small file ${i} reads back whole`);
 
   // Appends in flight together (they go in batches); the kill comes as soon as the last is acknowledged.
   const acked = await Promise.all(
