@@ -27,6 +27,7 @@ import { initMetaFile, readMetaFile, rewriteMetaFile, writeMetaSlot } from './ch
 import { CoalescedSync } from './coalesced-sync.js';
 import { MetaOrder } from './meta-order.js';
 import { OpenFiles } from './open-files.js';
+import { ReadBuffers } from './read-buffers.js';
 
 export { BLOCK_SIZE };
 
@@ -84,6 +85,8 @@ export class ChunkStore {
   private used: number;
   /** Growth promised to writes in flight, so concurrent writes to different chunks cannot overrun capacity. */
   private reserved = 0;
+  /** Memory for reads whose bytes are sent on and dropped (`read` with `lent`). */
+  readonly readBuffers = new ReadBuffers();
   /** Writes and syncs go through these; reads and verify open their own, so a data file gone from under us reads as corrupt. */
   private readonly openFiles = new OpenFiles(MAX_IDLE_OPEN_FILES);
   /** Each chunk's length in its durable meta. */
@@ -338,10 +341,14 @@ export class ChunkStore {
     return this.info(updated);
   }
 
-  /** Reads bytes of a chunk, every block they touch checked against its CRC32C (ECORRUPT if one fails). */
-  async read(id: string, offset: number, length: number): Promise<Buffer> {
+  /**
+   * Reads bytes of a chunk, every block they touch checked against its CRC32C (ECORRUPT if one fails).
+   * With `lent`, the bytes are in memory of `readBuffers`, reused once the returned Buffer is
+   * garbage: for bytes sent on and dropped (a chunk.read reply); keep no other view of them.
+   */
+  async read(id: string, offset: number, length: number, options: { lent?: boolean } = {}): Promise<Buffer> {
     try {
-      const bytes = await this.readChecked(id, offset, length);
+      const bytes = await this.readChecked(id, offset, length, options.lent ? this.readBuffers : undefined);
       this.metrics?.read(bytes.length);
       return bytes;
     } catch (err) {
@@ -357,7 +364,7 @@ export class ChunkStore {
     return corrupt;
   }
 
-  private async readChecked(id: string, offset: number, length: number): Promise<Buffer> {
+  private async readChecked(id: string, offset: number, length: number, buffers?: ReadBuffers): Promise<Buffer> {
     const chunk = this.require(id);
     if (!Number.isSafeInteger(offset) || offset < 0 || offset > chunk.length) {
       throw new OfsError('EINVAL', `chunk ${id}: read at offset ${offset} is outside [0, ${chunk.length}]`);
@@ -372,7 +379,8 @@ export class ChunkStore {
     const { first, last } = blocksCovering(offset, end);
     const start = first * BLOCK_SIZE;
     const stop = blockBounds(last, chunk.length).end;
-    const buf = Buffer.allocUnsafe(stop - start);
+    const memory = buffers?.take(stop - start);
+    const buf = memory ? Buffer.from(memory, 0, stop - start) : Buffer.allocUnsafe(stop - start);
     const got = await this.readRange(chunk, buf, start, `read of ${length} bytes at offset ${offset}`);
     for (let b = first; b <= last; b++) {
       const bounds = blockBounds(b, chunk.length);
@@ -380,7 +388,8 @@ export class ChunkStore {
       if (bounds.end - start > got) throw corruptBlock(chunk, b, `the data file ends at byte ${start + got}`);
       if (crc32c(bytes) !== chunk.crcs[b]) throw corruptBlock(chunk, b);
     }
-    return buf.subarray(offset - start, end - start);
+    // Lent memory leaves as one view only, whose collection gives the memory back.
+    return memory ? buffers!.lend(memory, offset - start, end - offset) : buf.subarray(offset - start, end - start);
   }
 
   private async verifyBlocks(id: string): Promise<number[]> {
@@ -454,6 +463,7 @@ export class ChunkStore {
     await this.metaOrder.idle();
     await this.openFiles.closeAll();
     await this.directory.close();
+    this.readBuffers.trim();
   }
 
   dataPath(id: string): string {

@@ -11,3 +11,9 @@ export function heldBytes(): number {
   const { heapUsed, arrayBuffers } = process.memoryUsage();
   return heapUsed + arrayBuffers;
 }
+
+/** A full collection, then a turn of the event loop: FinalizationRegistry callbacks run as tasks after it. */
+export async function collectGarbage(): Promise<void> {
+  gc();
+  await new Promise((resolve) => setTimeout(resolve, 10));
+}

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { OfsError } from '../../src/core/errors.js';
 import { BLOCK_SIZE, type ChunkStore } from '../../src/storage/chunk-store.js';
 import { TEST_MAX_CHUNK_SIZE, openAt, pattern, tempDir } from '../helpers/chunk-store.js';
+import { collectGarbage } from '../helpers/heap.js';
 
 const B = BLOCK_SIZE;
 const MAX = TEST_MAX_CHUNK_SIZE;
@@ -100,9 +101,26 @@ test('overwrites inside and across blocks, then every range between block edges 
       if (b < a) continue;
       const got = await store.read(ID, a, b - a);
       if (!got.equals(current.subarray(a, b))) t.fail(`read [${a}, ${b}) differs`);
+      const lent = await store.read(ID, a, b - a, { lent: true });
+      if (!lent.equals(current.subarray(a, b))) t.fail(`lent read [${a}, ${b}) differs`);
     }
   }
   t.deepEqual(await store.verify(ID), []);
+});
+
+test('lent reads reuse memory only once their bytes are garbage: bytes held stay as read', async (t) => {
+  const store = await openStore(t);
+  const data = pattern(4 * B, 3);
+  await store.create(ID, 1);
+  await store.write(ID, 0, data);
+  const held = await store.read(ID, 0, 2 * B, { lent: true });
+  for (let i = 0; i < 8; i++) {
+    await collectGarbage();
+    const other = await store.read(ID, 2 * B, 2 * B, { lent: true });
+    t.true(other.equals(data.subarray(2 * B)));
+  }
+  t.true(held.equals(data.subarray(0, 2 * B)), 'a held read is never written over');
+  t.true(store.readBuffers.stats.reused > 0, 'the dropped reads reused their memory');
 });
 
 test('read clamps its length to the end of the chunk and refuses offsets past it', async (t) => {
@@ -131,7 +149,11 @@ test('a flipped byte fails reads of its block only, verify() lists it, and a wri
     /^chunk 0123456789abcdef block 1 \(bytes 65536-131071\) fails its CRC32C check$/,
   );
   await rejectsWith(t, store.read(ID, 0, data.length), 'ECORRUPT', /block 1 /);
+  // Bytes read into reused memory (a chunk.read reply's) are checked the same.
+  await rejectsWith(t, store.read(ID, B + 10, 1, { lent: true }), 'ECORRUPT', /block 1 /);
+  await rejectsWith(t, store.read(ID, 0, data.length, { lent: true }), 'ECORRUPT', /block 1 /);
   t.true((await store.read(ID, 0, B)).equals(data.subarray(0, B)));
+  t.true((await store.read(ID, 0, B, { lent: true })).equals(data.subarray(0, B)));
   t.true((await store.read(ID, 2 * B, B + 5)).equals(data.subarray(2 * B)));
   t.deepEqual(await store.verify(ID), [1]);
 

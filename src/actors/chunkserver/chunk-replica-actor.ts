@@ -183,8 +183,9 @@ export function spawnChunkReplica(
       }
       case 'read': {
         // Past this replica's end is a hole the file's size covers: the reader fills it with zeros.
+        // The bytes go into a reply and are dropped once sent: their memory is lent (chunk-store.ts, read-buffers.ts).
         const { length } = requireVersion(msg.version);
-        return msg.offset >= length ? Buffer.alloc(0) : store.read(chunkId, msg.offset, msg.length);
+        return msg.offset >= length ? Buffer.alloc(0) : store.read(chunkId, msg.offset, msg.length, { lent: true });
       }
       case 'verify':
         return store.get(chunkId) ? store.verify(chunkId) : [];
