@@ -17,6 +17,11 @@
  * socket, batch or caller can reach it. Never sooner; and if the registry
  * never calls back, the pool simply stays empty and reads allocate as before.
  *
+ * The price is memory: lent memory waits for a collection to come back and
+ * collections are rarer, so a chunkserver holds more for a while after a burst
+ * of reads (bench/read-probe.ts, PROBE_RSS=1: ~+50 MiB with 32 MiB kept free,
+ * ~+90 MiB with 64 MiB).
+ *
  * The rule for a borrower: keep the Buffer `lend` returned for as long as its
  * bytes are used, and make no other view of its memory (`subarray`,
  * `.buffer`) that outlives it. A chunk read's bytes go straight into a reply
@@ -31,7 +36,10 @@ export interface ReadBufferOptions {
   maxBytes?: number;
   /** Bytes kept on the free lists at most; memory returned beyond this is left to the collector. */
   maxFreeBytes?: number;
-  /** The free lists are let go once no read has taken from them for this long: an idle server holds none. */
+  /**
+   * The free lists are let go once no read has taken from them for this long
+   * (1 to 1.5 times it): a server whose reads stopped holds none, for the writes that may come next.
+   */
   idleMs?: number;
 }
 
@@ -51,8 +59,8 @@ export class ReadBuffers {
 
   constructor(options: ReadBufferOptions = {}) {
     this.maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
-    this.maxFreeBytes = options.maxFreeBytes ?? 64 * 1024 * 1024;
-    this.idleMs = options.idleMs ?? 10_000;
+    this.maxFreeBytes = options.maxFreeBytes ?? 32 * 1024 * 1024;
+    this.idleMs = options.idleMs ?? 2_000;
   }
 
   /**
@@ -101,7 +109,7 @@ export class ReadBuffers {
     this.freeBytes += memory.byteLength;
     this.trimmer ??= setInterval(() => {
       if (performance.now() - this.lastTake >= this.idleMs) this.trim();
-    }, this.idleMs).unref();
+    }, this.idleMs / 2).unref();
   }
 
   /** Lets the free memory go (to the collector); the pool fills again as reads come. */
