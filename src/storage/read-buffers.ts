@@ -6,8 +6,8 @@
  * piece. Each one is memory outside the JavaScript heap that V8 can only
  * free with a full mark-compact, and enough of them start one: a chunkserver
  * read at full speed spent about 40% of its CPU in the garbage collector
- * (bench/read-probe.ts, perf: marking and sweeping a 13 MB heap every ~20 MiB
- * served). Reusing the memory takes most of those collections away.
+ * (perf of one client reading 256 MiB: marking and sweeping a 13 MB heap
+ * every ~20 MiB served). Reusing the memory takes most of those collections away.
  *
  * When may the memory be reused? ZeroMQ sends a buffer without copying it:
  * the socket holds the Buffer object handed to it until its I/O thread has
@@ -19,7 +19,7 @@
  *
  * The price is memory: lent memory waits for a collection to come back and
  * collections are rarer, so a chunkserver holds more for a while after a burst
- * of reads (bench/read-probe.ts, PROBE_RSS=1: ~+50 MiB with 32 MiB kept free,
+ * of reads (chunkserver RSS after a 256 MiB read: ~+50 MiB with 32 MiB kept free,
  * ~+90 MiB with 64 MiB).
  *
  * The rule for a borrower: keep the Buffer `lend` returned for as long as its
