@@ -99,6 +99,10 @@ export class ChunkStore {
   private readonly unmade = new Set<string>();
   /** Files being made, so that a write and a sync beside it make them once. */
   private readonly making = new Map<string, Promise<void>>();
+  /** The last making of a chunk's files failed: the next create waits for its own. */
+  private makeFailed = false;
+  /** close() has begun: no file is made any more. */
+  private closing = false;
   /** Chunks created since their directory was last fsynced: their first sync fsyncs it, once for all that ask together. */
   private readonly namesPending = new Set<string>();
   private readonly directorySync: CoalescedSync;
@@ -214,8 +218,24 @@ export class ChunkStore {
     this.chunks.set(id, meta);
     this.synced.set(id, 0);
     this.forgetDamaged(id);
-    // A failure here is the first write's or sync's to report: it makes them again.
-    this.filesOf(id).catch(() => undefined);
+    const making = this.filesOf(id);
+    // After a failure to make a chunk's files (no fd, no inode), the next create waits for its own
+    // and fails with them: a server that cannot make files says so before it is chosen for a chunk,
+    // not at the chunk's first write. Otherwise a failure is the first write's or sync's to report
+    // (they make the files again).
+    if (!this.makeFailed) {
+      making.catch(() => undefined);
+      return this.info(meta);
+    }
+    try {
+      await making;
+    } catch (err) {
+      this.chunks.delete(id);
+      this.synced.delete(id);
+      this.unmade.delete(id);
+      this.namesPending.delete(id);
+      throw err;
+    }
     return this.info(meta);
   }
 
@@ -230,13 +250,20 @@ export class ChunkStore {
     let making = this.making.get(id);
     if (!making) {
       const meta = this.require(id);
+      if (this.closing) throw new OfsError('EUNAVAILABLE', `chunk ${id}: the chunk store is closing`);
       making = (async () => {
         await this.openFiles.close(paths.data);
         await this.openFiles.close(paths.meta);
         await this.openFiles.use(paths.data, async () => undefined, 'w+');
         this.newestSlots.set(id, await this.openFiles.use(paths.meta, (fh) => initMetaFile(fh, { ...meta, length: 0, crcs: new Uint32Array(0) }, this.slotStride), 'w+'));
         this.unmade.delete(id);
-      })().finally(() => this.making.delete(id));
+      })().then(
+        () => void (this.makeFailed = false),
+        (err: unknown) => {
+          this.makeFailed = true;
+          throw err;
+        },
+      ).finally(() => this.making.delete(id));
       this.making.set(id, making);
     }
     try {
@@ -460,7 +487,10 @@ export class ChunkStore {
 
   /** Waits for the meta writes asked for, then closes the files kept open and the directory; the store is not used after this. */
   async close(): Promise<void> {
+    this.closing = true;
     await this.metaOrder.idle();
+    // Files still being made would open after the close below, and stay open.
+    await Promise.all([...this.making.values()].map((making) => making.catch(() => undefined)));
     await this.openFiles.closeAll();
     await this.directory.close();
     this.readBuffers.trim();

@@ -4,7 +4,8 @@ import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { OfsError } from '../../src/core/errors.js';
-import { BLOCK_SIZE, type ChunkStore } from '../../src/storage/chunk-store.js';
+import { BLOCK_SIZE, ChunkStore } from '../../src/storage/chunk-store.js';
+import { formatChunkId } from '../../src/core/chunk-id.js';
 import { TEST_MAX_CHUNK_SIZE, openAt, pattern, tempDir } from '../helpers/chunk-store.js';
 import { collectGarbage } from '../helpers/heap.js';
 
@@ -394,4 +395,35 @@ test('a create answers before its files are made: a write and a sync beside it w
   const reopened = await openAt(t, dir, { maxChunkSize: MAX });
   t.deepEqual(reopened.list(), [{ id: ID, version: 1, length: B + 3, syncedLength: B + 3 }]);
   t.true((await reopened.read(ID, 0, B + 3)).equals(pattern(B + 3)));
+});
+
+test('files that cannot be made: the first write says so, the next create waits for its own and fails, and once files can be made again every chunk is made and written', async (t) => {
+  const dir = await tempDir(t);
+  const store = await openAt(t, dir, { maxChunkSize: MAX });
+  const chunks = path.join(dir, 'chunks');
+  await fs.rm(chunks, { recursive: true }); // every open in it now fails ENOENT
+  await store.create(ID, 1); // answered before its files are tried
+  await t.throwsAsync(store.write(ID, 0, pattern(10)), { instanceOf: OfsError, message: /chunk 0123456789abcdef: create its files/ });
+  const ID3 = '00000000000000c3';
+  await t.throwsAsync(store.create(ID2, 1), { instanceOf: OfsError, message: /chunk fedcba9876543210: create its files/ });
+  t.is(store.get(ID2), undefined, 'a create that failed leaves no chunk');
+  await fs.mkdir(chunks);
+  await store.create(ID3, 1);
+  await store.write(ID, 0, pattern(10));
+  await store.write(ID3, 0, pattern(20));
+  await Promise.all([store.sync(ID), store.sync(ID3)]);
+  t.deepEqual((await fs.readdir(chunks)).sort(), [`${ID3}.data`, `${ID3}.meta`, `${ID}.data`, `${ID}.meta`].sort());
+  t.true((await store.read(ID3, 0, 20)).equals(pattern(20)));
+});
+
+// Serial: the test counts this process's open files, which tests running beside it would change.
+test.serial('a store closed while its new chunks’ files are still being made leaves none of them open', async (t) => {
+  const dir = await tempDir(t);
+  const openFiles = async () => (await fs.readdir('/proc/self/fd')).length;
+  const before = await openFiles();
+  const store = await ChunkStore.open(dir, { maxChunkSize: MAX });
+  for (let i = 1; i <= 32; i++) await store.create(formatChunkId(i), 1);
+  await store.close();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.is(await openFiles(), before);
 });

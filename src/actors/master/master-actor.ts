@@ -152,17 +152,10 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
         } catch (err) {
           return refuse(state, msg.sender, err);
         }
-        try {
+        return answer(created, msg.sender, () => {
           const { candidate, events } = plan.prepareLease(created.ns, created.view, settings, normalizePath(msg.path), msg.index, now);
-          const next = persist(created, events);
-          // Not once durable, as other answers: the lease manager's calls to the replicas overlap the
-          // journal round (a crash meanwhile leaves them chunks no file owns, which they are told to
-          // delete), and it tells no client of the lease before `durable`.
-          dispatch(msg.sender, ok({ candidate, durable: next.durable }));
-          return next;
-        } catch (err) {
-          return refuse(created, msg.sender, err);
-        }
+          return { reply: candidate, events };
+        });
       }
       case 'lease-granted':
         // A replica that missed the new version is stale: its chunk is one short.
