@@ -152,6 +152,7 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
         throw err;
       });
       // The synced length: a reader may take the file to end there, and no crash takes those bytes back.
+      // `bytes` is lent memory (read-buffers.ts): it must go out as the frame itself, with no other view of it.
       return { body: { length: bytes.length, chunkLength: store.get(body.chunkId)?.syncedLength ?? 0 }, data: [bytes] };
     },
   };
