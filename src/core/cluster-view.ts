@@ -13,6 +13,8 @@ export interface ChunkserverLoad {
   free: number;
   capacity: number;
   chunkCount: number;
+  /** Set anew by every start of the process (a restart may come back with an emptied disk under the same id). */
+  incarnation?: string;
 }
 
 export interface ChunkserverEntry extends ChunkserverLoad {
@@ -38,9 +40,15 @@ export class ClusterView {
     this.replicas = new ReplicaLocations(replication);
   }
 
-  /** Returns false when the server was unknown: it must then send a full report. */
+  /**
+   * Returns false when the server was unknown, or is a new start of it (a
+   * restart quicker than its ZooKeeper session, whose leaving the master never
+   * saw): it must then send a full report, which replaces what was known of
+   * its replicas.
+   */
   heartbeat(load: ChunkserverLoad, now: number): boolean {
-    const known = this.servers.has(load.id);
+    const before = this.servers.get(load.id);
+    const known = before !== undefined && before.incarnation === load.incarnation;
     this.servers.set(load.id, entryOf(load, now));
     return known;
   }
@@ -148,8 +156,8 @@ export class ClusterView {
  * The load fields only: a heartbeat or report message carries more (leases,
  * a full chunk list) that must not be kept, or sent on in `master.status`.
  */
-function entryOf({ id, address, used, free, capacity, chunkCount }: ChunkserverLoad, now: number): ChunkserverEntry {
-  return { id, address, used, free, capacity, chunkCount, lastHeartbeat: now };
+function entryOf({ id, address, used, free, capacity, chunkCount, incarnation }: ChunkserverLoad, now: number): ChunkserverEntry {
+  return { id, address, used, free, capacity, chunkCount, incarnation, lastHeartbeat: now };
 }
 
 /** The collection kept under `key`, created empty on first use. */

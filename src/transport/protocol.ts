@@ -51,6 +51,8 @@ const chunkserverLoad = z.object({
   free: nonNegative,
   capacity: nonNegative,
   chunkCount: nonNegative,
+  /** New with every start of the process: a change tells the master that what it knew of the server's replicas is gone with the old one. */
+  incarnation: z.string().min(1).max(64).optional(),
 });
 
 const chunkReportEntry = z.object({ chunkId, version: nonNegative, length: nonNegative });

@@ -38,6 +38,22 @@ test('holders: only live servers at the exact version; full reports replace, par
   t.false(view.heartbeat(load('a', 1), 5001), 'an expired server must send a full report again');
 });
 
+test('a new start of a server under the same id (quicker than its ZooKeeper session) must send a full report, which replaces what it held before', (t) => {
+  const view = new ClusterView(1000);
+  const first = { ...load('a', 1), incarnation: 'one' };
+  t.false(view.heartbeat(first, 0));
+  view.report(first, [{ chunkId: 'c1', version: 1, length: 5 }], true, 0);
+  t.true(view.heartbeat(first, 10));
+  t.deepEqual(view.holders('c1', 1, 10).map((h) => h.id), ['a']);
+  // Restarted with its disk emptied: the first heartbeat of the new process is answered "unknown"...
+  const second = { ...load('a', 1), incarnation: 'two' };
+  t.false(view.heartbeat(second, 20), 'a new incarnation is unknown');
+  // ...and its full report, of nothing, leaves the chunk with no holder.
+  view.report(second, [], true, 20);
+  t.deepEqual(view.holders('c1', 1, 30), []);
+  t.true(view.heartbeat(second, 30));
+});
+
 /**
  * What ClusterView promises of replicas, as it kept them before its compact
  * rows: a Map of Maps in the order replicas were first recorded.

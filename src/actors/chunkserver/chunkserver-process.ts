@@ -11,6 +11,8 @@ import type { ReplicaRouter } from './replica-router.js';
 /** What the parts of one chunkserver process share. */
 export interface ChunkserverProcess {
   id: string;
+  /** New with every start: the master asks for a full report when it changes. */
+  incarnation: string;
   /** Its control socket: the master's orders, commits, applies. */
   address: string;
   /** Its data socket: pushes and reads, told to the master with every heartbeat. */

@@ -39,9 +39,9 @@ export class MasterChannel {
 
   /** This server's load, as the master places chunks by it. */
   async load() {
-    const { id, address, data, store } = this.process;
+    const { id, incarnation, address, data, store } = this.process;
     const free = await store.freeBytes();
-    return { id, address, data, used: store.usedBytes(), free, capacity: store.usedBytes() + free, chunkCount: store.list().length };
+    return { id, incarnation, address, data, used: store.usedBytes(), free, capacity: store.usedBytes() + free, chunkCount: store.list().length };
   }
 
   /** Every replica this server holds. A copy under way is not one yet: the master hears of it when it is done. */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawnStateless, start, stop, type Ref } from 'nact';
 import { OfsError } from '../../core/errors.js';
 import { HttpEndpoint } from '../../http/http-endpoint.js';
@@ -92,6 +93,7 @@ export async function runChunkserver(options: ChunkserverOptions): Promise<Runni
   const fence = new EpochFence(log, zkEpochCheck(() => session));
   const process: ChunkserverProcess = {
     id,
+    incarnation: randomBytes(8).toString('hex'),
     address: '',
     data: { address: '', curve: options.encryptData },
     tokens: options.credentials?.chunkTokens.verifier,
