@@ -157,7 +157,7 @@ export class ClusterView {
  * a full chunk list) that must not be kept, or sent on in `master.status`.
  */
 function entryOf({ id, address, used, free, capacity, chunkCount, incarnation }: ChunkserverLoad, now: number): ChunkserverEntry {
-  return { id, address, used, free, capacity, chunkCount, incarnation, lastHeartbeat: now };
+  return { id, address, used, free, capacity, chunkCount, ...(incarnation !== undefined && { incarnation }), lastHeartbeat: now };
 }
 
 /** The collection kept under `key`, created empty on first use. */
