@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { OfsError } from '../../src/core/errors.js';
 import { BLOCK_SIZE, ChunkStore } from '../../src/storage/chunk-store.js';
 import { formatChunkId } from '../../src/core/chunk-id.js';
+import { waitFor } from '../helpers/cluster.js';
 import { TEST_MAX_CHUNK_SIZE, openAt, pattern, tempDir } from '../helpers/chunk-store.js';
 import { collectGarbage } from '../helpers/heap.js';
 
@@ -424,6 +425,7 @@ test.serial('a store closed while its new chunks’ files are still being made l
   const store = await ChunkStore.open(dir, { maxChunkSize: MAX });
   for (let i = 1; i <= 32; i++) await store.create(formatChunkId(i), 1);
   await store.close();
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // Closes finish on libuv's threads: wait for the count to come back, and fail if it never does.
+  await waitFor('every file the store opened to be closed', async () => (await openFiles()) === before, 5_000).catch(() => undefined);
   t.is(await openFiles(), before);
 });

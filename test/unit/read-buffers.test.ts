@@ -1,6 +1,7 @@
 import test from 'ava';
 import { ReadBuffers } from '../../src/storage/read-buffers.js';
 import { collectGarbage } from '../helpers/heap.js';
+import { waitFor } from '../helpers/cluster.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -60,6 +61,6 @@ test('an idle pool lets its free memory go by itself', async (t) => {
   lendOnce(pool, MiB, 0);
   await collectGarbage();
   t.is(pool.idleBytes, MiB);
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await waitFor('the idle pool to let its memory go', async () => pool.idleBytes === 0, 5_000);
   t.is(pool.idleBytes, 0);
 });
