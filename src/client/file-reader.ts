@@ -32,11 +32,25 @@ export function resolveRange(size: number, offset = 0, length?: number): ByteRan
 }
 
 /**
+ * `next`, a listing of `first`'s path taken later in one read, if it is the
+ * same file: each chunk `first` had is there under the same id (versions and
+ * replicas change, and appends add chunks). A file replaced meanwhile (an
+ * overwrite or a rename onto its name) has new chunk ids or fewer chunks; the
+ * read then fails with ESTALE rather than mix two files' bytes.
+ */
+export function sameFile(first: Located, next: Located): Located {
+  const replaced = next.type !== first.type || first.chunks.some((c) => next.chunks[c.index]?.chunkId !== c.chunkId);
+  if (replaced) throw new OfsError('ESTALE', `${first.path} was replaced while it was read`);
+  return next;
+}
+
+/**
  * The size of a located file for a reader: the master's, or further where
  * the last written chunk has synced bytes past it (record appends whose
  * length has not reached the master yet: GFS 3.3). Asks the chunk's replicas
  * in turn, locating the file again while none answers; at the deadline the
- * read fails, since it cannot know where the file ends.
+ * read fails, since it cannot know where the file ends. With the size comes
+ * the listing it was found in, which holds every chunk up to it.
  */
 export async function readableSize(
   rpc: RpcClient,
@@ -44,11 +58,11 @@ export async function readableSize(
   /** Asks the master again (chunkservers restart, replicas move), giving up at `deadline`. */
   relocate: (deadline: number) => Promise<Located>,
   deadline: number,
-): Promise<number> {
+): Promise<{ file: Located; size: number }> {
   let file = located;
-  return retry(() => lastChunkEnd(rpc, file, deadline), {
+  return retry(async () => ({ file, size: await lastChunkEnd(rpc, file, deadline) }), {
     deadline: () => deadline,
-    beforeRetry: async () => void (file = await relocate(deadline)),
+    beforeRetry: async () => void (file = sameFile(located, await relocate(deadline))),
   });
 }
 
@@ -74,21 +88,22 @@ export async function* readPieces(
   retryForMs: number,
 ): AsyncGenerator<Buffer> {
   let file = located;
+  const locateAgain = async (deadline: number) => void (file = sameFile(located, await relocate(deadline)));
   const readPiece = async (index: number, offset: number, length: number): Promise<Buffer> => {
     const deadline = Date.now() + retryForMs;
     // A long read outlives its tokens: ask the master for fresh ones rather than be refused.
-    if (chunkTokenStale(file.chunks[index]?.token, Date.now())) file = await relocate(deadline);
+    if (chunkTokenStale(file.chunks[index]?.token, Date.now())) await locateAgain(deadline);
     return retry(() => readFromAnyReplica(rpc, file.path, file.chunks[index]!, offset, length, deadline, Math.floor(offset / PIECE_BYTES)), {
       deadline: () => deadline,
-      beforeRetry: async () => void (file = await relocate(deadline)),
+      beforeRetry: () => locateAgain(deadline),
     });
   };
   const window = new InFlightWindow<Buffer>(READ_AHEAD);
   const end = range.offset + range.length;
   for (let at = range.offset; at < end; ) {
     const index = Math.floor(at / file.chunkSize);
-    const chunk = file.chunks[index];
-    if (!chunk) throw new OfsError('EINTERNAL', `${file.path}: no chunk ${index} for offset ${at}`);
+    // Every listing of the file holds the chunks of `located`, and the range lies within them.
+    if (!located.chunks[index]) throw new OfsError('EINTERNAL', `${file.path}: no chunk ${index} for offset ${at}`);
     const inChunk = at - index * file.chunkSize;
     const length = Math.min(PIECE_BYTES, file.chunkSize - inChunk, end - at);
     for (const piece of await window.push(() => readPiece(index, inChunk, length))) yield piece;

@@ -168,11 +168,11 @@ export class OfsClient {
     return Readable.from(
       (async function* () {
         const deadline = Date.now() + self.retryForMs;
-        const file = await self.locateReadable(path, deadline);
+        const located = await self.locateReadable(path, deadline);
         const relocate = (until: number) => self.locateReadable(path, until);
         // Only a read that may pass the master's size asks where the file really ends.
-        const mayPassSize = range.length === undefined || (range.offset ?? 0) + range.length > file.size;
-        const size = mayPassSize ? await readableSize(self.rpc, file, relocate, deadline) : file.size;
+        const mayPassSize = range.length === undefined || (range.offset ?? 0) + range.length > located.size;
+        const { file, size } = mayPassSize ? await readableSize(self.rpc, located, relocate, deadline) : { file: located, size: located.size };
         yield* readPieces(self.rpc, file, resolveRange(size, range.offset, range.length), relocate, self.retryForMs);
       })(),
       { objectMode: false, highWaterMark: PIECE_BYTES },

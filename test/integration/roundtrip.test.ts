@@ -1,12 +1,12 @@
 import test from 'ava';
-import { access } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
 import type { MasterLink } from '../../src/client/master-link.js';
 import type { OfsClient } from '../../src/client/ofs-client.js';
-import { patternBytes, sha256, TestCluster } from '../helpers/cluster.js';
+import { patternBytes, sha256, TestCluster, waitFor } from '../helpers/cluster.js';
 
 const CHUNK = 256 * 1024;
 let cluster: TestCluster;
@@ -90,6 +90,29 @@ test('overwriting a file replaces its content', async (t) => {
   await client.write('/roundtrip/replace', second);
   t.is(sha256(await client.read('/roundtrip/replace')), sha256(second));
   await t.throwsAsync(client.write('/roundtrip/replace', 'x', { overwrite: false }), { message: /already exists/ });
+});
+
+test('a read whose file is replaced under it fails with ESTALE, never mixing the two files', async (t) => {
+  const path = '/roundtrip/replaced-while-read';
+  const first = await (async () => {
+    await client.write(path, patternBytes(64 * CHUNK, 3));
+    return (await client.stat(path)).chunks.map((c) => c.chunkId);
+  })();
+  // 64 chunks: more than the read keeps ahead of its consumer (16 pieces, in flight and buffered).
+  const reader = client.createReadStream(path)[Symbol.asyncIterator]();
+  t.false((await reader.next()).done, 'the read has begun');
+  // Same size, other bytes: only chunk ids tell the two files apart.
+  await client.write(path, patternBytes(64 * CHUNK, 4));
+  // The old chunks' replicas go (GC through heartbeats), so the pieces not yet read fail and the reader locates the file again.
+  const dirs = [...(await cluster.chunkserverDirs()).values()];
+  await waitFor('the replaced file\'s chunk files to be deleted', async () => {
+    const files = (await Promise.all(dirs.map((d) => readdir(join(d, 'chunks'))))).flat();
+    return !first.some((id) => files.includes(`${id}.data`));
+  });
+  const rest = (async () => {
+    for (let piece = await reader.next(); !piece.done; piece = await reader.next());
+  })();
+  await t.throwsAsync(rest, { code: 'ESTALE', message: `${path} was replaced while it was read` });
 });
 
 test('a create that asks for a lease places the first chunk at once: 3 replicas at version 1, and the file is made even so', async (t) => {
