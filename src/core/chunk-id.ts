@@ -16,6 +16,35 @@ export function formatChunkId(n: number): string {
   return n.toString(16).padStart(16, '0');
 }
 
+/**
+ * Chunk numbers each master epoch has for itself: epoch e hands out numbers
+ * in [e·2^32, (e+1)·2^32) (or from above the highest number in use, if that
+ * is higher: clusters made before ids had epochs). A master tells the
+ * replicas of a new chunk its id while the allocation is still being
+ * journaled; if it dies in that round, the next master, of a higher epoch,
+ * can never hand the same id out again, so the replicas left behind are of
+ * no file and are deleted, never taken for a new chunk's.
+ */
+export const CHUNK_IDS_PER_EPOCH = 2 ** 32;
+/** Above this, an epoch's ids would pass what a number holds exactly (2^53). */
+const MAX_EPOCH_WITH_IDS = Math.floor(Number.MAX_SAFE_INTEGER / CHUNK_IDS_PER_EPOCH) - 1;
+
+/**
+ * The first `count` chunk numbers for a master of `epoch` (0: none, as in
+ * tools and tests that decide without a master) whose namespace would hand
+ * out `next` next. Refused when they run past the epoch's range: a new
+ * epoch (a failover, or a restart) gives the master a fresh one.
+ */
+export function chunkNumbersFor(epoch: number, next: number, count: number): number {
+  if (epoch === 0) return next;
+  if (epoch > MAX_EPOCH_WITH_IDS) throw new OfsError('EINTERNAL', `master epoch ${epoch} is past ${MAX_EPOCH_WITH_IDS}, the last one chunk ids can carry`);
+  const first = Math.max(next, epoch * CHUNK_IDS_PER_EPOCH);
+  if (first + count > (epoch + 1) * CHUNK_IDS_PER_EPOCH) {
+    throw new OfsError('EUNAVAILABLE', `master epoch ${epoch} has handed out all of its ${CHUNK_IDS_PER_EPOCH} chunk ids; a restart of the active master gives it new ones`);
+  }
+  return first;
+}
+
 /** The number `formatChunkId` made `id` from, or undefined for an id it cannot have made, or one too big for a number to hold exactly. */
 export function chunkNumber(id: string): number | undefined {
   if (!isChunkId(id)) return undefined;

@@ -1,4 +1,4 @@
-import { formatChunkId } from './chunk-id.js';
+import { chunkNumbersFor, formatChunkId } from './chunk-id.js';
 import { entryCount, entryNames } from './dir-entries.js';
 import { OfsError } from './errors.js';
 import type { UnsequencedEvent } from './events.js';
@@ -109,15 +109,15 @@ export const MAX_CHUNKS_PER_FILE = 1 << 20;
  * Allocates every chunk of `path` up to `index` that does not exist yet (a
  * write past the end, or an append that filled the last chunk). New chunks are
  * at version 0, on no chunkserver: their first lease creates the replicas.
+ * Their ids are from the range of the master's `epoch` (`chunkNumbersFor`).
  */
-export function decideChunksUpTo(ns: Namespace, path: string, index: number): UnsequencedEvent[] {
+export function decideChunksUpTo(ns: Namespace, path: string, index: number, epoch: number): UnsequencedEvent[] {
   const file = requireFile(ns, path);
   if (index >= MAX_CHUNKS_PER_FILE) throw new OfsError('EINVAL', `chunk ${index} of ${path} is beyond the ${MAX_CHUNKS_PER_FILE}-chunk limit`);
-  const events: UnsequencedEvent[] = [];
-  for (let i = file.chunks.length; i <= index; i++) {
-    events.push({ type: 'ChunkAllocated', path, index: i, chunkId: formatChunkId(ns.nextChunkId + events.length), version: 0 });
-  }
-  return events;
+  const count = Math.max(0, index + 1 - file.chunks.length);
+  if (count === 0) return [];
+  const first = chunkNumbersFor(epoch, ns.nextChunkId, count);
+  return Array.from({ length: count }, (_, n): UnsequencedEvent => ({ type: 'ChunkAllocated', path, index: file.chunks.length + n, chunkId: formatChunkId(first + n), version: 0 }));
 }
 
 /** Records that `path` is at least `size` bytes; nothing when it already is. */

@@ -80,12 +80,14 @@ export function prepareLease(
   path: string,
   at: number | 'last',
   now: number,
+  /** The active master's: new chunks take ids from its range. */
+  epoch: number,
 ): { candidate: LeaseCandidate; events: UnsequencedEvent[] } {
   const file = lookup(ns, path);
   if (!file) throw new OfsError('ENOENT', `${path} does not exist`);
   if (file.kind !== 'file') throw new OfsError('EISDIR', `${path} is a directory`);
   const index = at === 'last' ? Math.max(0, file.chunks.length - 1) : at;
-  const events = decideChunksUpTo(ns, path, index);
+  const events = decideChunksUpTo(ns, path, index, epoch);
   const allocated = events.find((e): e is Extract<UnsequencedEvent, { type: 'ChunkAllocated' }> => e.type === 'ChunkAllocated' && e.index === index);
   const chunk = allocated ?? { chunkId: file.chunks[index]!.id, version: file.chunks[index]!.version };
   const live = view.liveServers(now);

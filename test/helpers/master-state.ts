@@ -30,7 +30,7 @@ export const versionOf = (ns: Namespace, path: string, index: number): number =>
 export function withFile(ns: Namespace, path: string, size: number, versions: number[] = [], mtime = 1): Namespace {
   ns = run(ns, decideCreate(ns, path, true, mtime, UNCHECKED));
   const chunks = Math.max(versions.length, Math.ceil(size / CHUNK));
-  if (chunks > 0) ns = run(ns, decideChunksUpTo(ns, path, chunks - 1));
+  if (chunks > 0) ns = run(ns, decideChunksUpTo(ns, path, chunks - 1, 0));
   versions.forEach((version, index) => {
     if (version > 0) ns = run(ns, [{ type: 'ChunkVersionBumped', path, index, chunkId: chunkOf(ns, path, index), version }]);
   });

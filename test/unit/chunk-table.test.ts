@@ -49,7 +49,7 @@ test('overwriting a file orphans its chunks; a rename moves them to the new path
   t.deepEqual(table.chunks.get(g), { path: '/sub/g', index: 0, version: 1 });
   t.deepEqual(changes(decideCreate(ns, '/empty', true, 5, UNCHECKED)), { detached: [], orphaned: [] }, 'an empty file has no chunks');
   t.deepEqual(changes(decideCreate(ns, '/new/file', false, 5, UNCHECKED)), { detached: [], orphaned: [] });
-  t.deepEqual(changes(decideChunksUpTo(ns, '/h', 3)), { detached: [], orphaned: [] });
+  t.deepEqual(changes(decideChunksUpTo(ns, '/h', 3, 0)), { detached: [], orphaned: [] });
 });
 
 test('an event that does not fit leaves the namespace and the table as they were', (t) => {
@@ -82,7 +82,7 @@ function decide(ns: Namespace, c: Command, now: number): UnsequencedEvent[] {
     case 'create':
       return decideCreate(ns, c.path, c.overwrite, now, UNCHECKED);
     case 'chunks':
-      return decideChunksUpTo(ns, c.path, c.index);
+      return decideChunksUpTo(ns, c.path, c.index, 0);
     case 'delete':
       return decideDelete(ns, c.path, true, now, UNCHECKED);
     case 'undelete':

@@ -22,10 +22,14 @@ function harness(t: ExecutionContext) {
   const system = start();
   t.teardown(() => stop(system as Ref<unknown>));
   const order: string[] = [];
-  /** Master answers held until the test releases them, as journal rounds under way. */
+  /** Journal rounds under way, each ended when the test calls it. */
   const journaling: (() => void)[] = [];
   const master = spawnStateless(system, (msg: MasterMessage) => {
-    if (msg.kind === 'prepare-lease') journaling.push(() => (order.push('create and chunk journaled'), dispatch(msg.sender, ok(candidate))));
+    // As the real master actor: the candidate at once, with the promise of the create's journal round.
+    if (msg.kind === 'prepare-lease') {
+      const durable = new Promise<void>((resolve) => journaling.push(() => (order.push('create and chunk journaled'), resolve())));
+      dispatch(msg.sender, ok({ candidate, durable }));
+    }
     if (msg.kind === 'lease-granted') journaling.push(() => (order.push(`version ${msg.lease.version} journaled`), dispatch(msg.sender, ok({}))));
   }) as Ref<MasterMessage>;
   const setVersions: (() => void)[] = [];
@@ -50,15 +54,30 @@ const until = async (what: () => boolean) => {
 };
 const settleTurns = () => new Promise((r) => setTimeout(r, 50));
 
-// Chunk ids come from a counter: one a chunkserver heard of before its allocation was durable could
-// be handed out again by a master that took over without it, and the first holders' empty replicas
-// would then pass for current ones of the new chunk.
-test('a new file’s first chunk: no chunkserver hears of it before the create and its allocation are journaled, and the client hears of the lease only once its version is', async (t) => {
+// The replicas hear of the new chunk while its allocation is being journaled (a crash then leaves
+// them a chunk no file owns, and its id is never handed out again: unit/namespace.test.ts), but no
+// client hears of the lease before both the create and the new version are durable.
+test('a new file’s first chunk: its version goes to the replicas during the create’s journal round, and the client hears of the lease only once the create and the version are journaled', async (t) => {
+  const { ask, order, journaling, setVersions } = harness(t);
+  const lease = ask();
+  await until(() => setVersions.length === 3);
+  t.deepEqual(order, ['chunk.setVersion 1 to cs-a', 'chunk.setVersion 1 to cs-b', 'chunk.setVersion 1 to cs-c'], 'the version round does not wait for the create’s journal round');
+  for (const answer of setVersions) answer();
+  await until(() => journaling.length === 2);
+  journaling[1]!();
+  await settleTurns();
+  t.false(order.includes('client answered'), 'no answer while the create is being journaled, though the version is journaled');
+  journaling[0]!();
+  const reply = await lease;
+  t.is(reply.version, 1);
+  t.is(reply.primary.id, 'cs-a');
+  t.deepEqual(order.slice(3), ['version 1 journaled', 'create and chunk journaled', 'client answered']);
+});
+
+test('a new file’s first chunk: the client hears of the lease only once its version is journaled', async (t) => {
   const { ask, order, journaling, setVersions } = harness(t);
   const lease = ask();
   await until(() => journaling.length === 1);
-  await settleTurns();
-  t.deepEqual(order, [], 'nothing goes to a chunkserver while the allocation is being journaled');
   journaling[0]!();
   await until(() => setVersions.length === 3);
   for (const answer of setVersions) answer();
@@ -66,8 +85,6 @@ test('a new file’s first chunk: no chunkserver hears of it before the create a
   await settleTurns();
   t.false(order.includes('client answered'), 'no answer while the new version is being journaled');
   journaling[1]!();
-  const reply = await lease;
-  t.is(reply.version, 1);
-  t.is(reply.primary.id, 'cs-a');
-  t.deepEqual(order, ['create and chunk journaled', 'chunk.setVersion 1 to cs-a', 'chunk.setVersion 1 to cs-b', 'chunk.setVersion 1 to cs-c', 'version 1 journaled', 'client answered']);
+  t.is((await lease).version, 1);
+  t.deepEqual(order.slice(-2), ['version 1 journaled', 'client answered']);
 });

@@ -30,7 +30,7 @@ test('prepareLease on a written chunk: its live holders at its version, nothing 
   view.recordReplica('b', c0, 2, 100);
   view.recordReplica('c', c0, 1, 100); // stale
   view.recordReplica('dead', c0, 2, 100);
-  const { candidate, events } = prepareLease(ns, view, settings, '/f', 0, NOW);
+  const { candidate, events } = prepareLease(ns, view, settings, '/f', 0, NOW, 0);
   t.deepEqual(events, []);
   t.like(candidate, { path: '/f', index: 0, chunkId: c0, version: 2 });
   t.deepEqual(candidate.candidates.sort((x, y) => x.id.localeCompare(y.id)), [
@@ -41,11 +41,11 @@ test('prepareLease on a written chunk: its live holders at its version, nothing 
   // 'last' is the file's last chunk.
   const c1 = chunkOf(ns, '/f', 1);
   view.recordReplica('e', c1, 1, 50);
-  const last = prepareLease(ns, view, settings, '/f', 'last', NOW);
+  const last = prepareLease(ns, view, settings, '/f', 'last', NOW, 0);
   t.like(last.candidate, { index: 1, chunkId: c1, version: 1 });
   t.deepEqual(ids(last.candidate.candidates), ['e']);
   // A written chunk whose holders are all gone: no candidates (the lease manager says so), but no new placement either.
-  const lost = prepareLease(ns, view, settings, '/f', 0, NOW + TIMEOUT + 1);
+  const lost = prepareLease(ns, view, settings, '/f', 0, NOW + TIMEOUT + 1, 0);
   t.deepEqual(lost.candidate.candidates, []);
   t.deepEqual(lost.events, []);
 });
@@ -60,7 +60,7 @@ test('prepareLease on a new chunk: allocates up to it and places it on the least
     server('tiny', 0, CHUNK - 1), // least filled, but no room for a chunk
     server('third', 300, 700),
   ]);
-  const { candidate, events } = prepareLease(ns, view, settings, '/g', 2, NOW);
+  const { candidate, events } = prepareLease(ns, view, settings, '/g', 2, NOW, 0);
   t.deepEqual(
     events,
     [0, 1, 2].map((index) => ({ type: 'ChunkAllocated', path: '/g', index, chunkId: formatChunkId(ns.nextChunkId + index), version: 0 })),
@@ -75,7 +75,7 @@ test('prepareLease on a new chunk: allocates up to it and places it on the least
   t.is(chunkOf(ns, '/g', 2), candidate.chunkId);
   t.is(ownedChunks(ns).size, 4);
   // An allocated chunk never written (index 0 here) is placed afresh, with nothing more to allocate.
-  const hole = prepareLease(ns, view, settings, '/g', 0, NOW);
+  const hole = prepareLease(ns, view, settings, '/g', 0, NOW, 0);
   t.deepEqual(hole.events, []);
   t.like(hole.candidate, { chunkId: chunkOf(ns, '/g', 0), version: 0 });
   t.deepEqual(hole.candidate.candidates.map((c) => c.id), ['empty', 'tenth', 'third']);
@@ -84,7 +84,7 @@ test('prepareLease on a new chunk: allocates up to it and places it on the least
 test("prepareLease 'last' on an empty file allocates chunk 0; fewer servers than replicas gives fewer candidates", (t) => {
   const ns = withFile(emptyNamespace, '/empty', 0);
   const view = viewOf(['a', server('tight', 0, CHUNK - 1), 'b']);
-  const { candidate, events } = prepareLease(ns, view, settings, '/empty', 'last', NOW);
+  const { candidate, events } = prepareLease(ns, view, settings, '/empty', 'last', NOW, 0);
   t.deepEqual(events, [{ type: 'ChunkAllocated', path: '/empty', index: 0, chunkId: formatChunkId(ns.nextChunkId), version: 0 }]);
   t.like(candidate, { index: 0, version: 0 });
   t.deepEqual(ids(candidate.candidates), ['a', 'b']);
@@ -93,16 +93,16 @@ test("prepareLease 'last' on an empty file allocates chunk 0; fewer servers than
 test('prepareLease refuses: ENOENT, EISDIR, EUNAVAILABLE before any chunkserver reports, ENOSPC when all are full', (t) => {
   let ns = withFile(emptyNamespace, '/d/f', 0);
   const view = viewOf(['a']);
-  t.throws(() => prepareLease(ns, view, settings, '/d/nope', 0, NOW), { instanceOf: OfsError, code: 'ENOENT' });
-  t.throws(() => prepareLease(ns, view, settings, '/d', 0, NOW), { instanceOf: OfsError, code: 'EISDIR' });
-  t.throws(() => prepareLease(ns, new ClusterView(TIMEOUT), settings, '/d/f', 0, NOW), { instanceOf: OfsError, code: 'EUNAVAILABLE' });
-  t.throws(() => prepareLease(ns, viewOf([], ['gone']), settings, '/d/f', 0, NOW), { code: 'EUNAVAILABLE' }, 'only dead servers: none live');
+  t.throws(() => prepareLease(ns, view, settings, '/d/nope', 0, NOW, 0), { instanceOf: OfsError, code: 'ENOENT' });
+  t.throws(() => prepareLease(ns, view, settings, '/d', 0, NOW, 0), { instanceOf: OfsError, code: 'EISDIR' });
+  t.throws(() => prepareLease(ns, new ClusterView(TIMEOUT), settings, '/d/f', 0, NOW, 0), { instanceOf: OfsError, code: 'EUNAVAILABLE' });
+  t.throws(() => prepareLease(ns, viewOf([], ['gone']), settings, '/d/f', 0, NOW, 0), { code: 'EUNAVAILABLE' }, 'only dead servers: none live');
   const full = viewOf([server('x', 1000, CHUNK - 1), server('y', 1000, 0)]);
-  t.throws(() => prepareLease(ns, full, settings, '/d/f', 0, NOW), { instanceOf: OfsError, code: 'ENOSPC', message: /2 live/ });
+  t.throws(() => prepareLease(ns, full, settings, '/d/f', 0, NOW, 0), { instanceOf: OfsError, code: 'ENOSPC', message: /2 live/ });
   // A written chunk needs no room: its lease goes to its holders even on full servers.
   ns = withFile(ns, '/d/w', 10, [1]);
   full.recordReplica('x', chunkOf(ns, '/d/w', 0), 1, 10);
-  t.deepEqual(ids(prepareLease(ns, full, settings, '/d/w', 0, NOW).candidate.candidates), ['x']);
+  t.deepEqual(ids(prepareLease(ns, full, settings, '/d/w', 0, NOW, 0).candidate.candidates), ['x']);
 });
 
 // recordGrant

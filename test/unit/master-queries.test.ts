@@ -227,10 +227,10 @@ test('a namespace of 100,000 files: list of one directory and locate of one file
   // One file written: three chunks on servers; its neighbours with a chunk each elsewhere.
   const dir = '/a7/b3/c5/d1';
   const target = `${dir}/f4`;
-  ns = run(ns, decideChunksUpTo(ns, target, 2));
+  ns = run(ns, decideChunksUpTo(ns, target, 2, 0));
   ns = run(ns, decideExtend(ns, target, 270, CHUNK, 2000));
   for (const sibling of [`${dir}/f3`, `${dir}/f5`, '/a0/b0/c0/d0/f4']) {
-    ns = run(ns, decideChunksUpTo(ns, sibling, 0));
+    ns = run(ns, decideChunksUpTo(ns, sibling, 0, 0));
     ns = run(ns, decideExtend(ns, sibling, 5, CHUNK, 2000));
   }
   const chunks = (lookup(ns, target) as FileNode).chunks.map((c) => c.id);

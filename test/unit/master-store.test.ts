@@ -31,7 +31,7 @@ async function workload(store: MasterStore, ns: Namespace, round: number): Promi
   for (let i = 0; i < 20; i++) {
     const path = `${dir}/a/f${i}`;
     ns = await record(store, ns, decideCreate(ns, path, false, round, UNCHECKED));
-    ns = await record(store, ns, decideChunksUpTo(ns, path, 0));
+    ns = await record(store, ns, decideChunksUpTo(ns, path, 0, 0));
     ns = await record(store, ns, decideExtend(ns, path, 10, 64, round));
   }
   ns = await record(store, ns, decideRename(ns, `${dir}/a/f0`, `${dir}/a/b/g`, round, UNCHECKED));

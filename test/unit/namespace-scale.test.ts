@@ -25,7 +25,7 @@ function costs(files: number, shape: Shape): Record<string, number> {
   assert.equal(table.files, files, 'every file loaded');
   return {
     create: cost((n) => decideCreate(n, `${dir}/new`, false, 5, UNCHECKED)),
-    allocate: cost((n) => decideChunksUpTo(n, existing, 1)),
+    allocate: cost((n) => decideChunksUpTo(n, existing, 1, 0)),
     extend: cost((n) => decideExtend(n, existing, 20, 100, 5)),
     rename: cost((n) => decideRename(n, existing, `${dir}/renamed`, 5, UNCHECKED)),
     delete: cost((n) => decideDelete(n, existing, false, 5, UNCHECKED)),

@@ -13,7 +13,7 @@ function sample(files = 3): Namespace {
   let ns = run(emptyNamespace, decideMkdir(emptyNamespace, '/a/b', true, 5, UNCHECKED));
   for (let i = 0; i < files; i++) ns = run(ns, decideCreate(ns, `/a/b/f${i}`, false, 6, UNCHECKED));
   ns = run(ns, decideMkdir(ns, '/z', false, 7, UNCHECKED));
-  return run(ns, decideChunksUpTo(ns, '/a/b/f0', 2));
+  return run(ns, decideChunksUpTo(ns, '/a/b/f0', 2, 0));
 }
 
 test('a namespace round-trips through its pieces, each holding at most ENTRIES_PER_PIECE entries', (t) => {

@@ -14,7 +14,7 @@ const CHUNK = 100;
 
 function withFile(ns: Namespace, path: string, size: number): Namespace {
   ns = run(ns, decideCreate(ns, path, true, 1, UNCHECKED));
-  if (size > 0) ns = run(ns, decideChunksUpTo(ns, path, Math.ceil(size / CHUNK) - 1));
+  if (size > 0) ns = run(ns, decideChunksUpTo(ns, path, Math.ceil(size / CHUNK) - 1, 0));
   return run(ns, decideExtend(ns, path, size, CHUNK, 2));
 }
 
@@ -41,18 +41,38 @@ test('create makes parents, replaces a file only when asked, never a directory',
 
 test('chunks are allocated up to an index with ids that never repeat; sizes only grow', (t) => {
   let ns = run(emptyNamespace, decideCreate(emptyNamespace, '/f', false, 1, UNCHECKED));
-  t.deepEqual(decideChunksUpTo(ns, '/f', 2).map((e) => (e as { chunkId: string }).chunkId), ['0000000000000001', '0000000000000002', '0000000000000003']);
-  ns = run(ns, decideChunksUpTo(ns, '/f', 1));
-  t.deepEqual(decideChunksUpTo(ns, '/f', 1), [], 'existing chunks are not allocated again');
+  t.deepEqual(decideChunksUpTo(ns, '/f', 2, 0).map((e) => (e as { chunkId: string }).chunkId), ['0000000000000001', '0000000000000002', '0000000000000003']);
+  ns = run(ns, decideChunksUpTo(ns, '/f', 1, 0));
+  t.deepEqual(decideChunksUpTo(ns, '/f', 1, 0), [], 'existing chunks are not allocated again');
   t.throws(() => decideExtend(ns, '/f', 2 * CHUNK + 1, CHUNK, 2), { message: /beyond its 2 allocated chunks/ });
   ns = run(ns, decideExtend(ns, '/f', 150, CHUNK, 2));
   t.deepEqual(decideExtend(ns, '/f', 100, CHUNK, 3), [], 'a smaller size changes nothing');
   t.like(lookup(ns, '/f'), { size: 150 });
-  t.throws(() => decideChunksUpTo(ns, '/nope', 0), { message: '/nope does not exist' });
+  t.throws(() => decideChunksUpTo(ns, '/nope', 0, 0), { message: '/nope does not exist' });
   // Replacing the file keeps the counter: old chunk ids are garbage, never reused.
   ns = run(ns, decideCreate(ns, '/f', true, 3, UNCHECKED));
-  ns = run(ns, decideChunksUpTo(ns, '/f', 0));
+  ns = run(ns, decideChunksUpTo(ns, '/f', 0, 0));
   t.deepEqual([...ownedChunks(ns).keys()], ['0000000000000003']);
+});
+
+test('each master epoch hands out chunk ids from its own range: one a crashed master told a chunkserver of, unjournaled, is never handed out again', (t) => {
+  let ns = run(emptyNamespace, decideCreate(emptyNamespace, '/f', false, 1, UNCHECKED));
+  ns = run(ns, decideChunksUpTo(ns, '/f', 1, 0)); // ids 1 and 2, from before ids had epochs
+  const ids = (events: ReturnType<typeof decideChunksUpTo>) => events.map((e) => (e as { chunkId: string }).chunkId);
+  // Epoch 3 decides chunk 2 and tells its replicas, then dies before the journal has it.
+  const heard = ids(decideChunksUpTo(ns, '/f', 2, 3));
+  t.deepEqual(heard, [(3 * 2 ** 32).toString(16).padStart(16, '0')]);
+  // Its successor, from the same journal, takes the next epoch's range.
+  const next = ids(decideChunksUpTo(ns, '/f', 2, 4));
+  t.deepEqual(next, [(4 * 2 ** 32).toString(16).padStart(16, '0')]);
+  t.notDeepEqual(next, heard);
+  // Within an epoch the ids follow on from the journal's highest.
+  ns = run(ns, decideChunksUpTo(ns, '/f', 2, 4));
+  t.deepEqual(ids(decideChunksUpTo(ns, '/f', 3, 4)), [(4 * 2 ** 32 + 1).toString(16).padStart(16, '0')]);
+  // An epoch that used up its range allocates no more (a restart gives the next epoch a fresh one).
+  const full = { ...ns, nextChunkId: 2 * 2 ** 32 - 1 };
+  t.deepEqual(ids(decideChunksUpTo(full, '/f', 3, 1)), ['00000001ffffffff']);
+  t.throws(() => decideChunksUpTo(full, '/f', 4, 1), { code: 'EUNAVAILABLE', message: /master epoch 1 has handed out all of its 4294967296 chunk ids/ });
 });
 
 test('delete moves to the trash; undelete brings back the latest; GC removes for good after the interval', (t) => {
@@ -112,7 +132,7 @@ test('replaying the same events gives the same state', (t) => {
   };
   record(decideMkdir(ns, '/x/y', true, 1, UNCHECKED));
   record(decideCreate(ns, '/x/y/f', false, 2, UNCHECKED));
-  record(decideChunksUpTo(ns, '/x/y/f', 0));
+  record(decideChunksUpTo(ns, '/x/y/f', 0, 0));
   record(decideExtend(ns, '/x/y/f', 42, CHUNK, 3));
   record(decideRename(ns, '/x/y', '/z', 4, UNCHECKED));
   record(decideDelete(ns, '/x', true, 5, UNCHECKED));

@@ -188,3 +188,18 @@ test('an in-sync standby that stays registered but cannot be reached (a partitio
   t.true(Date.now() - started >= 400, 'not before the bound');
   t.true(await settled(waiting), 'acknowledged without it once detached');
 });
+
+test('events replicated in one turn (a create, then its chunk’s allocation) go to the standby as one batch, not one round each', async (t) => {
+  const standby = new FakeStandby();
+  const replicator = new StandbyReplicator({ id: 's', address: 'tcp://s' }, 10, Promise.resolve(), standby.rpc, hooks([]), log);
+  (await standby.next()).answer(10);
+  await tick();
+  t.true(replicator.isInSync);
+  const created = replicator.replicate([event(11)]);
+  const allocated = replicator.replicate([event(12)]);
+  const batch = await standby.next();
+  t.deepEqual(batch.events.map((e) => e.seq), [11, 12]);
+  batch.answer(12);
+  await Promise.all([created, allocated]);
+  t.is(standby.calls.length, 0);
+});

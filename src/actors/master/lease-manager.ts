@@ -9,7 +9,7 @@ import { crashable, resetOnCrash } from '../supervision.js';
 import type { ChunkLength, GrantedLease, LeaseCandidate, ReportedLength } from '../../core/master-planners.js';
 import { askResult } from '../../util/ask.js';
 import { failed, ok, settle, type Result } from '../../util/result.js';
-import type { FileCreation, MasterMessage } from './master-messages.js';
+import type { FileCreation, MasterMessage, PreparedLease } from './master-messages.js';
 
 export type LeaseReply = ReplyOf<'master.lease'>;
 
@@ -26,7 +26,7 @@ interface LeaseRequest {
 
 export type LeaseMessage =
   | ({ kind: 'lease' } & LeaseRequest)
-  | { kind: 'prepared'; request: LeaseRequest; candidate: LeaseCandidate }
+  | ({ kind: 'prepared'; request: LeaseRequest } & PreparedLease)
   | { kind: 'granted'; chunkId: string; outcome: Result<{ lease?: Lease; version: number; index: number }> }
   /** Re-replication: a new version on the live replicas with no primary, so a copy made now cannot miss a mutation. */
   | { kind: 'bump'; candidate: LeaseCandidate; sender: Ref<Result<number>> }
@@ -34,10 +34,13 @@ export type LeaseMessage =
   | { kind: 'revoke'; chunkIds: string[] }
   | { kind: 'primaries'; chunkIds: string[]; sender: Ref<(string | null)[]> };
 
+/** Answers one request for a lease. */
+type LeaseWaiter = (outcome: Result<LeaseReply>) => void;
+
 interface LeaseState {
   table: LeaseTable;
   /** Chunks with a grant under way, and who waits for it: one grant at a time per chunk. */
-  granting: Map<string, { leases: Ref<Result<LeaseReply>>[]; bump?: Ref<Result<number>> }>;
+  granting: Map<string, { leases: LeaseWaiter[]; bump?: Ref<Result<number>> }>;
 }
 
 export interface LeaseSettings {
@@ -168,26 +171,28 @@ export function spawnLeaseManager(
         case 'lease': {
           const { kind: _, ...request } = msg;
           const ready = settings.placementReady ?? Promise.resolve();
-          ready.then(() => askResult(master)((sender: Ref<Result<LeaseCandidate>>) => ({ kind: 'prepare-lease', path: msg.path, index: msg.index, create: msg.create, caller: msg.caller, sender }))).then(
-            (candidate) => dispatch(ctx.self, { kind: 'prepared', request, candidate }),
+          ready.then(() => askResult(master)((sender: Ref<Result<PreparedLease>>) => ({ kind: 'prepare-lease', path: msg.path, index: msg.index, create: msg.create, caller: msg.caller, sender }))).then(
+            (prepared) => dispatch(ctx.self, { kind: 'prepared', request, ...prepared }),
             (err) => dispatch(msg.sender, failed(err)),
           );
           return state;
         }
         case 'prepared': {
-          const { request, candidate } = msg;
+          const { request, candidate, durable } = msg;
+          // What prepared the lease (the file's create, say) is journaled before its caller hears of it.
+          const waiter: LeaseWaiter = (outcome) => void durable.then(() => dispatch(request.sender, outcome));
           const inForce = state.table.current(candidate.chunkId, now);
           const usable = inForce && inForce.version === candidate.version && candidate.liveIds.includes(inForce.primary.id);
           if (usable && !request.afterFailure) {
-            dispatch(request.sender, ok(reply(inForce, candidate.index)));
+            waiter(ok(reply(inForce, candidate.index)));
             return state;
           }
           const waiting = state.granting.get(candidate.chunkId);
           if (waiting) {
-            waiting.leases.push(request.sender);
+            waiting.leases.push(waiter);
             return state;
           }
-          state.granting.set(candidate.chunkId, { leases: [request.sender] });
+          state.granting.set(candidate.chunkId, { leases: [waiter] });
           startGrant(ctx.self, candidate, inForce, true);
           return state;
         }
@@ -211,7 +216,7 @@ export function spawnLeaseManager(
           }
           const leased = outcome.ok && outcome.value.lease ? ok(reply(outcome.value.lease, outcome.value.index)) : undefined;
           const unleased = failed(new OfsError('EUNAVAILABLE', `chunk ${msg.chunkId} changed version under re-replication; ask again`));
-          for (const sender of waiters.leases) dispatch(sender, leased ?? (outcome.ok ? unleased : outcome));
+          for (const waiter of waiters.leases) waiter(leased ?? (outcome.ok ? unleased : outcome));
           if (waiters.bump) dispatch(waiters.bump, outcome.ok ? ok(outcome.value.version) : outcome);
           return state;
         }

@@ -152,10 +152,20 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
         } catch (err) {
           return refuse(state, msg.sender, err);
         }
-        return answer(created, msg.sender, () => {
-          const { candidate, events } = plan.prepareLease(created.ns, created.view, settings, normalizePath(msg.path), msg.index, now);
-          return { reply: candidate, events };
-        });
+        try {
+          const { candidate, events } = plan.prepareLease(created.ns, created.view, settings, normalizePath(msg.path), msg.index, now, settings.epoch());
+          const next = persist(created, events);
+          // Not once durable, as other answers: the lease manager's calls to the replicas overlap the
+          // journal round, and it tells no client of the lease before `durable`. A crash meanwhile
+          // leaves them chunks no file owns, which they are told to delete; the next master, of a
+          // higher epoch, never hands out their ids again (chunkNumbersFor).
+          dispatch(msg.sender, ok({ candidate, durable: next.durable }));
+          return next;
+        } catch (err) {
+          // The create stays made: its caller hears of the failure once the create is durable, as of any outcome.
+          void created.durable.then(() => refuse(created, msg.sender, err));
+          return created;
+        }
       }
       case 'lease-granted':
         // A replica that missed the new version is stale: its chunk is one short.

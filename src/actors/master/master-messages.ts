@@ -38,13 +38,22 @@ export interface StandbyResume {
 /** The `master.create` request a lease request makes its file with. */
 export type FileCreation = Omit<RequestOf<'master.create'>, 'path' | 'lease'>;
 
+/** A lease's candidate replicas, and when the events that prepared it (a create, a chunk placed) are durable. */
+export interface PreparedLease {
+  candidate: plan.LeaseCandidate;
+  durable: Promise<void>;
+}
+
 export type MasterMessage =
   /** `caller`: who sent it, as the RPC server verified (permissions are checked for it). */
   | { kind: 'request'; type: MessageType; body: unknown; caller: Caller; sender: Ref<Result<unknown>> }
   /** `from`: the standby resumes from the seq it holds (this master's journal holds the same event); else it takes a snapshot of `ns`. */
   | { kind: 'attach-standby'; standby: plan.ServerRef; from?: number; sender: Ref<Namespace> }
-  /** `create`: make (or truncate) the file first, journaled with the chunk placed for the lease (`master.create` with a lease). */
-  | { kind: 'prepare-lease'; path: string; index: number | 'last'; create?: FileCreation; caller: Caller; sender: Ref<Result<plan.LeaseCandidate>> }
+  /**
+   * `create`: make (or truncate) the file first, journaled with the chunk placed for the lease (`master.create` with a lease).
+   * Answered at once, with `durable`: the grant's calls to the replicas may overlap the journal round, but no client may hear of the lease before it.
+   */
+  | { kind: 'prepare-lease'; path: string; index: number | 'last'; create?: FileCreation; caller: Caller; sender: Ref<Result<PreparedLease>> }
   | { kind: 'lease-granted'; lease: plan.GrantedLease; sender: Ref<Result<unknown>> }
   /** Chunk lengths primaries reported with their heartbeats: the files' sizes follow them. */
   | { kind: 'chunk-lengths'; lengths: plan.ChunkLength[]; sender: Ref<Result<unknown>> }

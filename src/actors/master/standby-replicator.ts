@@ -139,6 +139,9 @@ export class StandbyReplicator {
     if (this.sending || this.detached) return;
     this.sending = true;
     try {
+      // One turn of microtasks first, as the journal's flush: events the master persists in one
+      // handler (a create, then its first chunk's allocation) go in one batch, not one round each.
+      await Promise.resolve();
       if (this.missed) {
         const read = this.missed;
         this.missed = undefined;
