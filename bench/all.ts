@@ -32,6 +32,7 @@ const BENCHES: { name: string; args: [string[], string[]]; figures: (r: any) => 
       { figure: `read, one client (MiB/s; cores ${f.read_1c_cpu_busy_pct}% busy)`, ofs: f.read_1c_MiBps!, baseline: f.raw_zmq_MiBps!, of: 'ZeroMQ, 1 MiB messages, process to process' },
       { figure: 'read, 4 clients at once (MiB/s)', ofs: f.read_4c_MiBps!, baseline: f.raw_zmq_MiBps!, of: 'ZeroMQ, as above' },
       { figure: `ofs get of ${f.big_file_MiB} MiB to a file (MiB/s)`, ofs: f.get_cli_MiBps!, baseline: f.get_api_to_file_MiBps!, of: 'the API reading it to a file' },
+      { figure: 'ofs stat /, start to exit (ms)', ofs: f.cli_stat_ms!, baseline: f.raw_node_start_ms!, of: 'node -e 0' },
       { figure: `record appends, 8 clients × ${f.appends_in_flight_per_client} in flight, 1 KiB (/s)`, ofs: f.append_8c_per_s!, baseline: f.raw_append_fdatasync_8w_per_s!, of: '8 local writers, O_APPEND + fdatasync' },
       { figure: 'record appends, 8 clients × 1 in flight (/s)', ofs: f.append_8c_one_in_flight_per_s!, baseline: f.raw_append_fdatasync_8w_per_s!, of: 'as above' },
       { figure: `1 KiB files, one client, one after another (/s; cores ${f.small_files_1c_cpu_busy_pct}% busy)`, ofs: f.small_files_1c_per_s!, baseline: f.raw_small_files_1w_per_s!, of: 'local write + fsync + directory fsync' },

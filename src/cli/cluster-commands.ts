@@ -1,8 +1,5 @@
 import { MAX_REPLICATION } from '../transport/protocol.js';
 import type { Command } from 'commander';
-import { readClusterFile } from '../cluster/cluster-file.js';
-import { Supervisor } from '../cluster/supervisor.js';
-import { createLogger } from '../util/logger.js';
 import { OfsError } from '../core/errors.js';
 import { CHUNKSERVER_SESSION_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS } from '../zk/session.js';
 import { reportAndExit } from './errors.js';
@@ -30,6 +27,7 @@ export function registerClusterCommands(program: Command): void {
     .addOption(insecureOption())
     .addOption(encryptDataOption())
     .action(async (opts) => {
+      const [{ Supervisor }, { createLogger }] = await Promise.all([import('../cluster/supervisor.js'), import('../util/logger.js')]);
       const log = createLogger('cluster');
       const supervisor = new Supervisor({ ...opts, log });
       let stopping = false;
@@ -58,6 +56,7 @@ export function registerClusterCommands(program: Command): void {
     .requiredOption('--dir <dir>', 'the directory given to cluster up')
     .action(async (opts: { dir: string }) => {
       try {
+        const { readClusterFile } = await import('../cluster/cluster-file.js');
         const { supervisor } = await readClusterFile(opts.dir).catch((err: Error) => {
           throw new OfsError('ENOENT', `no running cluster in ${opts.dir}: ${err.message}`);
         });

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { addUser, initKeys } from '../security/keys.js';
 import { reportAndExit } from './errors.js';
 
 export function registerKeysCommands(program: Command): void {
@@ -10,6 +9,7 @@ export function registerKeysCommands(program: Command): void {
     .requiredOption('--dir <dir>', 'the keys directory to make')
     .action(async (opts: { dir: string }) => {
       try {
+        const { initKeys } = await import('../security/keys.js');
         await initKeys(opts.dir);
         process.stdout.write(
           `keys made in ${opts.dir}: give masters and chunkservers --keys ${opts.dir}; ` +
@@ -27,6 +27,7 @@ export function registerKeysCommands(program: Command): void {
     .requiredOption('--dir <dir>', 'the keys directory (ofs keys init, or DIR/keys of ofs cluster up)')
     .action(async (name: string, opts: { dir: string; groups: string[] }) => {
       try {
+        const { addUser } = await import('../security/keys.js');
         const path = await addUser(opts.dir, name, opts.groups);
         process.stdout.write(`user ${name} added: its key is ${path}; it calls with --user ${name} (or OFS_USER=${name}) and needs roster.json beside users/${name}.key\n`);
       } catch (err) {

@@ -1,9 +1,7 @@
 import { MAX_REPLICATION } from '../transport/protocol.js';
 import type { Command } from 'commander';
-import { runChunkserver } from '../actors/chunkserver/role.js';
-import { runMaster } from '../actors/master/role.js';
-import { createLogger } from '../util/logger.js';
-import { runZooKeeperForeground, type EnsembleMember } from '../cluster/zookeeper-server.js';
+import type { EnsembleMember } from '../cluster/zookeeper-server.js';
+import type { Logger } from '../util/logger.js';
 import { OfsError } from '../core/errors.js';
 import { CHUNKSERVER_SESSION_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS } from '../zk/session.js';
 import { reportAndExit } from './errors.js';
@@ -37,6 +35,7 @@ export function registerRoleCommands(program: Command): void {
     .action(async (opts: { dir: string; port: number; host?: string; id?: number; ensemble?: EnsembleMember[] }) => {
       if (opts.ensemble && opts.id === undefined) reportAndExit('zookeeper')(new OfsError('EINVAL', '--ensemble needs --id'));
       if (opts.id !== undefined && !opts.ensemble) reportAndExit('zookeeper')(new OfsError('EINVAL', '--id needs --ensemble'));
+      const { runZooKeeperForeground } = await import('../cluster/zookeeper-server.js');
       await runZooKeeperForeground(opts).catch(reportAndExit('zookeeper'));
     });
 
@@ -58,6 +57,7 @@ export function registerRoleCommands(program: Command): void {
     .addOption(keysOption())
     .addOption(insecureOption())
     .action(async (opts) => {
+      const [{ runMaster }, { createLogger }] = await Promise.all([import('../actors/master/role.js'), import('../util/logger.js')]);
       const log = createLogger('master');
       const deadAfterMs = opts.deadAfterMs ?? 3 * opts.heartbeatMs;
       const master = await memberCredentials('master', opts)
@@ -83,6 +83,7 @@ export function registerRoleCommands(program: Command): void {
     .addOption(insecureOption())
     .addOption(encryptDataOption())
     .action(async (opts) => {
+      const [{ runChunkserver }, { createLogger }] = await Promise.all([import('../actors/chunkserver/role.js'), import('../util/logger.js')]);
       const log = createLogger('chunkserver');
       const chunkserver = await memberCredentials('chunkserver', opts)
         .then((credentials) => runChunkserver({ ...opts, encryptData: opts.encryptData === true, credentials, log, onFatal: fatal(log) }))
@@ -92,7 +93,7 @@ export function registerRoleCommands(program: Command): void {
 }
 
 /** A role that lost its ZooKeeper session must not go on as if it were still a member. */
-function fatal(log: ReturnType<typeof createLogger>) {
+function fatal(log: Logger) {
   return (reason: string) => {
     log.fatal(reason);
     process.exit(75);
