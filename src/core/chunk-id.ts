@@ -45,6 +45,17 @@ export function chunkNumbersFor(epoch: number, next: number, count: number): num
   return first;
 }
 
+/**
+ * The lowest epoch whose chunk ids all lie above `next` (a namespace's next
+ * chunk number): a master taking over must hold at least this one. Epochs
+ * come from ZooKeeper and only grow, unless its data was rolled back (a
+ * restore from a backup, a new ensemble); then an epoch whose ids the journal
+ * already holds could come round again, and the master skips past it.
+ */
+export function epochAbove(next: number): number {
+  return Math.floor(Math.max(0, next - 1) / CHUNK_IDS_PER_EPOCH) + 1;
+}
+
 /** The number `formatChunkId` made `id` from, or undefined for an id it cannot have made, or one too big for a number to hold exactly. */
 export function chunkNumber(id: string): number | undefined {
   if (!isChunkId(id)) return undefined;

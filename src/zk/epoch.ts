@@ -14,20 +14,23 @@ const MAX_ATTEMPTS = 50;
  * handed out once, so a master that carries it in its messages can be fenced
  * off by the chunkservers once a successor holds a higher one. (A set whose
  * answer was lost with the connection is retried too: that may skip a number,
- * which fencing does not mind; it never hands one out twice.)
+ * which fencing does not mind; it never hands one out twice.) `atLeast`:
+ * the lowest epoch the caller may take, skipping up to it if /ofs/epoch is
+ * behind (see `epochAbove` in src/core/chunk-id.ts).
  */
-export async function incrementEpoch(session: ZkSession): Promise<number> {
+export async function incrementEpoch(session: ZkSession, atLeast = 1): Promise<number> {
   await ensurePaths(session); // /ofs must exist for the first create
   let backoff = ExponentialBackoff.start({ initialMs: 5, maxMs: 500, jitter: 0.8 });
   for (let attempt = 1; ; attempt++) {
     try {
       const read = await readEpochVersion(session);
       if (read === undefined) {
-        await session.client.create(EPOCH_PATH, '1', ZooKeeper.constants.ZOO_PERSISTENT);
+        const first = Math.max(1, atLeast);
+        await session.client.create(EPOCH_PATH, String(first), ZooKeeper.constants.ZOO_PERSISTENT);
         await session.protect(EPOCH_PATH);
-        return 1;
+        return first;
       }
-      const next = read.epoch + 1;
+      const next = Math.max(read.epoch + 1, atLeast);
       await session.client.set(EPOCH_PATH, String(next), read.version);
       return next;
     } catch (err) {

@@ -298,6 +298,9 @@ test('epoch: increments are unique and monotonic under two concurrent sessions',
   const all = [...fromA, ...fromB].sort((x, y) => x - y);
   t.deepEqual(all, Array.from({ length: 30 }, (_, i) => i + 1), 'every epoch handed out exactly once');
   t.is(await readEpoch(b), 30);
+  // A master whose journal holds chunk ids of later epochs (ZooKeeper's data rolled back) skips up to the first epoch above them.
+  t.is(await incrementEpoch(a, 45), 45);
+  t.is(await incrementEpoch(b, 45), 46, 'never below the next one');
 });
 
 test('session: cut off from ZooKeeper, it is declared lost after lostAfterDisconnectedMs', async (t) => {

@@ -83,3 +83,16 @@ test('a create with a lease that cannot be placed: the refusal waits for the cre
   const stat = await ask((sender) => ({ kind: 'request', type: 'master.locate', body: { path: '/f' }, caller: UNCHECKED, sender }));
   t.like(stat, { type: 'file', size: 0 });
 });
+
+test('a refusal decided on state still being journaled waits for it: an EEXIST never reveals a create a crash could lose', async (t) => {
+  const { ask, rounds, settled } = harness(t);
+  const create = (overwrite: boolean) => ask((sender) => ({ kind: 'request', type: 'master.create', body: { path: '/g', overwrite }, caller: UNCHECKED, sender }));
+  const first = settled(create(false));
+  const second = create(false);
+  const refused = settled(second);
+  await turns();
+  t.false(first.done);
+  t.false(refused.done, 'the EEXIST waits for the first create to be durable');
+  for (const end of rounds.splice(0)) end();
+  await t.throwsAsync(second, { code: 'EEXIST' });
+});

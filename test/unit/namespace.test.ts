@@ -1,4 +1,5 @@
 import test from 'ava';
+import { chunkNumbersFor, epochAbove } from '../../src/core/chunk-id.js';
 import { decideChunksUpTo, decideCollectGarbage, decideCreate, decideDelete, decideExtend, decideMkdir, decideRename, decideUndelete, TRASH } from '../../src/core/commands.js';
 import type { MasterEvent, UnsequencedEvent } from '../../src/core/events.js';
 import { entryNames } from '../../src/core/dir-entries.js';
@@ -73,6 +74,14 @@ test('each master epoch hands out chunk ids from its own range: one a crashed ma
   const full = { ...ns, nextChunkId: 2 * 2 ** 32 - 1 };
   t.deepEqual(ids(decideChunksUpTo(full, '/f', 3, 1)), ['00000001ffffffff']);
   t.throws(() => decideChunksUpTo(full, '/f', 4, 1), { code: 'EUNAVAILABLE', message: /master epoch 1 has handed out all of its 4294967296 chunk ids/ });
+});
+
+test('a master taking over needs an epoch above every chunk id its journal holds (ZooKeeper rolled back would give an old one)', (t) => {
+  t.is(epochAbove(1), 1, 'a new namespace: any epoch');
+  t.is(epochAbove(5), 1, 'ids from before epochs');
+  t.is(epochAbove(3 * 2 ** 32), 3, 'ids up to the end of epoch 2');
+  t.is(epochAbove(3 * 2 ** 32 + 1), 4, 'an id of epoch 3 in the journal');
+  t.is(chunkNumbersFor(epochAbove(3 * 2 ** 32 + 7), 3 * 2 ** 32 + 7, 1), 4 * 2 ** 32);
 });
 
 test('delete moves to the trash; undelete brings back the latest; GC removes for good after the interval', (t) => {

@@ -102,11 +102,15 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
     }
   };
 
-  /** Answers with the error a handler threw; the state stays as it was. */
+  /**
+   * Answers with the error a handler threw, once what it was decided on is
+   * durable: an EEXIST may come from another client's create still being
+   * journaled, and must not outlive a crash that loses it. The state stays as it was.
+   */
   const refuse = (state: MasterState, sender: Ref<Result<never>>, err: unknown): MasterState => {
     const outcome = failed(err);
     if (outcome.code === 'EINTERNAL') log.error({ err }, 'request failed');
-    dispatch(sender, outcome);
+    void state.durable.then(() => dispatch(sender, outcome));
     return state;
   };
 
@@ -162,9 +166,8 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
           dispatch(msg.sender, ok({ candidate, durable: next.durable }));
           return next;
         } catch (err) {
-          // The create stays made: its caller hears of the failure once the create is durable, as of any outcome.
-          void created.durable.then(() => refuse(created, msg.sender, err));
-          return created;
+          // The create stays made (`refuse` answers once it is durable).
+          return refuse(created, msg.sender, err);
         }
       }
       case 'lease-granted':

@@ -5,6 +5,7 @@ import type { TrackedNamespace } from '../../core/chunk-table.js';
 import { ask, askResult } from '../../util/ask.js';
 import { MasterElection } from '../../zk/election.js';
 import { incrementEpoch } from '../../zk/epoch.js';
+import { epochAbove } from '../../core/chunk-id.js';
 import { readInSync } from '../../zk/in-sync.js';
 import { listChunkservers } from '../../zk/registry.js';
 import { spawnGarbageCollector } from './garbage-collector.js';
@@ -74,6 +75,12 @@ export class Candidacy {
     process.epoch = await incrementEpoch(zk);
     await this.streams.resetInSync();
     const taken = await ask(process.standbyActor)<TrackedNamespace>((sender) => ({ kind: 'take-over', sender }));
+    // An epoch at or below one the journal's chunk ids came from (ZooKeeper's data rolled back) would hand out ids again.
+    const floor = epochAbove(taken.ns.nextChunkId);
+    if (process.epoch < floor) {
+      log.warn({ epoch: process.epoch, floor }, 'ZooKeeper gave an epoch whose chunk ids the journal already holds; moving past them');
+      process.epoch = await incrementEpoch(zk, floor);
+    }
     const master = spawnMasterActor(
       this.system,
       taken,
