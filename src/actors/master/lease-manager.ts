@@ -214,9 +214,16 @@ export function spawnLeaseManager(
             state.table.grant(outcome.value.lease, now);
             settings.metrics.granted();
           }
-          const leased = outcome.ok && outcome.value.lease ? ok(reply(outcome.value.lease, outcome.value.index)) : undefined;
-          const unleased = failed(new OfsError('EUNAVAILABLE', `chunk ${msg.chunkId} changed version under re-replication; ask again`));
-          for (const waiter of waiters.leases) waiter(leased ?? (outcome.ok ? unleased : outcome));
+          // Made only for waiters: an error's stack trace cost ~40 µs on every grant.
+          const answer = (): Result<LeaseReply> => {
+            if (!outcome.ok) return outcome;
+            if (outcome.value.lease) return ok(reply(outcome.value.lease, outcome.value.index));
+            return failed(new OfsError('EUNAVAILABLE', `chunk ${msg.chunkId} changed version under re-replication; ask again`));
+          };
+          if (waiters.leases.length > 0) {
+            const answered = answer();
+            for (const waiter of waiters.leases) waiter(answered);
+          }
           if (waiters.bump) dispatch(waiters.bump, outcome.ok ? ok(outcome.value.version) : outcome);
           return state;
         }
