@@ -288,6 +288,8 @@ export const protocol = {
     request: z.object({
       chunkId,
       version: nonNegative,
+      /** A new chunk: a server without it makes its replica, empty, at `version`. Otherwise only an existing replica's version changes. */
+      fresh: z.boolean().optional(),
       lease: z.object({ leaseMs: z.number().int().positive(), secondaries: z.array(serverRef), chunkSize: z.number().int().positive() }).optional(),
     }),
     reply: z.object({ version: nonNegative, length: nonNegative }),

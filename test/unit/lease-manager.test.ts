@@ -8,6 +8,7 @@ import { UNCHECKED } from '../../src/core/permissions.js';
 import type { RpcClient } from '../../src/transport/rpc-client.js';
 import { askResult } from '../../src/util/ask.js';
 import { ok } from '../../src/util/result.js';
+import { OfsError } from '../../src/core/errors.js';
 
 const servers = ['cs-a', 'cs-b', 'cs-c'].map((id) => ({ id, address: `tcp://127.0.0.1:1/${id}` }));
 const candidate: LeaseCandidate = { path: '/f', index: 0, chunkId: '00000000000000aa', version: 0, candidates: servers, liveIds: servers.map((s) => s.id) };
@@ -32,12 +33,15 @@ function harness(t: ExecutionContext) {
     }
     if (msg.kind === 'lease-granted') journaling.push(() => (order.push(`version ${msg.lease.version} journaled`), dispatch(msg.sender, ok({}))));
   }) as Ref<MasterMessage>;
-  const setVersions: (() => void)[] = [];
+  /** Each chunk.setVersion under way: answered, or failed as a call that timed out (`false`). */
+  const setVersions: ((answered?: boolean) => void)[] = [];
+  const fresh: boolean[] = [];
   const rpc = {
-    call: (address: string, type: string, body: { version: number }) =>
-      new Promise((resolve) => {
+    call: (address: string, type: string, body: { version: number; fresh?: boolean }) =>
+      new Promise((resolve, reject) => {
         order.push(`${type} ${body.version} to ${address.split('/').at(-1)}`);
-        setVersions.push(() => resolve({ body: { version: body.version, length: 0 }, data: [] }));
+        fresh.push(body.fresh === true);
+        setVersions.push((answered = true) => (answered ? resolve({ body: { version: body.version, length: 0 }, data: [] }) : reject(new OfsError('ETIMEDOUT', 'chunk.setVersion timed out'))));
       }),
   } as unknown as RpcClient;
   const leases = spawnLeaseManager(system, master, rpc, { leaseMs: 60_000, chunkSize: 64 << 20, metrics: { granted: () => undefined } }, pino({ level: 'silent' }));
@@ -46,7 +50,7 @@ function harness(t: ExecutionContext) {
       order.push('client answered');
       return reply;
     });
-  return { ask, order, journaling, setVersions };
+  return { ask, order, journaling, setVersions, fresh };
 }
 
 const until = async (what: () => boolean) => {
@@ -87,4 +91,23 @@ test('a new file’s first chunk: the client hears of the lease only once its ve
   journaling[1]!();
   t.is((await lease).version, 1);
   t.deepEqual(order.slice(-2), ['version 1 journaled', 'client answered']);
+});
+
+test('a new chunk whose first version no replica took: the next try goes above it, so a replica that took it late is stale, not an empty one at the chunk’s version', async (t) => {
+  const { ask, order, journaling, setVersions, fresh } = harness(t);
+  const first = ask();
+  await until(() => setVersions.length === 3);
+  for (const answer of setVersions.splice(0)) answer(false);
+  await until(() => journaling.length === 1);
+  journaling.shift()!(); // the create's round
+  await t.throwsAsync(first, { code: 'EUNAVAILABLE', message: /no replica took a new version/ });
+  t.deepEqual(order.filter((o) => o.includes('journaled')), ['create and chunk journaled'], 'no version was journaled');
+  const second = ask();
+  await until(() => setVersions.length === 3);
+  t.deepEqual(order.slice(-3), ['chunk.setVersion 2 to cs-a', 'chunk.setVersion 2 to cs-b', 'chunk.setVersion 2 to cs-c']);
+  t.deepEqual(fresh, [true, true, true, true, true, true], 'each call says the chunk is new: a server without it makes it');
+  for (const answer of setVersions.splice(0)) answer();
+  await until(() => journaling.length === 2);
+  for (const end of journaling.splice(0)) end();
+  t.is((await second).version, 2);
 });

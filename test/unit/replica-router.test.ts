@@ -33,7 +33,7 @@ const id = (n: number) => n.toString(16).padStart(16, '0');
 
 test('an idle replica actor is stopped, and the next operation on its chunk starts another that finds the chunk on disk', async (t) => {
   const router = await routerFor(t);
-  await router.ask<ChunkInfo>(id(1), (sender) => ({ kind: 'set-version', chunkId: id(1), version: 1, sender }));
+  await router.ask<ChunkInfo>(id(1), (sender) => ({ kind: 'set-version', chunkId: id(1), version: 1, fresh: true, sender }));
   t.is(router.size, 1);
   await waitFor('the idle replica stopped', async () => router.size === 0, 5_000);
   const read = await router.ask<Buffer>(id(1), (sender) => ({ kind: 'read', chunkId: id(1), version: 1, offset: 0, length: 10, sender }));
@@ -77,11 +77,19 @@ test('a deleted chunk leaves no mutation serial behind: the book holds the chunk
   const router = await routerFor(t);
   const chunks = [id(3), id(4)];
   for (const chunkId of chunks) {
-    await router.ask<ChunkInfo>(chunkId, (sender) => ({ kind: 'set-version', chunkId, version: 1, sender }));
+    await router.ask<ChunkInfo>(chunkId, (sender) => ({ kind: 'set-version', chunkId, version: 1, fresh: true, sender }));
     const { durable } = await router.ask<{ durable: Promise<unknown> }>(chunkId, (sender) => ({ kind: 'apply', chunkId, version: 1, serial: 1, mutation: { data: Buffer.from('ab'), offset: 0 }, sender }));
     await durable;
   }
   t.is(router.serialBooks, 2);
   await router.ask<void>(chunks[0]!, (sender) => ({ kind: 'delete', chunkId: chunks[0]!, sender }));
   t.is(router.serialBooks, 1);
+});
+
+test('only a version sent as a new chunk’s makes a replica, at whatever version the master chose; any other version of a chunk the server lacks is refused', async (t) => {
+  const router = await routerFor(t);
+  const setVersion = (chunkId: string, version: number, fresh: boolean) => router.ask<ChunkInfo>(chunkId, (sender) => ({ kind: 'set-version', chunkId, version, fresh, sender }));
+  await t.throwsAsync(setVersion(id(7), 1, false), { code: 'ENOENT', message: /not on this chunkserver; version 1 of a chunk that is not new cannot create it/ });
+  t.like(await setVersion(id(8), 2, true), { version: 2, length: 0 });
+  t.like(await setVersion(id(8), 3, false), { version: 3 }, 'a replica it has takes a new version either way');
 });

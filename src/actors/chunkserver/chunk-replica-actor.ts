@@ -23,7 +23,7 @@ interface Sender<T> {
 }
 
 export type ReplicaMessage =
-  | ({ kind: 'set-version'; chunkId: string; version: number } & Sender<ChunkInfo>)
+  | ({ kind: 'set-version'; chunkId: string; version: number; fresh: boolean } & Sender<ChunkInfo>)
   | ({
       kind: 'commit';
       chunkId: string;
@@ -129,7 +129,7 @@ export function spawnChunkReplica(
       case 'set-version': {
         if (!store.get(chunkId)) {
           // Only a brand-new chunk's first version creates it: an empty replica of an older chunk would look current.
-          if (msg.version !== 1) throw new OfsError('ENOENT', `chunk ${chunkId} is not on this chunkserver; version ${msg.version} cannot create it`);
+          if (!msg.fresh) throw new OfsError('ENOENT', `chunk ${chunkId} is not on this chunkserver; version ${msg.version} of a chunk that is not new cannot create it`);
           await store.create(chunkId, msg.version);
         }
         const updated = info().version === msg.version ? info() : await store.setVersion(chunkId, msg.version);

@@ -47,7 +47,7 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
     'chunk.setVersion': async (body, _data, envelope) => {
       const sentAt = Date.now();
       await fence.require(envelope.epoch, 'chunk.setVersion');
-      const info = await replicas.ask<ChunkInfo>(body.chunkId, (sender) => ({ kind: 'set-version', chunkId: body.chunkId, version: body.version, sender }));
+      const info = await replicas.ask<ChunkInfo>(body.chunkId, (sender) => ({ kind: 'set-version', chunkId: body.chunkId, version: body.version, fresh: body.fresh === true, sender }));
       if (body.lease) leases.grant(body.chunkId, body.version, body.lease, sentAt);
       else leases.revoke(body.chunkId);
       return { body: { version: info.version, length: info.length } };

@@ -27,7 +27,8 @@ interface LeaseRequest {
 export type LeaseMessage =
   | ({ kind: 'lease' } & LeaseRequest)
   | ({ kind: 'prepared'; request: LeaseRequest } & PreparedLease)
-  | { kind: 'granted'; chunkId: string; outcome: Result<{ lease?: Lease; version: number; index: number }> }
+  /** `tried`: the last version the grant set (or tried to set) on replicas. */
+  | { kind: 'granted'; chunkId: string; fresh: boolean; tried: number; outcome: Result<{ lease?: Lease; version: number; index: number }> }
   /** Re-replication: a new version on the live replicas with no primary, so a copy made now cannot miss a mutation. */
   | { kind: 'bump'; candidate: LeaseCandidate; sender: Ref<Result<number>> }
   | { kind: 'extend'; serverId: string; leases: ReportedLength[]; sender: Ref<{ extended: ReplyOf<'master.heartbeat'>['extended']; lengths: ChunkLength[] }> }
@@ -41,7 +42,21 @@ interface LeaseState {
   table: LeaseTable;
   /** Chunks with a grant under way, and who waits for it: one grant at a time per chunk. */
   granting: Map<string, { leases: LeaseWaiter[]; bump?: Ref<Result<number>> }>;
+  /**
+   * New chunks whose first version no replica took (every call failed or
+   * timed out), with the highest version tried. Nothing was journaled, so
+   * the next try would set version 1 again, maybe on other servers; one
+   * that took the first try late (paused past the timeout) would then hold
+   * an empty replica at the chunk's version and pass for current. So the
+   * next try goes above it. Dropped once a grant of the chunk succeeds; at
+   * most MAX_FRESH_TRIED, the oldest forgotten first. A master that dies
+   * meanwhile forgets them: a late replica of a try before the crash can
+   * still meet a new one at its version (design.md, "Chunk versions").
+   */
+  freshTried: Map<string, number>;
 }
+
+const MAX_FRESH_TRIED = 100_000;
 
 export interface LeaseSettings {
   leaseMs: number;
@@ -94,7 +109,7 @@ export function spawnLeaseManager(
    * version on the replicas (the first one as primary, unless `withLease` is
    * false), journal it. Returns the lease, if one was asked for.
    */
-  const grant = async (candidate: LeaseCandidate, inForce: Lease | undefined, withLease: boolean): Promise<{ version: number; lease?: Lease }> => {
+  const grant = async (candidate: LeaseCandidate, inForce: Lease | undefined, withLease: boolean, attempt: { version: number }): Promise<{ version: number; lease?: Lease }> => {
     if (inForce) {
       // Only a revocation the primary confirmed allows a new primary before expiry.
       await rpc.call(inForce.primary.address, 'chunk.revokeLease', { chunkId: inForce.chunkId }, { timeoutMs: CALL_TIMEOUT_MS }).catch(() => {
@@ -108,8 +123,9 @@ export function spawnLeaseManager(
     if (candidates.length === 0) {
       throw new OfsError('EUNAVAILABLE', `chunk ${chunkId} of ${candidate.path}: no live replica at version ${candidate.version}`);
     }
+    const fresh = candidate.version === 0;
     const setVersion = (server: { address: string }, version: number, lease?: RequestOf<'chunk.setVersion'>['lease']) =>
-      rpc.call(server.address, 'chunk.setVersion', { chunkId, version, lease }, { timeoutMs: CALL_TIMEOUT_MS });
+      rpc.call(server.address, 'chunk.setVersion', { chunkId, version, fresh, lease }, { timeoutMs: CALL_TIMEOUT_MS });
     // The primary's lease names its secondaries and the chunk size: it takes neither from a client.
     const leaseFor = (round: typeof candidates) => ({
       leaseMs: settings.leaseMs,
@@ -120,12 +136,13 @@ export function spawnLeaseManager(
     // paused, or slow past the timeout), and would then pass for current
     // without the mutations that follow. So after any miss, the replicas that
     // answered go up once more, leaving every late one a version behind.
-    let version = candidate.version;
+    let version = attempt.version;
     let replicas: (typeof candidates[number] & { length: number })[] = [];
     const failed: string[] = [];
     let grantedAt = Date.now();
     for (let round: typeof candidates = candidates; round.length > 0; ) {
       version += 1;
+      attempt.version = version;
       grantedAt = Date.now();
       const results = await Promise.allSettled(round.map((c, i) => setVersion(c, version, withLease && i === 0 ? leaseFor(round) : undefined)));
       replicas = round.flatMap((c, i) => {
@@ -157,9 +174,12 @@ export function spawnLeaseManager(
     };
   };
 
-  const startGrant = (self: Ref<LeaseMessage>, candidate: LeaseCandidate, inForce: Lease | undefined, withLease: boolean): void => {
-    void settle(grant(candidate, inForce, withLease).then((granted) => ({ ...granted, index: candidate.index }))).then((outcome) =>
-      dispatch(self, { kind: 'granted', chunkId: candidate.chunkId, outcome }),
+  /** `state`'s record of a new chunk's earlier tries decides the version this one starts above. */
+  const startGrant = (self: Ref<LeaseMessage>, state: LeaseState, candidate: LeaseCandidate, inForce: Lease | undefined, withLease: boolean): void => {
+    const fresh = candidate.version === 0;
+    const attempt = { version: fresh ? (state.freshTried.get(candidate.chunkId) ?? 0) : candidate.version };
+    void settle(grant(candidate, inForce, withLease, attempt).then((granted) => ({ ...granted, index: candidate.index }))).then((outcome) =>
+      dispatch(self, { kind: 'granted', chunkId: candidate.chunkId, fresh, tried: attempt.version, outcome }),
     );
   };
 
@@ -193,7 +213,7 @@ export function spawnLeaseManager(
             return state;
           }
           state.granting.set(candidate.chunkId, { leases: [waiter] });
-          startGrant(ctx.self, candidate, inForce, true);
+          startGrant(ctx.self, state, candidate, inForce, true);
           return state;
         }
         case 'bump': {
@@ -202,13 +222,19 @@ export function spawnLeaseManager(
             return state;
           }
           state.granting.set(msg.candidate.chunkId, { leases: [], bump: msg.sender });
-          startGrant(ctx.self, msg.candidate, state.table.current(msg.candidate.chunkId, now), false);
+          startGrant(ctx.self, state, msg.candidate, state.table.current(msg.candidate.chunkId, now), false);
           return state;
         }
         case 'granted': {
           const waiters = state.granting.get(msg.chunkId) ?? { leases: [] };
           state.granting.delete(msg.chunkId);
           const { outcome } = msg;
+          if (outcome.ok) state.freshTried.delete(msg.chunkId);
+          else if (msg.fresh && msg.tried > 0) {
+            state.freshTried.delete(msg.chunkId); // re-inserted last: the newest
+            state.freshTried.set(msg.chunkId, msg.tried);
+            if (state.freshTried.size > MAX_FRESH_TRIED) state.freshTried.delete(state.freshTried.keys().next().value!);
+          }
           if (outcome.ok) state.table.revoke(msg.chunkId);
           if (outcome.ok && outcome.value.lease) {
             state.table.grant(outcome.value.lease, now);
@@ -249,7 +275,7 @@ export function spawnLeaseManager(
     }),
     'lease-manager',
     // A restarted lease manager knows no leases: safe, since every new lease bumps the version.
-    { initialStateFunc: () => ({ table: new LeaseTable(), granting: new Map() }), onCrash: resetOnCrash(log) },
+    { initialStateFunc: () => ({ table: new LeaseTable(), granting: new Map(), freshTried: new Map() }), onCrash: resetOnCrash(log) },
   );
 }
 
