@@ -27,6 +27,12 @@ export interface LeaseCandidate {
   /** Live servers at the chunk's version; for a chunk on no server yet, where to create it. */
   candidates: ServerRef[];
   liveIds: string[];
+  /**
+   * For a chunk at version 0: the highest version a live server reported of
+   * it, left by a first try never journaled (`adoptHigherVersions`). The
+   * grant goes above it, so that replica is stale, not current and empty.
+   */
+  strayVersion?: number;
 }
 
 /** A lease grant as it went: the replicas that took the new version, and those that missed it. */
@@ -106,6 +112,7 @@ export function prepareLease(
       version: chunk.version,
       candidates: candidates.map(({ id, address }) => ({ id, address })),
       liveIds: live.map((s) => s.id),
+      ...(chunk.version === 0 && { strayVersion: Math.max(0, ...view.reported(chunk.chunkId, now).map((r) => r.version)) }),
     },
     events,
   };
@@ -199,10 +206,19 @@ export function garbageIn(owners: ChunkOwners, reported: readonly ReportedReplic
 /**
  * A replica above the master's version means the master missed a bump (it
  * failed between telling the replicas and journaling): take the higher.
+ * Not for a chunk still at version 0: no client ever had a lease on it, so a
+ * replica of it is from a first try never journaled (a master that died in
+ * that round, or a try no replica answered in time), empty, and maybe one of
+ * several tries at different versions; taken as current, it would pass for
+ * a replica of what the next grant writes. That grant goes above it instead
+ * (`strayVersion`).
  */
 export function adoptHigherVersions(owners: ChunkOwners, reported: readonly ReportedReplica[]): UnsequencedEvent[] {
   return reported
-    .filter((c) => c.version > (owners.get(c.chunkId)?.version ?? Infinity))
+    .filter((c) => {
+      const version = owners.get(c.chunkId)?.version;
+      return version !== undefined && version > 0 && c.version > version;
+    })
     .map((c) => ({ type: 'ChunkVersionBumped', ...owners.get(c.chunkId)!, chunkId: c.chunkId, version: c.version }));
 }
 

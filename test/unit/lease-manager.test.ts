@@ -19,7 +19,7 @@ const candidate: LeaseCandidate = { path: '/f', index: 0, chunkId: '000000000000
  * and stand-in chunkservers, whose chunk.setVersion the test answers: what
  * the lease manager does, and in which order, is what is under test.
  */
-function harness(t: ExecutionContext) {
+function harness(t: ExecutionContext, prepared: Partial<LeaseCandidate> = {}) {
   const system = start();
   t.teardown(() => stop(system as Ref<unknown>));
   const order: string[] = [];
@@ -29,7 +29,7 @@ function harness(t: ExecutionContext) {
     // As the real master actor: the candidate at once, with the promise of the create's journal round.
     if (msg.kind === 'prepare-lease') {
       const durable = new Promise<void>((resolve) => journaling.push(() => (order.push('create and chunk journaled'), resolve())));
-      dispatch(msg.sender, ok({ candidate, durable }));
+      dispatch(msg.sender, ok({ candidate: { ...candidate, ...prepared }, durable }));
     }
     if (msg.kind === 'lease-granted') journaling.push(() => (order.push(`version ${msg.lease.version} journaled`), dispatch(msg.sender, ok({}))));
   }) as Ref<MasterMessage>;
@@ -110,4 +110,15 @@ test('a new chunk whose first version no replica took: the next try goes above i
   await until(() => journaling.length === 2);
   for (const end of journaling.splice(0)) end();
   t.is((await second).version, 2);
+});
+
+test('a new chunk a server already reported at some version (a first try never journaled): the grant goes above it', async (t) => {
+  const { ask, order, journaling, setVersions } = harness(t, { strayVersion: 4 });
+  const lease = ask();
+  await until(() => setVersions.length === 3);
+  t.deepEqual(order.slice(0, 3), ['chunk.setVersion 5 to cs-a', 'chunk.setVersion 5 to cs-b', 'chunk.setVersion 5 to cs-c']);
+  for (const answer of setVersions.splice(0)) answer();
+  await until(() => journaling.length === 2);
+  for (const end of journaling.splice(0)) end();
+  t.is((await lease).version, 5);
 });

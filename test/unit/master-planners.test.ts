@@ -79,6 +79,11 @@ test('prepareLease on a new chunk: allocates up to it and places it on the least
   t.deepEqual(hole.events, []);
   t.like(hole.candidate, { chunkId: chunkOf(ns, '/g', 0), version: 0 });
   t.deepEqual(hole.candidate.candidates.map((c) => c.id), ['empty', 'tenth', 'third']);
+  t.is(hole.candidate.strayVersion, 0);
+  // A first try never journaled left replicas behind (a master died in the round, or one took it late): the grant goes above them.
+  view.recordReplica('half', chunkOf(ns, '/g', 0), 3, 0);
+  view.recordReplica('tiny', chunkOf(ns, '/g', 0), 1, 0);
+  t.is(prepareLease(ns, view, settings, '/g', 0, NOW, 0).candidate.strayVersion, 3);
 });
 
 test("prepareLease 'last' on an empty file allocates chunk 0; fewer servers than replicas gives fewer candidates", (t) => {
@@ -247,6 +252,11 @@ test('garbageIn: replicas of chunks no file owns, or below the file version; ado
   ns = run(ns, adopted);
   t.deepEqual([versionOf(ns, '/f', 0), versionOf(ns, '/f', 1)], [2, 3]);
   t.deepEqual(adoptHigherVersions(owners, [{ chunkId: a, version: 2 }, { chunkId: a, version: 1 }, { chunkId: orphan, version: 7 }]), []);
+  // A chunk at version 0 adopts nothing: no client had a lease on it, so a replica above it is a first try's, never journaled.
+  const placed = withFile(ns, '/h', 0);
+  const fresh = run(placed, decideChunksUpTo(placed, '/h', 0, 0));
+  t.deepEqual(adoptHigherVersions(ownedChunks(fresh), [{ chunkId: chunkOf(fresh, '/h', 0), version: 2 }]), []);
+  t.deepEqual(garbageIn(ownedChunks(fresh), [{ chunkId: chunkOf(fresh, '/h', 0), version: 2 }]), [], 'nor is it garbage yet: the grant above it makes it stale');
   // After a rename the bump names the file where it is now.
   ns = run(ns, decideRename(ns, '/f', '/g', 5, UNCHECKED));
   const moved = adoptHigherVersions(ownedChunks(ns), [{ chunkId: a, version: 5 }]);

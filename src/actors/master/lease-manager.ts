@@ -48,10 +48,12 @@ interface LeaseState {
    * the next try would set version 1 again, maybe on other servers; one
    * that took the first try late (paused past the timeout) would then hold
    * an empty replica at the chunk's version and pass for current. So the
-   * next try goes above it. Dropped once a grant of the chunk succeeds; at
+   * next try goes above it, and above any version a server reported of the
+   * chunk (`strayVersion`). Dropped once a grant of the chunk succeeds; at
    * most MAX_FRESH_TRIED, the oldest forgotten first. A master that dies
-   * meanwhile forgets them: a late replica of a try before the crash can
-   * still meet a new one at its version (design.md, "Chunk versions").
+   * (or a lease manager that crashes) meanwhile forgets them: a late replica
+   * of a try before, on a server that has not reported since, can still meet
+   * a new try at its version (design.md, "Chunk versions").
    */
   freshTried: Map<string, number>;
 }
@@ -177,7 +179,7 @@ export function spawnLeaseManager(
   /** `state`'s record of a new chunk's earlier tries decides the version this one starts above. */
   const startGrant = (self: Ref<LeaseMessage>, state: LeaseState, candidate: LeaseCandidate, inForce: Lease | undefined, withLease: boolean): void => {
     const fresh = candidate.version === 0;
-    const attempt = { version: fresh ? (state.freshTried.get(candidate.chunkId) ?? 0) : candidate.version };
+    const attempt = { version: fresh ? Math.max(state.freshTried.get(candidate.chunkId) ?? 0, candidate.strayVersion ?? 0) : candidate.version };
     void settle(grant(candidate, inForce, withLease, attempt).then((granted) => ({ ...granted, index: candidate.index }))).then((outcome) =>
       dispatch(self, { kind: 'granted', chunkId: candidate.chunkId, fresh, tried: attempt.version, outcome }),
     );
