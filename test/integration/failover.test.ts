@@ -3,6 +3,8 @@ import { Dealer } from 'zeromq';
 import { MasterLink } from '../../src/client/master-link.js';
 import { encodeEnvelope } from '../../src/transport/envelope.js';
 import { RenewingZkSession } from '../../src/zk/renewing-session.js';
+import { EPOCH_PATH } from '../../src/zk/paths.js';
+import { connectZk } from '../../src/zk/session.js';
 import { clusterFor, patternBytes, sha256, waitFor } from '../helpers/cluster.js';
 import { killActiveMasterRounds } from '../helpers/failover.js';
 import { activeMaster, waitForNewActiveWithStandby } from '../helpers/workload.js';
@@ -168,4 +170,35 @@ test('a new active master learns the sizes of files from the chunkservers’ ful
   await waitFor(`stat of ${path} to show the committed bytes`, async () => (await client.stat(path)).size === bytes.length, 15_000);
   t.log(`the new master knew the size ${Date.now() - killedAt} ms after the kill`);
   t.is(sha256(await client.read(path)), sha256(bytes));
+});
+
+test('ZooKeeper’s epoch rolled back, then a failover: the new active master takes an epoch above every one used, so the chunkservers take its writes and no chunk id comes round again', async (t) => {
+  // Insecure: the test writes /ofs/epoch itself, as a restore of an old ZooKeeper backup would.
+  const { cluster, client } = await clusterFor(t, { masters: 2, chunkSize: 256 * 1024, insecure: true });
+  await waitForNewActiveWithStandby(client, 'none');
+  const zk = await connectZk(cluster.zk);
+  t.teardown(() => zk.close());
+  // Epoch 50 and on, then back to 1: a failover in between makes the epochs in use high.
+  await zk.client.set(EPOCH_PATH, '50', -1);
+  const first = await activeMaster(cluster, client);
+  await cluster.kill(first.processId);
+  await waitForNewActiveWithStandby(client, first.masterId);
+  const before = patternBytes(600_000, 7);
+  await client.write('/rollback/before', before);
+  const old = await activeMaster(cluster, client);
+  t.true(old.epoch > 50);
+  const usedIds = (await client.stat('/rollback/before')).chunks.map((c) => parseInt(c.chunkId, 16));
+
+  await zk.client.set(EPOCH_PATH, '1', -1);
+  await cluster.kill(old.processId);
+  await waitForNewActiveWithStandby(client, old.masterId);
+
+  const now = await activeMaster(cluster, client);
+  t.true(now.epoch > old.epoch, `epoch ${now.epoch} after ${old.epoch}`);
+  const after = patternBytes(300_000, 8);
+  await client.write('/rollback/after', after);
+  const newIds = (await client.stat('/rollback/after')).chunks.map((c) => parseInt(c.chunkId, 16));
+  t.true(Math.min(...newIds) > Math.max(...usedIds), 'new chunk ids lie above every id used before');
+  t.is(sha256(await client.read('/rollback/before')), sha256(before));
+  t.is(sha256(await client.read('/rollback/after')), sha256(after));
 });

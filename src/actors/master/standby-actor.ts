@@ -25,7 +25,8 @@ export type StandbyMessage =
   /** The active's snapshot, taken at its `epoch`; answered with the seq the standby is at. */
   | { kind: 'install'; snapshot: TrackedNamespace; epoch: number; sender: Ref<Result<number>> }
   | { kind: 'append'; events: MasterEvent[]; epoch: number; sender: Ref<Result<number>> }
-  | { kind: 'take-over'; sender: Ref<TrackedNamespace> };
+  /** Answered with the state to serve from, and the highest epoch an active master showed this standby. */
+  | { kind: 'take-over'; sender: Ref<TrackedNamespace & { epoch: number }> };
 
 interface StandbyState {
   ns: Namespace;
@@ -107,7 +108,7 @@ export function spawnStandbyActor(
           return next;
         }
         case 'take-over':
-          dispatch(msg.sender, { ns: state.ns, table: state.table });
+          dispatch(msg.sender, { ns: state.ns, table: state.table, epoch: state.epoch });
           return { ...state, attached: false };
       }
     }),

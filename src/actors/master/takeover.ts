@@ -73,14 +73,16 @@ export class Candidacy {
     }
     process.mode = 'taking-over';
     process.epoch = await incrementEpoch(zk);
-    await this.streams.resetInSync();
-    const taken = await ask(process.standbyActor)<TrackedNamespace>((sender) => ({ kind: 'take-over', sender }));
-    // An epoch at or below one the journal's chunk ids came from (ZooKeeper's data rolled back) would hand out ids again.
-    const floor = epochAbove(taken.ns.nextChunkId);
+    const { epoch: seen, ...taken } = await ask(process.standbyActor)<TrackedNamespace & { epoch: number }>((sender) => ({ kind: 'take-over', sender }));
+    // ZooKeeper's data rolled back (a restore from a backup) could give an epoch at or below one already used: one the
+    // journal's chunk ids came from would hand them out again, and one an active master showed (to this standby, or in
+    // the in-sync set) would be fenced off. So the epoch moves past them first, before anything is written under it.
+    const floor = Math.max(epochAbove(taken.ns.nextChunkId), seen + 1, (inSync?.epoch ?? 0) + 1);
     if (process.epoch < floor) {
-      log.warn({ epoch: process.epoch, floor }, 'ZooKeeper gave an epoch whose chunk ids the journal already holds; moving past them');
+      log.warn({ epoch: process.epoch, floor }, 'ZooKeeper gave an epoch at or below one already used; moving past it');
       process.epoch = await incrementEpoch(zk, floor);
     }
+    await this.streams.resetInSync();
     const master = spawnMasterActor(
       this.system,
       taken,
