@@ -5,6 +5,7 @@ import type { ClusterProcess } from '../../src/cluster/cluster-file.js';
 import type { OfsClient } from '../../src/client/ofs-client.js';
 import { patternBytes, sha256, TestCluster, waitFor } from '../helpers/cluster.js';
 import { Scrape } from '../helpers/scrape.js';
+import { waitForNewActiveWithStandby } from '../helpers/workload.js';
 
 const CHUNK = 256 * 1024;
 let cluster: TestCluster;
@@ -14,6 +15,8 @@ let client: OfsClient;
 test.before(async () => {
   cluster = await TestCluster.start({ chunkSize: CHUNK, chunkservers: 4, scrubIntervalMs: 0 });
   client = await cluster.client();
+  // Until the standby is in sync, events are acknowledged without it, and its standby.append count may not move.
+  await waitForNewActiveWithStandby(client, 'none');
 });
 
 test.after.always(async () => {
