@@ -429,3 +429,39 @@ test.serial('a store closed while its new chunks’ files are still being made l
   await waitFor('every file the store opened to be closed', async () => (await openFiles()) === before, 5_000).catch(() => undefined);
   t.is(await openFiles(), before);
 });
+
+/** Runs `run` with every fdatasync logged by file name (`<name> start` / `<name> end`), the data files' held back 50 ms. */
+async function withSyncLog(run: (log: string[]) => Promise<void>): Promise<void> {
+  const probe = await fs.open(path.join(await fs.mkdtemp(path.join((await import('node:os')).tmpdir(), 'ofs-sync-')), 'probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as { datasync(this: { fd: number }): Promise<void> };
+  await probe.close();
+  const original = proto.datasync;
+  const log: string[] = [];
+  proto.datasync = async function (this: { fd: number }) {
+    const name = path.basename(await fs.readlink(`/proc/self/fd/${this.fd}`));
+    log.push(`${name} start`);
+    if (name.endsWith('.data')) await new Promise((resolve) => setTimeout(resolve, 50));
+    await original.call(this);
+    log.push(`${name} end`);
+  };
+  try {
+    await run(log);
+  } finally {
+    proto.datasync = original;
+  }
+}
+
+test.serial("a new chunk's first sync writes its meta beside its data's sync; once it holds durable bytes, the meta waits for the data", async (t) => {
+  const store = await openStore(t);
+  await withSyncLog(async (log) => {
+    await store.create(ID, 1);
+    await store.write(ID, 0, pattern(1000, 1));
+    await store.sync(ID);
+    t.true(log.indexOf(`${ID}.meta start`) < log.indexOf(`${ID}.data end`), log.join(', '));
+    log.length = 0;
+    await store.write(ID, 1000, pattern(1000, 2));
+    await store.sync(ID);
+    t.true(log.indexOf(`${ID}.data end`) < log.indexOf(`${ID}.meta start`), log.join(', '));
+  });
+  t.true(sha256(await store.read(ID, 0, 2000)) === sha256(Buffer.concat([pattern(1000, 1), pattern(1000, 2)])));
+});
