@@ -46,6 +46,24 @@ export function chunkNumbersFor(epoch: number, next: number, count: number): num
 }
 
 /**
+ * A new chunk's first version, like its id, comes from its epoch's own
+ * range: epoch e tries versions above e·2^20. A first try is journaled only
+ * once a replica took it, so a master that dies during one (or after one no
+ * replica answered in time) leaves replicas at a version no journal holds,
+ * on servers that may not report to the next master for a while. That
+ * master, of a higher epoch, tries above all of them: they are stale when
+ * they come back, never current and empty. An epoch would leave its range
+ * only after 2^20 first tries of one chunk (each failed try waits out a 3 s
+ * timeout: a month).
+ */
+export const FIRST_VERSIONS_PER_EPOCH = 2 ** 20;
+
+/** The version a master of `epoch` starts a new chunk's tries above (0 for epoch 0: tools and tests). */
+export function firstVersionFloor(epoch: number): number {
+  return epoch * FIRST_VERSIONS_PER_EPOCH;
+}
+
+/**
  * The lowest epoch whose chunk ids all lie above `next` (a namespace's next
  * chunk number): a master taking over must hold at least this one. Epochs
  * come from ZooKeeper and only grow, unless its data was rolled back (a

@@ -1,4 +1,5 @@
 import { pickMove, usageSpread } from './balance.js';
+import { firstVersionFloor } from './chunk-id.js';
 import { chooseReplicas, type ClusterView } from './cluster-view.js';
 import { decideChunksUpTo } from './commands.js';
 import { OfsError } from './errors.js';
@@ -28,11 +29,13 @@ export interface LeaseCandidate {
   candidates: ServerRef[];
   liveIds: string[];
   /**
-   * For a chunk at version 0: the highest version a live server reported of
-   * it, left by a first try never journaled (`adoptHigherVersions`). The
-   * grant goes above it, so that replica is stale, not current and empty.
+   * For a chunk at version 0, the version its grant goes above: the highest
+   * a live server reported of it, left by a first try never journaled
+   * (`adoptHigherVersions`), and every version an earlier epoch could have
+   * tried (`firstVersionFloor`). A replica a first try left behind is then
+   * stale, never current and empty.
    */
-  strayVersion?: number;
+  versionFloor?: number;
 }
 
 /** A lease grant as it went: the replicas that took the new version, and those that missed it. */
@@ -112,7 +115,7 @@ export function prepareLease(
       version: chunk.version,
       candidates: candidates.map(({ id, address }) => ({ id, address })),
       liveIds: live.map((s) => s.id),
-      ...(chunk.version === 0 && { strayVersion: Math.max(0, ...view.reported(chunk.chunkId, now).map((r) => r.version)) }),
+      ...(chunk.version === 0 && { versionFloor: Math.max(firstVersionFloor(epoch), ...view.reported(chunk.chunkId, now).map((r) => r.version)) }),
     },
     events,
   };
@@ -211,7 +214,7 @@ export function garbageIn(owners: ChunkOwners, reported: readonly ReportedReplic
  * that round, or a try no replica answered in time), empty, and maybe one of
  * several tries at different versions; taken as current, it would pass for
  * a replica of what the next grant writes. That grant goes above it instead
- * (`strayVersion`).
+ * (`versionFloor`).
  */
 export function adoptHigherVersions(owners: ChunkOwners, reported: readonly ReportedReplica[]): UnsequencedEvent[] {
   return reported

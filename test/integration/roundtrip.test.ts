@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
 import type { MasterLink } from '../../src/client/master-link.js';
+import { firstVersionFloor } from '../../src/core/chunk-id.js';
 import type { OfsClient } from '../../src/client/ofs-client.js';
 import { patternBytes, sha256, TestCluster, waitFor } from '../helpers/cluster.js';
 
@@ -115,13 +116,14 @@ test('a read whose file is replaced under it fails with ESTALE, never mixing the
   await t.throwsAsync(rest, { code: 'ESTALE', message: `${path} was replaced while it was read` });
 });
 
-test('a create that asks for a lease places the first chunk at once: 3 replicas at version 1, and the file is made even so', async (t) => {
+test('a create that asks for a lease places the first chunk at once: 3 replicas at the first version of the master’s epoch, and the file is made even so', async (t) => {
   const master = (client as unknown as { master: MasterLink }).master;
+  const { epoch } = (await client.status()).master;
   const created = await master.call('master.create', { path: '/roundtrip/leased/new', overwrite: true, lease: true });
   const lease = created.lease!;
   t.truthy(lease, 'the reply carries the lease of chunk 0');
   t.is(lease.index, 0);
-  t.is(lease.version, 1);
+  t.is(lease.version, firstVersionFloor(epoch) + 1);
   t.is(new Set(lease.replicas.map((r) => r.id)).size, 3);
   t.true(lease.replicas.some((r) => r.id === lease.primary.id), 'the primary is one of the replicas');
   // The master's own record agrees: the chunk, its version and where it is.
@@ -129,7 +131,7 @@ test('a create that asks for a lease places the first chunk at once: 3 replicas 
   t.is(stat.size, 0);
   t.deepEqual(
     stat.chunks.map((c) => [c.chunkId, c.version, c.replicas.map((r) => r.id).sort()]),
-    [[lease.chunkId, 1, lease.replicas.map((r) => r.id).sort()]],
+    [[lease.chunkId, lease.version, lease.replicas.map((r) => r.id).sort()]],
   );
   // A refused create places nothing and leaves the file as it was.
   const summary = async (path: string) => {

@@ -113,7 +113,7 @@ test('a new chunk whose first version no replica took: the next try goes above i
 });
 
 test('a new chunk a server already reported at some version (a first try never journaled): the grant goes above it', async (t) => {
-  const { ask, order, journaling, setVersions } = harness(t, { strayVersion: 4 });
+  const { ask, order, journaling, setVersions } = harness(t, { versionFloor: 4 });
   const lease = ask();
   await until(() => setVersions.length === 3);
   t.deepEqual(order.slice(0, 3), ['chunk.setVersion 5 to cs-a', 'chunk.setVersion 5 to cs-b', 'chunk.setVersion 5 to cs-c']);

@@ -79,11 +79,15 @@ test('prepareLease on a new chunk: allocates up to it and places it on the least
   t.deepEqual(hole.events, []);
   t.like(hole.candidate, { chunkId: chunkOf(ns, '/g', 0), version: 0 });
   t.deepEqual(hole.candidate.candidates.map((c) => c.id), ['empty', 'tenth', 'third']);
-  t.is(hole.candidate.strayVersion, 0);
+  t.is(hole.candidate.versionFloor, 0);
   // A first try never journaled left replicas behind (a master died in the round, or one took it late): the grant goes above them.
   view.recordReplica('half', chunkOf(ns, '/g', 0), 3, 0);
   view.recordReplica('tiny', chunkOf(ns, '/g', 0), 1, 0);
-  t.is(prepareLease(ns, view, settings, '/g', 0, NOW, 0).candidate.strayVersion, 3);
+  t.is(prepareLease(ns, view, settings, '/g', 0, NOW, 0).candidate.versionFloor, 3);
+  // And above every version an earlier epoch could have tried: a master of epoch 2 starts above 2·2^20.
+  t.is(prepareLease(ns, view, settings, '/g', 0, NOW, 2).candidate.versionFloor, 2 * 2 ** 20);
+  view.recordReplica('half', chunkOf(ns, '/g', 0), 2 * 2 ** 20 + 7, 0);
+  t.is(prepareLease(ns, view, settings, '/g', 0, NOW, 2).candidate.versionFloor, 2 * 2 ** 20 + 7);
 });
 
 test("prepareLease 'last' on an empty file allocates chunk 0; fewer servers than replicas gives fewer candidates", (t) => {

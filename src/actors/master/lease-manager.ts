@@ -49,11 +49,13 @@ interface LeaseState {
    * that took the first try late (paused past the timeout) would then hold
    * an empty replica at the chunk's version and pass for current. So the
    * next try goes above it, and above any version a server reported of the
-   * chunk (`strayVersion`). Dropped once a grant of the chunk succeeds; at
-   * most MAX_FRESH_TRIED, the oldest forgotten first. A master that dies
-   * (or a lease manager that crashes) meanwhile forgets them: a late replica
-   * of a try before, on a server that has not reported since, can still meet
-   * a new try at its version (design.md, "Chunk versions").
+   * chunk, and above every version an earlier epoch could have tried
+   * (`versionFloor`). Dropped once a grant of the chunk succeeds; at most
+   * MAX_FRESH_TRIED, the oldest forgotten first. A master that dies forgets
+   * them, and the next one, of a higher epoch, tries above them all. A lease
+   * manager that crashes forgets them too: then a late replica of a try
+   * before, on a server that has not reported since, can still meet a new
+   * try at its version (design.md, "Chunk versions").
    */
   freshTried: Map<string, number>;
 }
@@ -179,7 +181,7 @@ export function spawnLeaseManager(
   /** `state`'s record of a new chunk's earlier tries decides the version this one starts above. */
   const startGrant = (self: Ref<LeaseMessage>, state: LeaseState, candidate: LeaseCandidate, inForce: Lease | undefined, withLease: boolean): void => {
     const fresh = candidate.version === 0;
-    const attempt = { version: fresh ? Math.max(state.freshTried.get(candidate.chunkId) ?? 0, candidate.strayVersion ?? 0) : candidate.version };
+    const attempt = { version: fresh ? Math.max(state.freshTried.get(candidate.chunkId) ?? 0, candidate.versionFloor ?? 0) : candidate.version };
     void settle(grant(candidate, inForce, withLease, attempt).then((granted) => ({ ...granted, index: candidate.index }))).then((outcome) =>
       dispatch(self, { kind: 'granted', chunkId: candidate.chunkId, fresh, tried: attempt.version, outcome }),
     );
