@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { crc32c } from '@node-rs/crc32';
 import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
@@ -104,15 +104,17 @@ function cpuJiffies(): [number, number] {
 }
 
 /**
- * Runs `run`, returning its seconds and how busy every core of the machine was
- * meanwhile (%): a figure taken with the cores near 100% is bounded by them,
- * one well under it by waiting (round trips, syncs).
+ * Runs `run`, returning its seconds, how busy every core of the machine was
+ * meanwhile (%), and the CPU time that took (ms, all cores, every process):
+ * a figure taken with the cores near 100% is bounded by them, one well under
+ * it by waiting (round trips, syncs).
  */
-async function timedWithCpu(run: () => Promise<unknown>): Promise<{ s: number; busyPct: number }> {
+async function timedWithCpu(run: () => Promise<unknown>): Promise<{ s: number; busyPct: number; cpuMs: number }> {
   const [busy0, all0] = cpuJiffies();
   const s = await seconds(run);
   const [busy1, all1] = cpuJiffies();
-  return { s, busyPct: Math.round((100 * (busy1 - busy0)) / Math.max(1, all1 - all0)) };
+  const busy = (busy1 - busy0) / Math.max(1, all1 - all0);
+  return { s, busyPct: Math.round(100 * busy), cpuMs: busy * s * 1000 * cpus().length };
 }
 
 /** Peak resident memory of processes while `run` runs (polled every 50 ms), in MiB. */
@@ -281,9 +283,12 @@ try {
   });
   result.small_files_1c_per_s = Math.round(size.smallFiles1c / small1.s);
   result.small_files_1c_cpu_busy_pct = small1.busyPct;
+  result.small_files_1c_cpu_ms_per_file = round(small1.cpuMs / size.smallFiles1c, 2);
   const small64 = await timedWithCpu(() => lanes(clients, 64, size.smallFiles64c, (c, i) => c.write(`/small/many/f${i}`, SMALL_FILE)));
   result.small_files_64c_per_s = Math.round(size.smallFiles64c / small64.s);
   result.small_files_64c_cpu_busy_pct = small64.busyPct;
+  result.small_files_64c_cpu_ms_per_file = round(small64.cpuMs / size.smallFiles64c, 2);
+  result.cpu_cores = cpus().length;
   if (!(await client.read('/small/many/f7')).equals(SMALL_FILE)) throw new Error('a small file read back different bytes');
 
   // `ofs put` and `ofs get` of a big file, as their own processes, with their memory watched; then the API reads it too.
