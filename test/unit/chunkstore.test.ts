@@ -431,8 +431,8 @@ test.serial('a store closed while its new chunks’ files are still being made l
 });
 
 /** Runs `run` with every fdatasync logged by file name (`<name> start` / `<name> end`), the data files' held back 50 ms. */
-async function withSyncLog(run: (log: string[]) => Promise<void>): Promise<void> {
-  const probe = await fs.open(path.join(await fs.mkdtemp(path.join((await import('node:os')).tmpdir(), 'ofs-sync-')), 'probe'), 'w');
+async function withSyncLog(t: ExecutionContext, run: (log: string[]) => Promise<void>): Promise<void> {
+  const probe = await fs.open(path.join(await tempDir(t), 'probe'), 'w');
   const proto = Object.getPrototypeOf(probe) as { datasync(this: { fd: number }): Promise<void> };
   await probe.close();
   const original = proto.datasync;
@@ -453,7 +453,7 @@ async function withSyncLog(run: (log: string[]) => Promise<void>): Promise<void>
 
 test.serial("a new chunk's first sync writes its meta beside its data's sync; once it holds durable bytes, the meta waits for the data", async (t) => {
   const store = await openStore(t);
-  await withSyncLog(async (log) => {
+  await withSyncLog(t, async (log) => {
     await store.create(ID, 1);
     await store.write(ID, 0, pattern(1000, 1));
     await store.sync(ID);
@@ -463,5 +463,5 @@ test.serial("a new chunk's first sync writes its meta beside its data's sync; on
     await store.sync(ID);
     t.true(log.indexOf(`${ID}.data end`) < log.indexOf(`${ID}.meta start`), log.join(', '));
   });
-  t.true(sha256(await store.read(ID, 0, 2000)) === sha256(Buffer.concat([pattern(1000, 1), pattern(1000, 2)])));
+  t.is(sha256(await store.read(ID, 0, 2000)), sha256(Buffer.concat([pattern(1000, 1), pattern(1000, 2)])));
 });
