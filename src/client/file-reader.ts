@@ -1,4 +1,5 @@
 import { OfsError } from '../core/errors.js';
+import { LOCATE_CHUNKS_MAX } from '../core/master-queries.js';
 import type { ReplyOf } from '../transport/protocol.js';
 import type { RpcClient } from '../transport/rpc-client.js';
 import { retry } from '../util/retry.js';
@@ -32,37 +33,56 @@ export function resolveRange(size: number, offset = 0, length?: number): ByteRan
 }
 
 /**
- * `next`, a listing of `first`'s path taken later in one read, if it is the
- * same file: each chunk `first` had is there under the same id (versions and
+ * `next`, a listing of `first`'s path taken later in one read (of any window
+ * of its chunks), if it is the same file: the same first chunk, no fewer
+ * chunks, and each chunk both windows hold under the same id (versions and
  * replicas change, and appends add chunks). A file replaced meanwhile (an
- * overwrite or a rename onto its name) has new chunk ids or fewer chunks; the
- * read then fails with ESTALE rather than mix two files' bytes.
+ * overwrite or a rename onto its name) has new chunk ids; the read then
+ * fails with ESTALE rather than mix two files' bytes.
  */
 export function sameFile(first: Located, next: Located): Located {
-  const replaced = next.type !== first.type || first.chunks.some((c) => next.chunks[c.index]?.chunkId !== c.chunkId);
+  const replaced =
+    next.type !== first.type ||
+    (first.firstChunkId !== null && next.firstChunkId !== first.firstChunkId) ||
+    next.chunkCount < first.chunkCount ||
+    first.chunks.some((c) => chunkIn(next, c.index) !== undefined && chunkIn(next, c.index)!.chunkId !== c.chunkId);
   if (replaced) throw new OfsError('ESTALE', `${first.path} was replaced while it was read`);
   return next;
 }
+
+/** Chunk `index` of a listing, if its window holds it. */
+export function chunkIn(file: Located, index: number): LocatedChunk | undefined {
+  const chunk = file.chunks[index - (file.chunks[0]?.index ?? 0)];
+  return chunk?.index === index ? chunk : undefined;
+}
+
+/** Where the window that ends with a file's last chunk starts. */
+function tailWindow(file: Located): number {
+  return Math.max(0, file.chunkCount - LOCATE_CHUNKS_MAX);
+}
+
+/** Asks the master again for the window of a file's chunks from chunk `from`, giving up at `deadline`. */
+export type Relocate = (from: number, deadline: number) => Promise<Located>;
 
 /**
  * The size of a located file for a reader: the master's, or further where
  * the last written chunk has synced bytes past it (record appends whose
  * length has not reached the master yet: GFS 3.3). Asks the chunk's replicas
  * in turn, locating the file again while none answers; at the deadline the
- * read fails, since it cannot know where the file ends. With the size comes
- * the listing it was found in, which holds every chunk up to it.
+ * read fails, since it cannot know where the file ends.
  */
 export async function readableSize(
   rpc: RpcClient,
   located: Located,
-  /** Asks the master again (chunkservers restart, replicas move), giving up at `deadline`. */
-  relocate: (deadline: number) => Promise<Located>,
+  /** Chunk versions and replicas change under re-replication and new leases; chunkservers restart. */
+  relocate: Relocate,
   deadline: number,
-): Promise<{ file: Located; size: number }> {
-  let file = located;
-  return retry(async () => ({ file, size: await lastChunkEnd(rpc, file, deadline) }), {
+): Promise<number> {
+  // The last chunks are in the listing's window, or in the file's last one.
+  let file = chunkIn(located, located.chunkCount - 1) || located.chunkCount === 0 ? located : sameFile(located, await relocate(tailWindow(located), deadline));
+  return retry(() => lastChunkEnd(rpc, file, deadline), {
     deadline: () => deadline,
-    beforeRetry: async () => void (file = sameFile(located, await relocate(deadline))),
+    beforeRetry: async () => void (file = sameFile(located, await relocate(tailWindow(file), deadline))),
   });
 }
 
@@ -82,28 +102,46 @@ export async function* readPieces(
   rpc: RpcClient,
   located: Located,
   range: ByteRange,
-  /** Asks the master again, giving up at `deadline`: chunk versions and replicas change under re-replication and new leases. */
-  relocate: (deadline: number) => Promise<Located>,
+  /** Chunk versions and replicas change under re-replication and new leases; a read goes on past a window's end. */
+  relocate: Relocate,
   /** How long one piece keeps trying (relocating in between) before the read fails: no wait inside outlasts it. */
   retryForMs: number,
 ): AsyncGenerator<Buffer> {
   let file = located;
-  const locateAgain = async (deadline: number) => void (file = sameFile(located, await relocate(deadline)));
+  // One listing asked for at a time per window: the pieces read ahead that cross into the next window wait for the same one.
+  let asking: { from: number; listing: Promise<void> } | undefined;
+  const locateAgain = (index: number, deadline: number): Promise<void> => {
+    if (asking && index >= asking.from && index < asking.from + LOCATE_CHUNKS_MAX) return asking.listing;
+    const listing = relocate(index, deadline).then(
+      (next) => void (file = sameFile(located, next)),
+    ).finally(() => {
+      if (asking?.listing === listing) asking = undefined;
+    });
+    asking = { from: index, listing };
+    return listing;
+  };
+  const chunkAt = async (index: number, deadline: number): Promise<LocatedChunk> => {
+    const known = chunkIn(file, index);
+    // A long read outlives its tokens: ask the master for fresh ones rather than be refused.
+    if (known && !chunkTokenStale(known.token, Date.now())) return known;
+    await locateAgain(index, deadline);
+    const chunk = chunkIn(file, index);
+    if (!chunk) throw new OfsError('EUNAVAILABLE', `${file.path}: the master listed no chunk ${index}`);
+    return chunk;
+  };
   const readPiece = async (index: number, offset: number, length: number): Promise<Buffer> => {
     const deadline = Date.now() + retryForMs;
-    // A long read outlives its tokens: ask the master for fresh ones rather than be refused.
-    if (chunkTokenStale(file.chunks[index]?.token, Date.now())) await locateAgain(deadline);
-    return retry(() => readFromAnyReplica(rpc, file.path, file.chunks[index]!, offset, length, deadline, Math.floor(offset / PIECE_BYTES)), {
+    return retry(async () => readFromAnyReplica(rpc, file.path, await chunkAt(index, deadline), offset, length, deadline, Math.floor(offset / PIECE_BYTES)), {
       deadline: () => deadline,
-      beforeRetry: () => locateAgain(deadline),
+      beforeRetry: () => locateAgain(index, deadline),
     });
   };
   const window = new InFlightWindow<Buffer>(READ_AHEAD);
   const end = range.offset + range.length;
   for (let at = range.offset; at < end; ) {
     const index = Math.floor(at / file.chunkSize);
-    // Every listing of the file holds the chunks of `located`, and the range lies within them.
-    if (!located.chunks[index]) throw new OfsError('EINTERNAL', `${file.path}: no chunk ${index} for offset ${at}`);
+    // The range lies within the file's chunks, as it was when the read began.
+    if (index >= located.chunkCount) throw new OfsError('EINTERNAL', `${file.path}: no chunk ${index} for offset ${at}`);
     const inChunk = at - index * file.chunkSize;
     const length = Math.min(PIECE_BYTES, file.chunkSize - inChunk, end - at);
     for (const piece of await window.push(() => readPiece(index, inChunk, length))) yield piece;

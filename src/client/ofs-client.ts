@@ -7,7 +7,7 @@ import { RpcClient } from '../transport/rpc-client.js';
 import { WireIdentity } from '../security/wire-identity.js';
 import { RenewingZkSession } from '../zk/renewing-session.js';
 import { RecordAppender, type AppendCounters } from './record-appender.js';
-import { readableSize, readPieces, resolveRange } from './file-reader.js';
+import { readableSize, readPieces, resolveRange, sameFile } from './file-reader.js';
 import { ChunkMutator } from './chunk-mutator.js';
 import { FileWriter, PIECE_BYTES } from './file-writer.js';
 import { MasterLink } from './master-link.js';
@@ -168,12 +168,12 @@ export class OfsClient {
     return Readable.from(
       (async function* () {
         const deadline = Date.now() + self.retryForMs;
-        const located = await self.locateReadable(path, deadline);
-        const relocate = (until: number) => self.locateReadable(path, until);
+        const located = await self.locateReadable(path, 0, deadline);
+        const relocate = (from: number, until: number) => self.locateReadable(path, from, until);
         // Only a read that may pass the master's size asks where the file really ends.
         const mayPassSize = range.length === undefined || (range.offset ?? 0) + range.length > located.size;
-        const { file, size } = mayPassSize ? await readableSize(self.rpc, located, relocate, deadline) : { file: located, size: located.size };
-        yield* readPieces(self.rpc, file, resolveRange(size, range.offset, range.length), relocate, self.retryForMs);
+        const size = mayPassSize ? await readableSize(self.rpc, located, relocate, deadline) : located.size;
+        yield* readPieces(self.rpc, located, resolveRange(size, range.offset, range.length), relocate, self.retryForMs);
       })(),
       { objectMode: false, highWaterMark: PIECE_BYTES },
     );
@@ -266,7 +266,16 @@ export class OfsClient {
    * `chunks: false` needs only the right to traverse to it.
    */
   async stat(path: string, options: { chunks?: boolean } = {}): Promise<FileStat> {
-    return this.master.call('master.locate', { path, chunks: options.chunks });
+    if (options.chunks === false) return this.master.call('master.locate', { path, chunks: false });
+    // The master lists a window of chunks per reply: ask on from where the last one ended.
+    let file = await this.master.call('master.locate', { path });
+    const chunks = [...file.chunks];
+    while (chunks.length < file.chunkCount) {
+      file = sameFile(file, await this.master.call('master.locate', { path, from: chunks.length }));
+      if (file.chunks.length === 0) break;
+      chunks.push(...file.chunks);
+    }
+    return { ...file, chunks };
   }
 
   /**
@@ -310,13 +319,13 @@ export class OfsClient {
   }
 
   /**
-   * Locates a file for reading. Right after a master starts, chunk locations
-   * are still arriving in chunkserver reports: wait for them (until
-   * `deadline`) rather than fail.
+   * Locates the window of `path`'s chunks from chunk `from`, for reading.
+   * Right after a master starts, chunk locations are still arriving in
+   * chunkserver reports: wait for them (until `deadline`) rather than fail.
    */
-  private async locateReadable(path: string, deadline: number): Promise<FileStat> {
+  private async locateReadable(path: string, from: number, deadline: number): Promise<FileStat> {
     for (;;) {
-      const file = await this.master.call('master.locate', { path }, deadline);
+      const file = await this.master.call('master.locate', { path, from }, deadline);
       if (file.type === 'dir') throw new OfsError('EISDIR', `${path} is a directory`);
       const missing = file.chunks.filter((c) => c.length > 0 && c.version > 0 && c.replicas.length === 0);
       if (missing.length === 0 || Date.now() + LOCATE_RETRY_MS >= deadline) return file;

@@ -22,8 +22,8 @@ export interface FileBytes {
  */
 export async function readFileBytes(host: ConsoleHost, path: string, offset: number, length: number): Promise<FileBytes> {
   if (length > PREVIEW_MAX_BYTES) throw new OfsError('EINVAL', `the console reads at most ${PREVIEW_MAX_BYTES} bytes at once, not ${length}`);
-  const locate = (): Promise<ReplyOf<'master.locate'>> => host.call('master.locate', { path });
-  const located = await locate();
+  const locate = (from: number): Promise<ReplyOf<'master.locate'>> => host.call('master.locate', { path, from });
+  const located = await locate(0);
   if (located.type === 'dir') throw new OfsError('EISDIR', `${path} is a directory`);
   const range = resolveRange(located.size, offset, length);
   const pieces: Buffer[] = [];

@@ -23,27 +23,37 @@ export function chunkLength(file: FileNode, index: number, chunkSize: number): n
   return Math.max(0, Math.min(chunkSize, file.size - index * chunkSize));
 }
 
-/** A file's chunks with their live replicas at the current version (`primary` is the lease manager's to fill in). */
-/** `chunks`: with the file's chunks and their replicas (reading it), or without (a stat). */
-export function locate(ns: Namespace, view: ClusterView, settings: ReplicaSettings, path: string, now: number, chunks = true): ReplyOf<'master.locate'> {
+/**
+ * Chunks in one `master.locate` reply: 16 GiB of a file in 64 MiB chunks, and
+ * well under a message header's limit (envelope.ts) even with tokens, data
+ * keys and more replicas. The reply for a file of any size stays this small.
+ */
+export const LOCATE_CHUNKS_MAX = 256;
+
+/**
+ * A file's chunks with their live replicas at the current version (`primary`
+ * is the lease manager's to fill in): with `chunks`, a window of them from
+ * chunk `from` (reading it), or none (a stat). A window, never the whole
+ * list, so the reply's size does not grow with the file's.
+ */
+export function locate(ns: Namespace, view: ClusterView, settings: ReplicaSettings, path: string, now: number, chunks = true, from = 0): ReplyOf<'master.locate'> {
   const node = lookup(ns, path);
   if (!node) throw new OfsError('ENOENT', `${path} does not exist`);
   const { owner, group, mode } = node;
-  if (node.kind === 'dir') return { path, type: 'dir', size: 0, mtime: node.mtime, owner, group, mode, chunkSize: settings.chunkSize, chunks: [] };
+  const fixed = { path, mtime: node.mtime, owner, group, mode, chunkSize: settings.chunkSize };
+  if (node.kind === 'dir') return { ...fixed, type: 'dir', size: 0, chunkCount: 0, firstChunkId: null, chunks: [] };
+  const window = chunks ? node.chunks.slice(from, from + LOCATE_CHUNKS_MAX) : [];
   return {
-    path,
+    ...fixed,
     type: 'file',
     size: node.size,
-    mtime: node.mtime,
-    owner,
-    group,
-    mode,
-    chunkSize: settings.chunkSize,
-    chunks: !chunks ? [] : node.chunks.map((chunk, index) => ({
-      index,
+    chunkCount: node.chunks.length,
+    firstChunkId: node.chunks[0]?.id ?? null,
+    chunks: window.map((chunk, i) => ({
+      index: from + i,
       chunkId: chunk.id,
       version: chunk.version,
-      length: chunkLength(node, index, settings.chunkSize),
+      length: chunkLength(node, from + i, settings.chunkSize),
       replicas: view.holders(chunk.id, chunk.version, now).map(({ id, address, version }) => ({ id, address, version })),
       primary: null,
     })),
@@ -54,7 +64,15 @@ export function locate(ns: Namespace, view: ClusterView, settings: ReplicaSettin
 export const LIST_PAGE_MAX = 10_000;
 
 /**
- * A page of a directory's entries in name order: at most `limit`, those after
+ * Bytes of JSON a `list` page's entries take at most: a page stays inside a
+ * message header's limit (1 MiB, envelope.ts), where LIST_PAGE_MAX entries
+ * of long names, or even of short ones, would not.
+ */
+const LIST_PAGE_BYTES = 768 * 1024;
+
+/**
+ * A page of a directory's entries in name order: at most `limit` and
+ * LIST_PAGE_BYTES, those after
  * the name `after`; `more` says whether entries follow. A file is listed as its own single entry.
  */
 export function list(ns: Namespace, path: string, after?: string, limit = LIST_PAGE_MAX): ReplyOf<'master.list'> {
@@ -65,9 +83,13 @@ export function list(ns: Namespace, path: string, after?: string, limit = LIST_P
     return { entries: after !== undefined && after >= name ? [] : [entryOf(name, node)], more: false };
   }
   const entries: ReplyOf<'master.list'>['entries'] = [];
+  let bytes = 0;
   for (const [name, child] of entriesAfter(node.children, after)) {
     if (entries.length === limit) return { entries, more: true };
-    entries.push(entryOf(name, child));
+    const entry = entryOf(name, child);
+    bytes += Buffer.byteLength(JSON.stringify(entry)) + 1;
+    if (bytes > LIST_PAGE_BYTES && entries.length > 0) return { entries, more: true };
+    entries.push(entry);
   }
   return { entries, more: false };
 }

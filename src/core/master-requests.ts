@@ -83,7 +83,7 @@ export function decideRequest(state: MasterView, settings: ReplicaSettings, type
     case 'master.locate':
       // Where a file's chunks are is what reading it takes: r. Without them (a stat), traverse alone.
       authorize(ns.root, path, caller, { self: body.chunks === false ? undefined : lookup(ns, path)?.kind === 'file' ? READ : undefined });
-      return { reply: locate(ns, view, settings, path, now, body.chunks !== false), events: [] };
+      return { reply: locate(ns, view, settings, path, now, body.chunks !== false, body.from), events: [] };
     case 'master.heartbeat':
       // Leases and the lengths their primaries report go to the lease manager, which knows their files.
       return { reply: { known: view.heartbeat(body as ChunkserverLoad, now), deleteChunks: view.takeDeletes(body.id), extended: [] }, events: [] };

@@ -26,10 +26,19 @@ const envelopeSchema = z.object({
 });
 
 /** Frame 0 is JSON; a header above this is not one of ours. */
-const MAX_HEADER_BYTES = 1024 * 1024;
+export const MAX_HEADER_BYTES = 1024 * 1024;
 
-export function encodeEnvelope(envelope: Envelope, data: readonly Buffer[] = []): Buffer[] {
-  return [Buffer.from(JSON.stringify(envelope)), ...data];
+/**
+ * The frames of one message. A header its receiver would drop as too big is
+ * refused here instead, so the sender learns why (as an error reply, when it
+ * is a reply) rather than its peer waiting for an answer that never comes.
+ */
+export function encodeEnvelope(envelope: Envelope, data: readonly Buffer[] = [], what: string = envelope.type): Buffer[] {
+  const header = Buffer.from(JSON.stringify(envelope));
+  if (header.length > MAX_HEADER_BYTES) {
+    throw new OfsError('EINTERNAL', `${what}: a header of ${header.length} bytes exceeds the ${MAX_HEADER_BYTES}-byte limit of one message`);
+  }
+  return [header, ...data];
 }
 
 export function decodeEnvelope(frames: readonly Buffer[]): { envelope: Envelope; data: Buffer[] } {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { chunkIdSchema } from '../core/chunk-id.js';
 import { eventIdSchema, masterEventSchema } from '../core/events.js';
-import { LIST_PAGE_MAX } from '../core/master-queries.js';
+import { LIST_PAGE_MAX, LOCATE_CHUNKS_MAX } from '../core/master-queries.js';
 import { MAX_MODE } from '../core/permissions.js';
 
 /**
@@ -12,6 +12,7 @@ import { MAX_MODE } from '../core/permissions.js';
 
 const chunkId = chunkIdSchema;
 const nonNegative = z.number().int().nonnegative();
+
 const address = z.string().regex(/^tcp:\/\/[^\s]+:\d+$/, 'an address looks like tcp://host:port');
 const serverRef = z.object({ id: z.string().min(1), address });
 const empty = z.object({});
@@ -123,9 +124,16 @@ export const protocol = {
   },
   /** The file is at least `size` bytes long (a writer's mutations up to there succeeded). */
   'master.extend': { request: z.object({ path: z.string(), size: nonNegative, requestId }), reply: empty },
-  /** `chunks: false`: a stat, without the chunks (needs only traverse, where the chunks need r). */
+  /**
+   * `chunks: false`: a stat, without the chunks (needs only traverse, where
+   * the chunks need r). With them, a window: at most LOCATE_CHUNKS_MAX from
+   * chunk `from` (0 when absent), as a GFS client asks for a range of chunks;
+   * `chunkCount` says how many the file has, `firstChunkId` which file this
+   * is (a file replaced under its name has new chunks), for a reader that
+   * meets it again in another window.
+   */
   'master.locate': {
-    request: z.object({ path: z.string(), chunks: z.boolean().optional() }),
+    request: z.object({ path: z.string(), chunks: z.boolean().optional(), from: nonNegative.optional() }),
     reply: z.object({
       path: z.string(),
       type: z.enum(['file', 'dir']),
@@ -133,7 +141,9 @@ export const protocol = {
       mtime: nonNegative,
       ...ownership,
       chunkSize: z.number().int().positive(),
-      chunks: z.array(locatedChunk),
+      chunkCount: nonNegative,
+      firstChunkId: chunkId.nullable(),
+      chunks: z.array(locatedChunk).max(LOCATE_CHUNKS_MAX),
     }),
   },
   /** A page of a directory: entries after the name `after`, at most `limit` (LIST_PAGE_MAX when absent); `more` if others follow. */

@@ -187,16 +187,17 @@ export class RpcClient {
     // A closed client opens no new connection: one would keep the process alive.
     if (this.closed) return Promise.reject(new OfsError('ECLOSED', `${type} to ${address}: this client was closed`));
     const identity = options.curve === false ? undefined : this.identity;
+    const id = `${ID_PREFIX}-${++lastId}`;
     let connection: Connection;
+    let frames: Buffer[];
     try {
       connection = this.connection(address, identity, options.peer ?? serverRoleOf(type));
+      const auth = identity?.token(address);
+      frames = encodeEnvelope({ type, id, epoch: this.epoch(), from: this.from, body, ...(auth && { auth }) }, options.data);
     } catch (err) {
       return Promise.reject(err);
     }
-    const id = `${ID_PREFIX}-${++lastId}`;
     const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-    const auth = identity?.token(address);
-    const frames = encodeEnvelope({ type, id, epoch: this.epoch(), from: this.from, body, ...(auth && { auth }) }, options.data);
     const sentAt = performance.now();
     return new Promise<CallResult<T>>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -167,7 +167,7 @@ export class RpcServer {
       id = envelope.id;
       if (isMessageType(envelope.type)) type = envelope.type;
       const body = await this.dispatch(envelope, data);
-      reply = encodeEnvelope(this.envelope('reply', id, body.body), body.data);
+      reply = encodeEnvelope(this.envelope('reply', id, body.body), body.data, `the reply to ${type}`);
     } catch (err) {
       outcome = 'error';
       reply = this.refusal(id, err);

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
 import type { MasterLink } from '../../src/client/master-link.js';
 import { firstVersionFloor } from '../../src/core/chunk-id.js';
+import { LOCATE_CHUNKS_MAX } from '../../src/core/master-queries.js';
 import type { OfsClient } from '../../src/client/ofs-client.js';
 import { patternBytes, sha256, TestCluster, waitFor } from '../helpers/cluster.js';
 
@@ -83,6 +84,23 @@ test('streams: a multi-chunk file through createWriteStream and createReadStream
   const hash = createHash('sha256');
   await pipeline(client.createReadStream('/roundtrip/streamed'), hash);
   t.is(hash.digest('hex'), sha256(data));
+});
+
+test('a file of more chunks than one master reply lists: stat lists them all, and reads across the windows match what was written', async (t) => {
+  const chunks = LOCATE_CHUNKS_MAX + 45;
+  const data = patternBytes(chunks * CHUNK - 777, 17);
+  await pipeline(Readable.from([data]), client.createWriteStream('/roundtrip/many-chunks'));
+  const stat = await client.stat('/roundtrip/many-chunks');
+  t.is(stat.chunkCount, chunks);
+  t.deepEqual(stat.chunks.map((c) => c.index), Array.from({ length: chunks }, (_, i) => i));
+  t.true(stat.chunks.every((c) => c.replicas.length === 3 && c.version > 0));
+  const hash = createHash('sha256');
+  await pipeline(client.createReadStream('/roundtrip/many-chunks'), hash);
+  t.is(hash.digest('hex'), sha256(data));
+  // From the first window into the second, and one that starts in the second.
+  for (const [offset, length] of [[(LOCATE_CHUNKS_MAX - 2) * CHUNK + 5, 5 * CHUNK], [(LOCATE_CHUNKS_MAX + 40) * CHUNK, 10 * CHUNK]] as const) {
+    t.is(sha256(await client.read('/roundtrip/many-chunks', { offset, length })), sha256(data.subarray(offset, offset + length)), `range ${offset}+${length}`);
+  }
 });
 
 test('overwriting a file replaces its content', async (t) => {

@@ -97,3 +97,23 @@ test('a call that times out while the peer answers others fails alone, and a cli
   release();
   t.is((await slow).body.path, 'answer to client-b');
 });
+
+test('a reply too big for one message comes back as an error that says so, at once, not as a call that times out', async (t) => {
+  let calls = 0;
+  const rpc = await RpcServer.bind('tcp://127.0.0.1:0', {
+    id: 'server',
+    epoch: () => 1,
+    log: pino({ level: 'silent' }),
+    // The first answer is 2 MiB of JSON; the next is small.
+    handlers: { 'master.checkpoint': async () => ({ body: { seq: ++calls, path: 'p'.repeat(calls === 1 ? 2 * 1024 * 1024 : 1) } }) },
+  });
+  t.teardown(() => rpc.close());
+  const client = new RpcClient('client');
+  t.teardown(() => client.close());
+  const started = performance.now();
+  const err = await t.throwsAsync(client.call(rpc.address, 'master.checkpoint', {}, { timeoutMs: 20_000 }), { message: /^the reply to master\.checkpoint: a header of \d+ bytes exceeds the 1048576-byte limit of one message/ });
+  t.is((err as { code?: string }).code, 'EINTERNAL');
+  t.true(performance.now() - started < 10_000, 'answered, not timed out');
+  // The connection still carries the next call.
+  t.is((await client.call(rpc.address, 'master.checkpoint', {})).body.seq, 2);
+});

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { decodeEnvelope, encodeEnvelope } from '../../src/transport/envelope.js';
+import { decodeEnvelope, encodeEnvelope, MAX_HEADER_BYTES } from '../../src/transport/envelope.js';
 
 test('envelope round trip keeps data frames raw', (t) => {
   const data = Buffer.from([0, 1, 2, 255]);
@@ -22,3 +22,10 @@ for (const [name, frames, message] of malformed) {
     t.is((err as { code?: string }).code, 'EBADMSG');
   });
 }
+
+test('encodeEnvelope refuses a header its receiver would drop, naming its size, rather than send it to be lost', (t) => {
+  const body = { path: 'x'.repeat(MAX_HEADER_BYTES) };
+  const err = t.throws(() => encodeEnvelope({ type: 'reply', id: 'm-7', epoch: 1, from: 'master', body }), { message: /^reply: a header of \d+ bytes exceeds the 1048576-byte limit/ });
+  t.is((err as { code?: string }).code, 'EINTERNAL');
+  t.notThrows(() => encodeEnvelope({ type: 'reply', id: 'm-8', epoch: 1, from: 'master', body: { path: 'x'.repeat(MAX_HEADER_BYTES - 200) } }));
+});

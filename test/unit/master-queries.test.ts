@@ -5,7 +5,8 @@ import { CHUNK, chunkOf, ids, NOW, run, server, settings, TIMEOUT, viewOf, withF
 import { decideChunksUpTo, decideDelete, decideExtend, decideMkdir } from '../../src/core/commands.js';
 import { OfsError } from '../../src/core/errors.js';
 import type { UnsequencedEvent } from '../../src/core/events.js';
-import { chunkLength, clusterStatus, countFiles, fsck, list, locate, countUnderReplicated } from '../../src/core/master-queries.js';
+import { chunkLength, clusterStatus, countFiles, fsck, list, locate, countUnderReplicated, LOCATE_CHUNKS_MAX } from '../../src/core/master-queries.js';
+import { MAX_HEADER_BYTES } from '../../src/transport/envelope.js';
 import { emptyNamespace, lookup, ownedChunks, type FileNode } from '../../src/core/namespace.js';
 import { SUPERGROUP, SUPERUSER, UNCHECKED } from '../../src/core/permissions.js';
 
@@ -46,8 +47,43 @@ test('locate: each chunk with only its live replicas at the current version', (t
   t.deepEqual(located.chunks[2]!.replicas, [], 'a chunk never written is on no server');
   // Locating a directory: no chunks; a missing path: ENOENT.
   ns = run(ns, decideMkdir(ns, '/e', false, 9, UNCHECKED));
-  t.deepEqual(locate(ns, view, settings, '/e', NOW), { path: '/e', type: 'dir', size: 0, mtime: 9, ...SUPERUSERS_DIR, chunkSize: CHUNK, chunks: [] });
+  t.deepEqual(locate(ns, view, settings, '/e', NOW), { path: '/e', type: 'dir', size: 0, mtime: 9, ...SUPERUSERS_DIR, chunkSize: CHUNK, chunkCount: 0, firstChunkId: null, chunks: [] });
   t.throws(() => locate(ns, view, settings, '/d/nope', NOW), { instanceOf: OfsError, code: 'ENOENT' });
+});
+
+test('locate: a window of at most LOCATE_CHUNKS_MAX chunks from `from`, with the whole file\'s chunk count and first chunk', (t) => {
+  const chunks = 2 * LOCATE_CHUNKS_MAX + 88;
+  const ns = withFile(emptyNamespace, '/big', chunks * CHUNK - 30, Array(chunks).fill(1));
+  const view = viewOf(['a']);
+  const indices = (from?: number) => locate(ns, view, settings, '/big', NOW, true, from).chunks.map((c) => c.index);
+  const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+  t.deepEqual(indices(), range(0, LOCATE_CHUNKS_MAX));
+  t.deepEqual(indices(LOCATE_CHUNKS_MAX + 5), range(LOCATE_CHUNKS_MAX + 5, 2 * LOCATE_CHUNKS_MAX + 5));
+  t.deepEqual(indices(chunks - 3), range(chunks - 3, chunks));
+  t.deepEqual(indices(chunks), []);
+  const tail = locate(ns, view, settings, '/big', NOW, true, chunks - 1);
+  t.like(tail, { chunkCount: chunks, firstChunkId: chunkOf(ns, '/big', 0), size: chunks * CHUNK - 30 });
+  t.like(tail.chunks[0], { index: chunks - 1, chunkId: chunkOf(ns, '/big', chunks - 1), length: CHUNK - 30 });
+  // A stat carries the count and first chunk, never the chunks.
+  t.like(locate(ns, view, settings, '/big', NOW, false), { chunkCount: chunks, firstChunkId: chunkOf(ns, '/big', 0), chunks: [] });
+  t.like(locate(withFile(emptyNamespace, '/empty', 0), view, settings, '/empty', NOW), { chunkCount: 0, firstChunkId: null, chunks: [] });
+});
+
+test('list: a page of long names stops short of LIST_PAGE_MAX entries to stay well inside one message, and pages cover them all', (t) => {
+  let ns = run(emptyNamespace, decideMkdir(emptyNamespace, '/d', false, 1, UNCHECKED));
+  const names = Array.from({ length: 4000 }, (_, i) => `${String(i).padStart(5, '0')}-${'n'.repeat(240)}`);
+  for (const name of names) ns = withFile(ns, `/d/${name}`, 0);
+  const seen: string[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = list(ns, '/d', after);
+    t.true(Buffer.byteLength(JSON.stringify(page)) < MAX_HEADER_BYTES - 4096, `a page of ${page.entries.length} entries`);
+    seen.push(...page.entries.map((e) => e.name));
+    if (!page.more) break;
+    after = page.entries.at(-1)!.name;
+  }
+  t.deepEqual(seen, names);
+  t.true(list(ns, '/d').entries.length < names.length);
 });
 
 test('list: a directory in name order with types, sizes and times; a file as its own entry', (t) => {

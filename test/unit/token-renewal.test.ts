@@ -36,7 +36,7 @@ function fakeChunkservers(refuse = 0) {
 
 function located(chunkToken: ChunkToken): ReplyOf<'master.locate'> {
   const replica = { id: 'cs-1', address: 'tcp://127.0.0.1:1', version: 1 };
-  return { path: '/f', type: 'file', owner: 'client', group: 'supergroup', mode: 0o644, size: 10, mtime: 0, chunkSize: 1024, chunks: [{ index: 0, chunkId: CHUNK_ID, version: 1, length: 10, replicas: [replica], primary: null, token: chunkToken }] };
+  return { path: '/f', type: 'file', owner: 'client', group: 'supergroup', mode: 0o644, size: 10, mtime: 0, chunkSize: 1024, chunkCount: 1, firstChunkId: CHUNK_ID, chunks: [{ index: 0, chunkId: CHUNK_ID, version: 1, length: 10, replicas: [replica], primary: null, token: chunkToken }] };
 }
 
 test('a reader whose token is about to expire locates the file again before it reads, and reads with the fresh token', async (t) => {

@@ -5,7 +5,7 @@ import { fileViewer } from './viewer.js';
 
 type Located = ReplyOf<'master.locate'>;
 
-/** A file: its size and times, each chunk with its version, replicas and lease holder, and a look at its first bytes. */
+/** A file: its size and times, its first chunks each with its version, replicas and lease holder, and a look at its first bytes. */
 export async function filePage(query: URLSearchParams): Promise<void> {
   const path = query.get('path') ?? '/';
   document.title = `OFS · ${path}`;
@@ -36,7 +36,7 @@ export async function filePage(query: URLSearchParams): Promise<void> {
     h('div', { class: 'cards' },
       h('div', { class: 'card' }, h('div', { class: 'label' }, 'size'), h('div', { class: 'value', id: 'file-size', 'data-bytes': file.size }, formatBytes(file.size))),
       h('div', { class: 'card' }, h('div', { class: 'label' }, 'modified'), h('div', { class: 'value' }, formatTime(file.mtime))),
-      h('div', { class: 'card' }, h('div', { class: 'label' }, 'chunks'), h('div', { class: 'value' }, file.chunks.length)),
+      h('div', { class: 'card' }, h('div', { class: 'label' }, 'chunks'), h('div', { class: 'value', id: 'chunk-count' }, file.chunkCount)),
       h('div', { class: 'card' }, h('div', { class: 'label' }, 'chunk size'), h('div', { class: 'value' }, formatBytes(file.chunkSize))),
     ),
     h('h2', {}, 'Chunks'),
@@ -44,6 +44,8 @@ export async function filePage(query: URLSearchParams): Promise<void> {
       h('thead', {}, h('tr', {}, h('th', { class: 'num' }, '#'), h('th', {}, 'chunk id'), h('th', { class: 'num' }, 'version'), h('th', { class: 'num' }, 'bytes'), h('th', {}, 'replicas'), h('th', {}, 'lease holder (primary)'))),
       h('tbody', {}, chunks),
     ),
+    // The master lists a window of chunks per answer: this page shows the first.
+    file.chunks.length < file.chunkCount ? h('p', { class: 'muted', id: 'chunks-shown' }, `the first ${file.chunks.length} of ${file.chunkCount} chunks`) : null,
     h('h2', {}, 'Contents'),
     h('p', { class: 'muted' }, 'loading…'),
   );
