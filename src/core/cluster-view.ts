@@ -26,6 +26,20 @@ export interface ReplicaEntry {
   length: number;
 }
 
+/** A replica as a chunkserver reports it. */
+export interface ChunkReportEntry {
+  chunkId: string;
+  version: number;
+  length: number;
+}
+
+/**
+ * Chunk ids one heartbeat reply tells a server to delete: ~200 KiB of JSON,
+ * well inside a message's 1 MiB, where a deleted tree of a million chunks
+ * would not be.
+ */
+export const DELETES_PER_REPLY = 10_000;
+
 export class ClusterView {
   readonly servers = new Map<string, ChunkserverEntry>();
   /** chunk id → chunkserver id → what that server reported, in rows of a few bytes a replica (issue 11). */
@@ -34,6 +48,8 @@ export class ClusterView {
   private readonly doomed = new Map<string, Set<string>>();
   /** chunk id → servers whose replica failed its checksums, until a fresh copy is made. */
   private readonly corrupt = new Map<string, Set<string>>();
+  /** chunkserver id → the chunks named so far by its full report that comes in parts. */
+  private readonly fullReports = new Map<string, Set<string>>();
 
   /** `replication`: the replicas a chunk is meant to have, kept in its row of `replicas` (more spill over). */
   constructor(private readonly heartbeatTimeoutMs: number, replication = 3) {
@@ -53,11 +69,24 @@ export class ClusterView {
     return known;
   }
 
-  /** A full report replaces what we knew of that server; a partial one adds to it. */
-  report(load: ChunkserverLoad, chunks: { chunkId: string; version: number; length: number }[], full: boolean, now: number): void {
+  /**
+   * A full report replaces what we knew of that server; a partial one adds
+   * to it. A full report too big for one message comes in `part`s, each
+   * added as it comes; its last one forgets the server's replicas that none
+   * of its parts named (nor the master recorded itself meanwhile: a lease
+   * grant's new chunk). A part whose first the master did not see (it
+   * started meanwhile) only adds: the server's next full report settles it.
+   */
+  report(load: ChunkserverLoad, chunks: ChunkReportEntry[], full: boolean, now: number, part?: { first: boolean; last: boolean }): void {
     this.servers.set(load.id, entryOf(load, now));
-    if (full) this.replicas.forgetServer(load.id);
+    if (full && !part) this.replicas.forgetServer(load.id);
+    if (full && part?.first) this.fullReports.set(load.id, new Set());
     for (const { chunkId, version, length } of chunks) this.recordReplica(load.id, chunkId, version, length);
+    if (!full || !part) return;
+    const named = this.fullReports.get(load.id);
+    if (!named || !part.last) return;
+    this.fullReports.delete(load.id);
+    this.replicas.forgetServer(load.id, (chunkId) => named.has(chunkId));
   }
 
   /** The chunk's file is gone: every server holding it deletes it on its next heartbeat (GFS 4.4, lazily). */
@@ -72,10 +101,17 @@ export class ClusterView {
     entry(this.doomed, serverId, () => new Set()).add(chunkId);
   }
 
-  /** Deletions waiting for this server, handed out once. */
+  /** Deletions waiting for this server, handed out once, at most DELETES_PER_REPLY at a time (the rest with the next heartbeats). */
   takeDeletes(serverId: string): string[] {
-    const chunks = [...(this.doomed.get(serverId) ?? [])];
-    this.doomed.delete(serverId);
+    const doomed = this.doomed.get(serverId);
+    if (!doomed) return [];
+    const chunks: string[] = [];
+    for (const chunkId of doomed) {
+      if (chunks.length === DELETES_PER_REPLY) break;
+      chunks.push(chunkId);
+      doomed.delete(chunkId);
+    }
+    if (doomed.size === 0) this.doomed.delete(serverId);
     return chunks;
   }
 
@@ -98,11 +134,14 @@ export class ClusterView {
   /** A replica the master itself just set up (a lease grant told it its version). */
   recordReplica(serverId: string, chunkId: string, version: number, length: number): void {
     this.replicas.record(chunkId, serverId, version, length);
+    // Made after the server listed its chunks for a report still coming in parts: its last part must not forget it.
+    this.fullReports.get(serverId)?.add(chunkId);
   }
 
   /** A chunkserver is gone (its ZooKeeper node vanished or it stopped beating). */
   remove(serverId: string): void {
     this.servers.delete(serverId);
+    this.fullReports.delete(serverId);
     this.replicas.forgetServer(serverId);
   }
 

@@ -96,7 +96,7 @@ export function decideRequest(state: MasterView, settings: ReplicaSettings, type
     }
     case 'master.chunkReport': {
       const report = body as RequestOf<'master.chunkReport'>;
-      view.report(report, report.chunks, report.full, now);
+      view.report(report, report.chunks, report.full, now, report.part);
       return {
         reply: { deleteChunks: garbageIn(owners(), report.chunks) },
         events: [...adoptHigherVersions(owners(), report.chunks), ...sizesFromLengths(ns, ownedLengths(owners(), report.chunks), settings.chunkSize, now)],

@@ -79,19 +79,20 @@ export class ReplicaLocations {
   }
 
   /**
-   * Forgets every replica on `serverId`: a walk of every row (a few ms a
-   * million chunks), as a server leaving or sending a full report is rare.
+   * Forgets every replica on `serverId` but those of the chunks `keep`s: a
+   * walk of every row (a few ms a million chunks), as a server leaving or
+   * sending a full report is rare.
    */
-  forgetServer(serverId: string): void {
+  forgetServer(serverId: string, keep: (chunkId: string) => boolean = () => false): void {
     // Chunks with a spilled list first: a replica leaving their row makes room for one from the list.
-    for (const chunkId of [...this.spilled.keys()]) this.forget(chunkId, serverId);
+    for (const chunkId of [...this.spilled.keys()]) if (!keep(chunkId)) this.forget(chunkId, serverId);
     const server = this.numbers.numberOf(serverId);
     if (server === NO_SERVER) return;
     // The rest hold all their replicas in their rows: closing the gap in place is all there is to do.
     for (const [p, page] of this.pages) {
       const { servers, versions, lengths } = page;
       for (let slot = 0; slot < servers.length; slot++) {
-        if (servers[slot] !== server) continue;
+        if (servers[slot] !== server || keep(formatChunkId(p * PAGE_CHUNKS + Math.floor(slot / this.slots)))) continue;
         const end = slot - (slot % this.slots) + this.slots;
         servers.copyWithin(slot, slot + 1, end);
         versions.copyWithin(slot, slot + 1, end);

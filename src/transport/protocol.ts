@@ -13,6 +13,9 @@ import { MAX_MODE } from '../core/permissions.js';
 const chunkId = chunkIdSchema;
 const nonNegative = z.number().int().nonnegative();
 
+/** Replicas in one `master.chunkReport`: ~70 bytes each as JSON, ~560 KiB, well inside a message's 1 MiB header. */
+export const REPORT_PART_CHUNKS = 8_192;
+
 const address = z.string().regex(/^tcp:\/\/[^\s]+:\d+$/, 'an address looks like tcp://host:port');
 const serverRef = z.object({ id: z.string().min(1), address });
 const empty = z.object({});
@@ -274,8 +277,17 @@ export const protocol = {
     /** `discard`: another good replica exists, so delete this one (re-replication replaces it). */
     reply: z.object({ discard: z.boolean() }),
   },
+  /**
+   * `full`: every replica the server holds, which replaces what the master
+   * knew of it; in `part`s when too many for one message (a server's
+   * chunks past REPORT_PART_CHUNKS), the last part settling the rest.
+   */
   'master.chunkReport': {
-    request: chunkserverLoad.extend({ full: z.boolean(), chunks: z.array(chunkReportEntry) }),
+    request: chunkserverLoad.extend({
+      full: z.boolean(),
+      part: z.object({ first: z.boolean(), last: z.boolean() }).optional(),
+      chunks: z.array(chunkReportEntry).max(REPORT_PART_CHUNKS),
+    }),
     reply: z.object({ deleteChunks: z.array(chunkId) }),
   },
 

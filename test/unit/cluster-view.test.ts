@@ -2,7 +2,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
 import { formatChunkId } from '../../src/core/chunk-id.js';
-import { chooseReplicas, ClusterView, type ChunkserverLoad } from '../../src/core/cluster-view.js';
+import { chooseReplicas, ClusterView, DELETES_PER_REPLY, type ChunkserverLoad } from '../../src/core/cluster-view.js';
 
 const load = (id: string, free: number) => ({ id, address: `tcp://127.0.0.1:${id.length}0`, used: 0, free, capacity: free, chunkCount: 0 });
 
@@ -36,6 +36,34 @@ test('holders: only live servers at the exact version; full reports replace, par
   view.expiring(5000).forEach((id) => view.remove(id));
   t.deepEqual(view.expiring(5000), []);
   t.false(view.heartbeat(load('a', 1), 5001), 'an expired server must send a full report again');
+});
+
+test('a full report in parts adds each part as it comes; the last forgets what no part named, but not a chunk granted meanwhile', (t) => {
+  const view = new ClusterView(1000);
+  const replica = (n: number) => ({ chunkId: formatChunkId(n), version: 1, length: 5 });
+  const held = () => view.chunksOf('a').sort();
+  view.report(load('a', 1), [replica(1), replica(2), replica(3)], true, 10);
+  view.report(load('a', 1), [replica(1)], true, 20, { first: true, last: false });
+  t.deepEqual(held(), [1, 2, 3].map(formatChunkId), 'nothing is forgotten before the last part');
+  view.recordReplica('a', formatChunkId(9), 1, 0); // a lease grant's new chunk, after the server listed its chunks
+  view.report(load('a', 1), [replica(4)], true, 30, { first: false, last: false });
+  view.report(load('a', 1), [replica(2)], true, 40, { first: false, last: true });
+  t.deepEqual(held(), [1, 2, 4, 9].map(formatChunkId), 'chunk 3, which no part named, is forgotten');
+  // Parts whose first the master did not see (it started meanwhile) only add.
+  const restarted = new ClusterView(1000);
+  restarted.report(load('a', 1), [replica(5)], true, 10);
+  restarted.report(load('a', 1), [replica(6)], true, 20, { first: false, last: true });
+  t.deepEqual(restarted.chunksOf('a').sort(), [5, 6].map(formatChunkId));
+});
+
+test('deletions for a server go out at most DELETES_PER_REPLY per heartbeat reply, the rest with the next ones', (t) => {
+  const view = new ClusterView(1000);
+  view.heartbeat(load('a', 1), 0);
+  const doomed = Array.from({ length: 2 * DELETES_PER_REPLY + 123 }, (_, i) => formatChunkId(i + 1));
+  for (const chunkId of doomed) view.scheduleDeleteOn('a', chunkId);
+  const replies = [view.takeDeletes('a'), view.takeDeletes('a'), view.takeDeletes('a'), view.takeDeletes('a')];
+  t.deepEqual(replies.map((r) => r.length), [DELETES_PER_REPLY, DELETES_PER_REPLY, 123, 0]);
+  t.deepEqual(replies.flat(), doomed);
 });
 
 test('a new start of a server under the same id (quicker than its ZooKeeper session) must send a full report, which replaces what it held before', (t) => {

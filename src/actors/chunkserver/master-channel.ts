@@ -1,6 +1,7 @@
 import { UNFINISHED_COPY_VERSION } from './chunk-replica-actor.js';
 import type { ChunkserverProcess } from './chunkserver-process.js';
 import type { MemberInfo } from '../../zk/registry.js';
+import { REPORT_PART_CHUNKS } from '../../transport/protocol.js';
 
 /** A full chunk report every this many heartbeats lets the master find garbage it missed (GFS 4.4). */
 const FULL_REPORT_EVERY_BEATS = 30;
@@ -82,11 +83,19 @@ export class MasterChannel {
 
   private async sendFullReport(): Promise<void> {
     const { rpc, fence, log } = this.process;
-    if (!this.master) return;
+    const master = this.master;
+    if (!master) return;
     try {
-      const report = { ...(await this.load()), full: true, chunks: this.fullReport() };
-      const { body, epoch } = await rpc.call(this.master.address, 'master.chunkReport', report, { timeoutMs: REPORT_TIMEOUT_MS });
-      if (await fence.admits(epoch, 'chunk report reply')) this.deleteChunks(body.deleteChunks);
+      const chunks = this.fullReport();
+      const load = await this.load();
+      // One message, or parts of one in turn where one would pass a message's limit.
+      const parts = Math.max(1, Math.ceil(chunks.length / REPORT_PART_CHUNKS));
+      for (let i = 0; i < parts; i++) {
+        const report = { ...load, full: true, chunks: chunks.slice(i * REPORT_PART_CHUNKS, (i + 1) * REPORT_PART_CHUNKS), ...(parts > 1 && { part: { first: i === 0, last: i === parts - 1 } }) };
+        const { body, epoch } = await rpc.call(master.address, 'master.chunkReport', report, { timeoutMs: REPORT_TIMEOUT_MS });
+        if (!(await fence.admits(epoch, 'chunk report reply'))) return;
+        this.deleteChunks(body.deleteChunks);
+      }
     } catch (err) {
       // The next heartbeat finds out whether the master needs a full report.
       log.warn({ err: (err as Error).message }, 'chunk report not delivered');
