@@ -253,8 +253,12 @@ export const protocol = {
    */
   'admin.blockEventLoop': { request: z.object({ ms: z.number().int().min(1).max(60_000) }), reply: z.object({ blockedMs: nonNegative }) },
 
-  // a master that just took over → chunkserver: everything it holds
-  'chunkserver.report': { request: empty, reply: chunkserverLoad.extend({ chunks: z.array(chunkReportEntry) }) },
+  // a master that just took over → chunkserver: everything it holds, REPORT_PART_CHUNKS at a time from `from` of
+  // a list taken at the first part (`from` 0) and kept until the last (`more` false)
+  'chunkserver.report': {
+    request: z.object({ from: nonNegative }),
+    reply: chunkserverLoad.extend({ chunks: z.array(chunkReportEntry).max(REPORT_PART_CHUNKS), more: z.boolean() }),
+  },
 
   // chunkserver → master
   'master.heartbeat': {

@@ -57,7 +57,7 @@ const refusedOnDataSocket = async (t: ExecutionContext, mode: Mode) => {
     'chunk.setVersion': { chunkId, version: version + 5 },
     'chunk.revokeLease': { chunkId },
     'chunk.copyFrom': { chunkId, version, source: data.address },
-    'chunkserver.report': {},
+    'chunkserver.report': { from: 0 },
     'admin.crashActor': { actor: `replica-${chunkId}` },
     'master.delete': { path, recursive: false },
   };

@@ -56,3 +56,17 @@ test('a full report of more replicas than one message holds goes in parts, each 
   for (const r of sent) view.report(r, r.chunks, r.full, 0, r.part);
   t.deepEqual(new Set(view.chunksOf('cs-1')), new Set(chunks.map((c) => c.id)));
 });
+
+test('a master that took over reads the chunk list in parts of one list taken at the first part, whatever is made meanwhile', (t) => {
+  const chunks = Array.from({ length: 2 * REPORT_PART_CHUNKS + 116 }, (_, i) => ({ id: formatChunkId(i + 1), version: 2, syncedLength: 7 }));
+  const listed = [...chunks];
+  const channel = new MasterChannel({ store: { list: () => chunks } } as unknown as ChunkserverProcess, 1000);
+  const first = channel.reportPart(5, 0);
+  chunks.unshift({ id: formatChunkId(999_999), version: 1, syncedLength: 0 }); // made after the list was taken
+  const second = channel.reportPart(5, REPORT_PART_CHUNKS);
+  const last = channel.reportPart(5, 2 * REPORT_PART_CHUNKS);
+  t.deepEqual([first, second, last].map((p) => [p.chunks.length, p.more]), [[REPORT_PART_CHUNKS, true], [REPORT_PART_CHUNKS, true], [116, false]]);
+  t.deepEqual([first, second, last].flatMap((p) => p.chunks.map((c) => c.chunkId)), listed.map((c) => c.id), 'every chunk of the list once');
+  // The next report, or one for another master, starts from a new list.
+  t.is(channel.reportPart(6, 0).chunks[0]!.chunkId, formatChunkId(999_999));
+});

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { setImmediate as tick } from 'node:timers/promises';
-import { StandbyReplicator, type ReplicatorHooks } from '../../src/actors/master/standby-replicator.js';
+import { nextBatch, StandbyReplicator, type ReplicatorHooks } from '../../src/actors/master/standby-replicator.js';
+import { encodeEnvelope, MAX_HEADER_BYTES } from '../../src/transport/envelope.js';
 import { OfsError } from '../../src/core/errors.js';
 import type { MasterEvent } from '../../src/core/events.js';
 import type { RpcClient } from '../../src/transport/rpc-client.js';
@@ -202,4 +203,20 @@ test('events replicated in one turn (a create, then its chunk’s allocation) go
   batch.answer(12);
   await Promise.all([created, allocated]);
   t.is(standby.calls.length, 0);
+});
+
+test('a standby.append holds at most 2,000 events and 512 KiB of them, so events with long paths never make a message its standby would drop', async (t) => {
+  const long = (seq: number): MasterEvent => ({ type: 'DirectoryCreated', seq, path: `/${'é'.repeat(1500)}/${seq}`, mtime: 1 });
+  const queue = Array.from({ length: 3_000 }, (_, i) => long(i + 1));
+  const sent: number[] = [];
+  for (let rest = queue; rest.length > 0; ) {
+    const batch = nextBatch(rest);
+    t.true(encodeEnvelope({ type: 'standby.append', id: 'x', epoch: 1, from: 'm', body: { events: batch } })[0]!.length < MAX_HEADER_BYTES);
+    sent.push(...batch.map((e) => e.seq));
+    rest = rest.slice(batch.length);
+  }
+  t.deepEqual(sent, queue.map((e) => e.seq), 'every event once, in order');
+  t.is(nextBatch(Array.from({ length: 5_000 }, (_, i) => event(i + 1))).length, 2_000, 'short events: 2,000 a batch');
+  const huge = { type: 'DirectoryCreated', seq: 1, path: `/${'x'.repeat(600 * 1024)}`, mtime: 1 } as MasterEvent;
+  t.is(nextBatch([huge, event(2)]).length, 1, 'an event past the budget on its own still goes, alone');
 });

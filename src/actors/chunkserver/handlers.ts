@@ -131,9 +131,9 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
       replicas.send({ kind: INJECTED_CRASH, chunkId: chunkId! });
       return { body: { crashed: actor } };
     },
-    'chunkserver.report': async (_body, _data, envelope) => {
+    'chunkserver.report': async ({ from }, _data, envelope) => {
       await fence.require(envelope.epoch, 'chunkserver.report');
-      return { body: { ...(await master.load()), chunks: master.fullReport() } };
+      return { body: { ...(await master.load()), ...master.reportPart(envelope.epoch, from) } };
     },
     'chunk.read': async (body, _data, envelope, caller) => {
       authorise('chunk.read', body.token, body.chunkId, body.version, 'read', caller);

@@ -1,6 +1,7 @@
 import { UNFINISHED_COPY_VERSION } from './chunk-replica-actor.js';
 import type { ChunkserverProcess } from './chunkserver-process.js';
 import type { MemberInfo } from '../../zk/registry.js';
+import type { ChunkReportEntry } from '../../core/cluster-view.js';
 import { REPORT_PART_CHUNKS } from '../../transport/protocol.js';
 
 /** A full chunk report every this many heartbeats lets the master find garbage it missed (GFS 4.4). */
@@ -17,6 +18,8 @@ export class MasterChannel {
   private master: MemberInfo | undefined;
   private beats = 0;
   private beating = false;
+  /** The chunk list a master that took over is reading in parts. */
+  private listed: { epoch: number; chunks: ChunkReportEntry[] } | undefined;
 
   constructor(
     private readonly process: ChunkserverProcess,
@@ -46,11 +49,25 @@ export class MasterChannel {
   }
 
   /** Every replica this server holds. A copy under way is not one yet: the master hears of it when it is done. */
-  fullReport() {
+  fullReport(): ChunkReportEntry[] {
     return this.process.store
       .list()
       .filter((c) => c.version !== UNFINISHED_COPY_VERSION)
       .map((c) => ({ chunkId: c.id, version: c.version, length: c.syncedLength }));
+  }
+
+  /**
+   * Part of this server's chunks for a master of `epoch` that took over, from
+   * entry `from` of a list taken when it asks for the first part and kept
+   * until it has the last: parts of one list, whatever is made or deleted
+   * meanwhile (a chunk made meanwhile is the master's own grant).
+   */
+  reportPart(epoch: number, from: number): { chunks: ChunkReportEntry[]; more: boolean } {
+    if (from === 0 || this.listed?.epoch !== epoch) this.listed = { epoch, chunks: this.fullReport() };
+    const { chunks } = this.listed;
+    const more = from + REPORT_PART_CHUNKS < chunks.length;
+    if (!more) this.listed = undefined;
+    return { chunks: chunks.slice(from, from + REPORT_PART_CHUNKS), more };
   }
 
   /** GFS 5.2: tell the master, which stops handing the replica out; delete it once another good one exists. */

@@ -45,6 +45,24 @@ export const DETACH_UNREACHABLE_AFTER_MS = 4_000;
 const RETRY_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 100, jitter: 0.5 };
 /** Events per standby.append: bounds message size while a standby catches up. */
 const MAX_BATCH = 2_000;
+/**
+ * Bytes of events (as JSON) per standby.append, at least one event: a batch
+ * of long paths stays inside a message header's 1 MiB (envelope.ts), where
+ * MAX_BATCH events of 4 KiB paths would pass it many times over.
+ */
+const MAX_BATCH_BYTES = 512 * 1024;
+
+/** The events at the head of `queue` that go in the next standby.append. */
+export function nextBatch(queue: readonly MasterEvent[]): MasterEvent[] {
+  let bytes = 0;
+  let count = 0;
+  while (count < Math.min(queue.length, MAX_BATCH)) {
+    bytes += Buffer.byteLength(JSON.stringify(queue[count]));
+    if (bytes > MAX_BATCH_BYTES && count > 0) break;
+    count++;
+  }
+  return queue.slice(0, count);
+}
 
 /**
  * Streams the active master's events to one standby, in order, batching
@@ -152,7 +170,7 @@ export class StandbyReplicator {
         }
       }
       while (!this.detached && (this.queue.length > 0 || !this.inSync)) {
-        const batch = this.queue.slice(0, MAX_BATCH);
+        const batch = nextBatch(this.queue);
         const sentAt = performance.now();
         try {
           const { body } = await this.rpc.call(this.standby.address, 'standby.append', { events: batch }, { timeoutMs: APPEND_TIMEOUT_MS });

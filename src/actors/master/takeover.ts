@@ -144,9 +144,16 @@ export class Candidacy {
     await Promise.all(
       members.map(async (member) => {
         try {
-          const { body } = await rpc.call(member.address, 'chunkserver.report', {}, { timeoutMs: 10_000 });
-          this.process.grants.heard(body);
-          await askResult(master)((sender) => ({ kind: 'request', type: 'master.chunkReport', body: { ...body, full: true }, caller: UNCHECKED, sender }));
+          // In parts where one message would not hold them all; the last part settles the rest.
+          for (let from = 0, more = true; more; ) {
+            const { body } = await rpc.call(member.address, 'chunkserver.report', { from }, { timeoutMs: 10_000 });
+            this.process.grants.heard(body);
+            const { more: after, ...report } = body;
+            const part = from === 0 && !after ? undefined : { first: from === 0, last: !after };
+            await askResult(master)((sender) => ({ kind: 'request', type: 'master.chunkReport', body: { ...report, full: true, ...(part && { part }) }, caller: UNCHECKED, sender }));
+            from += body.chunks.length;
+            more = after;
+          }
         } catch (err) {
           log.warn({ chunkserver: member.id, err: (err as Error).message }, 'no chunk report; waiting for its heartbeat');
         }
