@@ -263,7 +263,8 @@ export class OfsClient {
    * Type, size, owner, group and mode; with `chunks` (the default) also the
    * chunks, each with its version and the chunkservers holding it. Where a
    * file's chunks are is what reading it takes, so that needs r on it;
-   * `chunks: false` needs only the right to traverse to it.
+   * `chunks: false` needs only the right to traverse to it. The master lists
+   * 128 chunks an answer: a file replaced between two fails with ESTALE.
    */
   async stat(path: string, options: { chunks?: boolean } = {}): Promise<FileStat> {
     if (options.chunks === false) return this.master.call('master.locate', { path, chunks: false });

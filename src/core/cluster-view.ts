@@ -40,6 +40,24 @@ export interface ChunkReportEntry {
  */
 export const DELETES_PER_REPLY = 10_000;
 
+/** One part of a full report too big for one message: which report (ids are the server's), and whether it starts or ends it. */
+export interface ReportPart {
+  report: string;
+  first: boolean;
+  last: boolean;
+}
+
+/** A full report coming in parts: the chunks named so far, and when its first part came. */
+interface OpenReport {
+  named: Set<string>;
+  startedAt: number;
+}
+
+/** Reports in parts a server may have under way at once: a new master's and the server's own. */
+const OPEN_REPORTS_PER_SERVER = 2;
+/** A report in parts not finished by then stopped part-way: the server's next heartbeat is told to send another. */
+export const PARTED_REPORT_STALE_MS = 30_000;
+
 export class ClusterView {
   readonly servers = new Map<string, ChunkserverEntry>();
   /** chunk id → chunkserver id → what that server reported, in rows of a few bytes a replica (issue 11). */
@@ -48,8 +66,8 @@ export class ClusterView {
   private readonly doomed = new Map<string, Set<string>>();
   /** chunk id → servers whose replica failed its checksums, until a fresh copy is made. */
   private readonly corrupt = new Map<string, Set<string>>();
-  /** chunkserver id → the chunks named so far by its full report that comes in parts. */
-  private readonly fullReports = new Map<string, Set<string>>();
+  /** chunkserver id → its full reports coming in parts, by report id. */
+  private readonly openReports = new Map<string, Map<string, OpenReport>>();
 
   /** `replication`: the replicas a chunk is meant to have, kept in its row of `replicas` (more spill over). */
   constructor(private readonly heartbeatTimeoutMs: number, replication = 3) {
@@ -59,13 +77,21 @@ export class ClusterView {
   /**
    * Returns false when the server was unknown, or is a new start of it (a
    * restart quicker than its ZooKeeper session, whose leaving the master never
-   * saw): it must then send a full report, which replaces what was known of
-   * its replicas.
+   * saw), or its last report in parts stopped part-way: it must then send a
+   * full report, which replaces what was known of its replicas.
    */
   heartbeat(load: ChunkserverLoad, now: number): boolean {
     const before = this.servers.get(load.id);
-    const known = before !== undefined && before.incarnation === load.incarnation;
+    let known = before !== undefined && before.incarnation === load.incarnation;
     this.servers.set(load.id, entryOf(load, now));
+    // A report in parts that stopped part-way left replicas unheard of: ask for a full one again.
+    const open = this.openReports.get(load.id);
+    for (const [id, report] of open ?? []) {
+      if (now - report.startedAt <= PARTED_REPORT_STALE_MS) continue;
+      open!.delete(id);
+      known = false;
+    }
+    if (open?.size === 0) this.openReports.delete(load.id);
     return known;
   }
 
@@ -74,19 +100,30 @@ export class ClusterView {
    * to it. A full report too big for one message comes in `part`s, each
    * added as it comes; its last one forgets the server's replicas that none
    * of its parts named (nor the master recorded itself meanwhile: a lease
-   * grant's new chunk). A part whose first the master did not see (it
+   * grant's new chunk). Two may be under way at once (a new master's, read
+   * from the server, and the server's own after its first heartbeat), each
+   * settling by what it named. A part whose first the master did not see (it
    * started meanwhile) only adds: the server's next full report settles it.
    */
-  report(load: ChunkserverLoad, chunks: ChunkReportEntry[], full: boolean, now: number, part?: { first: boolean; last: boolean }): void {
+  report(load: ChunkserverLoad, chunks: ChunkReportEntry[], full: boolean, now: number, part?: ReportPart): void {
     this.servers.set(load.id, entryOf(load, now));
-    if (full && !part) this.replicas.forgetServer(load.id);
-    if (full && part?.first) this.fullReports.set(load.id, new Set());
+    if (full && !part) {
+      this.openReports.delete(load.id);
+      this.replicas.forgetServer(load.id);
+    }
+    if (full && part?.first) {
+      const open = entry(this.openReports, load.id, () => new Map<string, OpenReport>());
+      open.set(part.report, { named: new Set(), startedAt: now });
+      for (const oldest of open.keys()) if (open.size > OPEN_REPORTS_PER_SERVER) open.delete(oldest);
+    }
     for (const { chunkId, version, length } of chunks) this.recordReplica(load.id, chunkId, version, length);
-    if (!full || !part) return;
-    const named = this.fullReports.get(load.id);
-    if (!named || !part.last) return;
-    this.fullReports.delete(load.id);
-    this.replicas.forgetServer(load.id, (chunkId) => named.has(chunkId));
+    if (!full || !part?.last) return;
+    const open = this.openReports.get(load.id);
+    const settled = open?.get(part.report);
+    if (!settled) return;
+    open!.delete(part.report);
+    if (open!.size === 0) this.openReports.delete(load.id);
+    this.replicas.forgetServer(load.id, (chunkId) => settled.named.has(chunkId));
   }
 
   /** The chunk's file is gone: every server holding it deletes it on its next heartbeat (GFS 4.4, lazily). */
@@ -135,13 +172,13 @@ export class ClusterView {
   recordReplica(serverId: string, chunkId: string, version: number, length: number): void {
     this.replicas.record(chunkId, serverId, version, length);
     // Made after the server listed its chunks for a report still coming in parts: its last part must not forget it.
-    this.fullReports.get(serverId)?.add(chunkId);
+    for (const report of this.openReports.get(serverId)?.values() ?? []) report.named.add(chunkId);
   }
 
   /** A chunkserver is gone (its ZooKeeper node vanished or it stopped beating). */
   remove(serverId: string): void {
     this.servers.delete(serverId);
-    this.fullReports.delete(serverId);
+    this.openReports.delete(serverId);
     this.replicas.forgetServer(serverId);
   }
 

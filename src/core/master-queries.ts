@@ -24,11 +24,12 @@ export function chunkLength(file: FileNode, index: number, chunkSize: number): n
 }
 
 /**
- * Chunks in one `master.locate` reply: 16 GiB of a file in 64 MiB chunks, and
- * well under a message header's limit (envelope.ts) even with tokens, data
- * keys and more replicas. The reply for a file of any size stays this small.
+ * Chunks in one `master.locate` reply: 8 GiB of a file in 64 MiB chunks, and
+ * under a message header's 1 MiB (envelope.ts) even with tokens, data keys
+ * and 24 holders a chunk (~550 KB). The reply for a file of any size stays
+ * this small.
  */
-export const LOCATE_CHUNKS_MAX = 256;
+export const LOCATE_CHUNKS_MAX = 128;
 
 /**
  * A file's chunks with their live replicas at the current version (`primary`

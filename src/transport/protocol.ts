@@ -149,7 +149,7 @@ export const protocol = {
       chunks: z.array(locatedChunk).max(LOCATE_CHUNKS_MAX),
     }),
   },
-  /** A page of a directory: entries after the name `after`, at most `limit` (LIST_PAGE_MAX when absent); `more` if others follow. */
+  /** A page of a directory: entries after the name `after`, at most `limit` (LIST_PAGE_MAX when absent) and 768 KiB of JSON; `more` if others follow. */
   'master.list': {
     request: z.object({ path: z.string(), after: z.string().min(1).max(4096).optional(), limit: z.number().int().min(1).max(LIST_PAGE_MAX).optional() }),
     reply: z.object({ entries: z.array(directoryEntry), more: z.boolean() }),
@@ -289,7 +289,7 @@ export const protocol = {
   'master.chunkReport': {
     request: chunkserverLoad.extend({
       full: z.boolean(),
-      part: z.object({ first: z.boolean(), last: z.boolean() }).optional(),
+      part: z.object({ report: z.string().min(1).max(64), first: z.boolean(), last: z.boolean() }).optional(),
       chunks: z.array(chunkReportEntry).max(REPORT_PART_CHUNKS),
     }),
     reply: z.object({ deleteChunks: z.array(chunkId) }),

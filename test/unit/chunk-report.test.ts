@@ -44,10 +44,10 @@ test('a full report of more replicas than one message holds goes in parts, each 
   const channel = new MasterChannel(process as unknown as ChunkserverProcess, 1000);
   channel.masterChanged({ id: 'master-0', address: 'tcp://127.0.0.1:2' } as MemberInfo);
   for (let i = 0; i < 200 && !sent.at(-1)?.part?.last; i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  t.deepEqual(sent.map((r) => [r.full, r.part?.first, r.part?.last, r.chunks.length]), [
-    [true, true, false, REPORT_PART_CHUNKS],
-    [true, false, false, REPORT_PART_CHUNKS],
-    [true, false, true, 500],
+  t.deepEqual(sent.map((r) => [r.full, r.part?.report, r.part?.first, r.part?.last, r.chunks.length]), [
+    [true, 'push-1', true, false, REPORT_PART_CHUNKS],
+    [true, 'push-1', false, false, REPORT_PART_CHUNKS],
+    [true, 'push-1', false, true, 500],
   ]);
   t.true(sent.every((r) => protocol['master.chunkReport'].request.safeParse(r).success && encodeEnvelope({ type: 'master.chunkReport', id: 'x', epoch: 1, from: 'cs-1', body: r }).length > 0));
   // The master that takes them in turn ends up knowing every replica, as from one report.
@@ -69,4 +69,7 @@ test('a master that took over reads the chunk list in parts of one list taken at
   t.deepEqual([first, second, last].flatMap((p) => p.chunks.map((c) => c.chunkId)), listed.map((c) => c.id), 'every chunk of the list once');
   // The next report, or one for another master, starts from a new list.
   t.is(channel.reportPart(6, 0).chunks[0]!.chunkId, formatChunkId(999_999));
+  // A part of a list this process no longer holds (it restarted, or another master asked since) is refused, not taken from a new list.
+  t.throws(() => channel.reportPart(5, REPORT_PART_CHUNKS), { code: 'ESTALE', message: /ask from the first part/ });
+  t.throws(() => new MasterChannel({ store: { list: () => chunks } } as unknown as ChunkserverProcess, 1000).reportPart(6, REPORT_PART_CHUNKS), { code: 'ESTALE' });
 });

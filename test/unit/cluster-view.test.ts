@@ -2,7 +2,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
 import { formatChunkId } from '../../src/core/chunk-id.js';
-import { chooseReplicas, ClusterView, DELETES_PER_REPLY, type ChunkserverLoad } from '../../src/core/cluster-view.js';
+import { chooseReplicas, ClusterView, DELETES_PER_REPLY, PARTED_REPORT_STALE_MS, type ChunkserverLoad } from '../../src/core/cluster-view.js';
 
 const load = (id: string, free: number) => ({ id, address: `tcp://127.0.0.1:${id.length}0`, used: 0, free, capacity: free, chunkCount: 0 });
 
@@ -43,17 +43,42 @@ test('a full report in parts adds each part as it comes; the last forgets what n
   const replica = (n: number) => ({ chunkId: formatChunkId(n), version: 1, length: 5 });
   const held = () => view.chunksOf('a').sort();
   view.report(load('a', 1), [replica(1), replica(2), replica(3)], true, 10);
-  view.report(load('a', 1), [replica(1)], true, 20, { first: true, last: false });
+  view.report(load('a', 1), [replica(1)], true, 20, { report: 'r', first: true, last: false });
   t.deepEqual(held(), [1, 2, 3].map(formatChunkId), 'nothing is forgotten before the last part');
   view.recordReplica('a', formatChunkId(9), 1, 0); // a lease grant's new chunk, after the server listed its chunks
-  view.report(load('a', 1), [replica(4)], true, 30, { first: false, last: false });
-  view.report(load('a', 1), [replica(2)], true, 40, { first: false, last: true });
+  view.report(load('a', 1), [replica(4)], true, 30, { report: 'r', first: false, last: false });
+  view.report(load('a', 1), [replica(2)], true, 40, { report: 'r', first: false, last: true });
   t.deepEqual(held(), [1, 2, 4, 9].map(formatChunkId), 'chunk 3, which no part named, is forgotten');
   // Parts whose first the master did not see (it started meanwhile) only add.
   const restarted = new ClusterView(1000);
   restarted.report(load('a', 1), [replica(5)], true, 10);
-  restarted.report(load('a', 1), [replica(6)], true, 20, { first: false, last: true });
+  restarted.report(load('a', 1), [replica(6)], true, 20, { report: 'r', first: false, last: true });
   t.deepEqual(restarted.chunksOf('a').sort(), [5, 6].map(formatChunkId));
+});
+
+test('two full reports in parts from one server at once (a new master reads one, the server sends its own): each settles by what it named', (t) => {
+  const view = new ClusterView(1000);
+  const replica = (n: number) => ({ chunkId: formatChunkId(n), version: 1, length: 5 });
+  const held = () => view.chunksOf('a').sort();
+  view.report(load('a', 1), [replica(1), replica(2), replica(7)], true, 10); // 7: deleted on the server since
+  view.report(load('a', 1), [replica(1)], true, 20, { report: 'takeover', first: true, last: false });
+  view.report(load('a', 1), [replica(1)], true, 21, { report: 'push', first: true, last: false });
+  view.report(load('a', 1), [replica(2)], true, 22, { report: 'takeover', first: false, last: true });
+  t.deepEqual(held(), [1, 2].map(formatChunkId), 'the takeover report named 1 and 2: 7 goes, nothing it named is lost');
+  view.report(load('a', 1), [replica(2)], true, 23, { report: 'push', first: false, last: true });
+  t.deepEqual(held(), [1, 2].map(formatChunkId));
+});
+
+test('a report in parts that stops part-way: after a while the server\'s heartbeat is told it is unknown, so it sends a full report again', (t) => {
+  const view = new ClusterView(1000_000);
+  t.false(view.heartbeat(load('a', 1), 0));
+  view.report(load('a', 1), [{ chunkId: formatChunkId(1), version: 1, length: 5 }], true, 10, { report: 'r', first: true, last: false });
+  t.true(view.heartbeat(load('a', 1), 10 + PARTED_REPORT_STALE_MS), 'still under way');
+  t.false(view.heartbeat(load('a', 1), 11 + PARTED_REPORT_STALE_MS), 'stopped part-way: report again');
+  t.true(view.heartbeat(load('a', 1), 12 + PARTED_REPORT_STALE_MS), 'asked once');
+  // Its last part, late, settles nothing: the report was given up.
+  view.report(load('a', 1), [], true, 13 + PARTED_REPORT_STALE_MS, { report: 'r', first: false, last: true });
+  t.deepEqual(view.chunksOf('a'), [formatChunkId(1)]);
 });
 
 test('deletions for a server go out at most DELETES_PER_REPLY per heartbeat reply, the rest with the next ones', (t) => {

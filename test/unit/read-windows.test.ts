@@ -84,3 +84,16 @@ test('where a file ends is asked of the window with its last chunk, when the fir
   t.is(await readableSize(rpc, windowOf(0, 3), relocate, Date.now() + 5000), 3 * CHUNK_SIZE, 'a small file: its one window');
   t.deepEqual(asked, [CHUNKS - LOCATE_CHUNKS_MAX]);
 });
+
+test('a read whose size came from a later listing, with chunks appended since the first, reads them too', async (t) => {
+  const { rpc } = fakeChunkservers();
+  const grown = CHUNKS + 3;
+  const asked: number[] = [];
+  // The first listing had CHUNKS chunks; by the time the tail is listed, three more were appended.
+  const relocate = async (from: number) => (asked.push(from), windowOf(from, grown));
+  const first = windowOf(0);
+  const size = await readableSize(rpc, first, relocate, Date.now() + 5000);
+  t.is(size, grown * CHUNK_SIZE, 'the size the tail listing gives');
+  const bytes = await readAll(readPieces(rpc, first, { offset: 0, length: size }, relocate, 5000));
+  t.true(bytes.equals(expected(0, grown)));
+});

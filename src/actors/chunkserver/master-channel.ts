@@ -3,6 +3,7 @@ import type { ChunkserverProcess } from './chunkserver-process.js';
 import type { MemberInfo } from '../../zk/registry.js';
 import type { ChunkReportEntry } from '../../core/cluster-view.js';
 import { REPORT_PART_CHUNKS } from '../../transport/protocol.js';
+import { OfsError } from '../../core/errors.js';
 
 /** A full chunk report every this many heartbeats lets the master find garbage it missed (GFS 4.4). */
 const FULL_REPORT_EVERY_BEATS = 30;
@@ -18,6 +19,9 @@ export class MasterChannel {
   private master: MemberInfo | undefined;
   private beats = 0;
   private beating = false;
+  /** A full report under way (one at a time), and how many this process began: each report in parts has its own id. */
+  private reporting = false;
+  private reports = 0;
   /** The chunk list a master that took over is reading in parts. */
   private listed: { epoch: number; chunks: ChunkReportEntry[] } | undefined;
 
@@ -63,7 +67,9 @@ export class MasterChannel {
    * meanwhile (a chunk made meanwhile is the master's own grant).
    */
   reportPart(epoch: number, from: number): { chunks: ChunkReportEntry[]; more: boolean } {
-    if (from === 0 || this.listed?.epoch !== epoch) this.listed = { epoch, chunks: this.fullReport() };
+    if (from === 0) this.listed = { epoch, chunks: this.fullReport() };
+    // Parts of two lists could leave out chunks made in between: the master starts again, or hears a full report.
+    if (this.listed?.epoch !== epoch) throw new OfsError('ESTALE', `chunk report part from ${from}: the list it belongs to is gone (this chunkserver restarted, or another master asked since); ask from the first part`);
     const { chunks } = this.listed;
     const more = from + REPORT_PART_CHUNKS < chunks.length;
     if (!more) this.listed = undefined;
@@ -101,14 +107,16 @@ export class MasterChannel {
   private async sendFullReport(): Promise<void> {
     const { rpc, fence, log } = this.process;
     const master = this.master;
-    if (!master) return;
+    if (!master || this.reporting) return;
+    this.reporting = true;
+    const id = `push-${++this.reports}`;
     try {
       const chunks = this.fullReport();
       const load = await this.load();
       // One message, or parts of one in turn where one would pass a message's limit.
       const parts = Math.max(1, Math.ceil(chunks.length / REPORT_PART_CHUNKS));
       for (let i = 0; i < parts; i++) {
-        const report = { ...load, full: true, chunks: chunks.slice(i * REPORT_PART_CHUNKS, (i + 1) * REPORT_PART_CHUNKS), ...(parts > 1 && { part: { first: i === 0, last: i === parts - 1 } }) };
+        const report = { ...load, full: true, chunks: chunks.slice(i * REPORT_PART_CHUNKS, (i + 1) * REPORT_PART_CHUNKS), ...(parts > 1 && { part: { report: id, first: i === 0, last: i === parts - 1 } }) };
         const { body, epoch } = await rpc.call(master.address, 'master.chunkReport', report, { timeoutMs: REPORT_TIMEOUT_MS });
         if (!(await fence.admits(epoch, 'chunk report reply'))) return;
         this.deleteChunks(body.deleteChunks);
@@ -116,6 +124,8 @@ export class MasterChannel {
     } catch (err) {
       // The next heartbeat finds out whether the master needs a full report.
       log.warn({ err: (err as Error).message }, 'chunk report not delivered');
+    } finally {
+      this.reporting = false;
     }
   }
 

@@ -149,7 +149,7 @@ export class Candidacy {
             const { body } = await rpc.call(member.address, 'chunkserver.report', { from }, { timeoutMs: 10_000 });
             this.process.grants.heard(body);
             const { more: after, ...report } = body;
-            const part = from === 0 && !after ? undefined : { first: from === 0, last: !after };
+            const part = from === 0 && !after ? undefined : { report: `takeover-${this.process.epoch}`, first: from === 0, last: !after };
             await askResult(master)((sender) => ({ kind: 'request', type: 'master.chunkReport', body: { ...report, full: true, ...(part && { part }) }, caller: UNCHECKED, sender }));
             from += body.chunks.length;
             more = after;
