@@ -12,9 +12,9 @@ import { parentPath } from './paths.js';
 /**
  * A namespace as a sequence of bounded pieces: how a checkpoint is written
  * and read, and how the active master sends its state to a standby that
- * attaches. No piece holds more than ENTRIES_PER_PIECE entries, so neither
- * side ever holds the whole namespace as one string or one message, and the
- * active keeps serving between pieces.
+ * attaches. No piece holds more than ENTRIES_PER_PIECE entries, nor much more
+ * than PIECE_BYTES of JSON, so neither side ever holds the whole namespace as
+ * one string or one message, and the active keeps serving between pieces.
  *
  * Piece 0 is the header; each later piece is a list of entries in pre-order
  * (a directory before what it holds, each directory's entries by name), so a
@@ -28,6 +28,14 @@ import { parentPath } from './paths.js';
  * nodes are loaded as the superuser's (legacyOwnership), its root as shared.
  */
 export const ENTRIES_PER_PIECE = 2_000;
+/**
+ * JSON bytes of a piece, near enough (`entryBytes`): a piece goes to a standby
+ * as one message, whose header is at most 1 MiB (envelope.ts), where 2,000
+ * entries of long paths or of files of many chunks (~30 bytes each) would not
+ * fit. An entry bigger on its own (a file of over ~30,000 chunks: 2 TiB in
+ * 64 MiB chunks) goes alone, and a standby cannot take it.
+ */
+export const PIECE_BYTES = 512 * 1024;
 const FORMAT = 3;
 const LEGACY_FORMAT = 2;
 
@@ -85,20 +93,29 @@ export function* namespacePieces(ns: Namespace): Generator<unknown> {
   const { root } = ns;
   yield { format: FORMAT, seq: ns.seq, nextChunkId: ns.nextChunkId, recentRequests: ns.recentRequests, rootMtime: root.mtime, rootOwnership: [root.owner, root.group, root.mode] };
   let piece: Entry[] = [];
+  let bytes = 0;
   const walk = function* (dir: DirNode, at: string): Generator<Entry[]> {
     for (const [name, node] of entriesAfter(dir.children)) {
       const path = at === '/' ? `/${name}` : `${at}/${name}`;
       const { owner, group, mode } = node;
-      piece.push(node.kind === 'dir' ? [path, 'd', node.mtime, owner, group, mode] : [path, 'f', node.mtime, node.size, node.chunks.map((c) => [c.id, c.version]), owner, group, mode]);
-      if (piece.length === ENTRIES_PER_PIECE) {
+      const size = entryBytes(path, node);
+      if (piece.length === ENTRIES_PER_PIECE || (piece.length > 0 && bytes + size > PIECE_BYTES)) {
         yield piece;
         piece = [];
+        bytes = 0;
       }
+      piece.push(node.kind === 'dir' ? [path, 'd', node.mtime, owner, group, mode] : [path, 'f', node.mtime, node.size, node.chunks.map((c) => [c.id, c.version]), owner, group, mode]);
+      bytes += size;
       if (node.kind === 'dir') yield* walk(node, path);
     }
   };
   yield* walk(ns.root, '/');
   if (piece.length > 0) yield piece;
+}
+
+/** An entry's JSON bytes, at least: its strings, its numbers at their longest, 32 bytes a chunk. */
+function entryBytes(path: string, node: Node): number {
+  return Buffer.byteLength(path) + node.owner.length + node.group.length + 80 + (node.kind === 'file' ? 32 * node.chunks.length : 0);
 }
 
 function malformed(what: string, detail: string): OfsError {

@@ -1,7 +1,8 @@
 import test from 'ava';
 import { decideChmod, decideChown, decideChunksUpTo, decideCreate, decideMkdir } from '../../src/core/commands.js';
 import type { MasterEvent, UnsequencedEvent } from '../../src/core/events.js';
-import { ENTRIES_PER_PIECE, loadNamespace, namespaceDigest, namespacePieces } from '../../src/core/namespace-snapshot.js';
+import { ENTRIES_PER_PIECE, loadNamespace, namespaceDigest, namespacePieces, PIECE_BYTES } from '../../src/core/namespace-snapshot.js';
+import { encodeEnvelope, MAX_HEADER_BYTES } from '../../src/transport/envelope.js';
 import { applyAll, emptyNamespace, lookup, type Namespace } from '../../src/core/namespace.js';
 import { SHARED_DIRECTORY, SUPERGROUP, SUPERUSER, UNCHECKED } from '../../src/core/permissions.js';
 
@@ -26,6 +27,23 @@ test('a namespace round-trips through its pieces, each holding at most ENTRIES_P
   t.deepEqual(lookup(loaded, '/a/b/f0'), lookup(ns, '/a/b/f0'));
   // A change to the loaded namespace works as to any other.
   t.is(lookup(run(loaded, decideCreate(loaded, '/a/new', false, 9, UNCHECKED)), '/a/new')?.kind, 'file');
+});
+
+test('files of many chunks under long paths: pieces stop near PIECE_BYTES, each fits one message to a standby, and the namespace round-trips', (t) => {
+  const dir = `/${'d'.repeat(200)}/${'e'.repeat(200)}`;
+  let ns = run(emptyNamespace, decideMkdir(emptyNamespace, dir, true, 5, UNCHECKED));
+  for (let i = 0; i < 1_500; i++) {
+    const path = `${dir}/${'f'.repeat(150)}${i}`;
+    ns = run(ns, decideCreate(ns, path, false, 6, UNCHECKED));
+    ns = run(ns, decideChunksUpTo(ns, path, 15, 0)); // 16 chunks: a 1 GiB file in 64 MiB chunks
+  }
+  const pieces = [...namespacePieces(ns)];
+  for (const piece of pieces.slice(1)) {
+    const json = Buffer.byteLength(JSON.stringify(piece));
+    t.true(json <= PIECE_BYTES && (piece as unknown[]).length < ENTRIES_PER_PIECE, `${(piece as unknown[]).length} entries, ${json} bytes`);
+    t.true(encodeEnvelope({ type: 'reply', id: 'x', epoch: 1, from: 'm', body: { piece, done: false } })[0]!.length < MAX_HEADER_BYTES);
+  }
+  t.is(namespaceDigest(loadNamespace(pieces)), namespaceDigest(ns));
 });
 
 test('a malformed snapshot is refused with EBADMSG naming the problem', (t) => {
