@@ -1,5 +1,6 @@
 import type { ClusterStatus, DirectoryEntry, FileStat, FsckReport } from '../client/ofs-client.js';
 import { formatMode } from '../core/permissions.js';
+import { needsAttention } from '../core/master-queries.js';
 
 /** Human-readable output of the client verbs; `--json` prints the raw reply instead. */
 
@@ -68,7 +69,7 @@ export function formatStatus(status: ClusterStatus): string {
 export function formatFsck(report: FsckReport): string {
   const lines: string[] = [];
   for (const file of report.files) {
-    for (const c of file.chunks.filter((c) => (c.status !== 'healthy' && c.status !== 'hole') || c.stale.length > 0 || c.corrupt.length > 0)) {
+    for (const c of file.chunks.filter(needsAttention)) {
       const stale = c.stale.length > 0 ? `; stale: ${c.stale.map((s) => `${s.id} (v${s.version})`).join(', ')}` : '';
       const corrupt = c.corrupt.length > 0 ? `; corrupt: ${c.corrupt.join(', ')}` : '';
       const where = c.live.length > 0 ? ` (${c.live.join(', ')})` : '';
@@ -76,6 +77,7 @@ export function formatFsck(report: FsckReport): string {
     }
   }
   const s = report.summary;
+  if (report.unlisted > 0) lines.push(`(${report.unlisted} files not listed: one answer holds 512 KiB of them, those that need attention first)`);
   lines.push(
     `files: ${s.files}   chunks: ${s.chunks}   healthy: ${s.healthy}   under-replicated: ${s.underReplicated}   missing: ${s.missing}   stale replicas: ${s.stale}   corrupt replicas: ${s.corrupt}`,
     s.missing > 0 ? `status: CORRUPT: ${s.missing} chunks have no live replica` : s.underReplicated > 0 ? 'status: HEALTHY (under-replicated chunks are being copied)' : 'status: HEALTHY',

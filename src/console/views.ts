@@ -1,4 +1,5 @@
 import type { ReplyOf } from '../transport/protocol.js';
+import { needsAttention } from '../core/master-queries.js';
 import type { ConsoleMaster } from './host.js';
 
 /**
@@ -37,8 +38,7 @@ export function fsckView(path: string, report: ReplyOf<'master.fsck'>, cap: numb
   let more = 0;
   for (const file of report.files) {
     for (const chunk of file.chunks) {
-      const troubled = chunk.status === 'under-replicated' || chunk.status === 'missing' || chunk.stale.length > 0 || chunk.corrupt.length > 0;
-      if (!troubled) continue;
+      if (!needsAttention(chunk)) continue;
       if (problems.length < cap) problems.push({ path: file.path, ...chunk });
       else more++;
     }

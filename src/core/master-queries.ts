@@ -12,6 +12,9 @@ import { lookup, ownedChunks, walkFiles, type ChunkOwners, type FileNode, type N
  * shuffles replicas itself.
  */
 
+type FsckFile = ReplyOf<'master.fsck'>['files'][number];
+type FsckChunk = FsckFile['chunks'][number];
+
 /** What every master query needs to know of the cluster's configuration. */
 export interface ReplicaSettings {
   chunkSize: number;
@@ -110,7 +113,7 @@ export function countFiles(ns: Namespace, root = '/'): number {
 /** `named`: whether the caller may learn a file's name (list its directory); a file it may not is counted, not named. */
 export function fsck(ns: Namespace, view: ClusterView, settings: ReplicaSettings, path: string, now: number, named: (file: string) => boolean = () => true): ReplyOf<'master.fsck'> {
   if (!lookup(ns, path)) throw new OfsError('ENOENT', `${path} does not exist`);
-  const files = new Map<string, ReplyOf<'master.fsck'>['files'][number]>();
+  const files = new Map<string, FsckFile>();
   const nameable = new Map<string, boolean>();
   const summary = { files: 0, chunks: 0, healthy: 0, underReplicated: 0, missing: 0, stale: 0, corrupt: 0 };
   const owned = [...ownedChunks(ns, path)].sort(([, a], [, b]) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.index - b.index));
@@ -133,7 +136,33 @@ export function fsck(ns: Namespace, view: ClusterView, settings: ReplicaSettings
     else if (status === 'missing') summary.missing++;
   }
   summary.files = countFiles(ns, path);
-  return { files: [...files.values()], summary, replication: settings.replication };
+  const listed = listedWithin([...files.values()]);
+  return { files: listed, unlisted: files.size - listed.length, summary, replication: settings.replication };
+}
+
+/** A chunk fsck shows: short of live replicas or without one, or with stale or corrupt copies still about. */
+export function needsAttention(chunk: Pick<FsckChunk, 'status' | 'stale' | 'corrupt'>): boolean {
+  return chunk.status === 'under-replicated' || chunk.status === 'missing' || chunk.stale.length > 0 || chunk.corrupt.length > 0;
+}
+
+/**
+ * JSON bytes of the files one fsck reply lists: inside a message header's
+ * 1 MiB (envelope.ts) however many files lie below the path. The summary
+ * counts them all.
+ */
+const FSCK_LISTED_BYTES = 512 * 1024;
+
+/** The files an fsck reply lists, in path order: those with a chunk that needs attention first, then the others, up to FSCK_LISTED_BYTES. */
+function listedWithin(files: FsckFile[]): FsckFile[] {
+  const troubled = (file: FsckFile) => file.chunks.some(needsAttention);
+  const listed: FsckFile[] = [];
+  let bytes = 0;
+  for (const file of [...files.filter(troubled), ...files.filter((f) => !troubled(f))]) {
+    bytes += Buffer.byteLength(JSON.stringify(file));
+    if (bytes > FSCK_LISTED_BYTES) break;
+    listed.push(file);
+  }
+  return listed.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /** The cluster part of `master.status`: live chunkservers and counts. The role adds who it is. */

@@ -184,7 +184,11 @@ export const protocol = {
     }),
   },
 
-  /** Health of every file at or below `path`: replica counts and versions per chunk. */
+  /**
+   * Health of every file at or below `path`: replica counts and versions per
+   * chunk. The files listed fit 512 KiB, those with a chunk that needs
+   * attention first; `unlisted` counts the others. The summary counts all.
+   */
   'master.fsck': {
     request: z.object({ path: z.string() }),
     reply: z.object({
@@ -206,6 +210,7 @@ export const protocol = {
           ),
         }),
       ),
+      unlisted: nonNegative,
       summary: z.object({
         files: nonNegative,
         chunks: nonNegative,

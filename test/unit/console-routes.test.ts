@@ -97,6 +97,7 @@ test('the fsck view keeps the troubled chunks, up to its cap, and counts the res
   });
   const report: ReplyOf<'master.fsck'> = {
     files: [{ path: '/f', size: 10, chunks: [chunk(0, 'healthy'), chunk(1, 'under-replicated'), chunk(2, 'healthy', [{ id: 'b', version: 1 }]), chunk(3, 'missing')] }],
+    unlisted: 0,
     summary: { files: 1, chunks: 4, healthy: 2, underReplicated: 1, missing: 1, stale: 1, corrupt: 0 },
     replication: 3,
   };

@@ -6,7 +6,8 @@ import { decideChunksUpTo, decideDelete, decideExtend, decideMkdir } from '../..
 import { OfsError } from '../../src/core/errors.js';
 import type { UnsequencedEvent } from '../../src/core/events.js';
 import { chunkLength, clusterStatus, countFiles, fsck, list, locate, countUnderReplicated, LOCATE_CHUNKS_MAX } from '../../src/core/master-queries.js';
-import { MAX_HEADER_BYTES } from '../../src/transport/envelope.js';
+import { encodeEnvelope, MAX_HEADER_BYTES } from '../../src/transport/envelope.js';
+import { formatFsck } from '../../src/cli/format.js';
 import { emptyNamespace, lookup, ownedChunks, type FileNode } from '../../src/core/namespace.js';
 import { SUPERGROUP, SUPERUSER, UNCHECKED } from '../../src/core/permissions.js';
 
@@ -197,6 +198,24 @@ test('fsck: a single file, the whole tree, and a missing path', (t) => {
   const later = fsck(ns, view, settings, '/d/healthy', NOW + TIMEOUT + 1);
   t.like(later.files[0]!.chunks[0], { live: [], status: 'missing' });
   t.throws(() => fsck(ns, view, settings, '/d/nope', NOW), { instanceOf: OfsError, code: 'ENOENT' });
+});
+
+test('fsck under a path of more files than one reply holds: those that need attention are listed first, the rest counted, the summary whole', (t) => {
+  let ns = emptyNamespace;
+  const names = Array.from({ length: 6_000 }, (_, i) => `/big/${String(i).padStart(5, '0')}-${'n'.repeat(60)}`);
+  for (const name of names) ns = withFile(ns, name, 50, [1]);
+  const view = viewOf(['a', 'b', 'c']);
+  for (const name of names) for (const id of ['a', 'b', 'c']) view.recordReplica(id, chunkOf(ns, name, 0)!, 1, 50);
+  const troubled = [names[10]!, names[5_990]!];
+  for (const name of troubled) view.forgetReplica(chunkOf(ns, name, 0)!, 'c');
+  const report = fsck(ns, view, settings, '/big', NOW);
+  t.true(encodeEnvelope({ type: 'reply', id: 'x', epoch: 1, from: 'm', body: report })[0]!.length < MAX_HEADER_BYTES);
+  t.true(report.files.length > 1_000 && report.files.length < names.length, `${report.files.length} listed`);
+  t.is(report.unlisted, names.length - report.files.length);
+  t.true(troubled.every((name) => report.files.some((f) => f.path === name)), 'both troubled files, the second far past where the listing stops in path order');
+  t.deepEqual(report.files.map((f) => f.path), [...report.files.map((f) => f.path)].sort(), 'in path order');
+  t.like(report.summary, { files: names.length, chunks: names.length, healthy: names.length - 2, underReplicated: 2 });
+  t.regex(formatFsck(report), new RegExp(`\\(${report.unlisted} files not listed`));
 });
 
 test('clusterStatus: live chunkservers by id with heartbeat age, files, chunks; countUnderReplicated: written chunks short of replicas', (t) => {
