@@ -270,9 +270,9 @@ export const protocol = {
     /**
      * `leases`: leases this chunkserver holds as primary and wants extended (GFS 3.1), each
      * with where acknowledged record appends reach in its chunk: how the master learns the
-     * size that appends gave a file.
+     * size that appends gave a file. At most REPORT_PART_CHUNKS, the most recently used.
      */
-    request: chunkserverLoad.extend({ leases: z.array(chunkReportEntry) }),
+    request: chunkserverLoad.extend({ leases: z.array(chunkReportEntry).max(REPORT_PART_CHUNKS) }),
     /** `known: false` asks the chunkserver for a full chunk report (a master that just started). */
     reply: z.object({
       known: z.boolean(),

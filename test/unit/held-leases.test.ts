@@ -1,6 +1,8 @@
 import test from 'ava';
 import { HeldLeases, type LeaseTerms } from '../../src/actors/chunkserver/held-leases.js';
 import type { OfsError } from '../../src/core/errors.js';
+import { formatChunkId } from '../../src/core/chunk-id.js';
+import { REPORT_PART_CHUNKS } from '../../src/transport/protocol.js';
 import { LeaseTable } from '../../src/core/granted-leases.js';
 
 const CHUNK = '0123456789abcdef';
@@ -54,4 +56,16 @@ test('a primary trusts its lease for less time than the master: wherever it stil
   t.true(master.extend(CHUNK, 4, b.id, 5_050, leaseMs));
   t.true(checkUntil(2 * leaseMs) > 0);
   t.false(orders(5_000 + leaseMs - 200), 'no order in the last 200 ms of the extended lease');
+});
+
+test('a heartbeat asks to extend at most one message of leases, the most recently used: a burst of small files lets the rest expire', (t) => {
+  const leases = new HeldLeases();
+  const count = REPORT_PART_CHUNKS + 100;
+  for (let i = 0; i < count; i++) leases.grant(formatChunkId(i + 1), 1, terms([b, c]), i);
+  leases.check(formatChunkId(1), 1, count); // the first granted, used again just now
+  const wanted = leases.wanted(count + 1).map((l) => l.chunkId);
+  t.is(wanted.length, REPORT_PART_CHUNKS);
+  t.true(wanted.includes(formatChunkId(1)), 'the one used just now');
+  t.false(wanted.includes(formatChunkId(2)), 'the least recently used are left to expire');
+  t.true(wanted.includes(formatChunkId(count)));
 });

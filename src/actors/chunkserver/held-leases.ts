@@ -1,5 +1,5 @@
 import { OfsError } from '../../core/errors.js';
-import type { RequestOf } from '../../transport/protocol.js';
+import { REPORT_PART_CHUNKS, type RequestOf } from '../../transport/protocol.js';
 
 /** What the master's grant fixes for the life of a lease: its length, the secondaries, the chunk size. */
 export type LeaseTerms = NonNullable<RequestOf<'chunk.setVersion'>['lease']>;
@@ -66,12 +66,15 @@ export class HeldLeases {
    * follows from it: GFS 3.3).
    */
   wanted(now: number): { chunkId: string; version: number; length: number }[] {
-    const result: { chunkId: string; version: number; length: number }[] = [];
+    const used: [string, HeldLease][] = [];
     for (const [chunkId, lease] of this.leases) {
       if (lease.expiresAt <= now) this.leases.delete(chunkId);
-      else if (now - lease.lastUsed < lease.leaseMs) result.push({ chunkId, version: lease.version, length: lease.appendedTo });
+      else if (now - lease.lastUsed < lease.leaseMs) used.push([chunkId, lease]);
     }
-    return result;
+    // At most one message's worth, the most recently used: the others (a burst of small files, each
+    // written once) expire, and a mutation that comes later asks for a new lease.
+    if (used.length > REPORT_PART_CHUNKS) used.sort(([, a], [, b]) => b.lastUsed - a.lastUsed).length = REPORT_PART_CHUNKS;
+    return used.map(([chunkId, lease]) => ({ chunkId, version: lease.version, length: lease.appendedTo }));
   }
 }
 
