@@ -109,7 +109,8 @@ async function writeAndReadBack(t: ExecutionContext, client: OfsClient, path: st
  * watch gone) fails one of them.
  */
 async function worksAgain(t: ExecutionContext, cluster: TestCluster, client: OfsClient, round: string): Promise<void> {
-  const fresh = await cluster.client();
+  // The supervisor restarts the killed ZooKeeper; on a busy machine its JVM may take longer than one connect's 5 s.
+  const fresh = await waitFor(`${round}: ZooKeeper restarted and answering`, () => cluster.client(), 60_000);
   try {
     await waitForNewActiveWithStandby(fresh, 'none', 90_000);
     await waitFor(`${round}: all 3 chunkservers heartbeating`, async () => (await fresh.status()).chunkservers.length === 3, 30_000);
