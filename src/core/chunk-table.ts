@@ -1,5 +1,5 @@
 import type { MasterEvent } from './events.js';
-import { apply, lookup, ownedChunks, walkFiles, type ChunkOwner, type ChunkOwners, type FileNode, type Namespace } from './namespace.js';
+import { applyStep, lookup, ownedChunks, walkFiles, type ChunkOwner, type ChunkOwners, type FileNode, type Namespace } from './namespace.js';
 
 /** A namespace with its chunk table, kept together from load to takeover. */
 export interface TrackedNamespace {
@@ -35,7 +35,12 @@ export class ChunkTable {
   /** Counts a file that is there and is not yet in the table (a namespace being loaded). */
   addFile(path: string, file: FileNode): void {
     this.fileCount++;
-    file.chunks.forEach((c, index) => this.owners.set(c.id, { path, index, version: c.version }));
+    this.addChunks(path, file.chunks, 0);
+  }
+
+  /** Counts chunks of a file counted already, the first at index `from` (a snapshot's "+" entry). */
+  addChunks(path: string, chunks: readonly { id: string; version: number }[], from: number): void {
+    chunks.forEach((c, i) => this.owners.set(c.id, { path, index: from + i, version: c.version }));
   }
 
   get chunks(): ChunkOwners {
@@ -92,15 +97,23 @@ const none: ChunkChanges = { detached: [], orphaned: [] };
  * thrown by `apply`) leaves both as they were.
  */
 export function applyTracked(ns: Namespace, table: ChunkTable, events: readonly MasterEvent[]): { ns: Namespace; changes: ChunkChanges } {
-  const states = [ns];
-  for (const event of events) states.push(apply(states.at(-1)!, event));
+  // The state before each step: a run of allocations is one step (applyStep), and tracking one needs no state.
+  const steps: { before: Namespace; events: readonly MasterEvent[] }[] = [];
+  let state = ns;
+  for (let i = 0; i < events.length; ) {
+    const step = applyStep(state, events, i);
+    steps.push({ before: state, events: events.slice(i, step.end) });
+    ({ ns: state, end: i } = step);
+  }
   const changes: ChunkChanges = { detached: [], orphaned: [] };
-  events.forEach((event, i) => {
-    const { detached, orphaned } = table.track(states[i]!, event);
-    changes.detached.push(...detached);
-    changes.orphaned.push(...orphaned);
-  });
-  return { ns: states.at(-1)!, changes };
+  for (const { before, events: stepEvents } of steps) {
+    for (const event of stepEvents) {
+      const { detached, orphaned } = table.track(before, event);
+      changes.detached.push(...detached);
+      changes.orphaned.push(...orphaned);
+    }
+  }
+  return { ns: state, changes };
 }
 
 /**

@@ -4,7 +4,7 @@ import { isChunkId } from './chunk-id.js';
 import { canonicalDigest } from './digest.js';
 import { emptyEntries, entriesAfter, entriesFromSorted, setEntry, type EntryTree } from './dir-entries.js';
 import { OfsError } from './errors.js';
-import type { DirNode, Namespace, Node } from './namespace.js';
+import type { DirNode, FileNode, Namespace, Node } from './namespace.js';
 import { legacyOwnership, MAX_MODE, NAME_PATTERN, SHARED_DIRECTORY, type Ownership } from './permissions.js';
 import { upgradeRetryCache, type RetryCache } from './retry-cache.js';
 import { parentPath } from './paths.js';
@@ -20,28 +20,40 @@ import { parentPath } from './paths.js';
  * (a directory before what it holds, each directory's entries by name), so a
  * loader meets every parent before its children and inserts in order:
  *
- *     header := {format: 3, seq, nextChunkId, recentRequests, rootMtime, rootOwnership: [owner, group, mode]}
+ *     header := {format: 4, seq, nextChunkId, recentRequests, rootMtime, rootOwnership: [owner, group, mode]}
  *     entry  := [path, "d", mtime, owner, group, mode]
  *             | [path, "f", mtime, size, [[chunkId, version], ...], owner, group, mode]
+ *             | [path, "+", [[chunkId, version], ...]]
  *
- * Format 2, from before permissions, lacks the owners, groups and modes: its
- * nodes are loaded as the superuser's (legacyOwnership), its root as shared.
+ * A file entry holds at most CHUNKS_PER_ENTRY chunks; the rest of a longer
+ * file's list follows in "+" entries of the same path, right after it, so no
+ * entry outgrows a piece however long the file (format 4). Format 3 had no
+ * "+" entries. Format 2, from before permissions, lacks the owners, groups
+ * and modes: its nodes are loaded as the superuser's (legacyOwnership), its
+ * root as shared.
  */
 export const ENTRIES_PER_PIECE = 2_000;
 /**
  * JSON bytes of a piece, near enough (`entryBytes`): a piece goes to a standby
  * as one message, whose header is at most 1 MiB (envelope.ts), where 2,000
  * entries of long paths or of files of many chunks (~30 bytes each) would not
- * fit. An entry bigger on its own (a file of over ~30,000 chunks: 2 TiB in
- * 64 MiB chunks) goes alone, and a standby cannot take it.
+ * fit.
  */
 export const PIECE_BYTES = 512 * 1024;
-const FORMAT = 3;
+/**
+ * Chunks one entry lists at most (~256 KiB of JSON): a file of more (over
+ * 512 GiB in 64 MiB chunks) goes on in "+" entries, or its entry alone would
+ * pass a message's 1 MiB past ~30,000 chunks and a standby could not attach.
+ */
+export const CHUNKS_PER_ENTRY = 8_192;
+const FORMAT = 4;
+/** Owners, groups and modes, but no "+" entries. */
+const UNSPLIT_FORMAT = 3;
 const LEGACY_FORMAT = 2;
 
 const count = z.number().int().nonnegative();
 const headerSchema = z.object({
-  format: z.union([z.literal(FORMAT), z.literal(LEGACY_FORMAT)]),
+  format: z.union([z.literal(FORMAT), z.literal(UNSPLIT_FORMAT), z.literal(LEGACY_FORMAT)]),
   seq: count,
   nextChunkId: z.number().int().positive(),
   recentRequests: z.array(z.array(z.tuple([z.string().min(1).max(64), count])).max(32).nullable()).max(128),
@@ -49,7 +61,11 @@ const headerSchema = z.object({
   rootOwnership: z.tuple([z.string().regex(NAME_PATTERN), z.string().regex(NAME_PATTERN), z.number().int().min(0).max(MAX_MODE)]).optional(),
 });
 type Owned = [owner: string, group: string, mode: number];
-type Entry = [path: string, kind: 'd', mtime: number, ...Partial<Owned>] | [path: string, kind: 'f', mtime: number, size: number, chunks: [string, number][], ...Partial<Owned>];
+type ChunkList = [id: string, version: number][];
+type Entry =
+  | [path: string, kind: 'd', mtime: number, ...Partial<Owned>]
+  | [path: string, kind: 'f', mtime: number, size: number, chunks: ChunkList, ...Partial<Owned>]
+  | [path: string, kind: '+', chunks: ChunkList];
 
 const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
 
@@ -67,11 +83,16 @@ function ownedProblem(owned: unknown[]): string | undefined {
  * checkpoint load (profiled, 200,000 files); this check does not show in the
  * same profile.
  */
-function entryProblem(entry: unknown, owned: boolean): string | undefined {
+function entryProblem(entry: unknown, format: number): string | undefined {
   if (!Array.isArray(entry)) return 'not a list';
   const [path, kind, mtime, size, chunks] = entry as unknown[];
   if (typeof path !== 'string' || !path.startsWith('/') || path.length > 4096) return 'its path is not an absolute path of at most 4096 characters';
+  if (kind === '+') {
+    if (format !== FORMAT) return `a "+" entry in a snapshot of format ${format}, which has none`;
+    return entry.length !== 3 ? 'a "+" entry has 3 fields' : chunkListProblem(mtime, CHUNKS_PER_ENTRY);
+  }
   if (!isCount(mtime)) return 'its mtime is not a non-negative integer';
+  const owned = format !== LEGACY_FORMAT;
   const extra = owned ? 3 : 0;
   if (kind === 'd') return entry.length !== 3 + extra ? `a directory entry has ${3 + extra} fields` : owned ? ownedProblem(entry.slice(3)) : undefined;
   if (kind !== 'f') return 'its kind is neither "d" nor "f"';
@@ -81,7 +102,13 @@ function entryProblem(entry: unknown, owned: boolean): string | undefined {
     if (problem) return problem;
   }
   if (!isCount(size)) return 'its size is not a non-negative integer';
+  // Only format 4 splits long lists; an older snapshot's entry holds its file's whole list.
+  return chunkListProblem(chunks, format === FORMAT ? CHUNKS_PER_ENTRY : Infinity);
+}
+
+function chunkListProblem(chunks: unknown, most: number): string | undefined {
   if (!Array.isArray(chunks)) return 'its chunks are not a list';
+  if (chunks.length > most) return `it lists ${chunks.length} chunks, more than ${most}`;
   for (const chunk of chunks) {
     if (!Array.isArray(chunk) || chunk.length !== 2 || !isChunkId(chunk[0]) || !isCount(chunk[1])) return 'a chunk is not [chunk id (16 lowercase hex digits), version]';
   }
@@ -97,15 +124,16 @@ export function* namespacePieces(ns: Namespace): Generator<unknown> {
   const walk = function* (dir: DirNode, at: string): Generator<Entry[]> {
     for (const [name, node] of entriesAfter(dir.children)) {
       const path = at === '/' ? `/${name}` : `${at}/${name}`;
-      const { owner, group, mode } = node;
-      const size = entryBytes(path, node);
-      if (piece.length === ENTRIES_PER_PIECE || (piece.length > 0 && bytes + size > PIECE_BYTES)) {
-        yield piece;
-        piece = [];
-        bytes = 0;
+      for (const entry of entriesOf(path, node)) {
+        const size = entryBytes(entry);
+        if (piece.length === ENTRIES_PER_PIECE || (piece.length > 0 && bytes + size > PIECE_BYTES)) {
+          yield piece;
+          piece = [];
+          bytes = 0;
+        }
+        piece.push(entry);
+        bytes += size;
       }
-      piece.push(node.kind === 'dir' ? [path, 'd', node.mtime, owner, group, mode] : [path, 'f', node.mtime, node.size, node.chunks.map((c) => [c.id, c.version]), owner, group, mode]);
-      bytes += size;
       if (node.kind === 'dir') yield* walk(node, path);
     }
   };
@@ -113,9 +141,23 @@ export function* namespacePieces(ns: Namespace): Generator<unknown> {
   if (piece.length > 0) yield piece;
 }
 
+/** A node's entries: one, or for a file of more than CHUNKS_PER_ENTRY chunks, its entry and the "+" entries of the rest. */
+function entriesOf(path: string, node: Node): Entry[] {
+  const { owner, group, mode } = node;
+  if (node.kind === 'dir') return [[path, 'd', node.mtime, owner, group, mode]];
+  const runs: ChunkList[] = [];
+  for (let from = 0; from === 0 || from < node.chunks.length; from += CHUNKS_PER_ENTRY) {
+    runs.push(node.chunks.slice(from, from + CHUNKS_PER_ENTRY).map((c) => [c.id, c.version]));
+  }
+  const [first, ...rest] = runs as [ChunkList, ...ChunkList[]];
+  return [[path, 'f', node.mtime, node.size, first, owner, group, mode], ...rest.map((chunks): Entry => [path, '+', chunks])];
+}
+
 /** An entry's JSON bytes, at least: its strings, its numbers at their longest, 32 bytes a chunk. */
-function entryBytes(path: string, node: Node): number {
-  return Buffer.byteLength(path) + node.owner.length + node.group.length + 80 + (node.kind === 'file' ? 32 * node.chunks.length : 0);
+function entryBytes(entry: Entry): number {
+  const strings = entry.reduce<number>((sum, field) => sum + (typeof field === 'string' ? Buffer.byteLength(field) : 0), 0);
+  const chunks = entry[1] === 'f' ? entry[4] : entry[1] === '+' ? entry[2] : [];
+  return strings + 80 + 32 * chunks.length;
 }
 
 function malformed(what: string, detail: string): OfsError {
@@ -144,6 +186,8 @@ export class NamespaceLoader {
   private maxChunkId = 0;
   /** The chunk table, filled as files come (no second walk of the namespace). */
   private readonly table = new ChunkTable();
+  /** The latest entry, if a file: where a "+" entry's chunks go. */
+  private lastFile: { path: string; node: FileNode } | undefined;
 
   add(piece: unknown): void {
     if (!this.header) {
@@ -156,13 +200,15 @@ export class NamespaceLoader {
     }
     if (!Array.isArray(piece) || piece.length > ENTRIES_PER_PIECE) throw malformed(`piece after entry ${this.entries}`, `not a list of at most ${ENTRIES_PER_PIECE} entries`);
     for (const entry of piece) {
-      const problem = entryProblem(entry, this.header.format === FORMAT);
-      if (problem) throw malformed(`entry ${this.entries}`, `${problem}: ${JSON.stringify(entry)}`);
-      this.insert(entry as Entry);
+      const problem = entryProblem(entry, this.header.format);
+      if (problem) throw malformed(`entry ${this.entries}`, `${problem}: ${JSON.stringify(entry).slice(0, 300)}`);
+      const checked = entry as Entry;
+      if (checked[1] === '+') this.continueFile(checked[0], checked[2]);
+      else this.insert(checked);
     }
   }
 
-  private insert(entry: Entry): void {
+  private insert(entry: Exclude<Entry, [string, '+', ChunkList]>): void {
     const [at, kind, mtime] = entry;
     const parent = parentPath(at);
     while (this.open.length > 0 && this.open.at(-1)!.path !== parent) close(this.open.pop()!);
@@ -175,17 +221,34 @@ export class NamespaceLoader {
       kind === 'd'
         ? { kind: 'dir', mtime, children: emptyEntries(), ...this.ownership('dir', entry.slice(3) as Partial<Owned>) }
         : { kind: 'file', mtime, size: entry[3], chunks: entry[4].map(([id, version]) => ({ id, version })), ...this.ownership('file', entry.slice(5) as Partial<Owned>) };
+    this.lastFile = undefined;
     if (node.kind === 'file') {
-      for (const { id } of node.chunks) {
-        if (this.table.chunks.has(id)) throw malformed(`entry ${this.entries} (${at})`, `chunk ${id} belongs to another file too`);
-        this.maxChunkId = Math.max(this.maxChunkId, parseInt(id, 16));
-      }
+      this.checkChunks(at, node.chunks);
       this.table.addFile(at, node);
+      this.lastFile = { path: at, node };
     }
     top.names.push(name);
     top.nodes.push(node);
     if (node.kind === 'dir') this.open.push({ path: at, dir: node, names: [], nodes: [] });
     this.entries++;
+  }
+
+  /** More of the latest file's chunk list. */
+  private continueFile(at: string, list: ChunkList): void {
+    const file = this.lastFile;
+    if (!file || file.path !== at) throw malformed(`entry ${this.entries} (${at})`, 'a "+" entry does not follow its file\'s entry');
+    const chunks = list.map(([id, version]) => ({ id, version }));
+    this.checkChunks(at, chunks);
+    this.table.addChunks(at, chunks, file.node.chunks.length);
+    file.node.chunks.push(...chunks);
+    this.entries++;
+  }
+
+  private checkChunks(at: string, chunks: readonly { id: string }[]): void {
+    for (const { id } of chunks) {
+      if (this.table.chunks.has(id)) throw malformed(`entry ${this.entries} (${at})`, `chunk ${id} belongs to another file too`);
+      this.maxChunkId = Math.max(this.maxChunkId, parseInt(id, 16));
+    }
   }
 
   private ownership(kind: Node['kind'], [owner, group, mode]: Partial<Owned>): Ownership {

@@ -116,9 +116,7 @@ function nextRoot(ns: Namespace, event: MasterEvent): DirNode {
       return changeOwnership(ns.root, event.path, ({ owner, group }) => ({ owner: event.owner ?? owner, group: event.group ?? group }));
     case 'ChunkAllocated':
       return changeFile(ns.root, event.path, (file) => {
-        if (event.index !== file.chunks.length) {
-          throw new OfsError('EINTERNAL', `invariant broken: chunk ${event.index} of ${event.path} allocated, but it has ${file.chunks.length}`);
-        }
+        checkAllocatedIndex(event, file.chunks.length);
         return produce(file, (draft) => void draft.chunks.push({ id: event.chunkId, version: event.version }));
       });
     case 'ChunkVersionBumped':
@@ -172,7 +170,48 @@ export function apply(ns: Namespace, event: MasterEvent): Namespace {
 }
 
 export function applyAll(ns: Namespace, events: readonly MasterEvent[]): Namespace {
-  return events.reduce(apply, ns);
+  let state = ns;
+  for (let i = 0; i < events.length; ) ({ ns: state, end: i } = applyStep(state, events, i));
+  return state;
+}
+
+type ChunkAllocated = Extract<MasterEvent, { type: 'ChunkAllocated' }>;
+
+/**
+ * Applies `events[from]`, or the run of chunk allocations of one file that
+ * starts there, as one change; `end` is the index after it. A write far past
+ * a file's end allocates every chunk up to it: event by event, each copied
+ * the file's chunk list, and 8,000 chunks took seconds (40,000 minutes).
+ */
+export function applyStep(ns: Namespace, events: readonly MasterEvent[], from: number): { ns: Namespace; end: number } {
+  const first = events[from]!;
+  let end = from + 1;
+  if (first.type === 'ChunkAllocated') {
+    while (end < events.length && events[end]!.type === 'ChunkAllocated' && (events[end] as ChunkAllocated).path === first.path) end++;
+  }
+  if (end - from === 1) return { ns: apply(ns, first), end };
+  return { ns: applyAllocations(ns, events.slice(from, end) as ChunkAllocated[]), end };
+}
+
+/** What `apply` makes of each of `run` in turn, with one copy of the file's chunk list. */
+function applyAllocations(ns: Namespace, run: readonly ChunkAllocated[]): Namespace {
+  let { seq, nextChunkId, recentRequests } = ns;
+  for (const event of run) {
+    if (event.seq !== seq + 1) throw new OfsError('EINTERNAL', `invariant broken: event seq ${event.seq} applied after seq ${seq}`);
+    seq = event.seq;
+    nextChunkId = Math.max(nextChunkId, parseInt(event.chunkId, 16) + 1);
+    if (event.requestId) recentRequests = remember(recentRequests, event.requestId, event.seq);
+  }
+  const root = changeFile(ns.root, run[0]!.path, (file) => {
+    run.forEach((event, i) => checkAllocatedIndex(event, file.chunks.length + i));
+    const added = run.map((event) => ({ id: event.chunkId, version: event.version }));
+    return produce(file, (draft) => void (draft.chunks = [...file.chunks, ...added]));
+  });
+  return { seq, nextChunkId, root, recentRequests };
+}
+
+function checkAllocatedIndex(event: ChunkAllocated, chunks: number): void {
+  if (event.index !== chunks) throw new OfsError('EINTERNAL', `invariant broken: chunk ${event.index} of ${event.path} allocated, but it has ${chunks}`);
 }
 
 /** Calls `visit` for every file at or below `path`, with its path. O(what lies below `path`). */

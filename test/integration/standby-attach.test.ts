@@ -8,6 +8,10 @@ import { activeMaster, waitForNewActiveWithStandby } from '../helpers/workload.j
 
 /** Six pieces of 2,000 entries and more: the attach below cannot be one message. */
 const FILES = 12_000;
+/** The test cluster's chunk size (its default). */
+const CHUNK_BYTES = 256 * 1024;
+/** Chunks of one file whose snapshot entry alone would pass a message's 1 MiB: it goes in "+" entries (namespace-snapshot.ts). */
+const HUGE_FILE_CHUNKS = 60_000;
 
 /**
  * A standby restarted under load attaches again while the active acknowledges
@@ -25,6 +29,10 @@ async function restartStandbyUnderLoad(t: ExecutionContext, diskLost: boolean): 
   const client = await cluster.client();
   t.teardown(() => client.close());
   await waitForNewActiveWithStandby(client, 'none');
+  // A write far past the end: every chunk up to it is allocated, and the file's chunk list is 60,001 long.
+  const hugeTail = Buffer.from('the tail of a file of 60,001 chunks');
+  await client.write('/huge', '');
+  await client.write('/huge', hugeTail, { offset: HUGE_FILE_CHUNKS * CHUNK_BYTES });
   const ids = await cluster.roleIds('master');
   const activeRole = (await client.status()).master.id;
   const active = [...ids].find(([, role]) => role === activeRole)![0];
@@ -81,6 +89,9 @@ async function restartStandbyUnderLoad(t: ExecutionContext, diskLost: boolean): 
     listed++;
   }
   t.is(listed, FILES);
+  const huge = await client.stat('/huge', { chunks: false });
+  t.is(huge.chunkCount, HUGE_FILE_CHUNKS + 1, 'the new active holds the whole chunk list of the file of 60,001 chunks');
+  t.is((await client.read('/huge', { offset: HUGE_FILE_CHUNKS * CHUNK_BYTES })).toString(), hugeTail.toString());
   const missing = [];
   for (const { path } of acked) if (!(await client.read(path).then((b) => b.toString() === path, () => false))) missing.push(path);
   t.deepEqual(missing, [], `${acked.length} acknowledged writes, all readable after the takeover`);

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { decideChmod, decideChown, decideChunksUpTo, decideCreate, decideMkdir } from '../../src/core/commands.js';
 import type { MasterEvent, UnsequencedEvent } from '../../src/core/events.js';
-import { ENTRIES_PER_PIECE, loadNamespace, namespaceDigest, namespacePieces, PIECE_BYTES } from '../../src/core/namespace-snapshot.js';
+import { CHUNKS_PER_ENTRY, ENTRIES_PER_PIECE, loadNamespace, namespaceDigest, namespacePieces, NamespaceLoader, PIECE_BYTES } from '../../src/core/namespace-snapshot.js';
 import { encodeEnvelope, MAX_HEADER_BYTES } from '../../src/transport/envelope.js';
 import { applyAll, emptyNamespace, lookup, type Namespace } from '../../src/core/namespace.js';
 import { SHARED_DIRECTORY, SUPERGROUP, SUPERUSER, UNCHECKED } from '../../src/core/permissions.js';
@@ -44,6 +44,50 @@ test('files of many chunks under long paths: pieces stop near PIECE_BYTES, each 
     t.true(encodeEnvelope({ type: 'reply', id: 'x', epoch: 1, from: 'm', body: { piece, done: false } })[0]!.length < MAX_HEADER_BYTES);
   }
   t.is(namespaceDigest(loadNamespace(pieces)), namespaceDigest(ns));
+});
+
+test('a file of 40,000 chunks (2.5 TiB in 64 MiB chunks) goes in entries of at most CHUNKS_PER_ENTRY chunks: every piece fits one message, and the file, its neighbours and the chunk table load back', (t) => {
+  const chunkCount = 40_000;
+  let ns = run(emptyNamespace, decideMkdir(emptyNamespace, '/big', false, 5, UNCHECKED));
+  for (const name of ['a', 'huge', 'z']) ns = run(ns, decideCreate(ns, `/big/${name}`, false, 6, UNCHECKED));
+  ns = run(ns, decideChunksUpTo(ns, '/big/huge', chunkCount - 1, 0));
+  ns = run(ns, decideChunksUpTo(ns, '/big/z', 1, 0));
+  const pieces = [...namespacePieces(ns)];
+  const entries = pieces.slice(1).flat() as unknown[][];
+  t.is(entries.filter((e) => e[0] === '/big/huge').length, Math.ceil(chunkCount / CHUNKS_PER_ENTRY), 'its entry and a "+" entry for each further CHUNKS_PER_ENTRY chunks');
+  for (const piece of pieces.slice(1)) {
+    const header = encodeEnvelope({ type: 'reply', id: 'x', epoch: 1, from: 'm', body: { piece, done: false } })[0]!;
+    t.true(header.length < MAX_HEADER_BYTES, `a piece of ${header.length} bytes`);
+  }
+  const loader = new NamespaceLoader();
+  for (const piece of pieces) loader.add(piece);
+  const { ns: loaded, table } = loader.finish();
+  t.is(namespaceDigest(loaded), namespaceDigest(ns));
+  t.deepEqual(lookup(loaded, '/big/huge'), lookup(ns, '/big/huge'));
+  t.is(lookup(loaded, '/big/z')?.kind === 'file' && (lookup(loaded, '/big/z') as { chunks: unknown[] }).chunks.length, 2, 'the file after it keeps its own chunks');
+  const huge = lookup(ns, '/big/huge') as { chunks: { id: string }[] };
+  t.like(table.chunks.get(huge.chunks[chunkCount - 1]!.id), { path: '/big/huge', index: chunkCount - 1 }, 'a chunk of a "+" entry is owned at its index');
+  t.like(table.chunks.get(huge.chunks[CHUNKS_PER_ENTRY]!.id), { path: '/big/huge', index: CHUNKS_PER_ENTRY });
+  t.is(table.files, 3);
+});
+
+test('a "+" entry is refused unless it follows its own file, holds at most CHUNKS_PER_ENTRY chunks, and the snapshot is of format 4', (t) => {
+  let ns = run(emptyNamespace, decideCreate(emptyNamespace, '/f', false, 6, UNCHECKED));
+  ns = run(ns, decideMkdir(ns, '/g', false, 6, UNCHECKED));
+  ns = run(ns, decideChunksUpTo(ns, '/f', CHUNKS_PER_ENTRY + 2, 0));
+  const [header, entries] = [...namespacePieces(ns)] as [Record<string, unknown>, unknown[][]];
+  const [file, more, dir] = entries as [unknown[], unknown[], unknown[]];
+  t.is(more[1], '+');
+  const refuse = (pieces: unknown[], message: RegExp) => t.throws(() => loadNamespace(pieces), { code: 'EBADMSG', message });
+  refuse([header, [file, dir, more]], /does not follow its file/);
+  refuse([header, [dir, ['/g', '+', more[2]]]], /does not follow its file/);
+  refuse([header, [more, file, dir]], /does not follow its file/);
+  refuse([header, [file, ['/f', '+', [...(more[2] as unknown[]), ...(file[4] as unknown[])]], dir]], /more than 8192|belongs to another file/);
+  refuse([header, [[...file.slice(0, 4), [...(file[4] as unknown[]), ...(more[2] as unknown[])], ...file.slice(5)], dir]], /lists 8195 chunks, more than 8192/);
+  refuse([{ ...header, format: 3 }, entries], /"\+" entry in a snapshot of format 3/);
+  // A format 3 snapshot (before "+" entries) listed a file's chunks in one entry, however many.
+  const whole = [[...file.slice(0, 4), [...(file[4] as unknown[]), ...(more[2] as unknown[])], ...file.slice(5)], dir];
+  t.is(namespaceDigest(loadNamespace([{ ...header, format: 3 }, whole])), namespaceDigest(ns));
 });
 
 test('a malformed snapshot is refused with EBADMSG naming the problem', (t) => {

@@ -3,7 +3,7 @@ import { chunkNumbersFor, epochAbove } from '../../src/core/chunk-id.js';
 import { decideChunksUpTo, decideCollectGarbage, decideCreate, decideDelete, decideExtend, decideMkdir, decideRename, decideUndelete, TRASH } from '../../src/core/commands.js';
 import type { MasterEvent, UnsequencedEvent } from '../../src/core/events.js';
 import { entryNames } from '../../src/core/dir-entries.js';
-import { applyAll, emptyNamespace, lookup, ownedChunks, type DirNode, type Namespace } from '../../src/core/namespace.js';
+import { apply, applyAll, emptyNamespace, lookup, ownedChunks, type DirNode, type Namespace } from '../../src/core/namespace.js';
 import { UNCHECKED } from '../../src/core/permissions.js';
 
 /** Sequences and applies the events a command decided, as the master actor does. */
@@ -146,4 +146,22 @@ test('replaying the same events gives the same state', (t) => {
   record(decideRename(ns, '/x/y', '/z', 4, UNCHECKED));
   record(decideDelete(ns, '/x', true, 5, UNCHECKED));
   t.deepEqual(applyAll(emptyNamespace, JSON.parse(JSON.stringify(events))), ns);
+});
+
+test('a run of chunk allocations of one file applies as the same events one by one would, and one out of place is refused', (t) => {
+  let ns = emptyNamespace;
+  const seq = (events: UnsequencedEvent[], at = ns.seq): MasterEvent[] => events.map((e, i) => ({ ...e, seq: at + 1 + i }) as MasterEvent);
+  for (const path of ['/a', '/b']) ns = applyAll(ns, seq(decideCreate(ns, path, false, 1, UNCHECKED)));
+  // A's chunks, then B's, then A's again, and another event between: three runs and a lone event.
+  const aFirst = decideChunksUpTo(ns, '/a', 499, 0);
+  const afterA = applyAll(ns, seq(aFirst));
+  const events = seq([...aFirst, ...decideChunksUpTo(afterA, '/b', 2, 0), ...decideExtend(afterA, '/a', 10, 64, 5)]);
+  const oneByOne = events.reduce(apply, ns);
+  t.deepEqual(applyAll(ns, events), oneByOne);
+  t.is((lookup(oneByOne, '/a') as { chunks: unknown[] }).chunks.length, 500);
+  // Out of place: a chunk index skipped, or a seq.
+  const skipped = events.map((e, i) => (i === 7 ? { ...e, index: 8 } : e)) as MasterEvent[];
+  t.throws(() => applyAll(ns, skipped), { code: 'EINTERNAL', message: /chunk 8 of \/a allocated, but it has 7/ });
+  const gap = events.map((e, i) => (i >= 3 ? { ...e, seq: e.seq + 1 } : e));
+  t.throws(() => applyAll(ns, gap), { code: 'EINTERNAL', message: /seq \d+ applied after seq/ });
 });
