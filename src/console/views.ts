@@ -30,6 +30,8 @@ export interface FsckView {
   /** The first `cap` problem chunks in path order; `more` counts those left out. */
   problems: FsckProblem[];
   more: number;
+  /** Files the master's answer left out (it lists 512 KiB of them, those needing attention first): their chunks are in the summary only. */
+  unlisted: number;
 }
 
 /** Chunks short of live replicas, missing, or with stale or corrupt copies still about: healthy ones are only counted. */
@@ -43,5 +45,5 @@ export function fsckView(path: string, report: ReplyOf<'master.fsck'>, cap: numb
       else more++;
     }
   }
-  return { path, summary: report.summary, replication: report.replication, problems, more };
+  return { path, summary: report.summary, replication: report.replication, problems, more, unlisted: report.unlisted };
 }

@@ -97,12 +97,13 @@ test('the fsck view keeps the troubled chunks, up to its cap, and counts the res
   });
   const report: ReplyOf<'master.fsck'> = {
     files: [{ path: '/f', size: 10, chunks: [chunk(0, 'healthy'), chunk(1, 'under-replicated'), chunk(2, 'healthy', [{ id: 'b', version: 1 }]), chunk(3, 'missing')] }],
-    unlisted: 0,
+    unlisted: 7,
     summary: { files: 1, chunks: 4, healthy: 2, underReplicated: 1, missing: 1, stale: 1, corrupt: 0 },
     replication: 3,
   };
   const view = fsckView('/', report, 2);
   t.deepEqual(view.problems.map((p) => [p.path, p.index]), [['/f', 1], ['/f', 2]]);
   t.is(view.more, 1);
+  t.is(view.unlisted, 7, 'the files the answer left out are counted');
   t.deepEqual(view.summary, report.summary);
 });

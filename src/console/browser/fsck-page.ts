@@ -58,5 +58,6 @@ function fsckTables(view: FsckView): (HTMLElement | null)[] {
           h('tbody', {}, rows))
       : h('p', { class: 'ok', id: 'problems' }, 'Every chunk has all its replicas.'),
     view.more > 0 ? h('p', { class: 'muted' }, `and ${view.more} more`) : null,
+    view.unlisted > 0 ? h('p', { class: 'muted', id: 'unlisted' }, `${view.unlisted} files not listed (one answer holds 512 KiB of them, those needing attention first): the counts above include them`) : null,
   ];
 }
