@@ -41,9 +41,11 @@ export const ENTRIES_PER_PIECE = 2_000;
  */
 export const PIECE_BYTES = 512 * 1024;
 /**
- * Chunks one entry lists at most (~256 KiB of JSON): a file of more (over
- * 512 GiB in 64 MiB chunks) goes on in "+" entries, or its entry alone would
- * pass a message's 1 MiB past ~30,000 chunks and a standby could not attach.
+ * Chunks one entry lists at most (~200 KiB of JSON, ~24 bytes a chunk): a
+ * file of more (over 512 GiB in 64 MiB chunks) goes on in "+" entries, or
+ * its entry alone would pass a message's 1 MiB somewhere past 40,000 chunks
+ * (a 60,001-chunk file did in standby-attach.test.ts) and a standby could
+ * not attach.
  */
 export const CHUNKS_PER_ENTRY = 8_192;
 const FORMAT = 4;
