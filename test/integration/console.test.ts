@@ -79,6 +79,8 @@ test('the cluster page shows the active master, its standby and every chunkserve
   t.is(await page.locator('#epoch .value').textContent(), String(status.master.epoch));
   t.is(await page.locator('#chunkserver-count .value').textContent(), String(status.chunkservers.length));
   const rows = page.locator('#chunkservers tbody tr');
+  // The rows can be drawn before the stylesheet applies (a busy machine): a bar has no width until it does.
+  await page.waitForFunction(() => (document.querySelector('#chunkservers [data-fill]')?.getBoundingClientRect().width ?? 0) > 0);
   t.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id'))), status.chunkservers.map((cs) => cs.id));
   for (const cs of status.chunkservers) {
     const row = page.locator(`#chunkservers tr[data-id="${cs.id}"]`);
