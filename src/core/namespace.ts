@@ -117,7 +117,7 @@ function nextRoot(ns: Namespace, event: MasterEvent): DirNode {
     case 'ChunkAllocated':
       return changeFile(ns.root, event.path, (file) => {
         checkAllocatedIndex(event, file.chunks.length);
-        return produce(file, (draft) => void draft.chunks.push({ id: event.chunkId, version: event.version }));
+        return withChunks(file, [...file.chunks, Object.freeze({ id: event.chunkId, version: event.version })]);
       });
     case 'ChunkVersionBumped':
       return changeFile(ns.root, event.path, (file) => {
@@ -128,7 +128,9 @@ function nextRoot(ns: Namespace, event: MasterEvent): DirNode {
         if (event.version < chunk.version) {
           throw new OfsError('EINTERNAL', `invariant broken: chunk ${event.chunkId} version would go down from ${chunk.version} to ${event.version}`);
         }
-        return produce(file, (draft) => void (draft.chunks[event.index]!.version = event.version));
+        const chunks = [...file.chunks]; // not slice(): V8 copies a frozen array ten times slower that way
+        chunks[event.index] = Object.freeze({ ...chunk, version: event.version });
+        return withChunks(file, chunks);
       });
     case 'FileExtended':
       return changeFile(ns.root, event.path, (file) =>
@@ -204,10 +206,21 @@ function applyAllocations(ns: Namespace, run: readonly ChunkAllocated[]): Namesp
   }
   const root = changeFile(ns.root, run[0]!.path, (file) => {
     run.forEach((event, i) => checkAllocatedIndex(event, file.chunks.length + i));
-    const added = run.map((event) => ({ id: event.chunkId, version: event.version }));
-    return produce(file, (draft) => void (draft.chunks = [...file.chunks, ...added]));
+    const added = run.map((event) => Object.freeze({ id: event.chunkId, version: event.version }));
+    return withChunks(file, [...file.chunks, ...added]);
   });
   return { seq, nextChunkId, root, recentRequests };
+}
+
+/**
+ * `file` with a new chunk list, frozen as immer leaves what it makes. Not
+ * through immer: a draft of the list made each change to it walk every
+ * chunk, and a version bump (every lease) on a file of 60,000 chunks took
+ * 9.6 ms; as a spread copy, 0.76 ms. Frozen, the list is not walked by a
+ * later produce on the file (FileExtended).
+ */
+function withChunks(file: FileNode, chunks: ChunkRef[]): FileNode {
+  return Object.freeze({ ...file, chunks: Object.freeze(chunks) as ChunkRef[] });
 }
 
 function checkAllocatedIndex(event: ChunkAllocated, chunks: number): void {
