@@ -1,8 +1,8 @@
 /**
  * A file of many chunks in the master's state, in process, no cluster: the
  * time to apply the allocation of all its chunks at once (a write that far
- * past its end), of one lease's version bump on it and of one more chunk,
- * beside one copy of its chunk list; and the largest snapshot piece it makes
+ * past its end), beside the time to decide those events; of one lease's
+ * version bump on it and of one more chunk, beside one copy of its chunk list; and the largest snapshot piece it makes
  * (a standby is sent each piece as one message of at most 1 MiB). Prints JSON.
  *   node dist/bench/long-file.js [chunks]   (default 60,000)
  */
@@ -25,7 +25,8 @@ const ms = (run: () => void, times = 1) => {
 const round = (n: number) => Math.round(n * 1000) / 1000;
 
 const created = applyAll(emptyNamespace, sequenced(emptyNamespace, decideCreate(emptyNamespace, '/long', false, 1, UNCHECKED)));
-const allocations = sequenced(created, decideChunksUpTo(created, '/long', CHUNKS - 1, 0));
+let allocations: MasterEvent[] = [];
+const decideAllMs = ms(() => (allocations = sequenced(created, decideChunksUpTo(created, '/long', CHUNKS - 1, 0))));
 let ns = created;
 const allocateAllMs = ms(() => (ns = applyAll(created, allocations)));
 const file = lookup(ns, '/long') as FileNode;
@@ -48,6 +49,7 @@ for (const piece of namespacePieces(bumped)) {
 console.log(JSON.stringify({
   chunks: CHUNKS,
   allocate_all_at_once_ms: round(allocateAllMs),
+  decide_all_at_once_ms: round(decideAllMs),
   version_bump_ms: round(bumpMs),
   allocate_one_more_ms: round(oneMoreMs),
   copy_chunk_list_ms: round(copyMs),
