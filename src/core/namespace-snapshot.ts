@@ -155,9 +155,24 @@ function entriesOf(path: string, node: Node): Entry[] {
   return [[path, 'f', node.mtime, node.size, first, owner, group, mode], ...rest.map((chunks): Entry => [path, '+', chunks])];
 }
 
+/** Characters JSON escapes: a control character takes 6 bytes (\u0001), a quote or backslash 2. */
+const ESCAPED = /["\\\u0000-\u001f]/;
+const ESCAPED_ALL = new RegExp(ESCAPED.source, 'g');
+
+/**
+ * A string's JSON bytes, at most: a name may hold control characters (only
+ * NUL is refused), each six bytes, and 400 files of such names once made a
+ * piece of 3 MB. Tested first, and counted only when there is something
+ * to count: most paths have none.
+ */
+function jsonStringBytes(text: string): number {
+  const escapes = ESCAPED.test(text) ? text.match(ESCAPED_ALL)!.length : 0;
+  return Buffer.byteLength(text) + 2 + 5 * escapes;
+}
+
 /** An entry's JSON bytes, at least: its strings, its numbers at their longest, 32 bytes a chunk. */
 function entryBytes(entry: Entry): number {
-  const strings = entry.reduce<number>((sum, field) => sum + (typeof field === 'string' ? Buffer.byteLength(field) : 0), 0);
+  const strings = entry.reduce<number>((sum, field) => sum + (typeof field === 'string' ? jsonStringBytes(field) : 0), 0);
   const chunks = entry[1] === 'f' ? entry[4] : entry[1] === '+' ? entry[2] : [];
   return strings + 80 + 32 * chunks.length;
 }
@@ -188,8 +203,8 @@ export class NamespaceLoader {
   private maxChunkId = 0;
   /** The chunk table, filled as files come (no second walk of the namespace). */
   private readonly table = new ChunkTable();
-  /** The latest entry, if a file: where a "+" entry's chunks go. */
-  private lastFile: { path: string; node: FileNode } | undefined;
+  /** The latest entry, if a file: where a "+" entry's chunks go; `more`: its last list was full, so one may follow. */
+  private lastFile: { path: string; node: FileNode; more: boolean } | undefined;
 
   add(piece: unknown): void {
     if (!this.header) {
@@ -227,7 +242,7 @@ export class NamespaceLoader {
     if (node.kind === 'file') {
       this.checkChunks(at, node.chunks);
       this.table.addFile(at, node);
-      this.lastFile = { path: at, node };
+      this.lastFile = { path: at, node, more: node.chunks.length === CHUNKS_PER_ENTRY };
     }
     top.names.push(name);
     top.nodes.push(node);
@@ -239,6 +254,9 @@ export class NamespaceLoader {
   private continueFile(at: string, list: ChunkList): void {
     const file = this.lastFile;
     if (!file || file.path !== at) throw malformed(`entry ${this.entries} (${at})`, 'a "+" entry does not follow its file\'s entry');
+    // As namespacePieces writes them: each list but the last of a file full, none empty.
+    if (!file.more || list.length === 0) throw malformed(`entry ${this.entries} (${at})`, `a "+" entry follows only a list of ${CHUNKS_PER_ENTRY} chunks, and holds some`);
+    file.more = list.length === CHUNKS_PER_ENTRY;
     const chunks = list.map(([id, version]) => ({ id, version }));
     this.checkChunks(at, chunks);
     this.table.addChunks(at, chunks, file.node.chunks.length);
@@ -247,8 +265,11 @@ export class NamespaceLoader {
   }
 
   private checkChunks(at: string, chunks: readonly { id: string }[]): void {
+    const listed = new Set<string>();
     for (const { id } of chunks) {
       if (this.table.chunks.has(id)) throw malformed(`entry ${this.entries} (${at})`, `chunk ${id} belongs to another file too`);
+      if (listed.has(id)) throw malformed(`entry ${this.entries} (${at})`, `chunk ${id} is listed twice`);
+      listed.add(id);
       this.maxChunkId = Math.max(this.maxChunkId, parseInt(id, 16));
     }
   }

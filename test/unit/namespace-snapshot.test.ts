@@ -80,14 +80,35 @@ test('a "+" entry is refused unless it follows its own file, holds at most CHUNK
   t.is(more[1], '+');
   const refuse = (pieces: unknown[], message: RegExp) => t.throws(() => loadNamespace(pieces), { code: 'EBADMSG', message });
   refuse([header, [file, dir, more]], /does not follow its file/);
+  const other = ['/e', 'f', 1, 0, [], ...file.slice(5)];
+  refuse([header, [other, ['/e', '+', more[2]], file, dir]], /follows only a list of 8192 chunks/);
+  refuse([header, [file, ['/f', '+', []], dir]], /follows only a list of 8192 chunks, and holds some/);
+  refuse([header, [file, more, ['/f', '+', more[2]], dir]], /follows only a list of 8192 chunks/);
+  refuse([header, [file, ['/f', '+', [...(more[2] as unknown[]), (more[2] as unknown[])[0]]], dir]], /is listed twice/);
   refuse([header, [dir, ['/g', '+', more[2]]]], /does not follow its file/);
   refuse([header, [more, file, dir]], /does not follow its file/);
-  refuse([header, [file, ['/f', '+', [...(more[2] as unknown[]), ...(file[4] as unknown[])]], dir]], /more than 8192|belongs to another file/);
+  refuse([header, [file, ['/f', '+', [...(more[2] as unknown[]), ...(file[4] as unknown[])]], dir]], /lists 8195 chunks, more than 8192/);
   refuse([header, [[...file.slice(0, 4), [...(file[4] as unknown[]), ...(more[2] as unknown[])], ...file.slice(5)], dir]], /lists 8195 chunks, more than 8192/);
   refuse([{ ...header, format: 3 }, entries], /"\+" entry in a snapshot of format 3/);
   // A format 3 snapshot (before "+" entries) listed a file's chunks in one entry, however many.
   const whole = [[...file.slice(0, 4), [...(file[4] as unknown[]), ...(more[2] as unknown[])], ...file.slice(5)], dir];
   t.is(namespaceDigest(loadNamespace([{ ...header, format: 3 }, whole])), namespaceDigest(ns));
+});
+
+test('names of control characters (six bytes each in JSON): pieces still fit one message', (t) => {
+  let ns = emptyNamespace;
+  let dir = '';
+  for (let i = 0; i < 15; i++) {
+    dir += `/${'\u0001'.repeat(250)}${i}`;
+    ns = run(ns, decideMkdir(ns, dir, false, 5, UNCHECKED));
+  }
+  for (let i = 0; i < 400; i++) ns = run(ns, decideCreate(ns, `${dir}/${'\u0001'.repeat(200)}${i}`, false, 6, UNCHECKED));
+  const pieces = [...namespacePieces(ns)];
+  for (const piece of pieces.slice(1)) {
+    const header = encodeEnvelope({ type: 'reply', id: 'x', epoch: 1, from: 'm', body: { piece, done: false } })[0]!;
+    t.true(header.length < MAX_HEADER_BYTES && Buffer.byteLength(JSON.stringify(piece)) <= PIECE_BYTES, `a piece of ${header.length} bytes`);
+  }
+  t.is(namespaceDigest(loadNamespace(pieces)), namespaceDigest(ns));
 });
 
 test('a malformed snapshot is refused with EBADMSG naming the problem', (t) => {
@@ -103,6 +124,7 @@ test('a malformed snapshot is refused with EBADMSG naming the problem', (t) => {
   refuse([header, entries.filter((e) => e[0] !== '/a')], /parent directory did not come before it/);
   refuse([header, [...entries].reverse()], /parent directory|name order/);
   refuse([header, [...entries, entries.at(-1)]], /name order, or a repeat/);
+  refuse([header, entries.map((e) => (e[0] === '/a/b/f0' ? [...e.slice(0, 4), [...(e[4] as unknown[]), (e[4] as unknown[])[0]], ...e.slice(5)] : e))], /is listed twice/);
   refuse([header, [['/..', 'd', 1]]], /name order|\.\./);
   refuse([header, new Array(ENTRIES_PER_PIECE + 1).fill(['/x', 'd', 1])], /piece/);
   const f0 = entries.find((e) => e[0] === '/a/b/f0')!;
