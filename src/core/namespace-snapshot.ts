@@ -123,11 +123,14 @@ export function* namespacePieces(ns: Namespace): Generator<unknown> {
   yield { format: FORMAT, seq: ns.seq, nextChunkId: ns.nextChunkId, recentRequests: ns.recentRequests, rootMtime: root.mtime, rootOwnership: [root.owner, root.group, root.mode] };
   let piece: Entry[] = [];
   let bytes = 0;
-  const walk = function* (dir: DirNode, at: string): Generator<Entry[]> {
+  /** `atBytes`: the JSON bytes of `at` (unquoted), so that each name is scanned for escapes once, not every path below it. */
+  const walk = function* (dir: DirNode, at: string, atBytes: number): Generator<Entry[]> {
     for (const [name, node] of entriesAfter(dir.children)) {
       const path = at === '/' ? `/${name}` : `${at}/${name}`;
-      for (const entry of entriesOf(path, node)) {
-        const size = entryBytes(entry);
+      const pathBytes = atBytes + 1 + jsonBytes(name);
+      // Its entry, then (a file of more than CHUNKS_PER_ENTRY chunks) a "+" entry for each further run.
+      for (let run = 0, entry: Entry | undefined = entryOf(path, node); entry; entry = continuation(path, node, ++run)) {
+        const size = pathBytes + entryBytes(entry);
         if (piece.length === ENTRIES_PER_PIECE || (piece.length > 0 && bytes + size > PIECE_BYTES)) {
           yield piece;
           piece = [];
@@ -136,23 +139,29 @@ export function* namespacePieces(ns: Namespace): Generator<unknown> {
         piece.push(entry);
         bytes += size;
       }
-      if (node.kind === 'dir') yield* walk(node, path);
+      if (node.kind === 'dir') yield* walk(node, path, pathBytes);
     }
   };
-  yield* walk(ns.root, '/');
+  yield* walk(ns.root, '/', 0);
   if (piece.length > 0) yield piece;
 }
 
-/** A node's entries: one, or for a file of more than CHUNKS_PER_ENTRY chunks, its entry and the "+" entries of the rest. */
-function entriesOf(path: string, node: Node): Entry[] {
+/** A node's entry: a file's lists its first CHUNKS_PER_ENTRY chunks. */
+function entryOf(path: string, node: Node): Entry {
   const { owner, group, mode } = node;
-  if (node.kind === 'dir') return [[path, 'd', node.mtime, owner, group, mode]];
-  const runs: ChunkList[] = [];
-  for (let from = 0; from === 0 || from < node.chunks.length; from += CHUNKS_PER_ENTRY) {
-    runs.push(node.chunks.slice(from, from + CHUNKS_PER_ENTRY).map((c) => [c.id, c.version]));
-  }
-  const [first, ...rest] = runs as [ChunkList, ...ChunkList[]];
-  return [[path, 'f', node.mtime, node.size, first, owner, group, mode], ...rest.map((chunks): Entry => [path, '+', chunks])];
+  if (node.kind === 'dir') return [path, 'd', node.mtime, owner, group, mode];
+  return [path, 'f', node.mtime, node.size, chunkList(node, 0), owner, group, mode];
+}
+
+/** The "+" entry of a file's `run`th further CHUNKS_PER_ENTRY chunks, if it has them. */
+function continuation(path: string, node: Node, run: number): Entry | undefined {
+  const from = run * CHUNKS_PER_ENTRY;
+  return node.kind === 'file' && from < node.chunks.length ? [path, '+', chunkList(node, from)] : undefined;
+}
+
+function chunkList(file: FileNode, from: number): ChunkList {
+  const chunks = from === 0 && file.chunks.length <= CHUNKS_PER_ENTRY ? file.chunks : file.chunks.slice(from, from + CHUNKS_PER_ENTRY);
+  return chunks.map((c) => [c.id, c.version]);
 }
 
 /** Characters JSON escapes: a control character takes 6 bytes (\u0001), a quote or backslash 2. */
@@ -160,21 +169,26 @@ const ESCAPED = /["\\\u0000-\u001f]/;
 const ESCAPED_ALL = new RegExp(ESCAPED.source, 'g');
 
 /**
- * A string's JSON bytes, at most: a name may hold control characters (only
- * NUL is refused), each six bytes, and 400 files of such names once made a
- * piece of 3 MB. Tested first, and counted only when there is something
- * to count: most paths have none.
+ * A name's bytes in JSON, at most, unquoted: a name may hold control
+ * characters (only NUL is refused), each six bytes, and 400 files of such
+ * names once made a piece of 3 MB. Tested first, and counted only when
+ * there is something to count: most names have none.
  */
-function jsonStringBytes(text: string): number {
-  const escapes = ESCAPED.test(text) ? text.match(ESCAPED_ALL)!.length : 0;
-  return Buffer.byteLength(text) + 2 + 5 * escapes;
+function jsonBytes(name: string): number {
+  const escapes = ESCAPED.test(name) ? name.match(ESCAPED_ALL)!.length : 0;
+  return Buffer.byteLength(name) + 5 * escapes;
 }
 
-/** An entry's JSON bytes, at least: its strings, its numbers at their longest, 32 bytes a chunk. */
+/**
+ * An entry's JSON bytes besides its path, at least: its owner and group
+ * (names: plain ASCII), quotes, commas and its numbers at their longest, 32
+ * bytes a chunk.
+ */
 function entryBytes(entry: Entry): number {
-  const strings = entry.reduce<number>((sum, field) => sum + (typeof field === 'string' ? jsonStringBytes(field) : 0), 0);
-  const chunks = entry[1] === 'f' ? entry[4] : entry[1] === '+' ? entry[2] : [];
-  return strings + 80 + 32 * chunks.length;
+  const [, kind] = entry;
+  if (kind === '+') return 80 + 32 * entry[2].length;
+  if (kind === 'd') return 80 + entry[3]!.length + entry[4]!.length;
+  return 80 + entry[5]!.length + entry[6]!.length + 32 * entry[4].length;
 }
 
 function malformed(what: string, detail: string): OfsError {
@@ -265,11 +279,12 @@ export class NamespaceLoader {
   }
 
   private checkChunks(at: string, chunks: readonly { id: string }[]): void {
-    const listed = new Set<string>();
+    // Most files have one chunk: no set to make for them.
+    const listed = chunks.length > 1 ? new Set<string>() : undefined;
     for (const { id } of chunks) {
       if (this.table.chunks.has(id)) throw malformed(`entry ${this.entries} (${at})`, `chunk ${id} belongs to another file too`);
-      if (listed.has(id)) throw malformed(`entry ${this.entries} (${at})`, `chunk ${id} is listed twice`);
-      listed.add(id);
+      if (listed?.has(id)) throw malformed(`entry ${this.entries} (${at})`, `chunk ${id} is listed twice`);
+      listed?.add(id);
       this.maxChunkId = Math.max(this.maxChunkId, parseInt(id, 16));
     }
   }
