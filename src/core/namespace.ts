@@ -159,6 +159,12 @@ function nextRoot(ns: Namespace, event: MasterEvent): DirNode {
  * its proxies over large directories' entry arrays cost more than the copy.
  */
 export function apply(ns: Namespace, event: MasterEvent): Namespace {
+  const counters = advance(ns, event);
+  return { ...counters, root: nextRoot(ns, event) };
+}
+
+/** What every event changes besides the tree: the seq (checked to follow on), the chunk id counter, the retry cache. */
+function advance(ns: Omit<Namespace, 'root'>, event: MasterEvent): Omit<Namespace, 'root'> {
   if (event.seq !== ns.seq + 1) {
     throw new OfsError('EINTERNAL', `invariant broken: event seq ${event.seq} applied after seq ${ns.seq}`);
   }
@@ -166,7 +172,6 @@ export function apply(ns: Namespace, event: MasterEvent): Namespace {
   return {
     seq: event.seq,
     nextChunkId: event.type === 'ChunkAllocated' ? Math.max(ns.nextChunkId, parseInt(event.chunkId, 16) + 1) : ns.nextChunkId,
-    root: nextRoot(ns, event),
     recentRequests: requestId ? remember(ns.recentRequests, requestId, event.seq) : ns.recentRequests,
   };
 }
@@ -197,19 +202,13 @@ export function applyStep(ns: Namespace, events: readonly MasterEvent[], from: n
 
 /** What `apply` makes of each of `run` in turn, with one copy of the file's chunk list. */
 function applyAllocations(ns: Namespace, run: readonly ChunkAllocated[]): Namespace {
-  let { seq, nextChunkId, recentRequests } = ns;
-  for (const event of run) {
-    if (event.seq !== seq + 1) throw new OfsError('EINTERNAL', `invariant broken: event seq ${event.seq} applied after seq ${seq}`);
-    seq = event.seq;
-    nextChunkId = Math.max(nextChunkId, parseInt(event.chunkId, 16) + 1);
-    if (event.requestId) recentRequests = remember(recentRequests, event.requestId, event.seq);
-  }
+  const counters = run.reduce<Omit<Namespace, 'root'>>(advance, ns);
   const root = changeFile(ns.root, run[0]!.path, (file) => {
     run.forEach((event, i) => checkAllocatedIndex(event, file.chunks.length + i));
     const added = run.map((event) => Object.freeze({ id: event.chunkId, version: event.version }));
     return withChunks(file, [...file.chunks, ...added]);
   });
-  return { seq, nextChunkId, root, recentRequests };
+  return { ...counters, root };
 }
 
 /**
