@@ -94,14 +94,21 @@ test('a chunkserver killed in the middle of a write: the client retries and succ
   const victim = await cluster.process('chunkserver-1');
   const victimId = (await cluster.roleIds('chunkserver')).get('chunkserver-1')!;
 
-  // A slow writer: one piece every 20 ms, so the kill lands mid-write.
+  // A slow writer: one piece every 20 ms. Right after the first piece of chunk 1 (a fresh lease, kept for the pieces
+  // that follow) the victim is frozen, so the next piece's push certainly waits on it when the kill lands: a kill
+  // between two pieces, or while the master granted a lease, would need no retry by the client.
+  let pieceStartedAt: number | undefined;
+  let frozen = false;
   const writing = (async () => {
     for (let at = 0; at < data.length; at += 64 * 1024) {
+      pieceStartedAt = Date.now();
       await client.write('/killed', data.subarray(at, at + 64 * 1024), { offset: at });
+      pieceStartedAt = undefined;
+      if (at === CHUNK) frozen = process.kill(victim.pid, 'SIGSTOP');
       await sleep(20);
     }
   })();
-  await waitFor('the write to be under way', async () => (await client.stat('/killed')).size > 0);
+  await waitFor('a piece to be stuck on the frozen chunkserver', async () => frozen && pieceStartedAt !== undefined && Date.now() - pieceStartedAt > 500);
   process.kill(victim.pid, 'SIGKILL');
   await writing;
 
