@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   'EACCES', // refused for who the caller is: no key, an unknown key, or a role that may not send this
   'EUNAVAILABLE', // a peer (ZooKeeper, master, chunkserver) cannot be reached
   'ETIMEDOUT', // a peer did not answer in time
+  'EBUSY', // a peer answered, but is in the middle of a long task (a standby installing a snapshot): ask again later
   'ECLOSED', // used after close(): final, never retried
   'EINTERNAL', // a bug: an invariant broke
 ] as const;

@@ -48,7 +48,7 @@ test('while a standby installs, acknowledgements do not wait for it; it is in sy
   const installing = await standby.next();
   t.deepEqual(installing.events, []);
   t.true(await settled(replicator.replicate([event(11)])), 'acknowledged without the standby');
-  installing.fail(new OfsError('EUNAVAILABLE', 'standby is still installing its snapshot'));
+  installing.fail(new OfsError('EBUSY', 'standby is still installing its snapshot'));
   const catchUp = await standby.next();
   t.deepEqual(catchUp.events.map((e) => e.seq), [11]);
   t.true(await settled(replicator.replicate([event(12)])), 'still acknowledged without it: it is catching up');
@@ -186,6 +186,46 @@ test('an in-sync standby that stays registered but cannot be reached (a partitio
   while (detached.length === 0 && Date.now() - started < 5_000) (await standby.next())?.fail(new OfsError('ETIMEDOUT', 'standby.append got no answer'));
   t.is(detached.length, 1);
   t.regex(detached[0]!, /unreachable for \d+ ms/);
+  t.true(Date.now() - started >= 400, 'not before the bound');
+  t.true(await settled(waiting), 'acknowledged without it once detached');
+});
+
+test('a standby that answers it is installing for longer than the bound (a namespace of a million files) is not detached, and is in sync once installed', async (t) => {
+  const standby = new FakeStandby();
+  const detached: string[] = [];
+  const inSync: string[] = [];
+  const replicator = new StandbyReplicator({ id: 's', address: 'tcp://s' }, 10, Promise.resolve(), standby.rpc, { ...hooks(inSync), onDetach: async (why) => void detached.push(why) }, log, undefined, 400);
+  t.true(await settled(replicator.replicate([event(11)])), 'acknowledged without the standby while it installs');
+  const started = Date.now();
+  let asked = 0;
+  // One ask times out (the standby's main thread busy loading a piece), the rest are answered: still installing.
+  while (Date.now() - started < 1_500) {
+    const call = await standby.next();
+    asked++;
+    call.fail(asked === 1 ? new OfsError('ETIMEDOUT', 'standby.append got no answer') : new OfsError('EBUSY', 'standby is still installing its snapshot'));
+  }
+  t.deepEqual(detached, [], `answered busy for ${Date.now() - started} ms, past the 400 ms bound for a standby that does not answer`);
+  t.true(asked >= 3);
+  const installed = await standby.next();
+  t.deepEqual(installed.events.map((e) => e.seq), [11]);
+  installed.answer(11);
+  for (let i = 0; i < 5 && !replicator.isInSync; i++) await tick();
+  t.true(replicator.isInSync);
+  t.deepEqual(inSync, ['in sync']);
+});
+
+test('an in-sync standby that answers it is installing (it restarted and attaches again) is detached after the bound: acknowledgements wait for it', async (t) => {
+  const standby = new FakeStandby();
+  const detached: string[] = [];
+  const replicator = new StandbyReplicator({ id: 's', address: 'tcp://s' }, 10, Promise.resolve(), standby.rpc, { ...hooks([]), onDetach: async (why) => void detached.push(why) }, log, undefined, 400);
+  (await standby.next()).answer(10);
+  for (let i = 0; i < 5 && !replicator.isInSync; i++) await tick();
+  t.true(replicator.isInSync);
+  const waiting = replicator.replicate([event(11)]);
+  const started = Date.now();
+  while (detached.length === 0 && Date.now() - started < 5_000) (await standby.next())?.fail(new OfsError('EBUSY', 'standby is still installing its snapshot'));
+  t.is(detached.length, 1);
+  t.regex(detached[0]!, /unreachable for \d+ ms: standby is still installing/);
   t.true(Date.now() - started >= 400, 'not before the bound');
   t.true(await settled(waiting), 'acknowledged without it once detached');
 });

@@ -117,6 +117,7 @@ export function masterHandlers(process: MasterProcess, replication: number): Han
         throw new OfsError('ESTALE', `master ${process.id} is active at epoch ${process.epoch}: it takes no events from another master`);
       }
       await process.epochs.check(envelope.epoch, 'standby.append');
+      if (process.attaching) throw new OfsError('EBUSY', `standby ${process.id} is attaching to the active master: not taking events until its snapshot is installed`);
       const seq = await askResult(process.standbyActor)<number>((sender) => ({ kind: 'append', events: body.events, epoch: envelope.epoch, sender }));
       return { body: { seq } };
     },

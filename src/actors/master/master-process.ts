@@ -42,6 +42,13 @@ export interface MasterProcess {
   /** The masters in the election as last watched; the first is the active one. */
   masters: MemberInfo[];
   standbyActor: Ref<StandbyMessage>;
+  /**
+   * A standby attaching to the active master (its snapshot fetched, loaded,
+   * installed: a million files take seconds): its appends are answered EBUSY
+   * at once, not queued behind the install until they time out and the
+   * active counts it unreachable.
+   */
+  attaching: boolean;
   /** Its checkpoints and journal. */
   store: MasterStore;
   /** An active master's snapshots being pulled by attaching standbys. */

@@ -111,6 +111,7 @@ export async function runMaster(options: MasterOptions): Promise<RunningMaster> 
     replicationReady: false,
     masters: [],
     standbyActor: spawnStandbyActor(system, recovered, store, checkpointEvery, log),
+    attaching: false,
     store,
     snapshots: new SnapshotServer(),
     rpc: new RpcClient(id, () => process.epoch, options.credentials?.identity),

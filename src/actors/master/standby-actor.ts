@@ -90,7 +90,7 @@ export function spawnStandbyActor(
             if (msg.epoch < state.epoch) {
               throw new OfsError('ESTALE', `events from epoch ${msg.epoch}, but a master of epoch ${state.epoch} is active`);
             }
-            if (!state.attached) throw new OfsError('EUNAVAILABLE', 'standby is still installing its snapshot');
+            if (!state.attached) throw new OfsError('EBUSY', 'standby is still installing its snapshot');
             const fresh = msg.events.filter((e) => e.seq > state.ns.seq);
             if (fresh.length > 0 && fresh[0]!.seq !== state.ns.seq + 1) {
               throw new OfsError('EINVAL', `standby is at seq ${state.ns.seq} and cannot apply seq ${fresh[0]!.seq}: re-attach`);

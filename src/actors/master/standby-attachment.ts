@@ -23,7 +23,6 @@ const CHECK_EVERY_MS = 3_000;
 export class StandbyAttachment {
   /** The active master this standby installed a snapshot from. */
   private attachedTo: string | undefined;
-  private attaching = false;
   private stopped = false;
   private readonly timer: NodeJS.Timeout;
 
@@ -47,8 +46,8 @@ export class StandbyAttachment {
   }
 
   private async attach(): Promise<void> {
-    if (this.attaching) return;
-    this.attaching = true;
+    if (this.process.attaching) return;
+    this.process.attaching = true;
     const { id, address, rpc, log } = this.process;
     const attempt = async (): Promise<void> => {
       const active = this.process.masters[0];
@@ -87,13 +86,13 @@ export class StandbyAttachment {
     const retryable = () => !this.stopped;
     await retry(attempt, { deadline: () => Infinity, backoff: ATTACH_BACKOFF, retryable, beforeRetry })
       .catch(() => undefined) // stopped
-      .finally(() => (this.attaching = false));
+      .finally(() => (this.process.attaching = false));
   }
 
   private check(): void {
     const { id, mode, rpc, log } = this.process;
     const active = this.process.masters[0];
-    if (mode !== 'standby' || this.attaching || !active || active.id === id || !this.process.masters.some((m) => m.id === id)) return;
+    if (mode !== 'standby' || this.process.attaching || !active || active.id === id || !this.process.masters.some((m) => m.id === id)) return;
     rpc
       .call(active.address, 'master.status', {}, { timeoutMs: 5_000 })
       .then(({ body }) => {

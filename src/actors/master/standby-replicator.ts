@@ -43,6 +43,8 @@ const APPEND_TIMEOUT_MS = 2_000;
 export const DETACH_UNREACHABLE_AFTER_MS = 4_000;
 /** Pause before sending a failed batch again (jittered: standbys of one master do not retry in step). */
 const RETRY_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 100, jitter: 0.5 };
+/** Pause before asking a standby that is installing a snapshot again: seconds of work, and each ask carries a batch. */
+const BUSY_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 500, jitter: 0.5 };
 /** Events per standby.append: bounds message size while a standby catches up. */
 const MAX_BATCH = 2_000;
 /**
@@ -202,6 +204,14 @@ export class StandbyReplicator {
     if (err.code === 'ESTALE') return this.hooks.onFenced(`standby ${this.standby.id} answered: ${err.message}`);
     const refused = err.code === 'EINVAL' || err.code === 'ENOTACTIVE';
     if (refused || !(await this.hooks.isRegistered())) return this.detach(refused ? `refused: ${err.message}` : 'left ZooKeeper');
+    if (err.code === 'EBUSY' && !this.inSync && !this.closingIn) {
+      // It answered: it is installing our snapshot, which takes as long as the namespace is big (a million files,
+      // seconds). No acknowledgement waits for it meanwhile, so there is no bound to hold it to; an attach that
+      // fails on its side starts a new one, which supersedes this. (In sync, it answers so only once it restarted
+      // and attaches again: acknowledgements wait for it, and the bound below holds.)
+      this.failingSince = undefined;
+      return sleep(ExponentialBackoff.start(BUSY_BACKOFF).delayMs());
+    }
     this.failingSince ??= sentAt;
     const failingMs = performance.now() - this.failingSince;
     if (failingMs >= this.detachUnreachableAfterMs) return this.detach(`unreachable for ${Math.round(failingMs)} ms: ${err.message}`);
