@@ -17,7 +17,23 @@ class FakeStandby {
 
   async next(): Promise<FakeStandby['calls'][number]> {
     for (let i = 0; i < 1000 && this.calls.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
-    return this.calls.shift()!;
+    const call = this.calls.shift();
+    if (!call) throw new Error('the replicator sent the standby nothing within 5 s');
+    return call;
+  }
+
+  /** Fails every call with `err` until `done()`, then stops (no call waited for past it). */
+  async failUntil(done: () => boolean, err: () => Error, deadlineMs = 5_000): Promise<number> {
+    const started = Date.now();
+    let failed = 0;
+    while (!done() && Date.now() - started < deadlineMs) {
+      const call = this.calls.shift();
+      if (call) {
+        call.fail(err());
+        failed++;
+      } else await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return failed;
   }
 }
 
@@ -183,7 +199,7 @@ test('an in-sync standby that stays registered but cannot be reached (a partitio
   t.true(replicator.isInSync);
   const waiting = replicator.replicate([event(11)]);
   const started = Date.now();
-  while (detached.length === 0 && Date.now() - started < 5_000) (await standby.next())?.fail(new OfsError('ETIMEDOUT', 'standby.append got no answer'));
+  await standby.failUntil(() => detached.length > 0, () => new OfsError('ETIMEDOUT', 'standby.append got no answer'));
   t.is(detached.length, 1);
   t.regex(detached[0]!, /unreachable for \d+ ms/);
   t.true(Date.now() - started >= 400, 'not before the bound');
@@ -223,11 +239,44 @@ test('an in-sync standby that answers it is installing (it restarted and attache
   t.true(replicator.isInSync);
   const waiting = replicator.replicate([event(11)]);
   const started = Date.now();
-  while (detached.length === 0 && Date.now() - started < 5_000) (await standby.next())?.fail(new OfsError('EBUSY', 'standby is still installing its snapshot'));
+  await standby.failUntil(() => detached.length > 0, () => new OfsError('EBUSY', 'standby is still installing its snapshot'));
   t.is(detached.length, 1);
   t.regex(detached[0]!, /unreachable for \d+ ms: standby is still installing/);
   t.true(Date.now() - started >= 400, 'not before the bound');
   t.true(await settled(waiting), 'acknowledged without it once detached');
+});
+
+test('a standby within a batch of the active (acknowledgements wait for it) that then answers it is attaching is detached after the bound, and the waiting acknowledgements go', async (t) => {
+  const standby = new FakeStandby();
+  const detached: string[] = [];
+  const replicator = new StandbyReplicator({ id: 's', address: 'tcp://s' }, 10, Promise.resolve(), standby.rpc, { ...hooks([]), onDetach: async (why) => void detached.push(why) }, log, undefined, 400);
+  t.true(await settled(replicator.replicate([event(11), event(12)])), 'acknowledged without it: not in sync yet');
+  const first = await standby.next();
+  first.answer(11); // within a batch now: acknowledgements wait for it, though it is not in sync (it lacks 12)
+  standby.calls.unshift(await standby.next()); // its answer taken: the next ask is out
+  const waiting = replicator.replicate([event(13)]);
+  t.false(await settled(waiting));
+  t.false(replicator.isInSync);
+  const started = Date.now();
+  await standby.failUntil(() => detached.length > 0, () => new OfsError('EBUSY', 'standby m is attaching'));
+  t.deepEqual(detached.length, 1, 'held to the bound: an acknowledgement waits for it');
+  t.true(Date.now() - started >= 400, 'not before the bound');
+  t.true(await settled(waiting), 'acknowledged without it once detached');
+});
+
+test('a standby that answers it is attaching while more than 100,000 events queue for it is detached: the queue stays bounded should its attach never end', async (t) => {
+  const standby = new FakeStandby();
+  const detached: string[] = [];
+  const replicator = new StandbyReplicator({ id: 's', address: 'tcp://s' }, 0, Promise.resolve(), standby.rpc, { ...hooks([]), onDetach: async (why) => void detached.push(why) }, log, undefined, 400);
+  let seq = 0;
+  const more = (count: number) => replicator.replicate(Array.from({ length: count }, () => event(++seq)));
+  await more(90_000);
+  await standby.failUntil(() => false, () => new OfsError('EBUSY', 'attaching'), 1_500);
+  t.deepEqual(detached, [], '90,000 queued: held');
+  await more(20_000);
+  await standby.failUntil(() => detached.length > 0, () => new OfsError('EBUSY', 'attaching'));
+  t.is(detached.length, 1);
+  t.regex(detached[0]!, /still attaching with 110000 events queued for it/);
 });
 
 test('events replicated in one turn (a create, then its chunk’s allocation) go to the standby as one batch, not one round each', async (t) => {

@@ -34,6 +34,12 @@ interface StandbyState {
   table: ChunkTable;
   /** True once a snapshot from the current active is installed, or it resumed us: only then do appends fit. */
   attached: boolean;
+  /**
+   * Set by `take-over`: the state is the new active's now, and its journal too.
+   * An attach still under way must not install over it (`store.reset` would
+   * wipe the journal the active writes) nor resume it.
+   */
+  takenOver: boolean;
   /** Highest epoch seen from an active master: appends from a lower one are a deposed master's. */
   epoch: number;
   sinceCheckpoint: number;
@@ -64,6 +70,10 @@ export function spawnStandbyActor(
           return { ...state, attached: false };
         }
         case 'resume':
+          if (state.takenOver) {
+            dispatch(msg.sender, failed(tookOver()));
+            return state;
+          }
           // Only appends change the state, and none fit since `attaching`: a mismatch is a bug or a second attach.
           if (state.ns.seq !== msg.seq) {
             dispatch(msg.sender, failed(new OfsError('EINVAL', `standby is at seq ${state.ns.seq}, but the active resumes it at ${msg.seq}: attach again`)));
@@ -74,6 +84,10 @@ export function spawnStandbyActor(
           // extend our history past the point where the new active's begins.
           return { ...state, attached: true, epoch: Math.max(state.epoch, msg.epoch) };
         case 'install': {
+          if (state.takenOver) {
+            dispatch(msg.sender, failed(tookOver()));
+            return state;
+          }
           let next = state;
           await reply(msg.sender, async () => {
             const { ns, table } = msg.snapshot;
@@ -90,7 +104,7 @@ export function spawnStandbyActor(
             if (msg.epoch < state.epoch) {
               throw new OfsError('ESTALE', `events from epoch ${msg.epoch}, but a master of epoch ${state.epoch} is active`);
             }
-            if (!state.attached) throw new OfsError('EBUSY', 'standby is still installing its snapshot');
+            if (!state.attached) throw new OfsError('EUNAVAILABLE', 'standby is not attached to an active master: it attaches again');
             const fresh = msg.events.filter((e) => e.seq > state.ns.seq);
             if (fresh.length > 0 && fresh[0]!.seq !== state.ns.seq + 1) {
               throw new OfsError('EINVAL', `standby is at seq ${state.ns.seq} and cannot apply seq ${fresh[0]!.seq}: re-attach`);
@@ -109,10 +123,14 @@ export function spawnStandbyActor(
         }
         case 'take-over':
           dispatch(msg.sender, { ns: state.ns, table: state.table, epoch: state.epoch });
-          return { ...state, attached: false };
+          return { ...state, attached: false, takenOver: true };
       }
     }),
     'standby',
-    { initialState: { ...initial, attached: false, epoch: 0, sinceCheckpoint: 0 }, onCrash: resumeOnCrash(log) },
+    { initialState: { ...initial, attached: false, takenOver: false, epoch: 0, sinceCheckpoint: 0 }, onCrash: resumeOnCrash(log) },
   );
+}
+
+function tookOver(): OfsError {
+  return new OfsError('ESTALE', 'this master took over: it installs no snapshot and resumes from no other master');
 }

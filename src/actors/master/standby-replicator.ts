@@ -43,8 +43,19 @@ const APPEND_TIMEOUT_MS = 2_000;
 export const DETACH_UNREACHABLE_AFTER_MS = 4_000;
 /** Pause before sending a failed batch again (jittered: standbys of one master do not retry in step). */
 const RETRY_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 100, jitter: 0.5 };
-/** Pause before asking a standby that is installing a snapshot again: seconds of work, and each ask carries a batch. */
-const BUSY_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 500, jitter: 0.5 };
+/**
+ * Pauses before asking a standby that is attaching again: short at first (a
+ * resume is over at once), then up to a second (an install takes seconds, and
+ * each ask carries a batch).
+ */
+const BUSY_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 1_000, jitter: 0.3 };
+/**
+ * Events queued for a standby that answers it is attaching, beyond which it
+ * is detached all the same (it attaches again, with a newer snapshot): as
+ * many as a standby may be behind and still resume (handlers.ts), some tens
+ * of MB. Memory stays bounded should its attach never end.
+ */
+const MAX_QUEUED_WHILE_BUSY = 100_000;
 /** Events per standby.append: bounds message size while a standby catches up. */
 const MAX_BATCH = 2_000;
 /**
@@ -100,6 +111,8 @@ export class StandbyReplicator {
   private missed: (() => Promise<MasterEvent[]>) | undefined;
   /** When the first of the appends failing now was sent (performance.now()), undefined while they succeed. */
   private failingSince: number | undefined;
+  /** The pause before the next ask of a standby answering it is attaching; undefined once it took a batch. */
+  private busyBackoff: ExponentialBackoff | undefined;
 
   constructor(
     readonly standby: StandbyRef,
@@ -180,6 +193,7 @@ export class StandbyReplicator {
           if (body.seq < this.heldSeq) throw new OfsError('EUNAVAILABLE', `standby ${this.standby.id} is at seq ${body.seq}, before its attach at ${this.heldSeq}`);
           this.queue.splice(0, batch.length);
           this.failingSince = undefined;
+          this.busyBackoff = undefined;
           this.ackedSeq = Math.max(this.ackedSeq, body.seq);
           if (!this.inSync && this.queue.length <= MAX_BATCH) this.closingIn = true;
           if (!this.inSync && this.ackedSeq >= this.acknowledgedWithout) {
@@ -205,12 +219,14 @@ export class StandbyReplicator {
     const refused = err.code === 'EINVAL' || err.code === 'ENOTACTIVE';
     if (refused || !(await this.hooks.isRegistered())) return this.detach(refused ? `refused: ${err.message}` : 'left ZooKeeper');
     if (err.code === 'EBUSY' && !this.inSync && !this.closingIn) {
-      // It answered: it is installing our snapshot, which takes as long as the namespace is big (a million files,
-      // seconds). No acknowledgement waits for it meanwhile, so there is no bound to hold it to; an attach that
-      // fails on its side starts a new one, which supersedes this. (In sync, it answers so only once it restarted
-      // and attaches again: acknowledgements wait for it, and the bound below holds.)
+      // It answered: it is attaching (installing our snapshot takes as long as the namespace is big: a million
+      // files, seconds). No acknowledgement waits for it meanwhile, so no time bound holds it; the queue's bound
+      // does. (In sync, it answers so only once it restarted and attaches again: acknowledgements wait for it,
+      // and the time bound below holds.)
+      if (this.queue.length > MAX_QUEUED_WHILE_BUSY) return this.detach(`still attaching with ${this.queue.length} events queued for it`);
       this.failingSince = undefined;
-      return sleep(ExponentialBackoff.start(BUSY_BACKOFF).delayMs());
+      this.busyBackoff = this.busyBackoff?.next() ?? ExponentialBackoff.start(BUSY_BACKOFF);
+      return sleep(this.busyBackoff.delayMs());
     }
     this.failingSince ??= sentAt;
     const failingMs = performance.now() - this.failingSince;
