@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { setImmediate as tick } from 'node:timers/promises';
 import { nextBatch, StandbyReplicator, type ReplicatorHooks } from '../../src/actors/master/standby-replicator.js';
 import { encodeEnvelope, MAX_HEADER_BYTES } from '../../src/transport/envelope.js';
@@ -55,6 +55,26 @@ async function settled(promise: Promise<unknown>): Promise<boolean> {
   void promise.then(() => (done = true), () => (done = true));
   await tick();
   return done;
+}
+
+/** `standby` failing every ask with `err` is detached by `replicator`, not before its 400 ms bound, and `waiting` then goes. */
+async function detachedAfterBound(t: ExecutionContext, standby: FakeStandby, detached: string[], waiting: Promise<void>, err: () => OfsError, why: RegExp): Promise<void> {
+  t.false(await settled(waiting), 'the acknowledgement waits for the standby');
+  const started = Date.now();
+  await standby.failUntil(() => detached.length > 0, err);
+  t.is(detached.length, 1);
+  t.regex(detached[0]!, why);
+  t.true(Date.now() - started >= 400, 'not before the bound');
+  t.true(await settled(waiting), 'acknowledged without it once detached');
+}
+
+/** A replicator with a 400 ms bound on `standby` whose detaches go to `detached`, and the standby in sync (it answered the first ask). */
+async function inSyncReplicator(t: ExecutionContext, standby: FakeStandby, detached: string[]): Promise<StandbyReplicator> {
+  const replicator = new StandbyReplicator({ id: 's', address: 'tcp://s' }, 10, Promise.resolve(), standby.rpc, { ...hooks([]), onDetach: async (why) => void detached.push(why) }, log, undefined, 400);
+  (await standby.next()).answer(10);
+  for (let i = 0; i < 5 && !replicator.isInSync; i++) await tick();
+  t.true(replicator.isInSync);
+  return replicator;
 }
 
 test('while a standby installs, acknowledgements do not wait for it; it is in sync only once it holds every event acknowledged without it', async (t) => {
@@ -193,17 +213,8 @@ test('a resumed standby whose missed events cannot be read is detached, to attac
 test('an in-sync standby that stays registered but cannot be reached (a partition) is detached after a bound, and the waiting acknowledgements go', async (t) => {
   const standby = new FakeStandby();
   const detached: string[] = [];
-  const replicator = new StandbyReplicator({ id: 's', address: 'tcp://s' }, 10, Promise.resolve(), standby.rpc, { ...hooks([]), onDetach: async (why) => void detached.push(why) }, log, undefined, 400);
-  (await standby.next()).answer(10);
-  for (let i = 0; i < 5 && !replicator.isInSync; i++) await tick();
-  t.true(replicator.isInSync);
-  const waiting = replicator.replicate([event(11)]);
-  const started = Date.now();
-  await standby.failUntil(() => detached.length > 0, () => new OfsError('ETIMEDOUT', 'standby.append got no answer'));
-  t.is(detached.length, 1);
-  t.regex(detached[0]!, /unreachable for \d+ ms/);
-  t.true(Date.now() - started >= 400, 'not before the bound');
-  t.true(await settled(waiting), 'acknowledged without it once detached');
+  const replicator = await inSyncReplicator(t, standby, detached);
+  await detachedAfterBound(t, standby, detached, replicator.replicate([event(11)]), () => new OfsError('ETIMEDOUT', 'standby.append got no answer'), /unreachable for \d+ ms/);
 });
 
 test('a standby that answers it is installing for longer than the bound (a namespace of a million files) is not detached, and is in sync once installed', async (t) => {
@@ -233,17 +244,9 @@ test('a standby that answers it is installing for longer than the bound (a names
 test('an in-sync standby that answers it is installing (it restarted and attaches again) is detached after the bound: acknowledgements wait for it', async (t) => {
   const standby = new FakeStandby();
   const detached: string[] = [];
-  const replicator = new StandbyReplicator({ id: 's', address: 'tcp://s' }, 10, Promise.resolve(), standby.rpc, { ...hooks([]), onDetach: async (why) => void detached.push(why) }, log, undefined, 400);
-  (await standby.next()).answer(10);
-  for (let i = 0; i < 5 && !replicator.isInSync; i++) await tick();
-  t.true(replicator.isInSync);
-  const waiting = replicator.replicate([event(11)]);
-  const started = Date.now();
-  await standby.failUntil(() => detached.length > 0, () => new OfsError('EBUSY', 'standby is still installing its snapshot'));
-  t.is(detached.length, 1);
-  t.regex(detached[0]!, /unreachable for \d+ ms: standby is still installing/);
-  t.true(Date.now() - started >= 400, 'not before the bound');
-  t.true(await settled(waiting), 'acknowledged without it once detached');
+  const replicator = await inSyncReplicator(t, standby, detached);
+  const busy = () => new OfsError('EBUSY', 'standby is still installing its snapshot');
+  await detachedAfterBound(t, standby, detached, replicator.replicate([event(11)]), busy, /unreachable for \d+ ms: standby is still installing/);
 });
 
 test('a standby within a batch of the active (acknowledgements wait for it) that then answers it is attaching is detached after the bound, and the waiting acknowledgements go', async (t) => {
@@ -254,14 +257,8 @@ test('a standby within a batch of the active (acknowledgements wait for it) that
   const first = await standby.next();
   first.answer(11); // within a batch now: acknowledgements wait for it, though it is not in sync (it lacks 12)
   standby.calls.unshift(await standby.next()); // its answer taken: the next ask is out
-  const waiting = replicator.replicate([event(13)]);
-  t.false(await settled(waiting));
   t.false(replicator.isInSync);
-  const started = Date.now();
-  await standby.failUntil(() => detached.length > 0, () => new OfsError('EBUSY', 'standby m is attaching'));
-  t.deepEqual(detached.length, 1, 'held to the bound: an acknowledgement waits for it');
-  t.true(Date.now() - started >= 400, 'not before the bound');
-  t.true(await settled(waiting), 'acknowledged without it once detached');
+  await detachedAfterBound(t, standby, detached, replicator.replicate([event(13)]), () => new OfsError('EBUSY', 'standby m is attaching'), /unreachable for \d+ ms: standby m is attaching/);
 });
 
 test('a standby that answers it is attaching while more than 100,000 events queue for it is detached: the queue stays bounded should its attach never end', async (t) => {
