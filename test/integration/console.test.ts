@@ -88,8 +88,12 @@ test('the cluster page shows the active master, its standby and every chunkserve
     const fill = Number(await row.locator('[data-fill]').getAttribute('data-fill'));
     t.true(fill > 5, `${cs.id}: some fill to see`);
     t.true(Math.abs(fill - (cs.used / cs.capacity) * 100) < 0.5, `${cs.id}: fill ${fill} %`);
-    // As drawn: the filled part's width against the bar's.
-    const drawn = await row.locator('[data-fill]').evaluate((bar) => (bar.firstElementChild as HTMLElement).getBoundingClientRect().width / bar.getBoundingClientRect().width);
+    // As drawn: the filled part's width against the bar's, found and measured in one task of the page: the live
+    // feed redraws the rows, and a row found before a redraw and measured after is detached (no width, NaN %).
+    const drawn = await page.evaluate((id) => {
+      const bar = document.querySelector(`#chunkservers tr[data-id="${id}"] [data-fill]`)!;
+      return (bar.firstElementChild as HTMLElement).getBoundingClientRect().width / bar.getBoundingClientRect().width;
+    }, cs.id);
     t.true(Math.abs(drawn * 100 - fill) < 1, `${cs.id}: bar drawn at ${drawn * 100} %`);
     t.regex((await row.locator('.heartbeat').textContent())!, /^\d+(\.\d)? s ago$/);
   }
