@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,7 +41,7 @@ test('a resumed standby takes events only from the epoch it resumed at on: a dep
 });
 
 /** A standby actor on a fresh store in a temporary directory. */
-async function freshStandby(t: import('ava').ExecutionContext) {
+async function freshStandby(t: ExecutionContext) {
   const dir = await mkdtemp(join(tmpdir(), 'ofs-standby-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const { store, ...recovered } = await MasterStore.open(dir, () => undefined);

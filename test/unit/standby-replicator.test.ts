@@ -68,9 +68,14 @@ async function detachedAfterBound(t: ExecutionContext, standby: FakeStandby, det
   t.true(await settled(waiting), 'acknowledged without it once detached');
 }
 
-/** A replicator with a 400 ms bound on `standby` whose detaches go to `detached`, and the standby in sync (it answered the first ask). */
+/** A replicator of the events after `startSeq` to `standby`, with a 400 ms bound, whose detaches go to `detached`. */
+function boundedReplicator(standby: FakeStandby, detached: string[], startSeq = 10, inSync: string[] = []): StandbyReplicator {
+  return new StandbyReplicator({ id: 's', address: 'tcp://s' }, startSeq, Promise.resolve(), standby.rpc, { ...hooks(inSync), onDetach: async (why) => void detached.push(why) }, log, undefined, 400);
+}
+
+/** As `boundedReplicator`, with the standby in sync (it answered the first ask). */
 async function inSyncReplicator(t: ExecutionContext, standby: FakeStandby, detached: string[]): Promise<StandbyReplicator> {
-  const replicator = new StandbyReplicator({ id: 's', address: 'tcp://s' }, 10, Promise.resolve(), standby.rpc, { ...hooks([]), onDetach: async (why) => void detached.push(why) }, log, undefined, 400);
+  const replicator = boundedReplicator(standby, detached);
   (await standby.next()).answer(10);
   for (let i = 0; i < 5 && !replicator.isInSync; i++) await tick();
   t.true(replicator.isInSync);
@@ -221,7 +226,7 @@ test('a standby that answers it is installing for longer than the bound (a names
   const standby = new FakeStandby();
   const detached: string[] = [];
   const inSync: string[] = [];
-  const replicator = new StandbyReplicator({ id: 's', address: 'tcp://s' }, 10, Promise.resolve(), standby.rpc, { ...hooks(inSync), onDetach: async (why) => void detached.push(why) }, log, undefined, 400);
+  const replicator = boundedReplicator(standby, detached, 10, inSync);
   t.true(await settled(replicator.replicate([event(11)])), 'acknowledged without the standby while it installs');
   const started = Date.now();
   let asked = 0;
@@ -252,7 +257,7 @@ test('an in-sync standby that answers it is installing (it restarted and attache
 test('a standby within a batch of the active (acknowledgements wait for it) that then answers it is attaching is detached after the bound, and the waiting acknowledgements go', async (t) => {
   const standby = new FakeStandby();
   const detached: string[] = [];
-  const replicator = new StandbyReplicator({ id: 's', address: 'tcp://s' }, 10, Promise.resolve(), standby.rpc, { ...hooks([]), onDetach: async (why) => void detached.push(why) }, log, undefined, 400);
+  const replicator = boundedReplicator(standby, detached);
   t.true(await settled(replicator.replicate([event(11), event(12)])), 'acknowledged without it: not in sync yet');
   const first = await standby.next();
   first.answer(11); // within a batch now: acknowledgements wait for it, though it is not in sync (it lacks 12)
@@ -264,7 +269,7 @@ test('a standby within a batch of the active (acknowledgements wait for it) that
 test('a standby that answers it is attaching while more than 100,000 events queue for it is detached: the queue stays bounded should its attach never end', async (t) => {
   const standby = new FakeStandby();
   const detached: string[] = [];
-  const replicator = new StandbyReplicator({ id: 's', address: 'tcp://s' }, 0, Promise.resolve(), standby.rpc, { ...hooks([]), onDetach: async (why) => void detached.push(why) }, log, undefined, 400);
+  const replicator = boundedReplicator(standby, detached, 0);
   let seq = 0;
   const more = (count: number) => replicator.replicate(Array.from({ length: count }, () => event(++seq)));
   await more(90_000);
