@@ -127,7 +127,7 @@ export class ChunkMutator {
   private async lease(path: string, index: number | 'last', afterFailure: boolean, deadline: number): Promise<Lease> {
     const cached = this.leases.get(leaseKey(path, index));
     if (cached && !afterFailure && cached.reuseUntil > Date.now()) return cached.lease;
-    const lease = await retry(() => this.master.call('master.lease', { path, index, afterFailure }, deadline), {
+    const lease = await retry(() => this.master.call('master.lease', { path, index, afterFailure }, { deadline }), {
       deadline: () => deadline,
       backoff: LEASE_BACKOFF,
       // EUNAVAILABLE here is usually a lease held by a dead primary until it expires.

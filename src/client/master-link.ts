@@ -53,11 +53,13 @@ export class MasterLink {
   }
 
   /**
-   * Sends one request to the active master, retrying through failovers until
-   * `deadline` (epoch ms; default `retryForMs` from now), then throws the last
-   * error: EUNAVAILABLE naming ZooKeeper if the master could not be looked up.
+   * Sends one request (with `data` frames, if any) to the active master,
+   * retrying through failovers until `deadline` (epoch ms; default
+   * `retryForMs` from now), then throws the last error: EUNAVAILABLE naming
+   * ZooKeeper if the master could not be looked up.
    */
-  async call<T extends MessageType>(type: T, body: RequestOf<T>, deadline = Date.now() + this.retryForMs): Promise<ReplyOf<T>> {
+  async call<T extends MessageType>(type: T, body: RequestOf<T>, options: { deadline?: number; data?: Buffer[] } = {}): Promise<ReplyOf<T>> {
+    const { deadline = Date.now() + this.retryForMs, data } = options;
     // One id for every attempt: the master recognises a retry of a request
     // that already took effect and answers it instead of applying it twice.
     if (RETRY_CACHED_TYPES.has(type)) body = { ...body, requestId: `${this.idPrefix}-${(this.requests++).toString(36)}` };
@@ -73,7 +75,7 @@ export class MasterLink {
         // restarted on the same address as a standby): ask ZooKeeper itself.
         const address = this.address ?? (this.address = await this.resolve(deadline, failed));
         const timeoutMs = timeLeft(deadline, this.callTimeoutMs, `${type} to the active master`);
-        return (await this.rpc.call(address, type, body, { timeoutMs })).body;
+        return (await this.rpc.call(address, type, body, { timeoutMs, data })).body;
       } catch (err) {
         // At once, not after the back-off: other calls must not pick the failed address meanwhile.
         if (retryable(err)) {

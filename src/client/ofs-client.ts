@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OfsError } from '../core/errors.js';
-import type { ReplyOf } from '../transport/protocol.js';
+import { PUT_MAX_BYTES, type ReplyOf } from '../transport/protocol.js';
 import { RpcClient } from '../transport/rpc-client.js';
 import { WireIdentity } from '../security/wire-identity.js';
 import { RenewingZkSession } from '../zk/renewing-session.js';
@@ -88,9 +88,15 @@ export class OfsClient {
    */
   async write(path: string, data: Buffer | Uint8Array | string, options: { overwrite?: boolean; offset?: number; mode?: number } = {}): Promise<void> {
     const bytes = toBuffer(data);
+    const overwrite = options.overwrite ?? true;
+    // A small file whole, replacing any: one call, the master writes its chunk's replicas (design.md, "A small file").
+    if (options.offset === undefined && overwrite && bytes.length > 0 && bytes.length <= PUT_MAX_BYTES) {
+      await this.master.call('master.put', { path, length: bytes.length, mode: options.mode }, { data: [bytes] });
+      return;
+    }
     const writer =
       options.offset === undefined
-        ? await FileWriter.create(this.master, this.mutator, path, { overwrite: options.overwrite ?? true, lease: bytes.length > 0, mode: options.mode })
+        ? await FileWriter.create(this.master, this.mutator, path, { overwrite, lease: bytes.length > 0, mode: options.mode })
         : await this.writerAt(path, options.offset);
     await writer.write(bytes);
     await writer.close();
@@ -326,7 +332,7 @@ export class OfsClient {
    */
   private async locateReadable(path: string, from: number, deadline: number): Promise<FileStat> {
     for (;;) {
-      const file = await this.master.call('master.locate', { path, from }, deadline);
+      const file = await this.master.call('master.locate', { path, from }, { deadline });
       if (file.type === 'dir') throw new OfsError('EISDIR', `${path} is a directory`);
       const missing = file.chunks.filter((c) => c.length > 0 && c.version > 0 && c.replicas.length === 0);
       if (missing.length === 0 || Date.now() + LOCATE_RETRY_MS >= deadline) return file;

@@ -1,10 +1,11 @@
 import { pickMove, usageSpread } from './balance.js';
 import { firstVersionFloor } from './chunk-id.js';
 import { chooseReplicas, type ClusterView } from './cluster-view.js';
-import { decideChunksUpTo } from './commands.js';
+import { decideChunksUpTo, decideExtend } from './commands.js';
 import { OfsError } from './errors.js';
 import type { MasterEvent, UnsequencedEvent } from './events.js';
 import type { ReplicaSettings } from './master-queries.js';
+import { tagged } from './retry-cache.js';
 import { lookup, ownedChunks, type ChunkOwners, type Namespace } from './namespace.js';
 
 /**
@@ -135,6 +136,17 @@ export function recordGrant(view: ClusterView, owners: ChunkOwners, lease: Grant
   for (const replica of lease.replicas) view.recordReplica(replica.id, chunkId, version, replica.length);
   for (const id of lease.failed) view.forgetReplica(chunkId, id);
   return [{ type: 'ChunkVersionBumped', path: owner.path, index: owner.index, chunkId, version }];
+}
+
+/**
+ * A put's chunk took its first version with the bytes on `lease.replicas`:
+ * that version and the file's size go together, the last event tagged with
+ * the put's id for the retry cache. The size goes to the file that owns the
+ * chunk now (renamed meanwhile, it is that file's).
+ */
+export function recordPut(ns: Namespace, view: ClusterView, owners: ChunkOwners, lease: GrantedLease, put: { size: number; requestId?: string }, chunkSize: number, now: number): UnsequencedEvent[] {
+  const bumped = recordGrant(view, owners, lease);
+  return tagged([...bumped, ...decideExtend(ns, owners.get(lease.chunkId)!.path, put.size, chunkSize, now)], put.requestId);
 }
 
 /** Written chunks with fewer live replicas than wanted (but at least one to copy from); the replication manager orders them. */

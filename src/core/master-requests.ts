@@ -8,7 +8,7 @@ import { fsck, list, locate, type ReplicaSettings } from './master-queries.js';
 import { lookup, type ChunkOwners, type Namespace } from './namespace.js';
 import { authorize, permits, READ, type Caller } from './permissions.js';
 import { normalizePath, parentPath } from './paths.js';
-import { remembers } from './retry-cache.js';
+import { remembers, tagged } from './retry-cache.js';
 
 /** What the master knows when a request comes in. */
 export interface MasterView {
@@ -25,6 +25,7 @@ export interface MasterView {
 export const RETRY_CACHED_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([
   'master.mkdir',
   'master.create',
+  'master.put',
   'master.extend',
   'master.delete',
   'master.rename',
@@ -105,9 +106,4 @@ export function decideRequest(state: MasterView, settings: ReplicaSettings, type
     default:
       throw new OfsError('EBADMSG', `the master does not handle ${type}`);
   }
-}
-
-/** Marks the last event of a mutation with its request id, for the retry cache. */
-function tagged(events: UnsequencedEvent[], requestId: string | undefined): UnsequencedEvent[] {
-  return requestId && events.length > 0 ? [...events.slice(0, -1), { ...events.at(-1)!, requestId }] : events;
 }

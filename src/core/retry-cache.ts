@@ -1,3 +1,5 @@
+import type { UnsequencedEvent } from './events.js';
+
 /**
  * HDFS's retry cache: the ids of the latest completed mutating requests, so
  * that a client retrying a request whose reply was lost (in a failover, say)
@@ -56,4 +58,9 @@ export function upgradeRetryCache(old: unknown): RetryCache | undefined {
     pairs.sort(([, a], [, b]) => a - b);
   } else return undefined;
   return pairs.reduce((cache, [id, seq]) => remember(cache, id, seq), emptyRetryCache);
+}
+
+/** Marks the last event of a mutation with its request id, for the retry cache. */
+export function tagged(events: UnsequencedEvent[], requestId: string | undefined): UnsequencedEvent[] {
+  return requestId && events.length > 0 ? [...events.slice(0, -1), { ...events.at(-1)!, requestId }] : events;
 }

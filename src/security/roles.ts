@@ -10,7 +10,7 @@ export type Role = (typeof ROLES)[number];
 
 /** What any user of the file system sends: the namespace to the master, bytes to chunkservers. */
 const CLIENT_CALLS = [
-  'master.mkdir', 'master.create', 'master.lease', 'master.extend', 'master.locate', 'master.list',
+  'master.mkdir', 'master.create', 'master.put', 'master.lease', 'master.extend', 'master.locate', 'master.list',
   'master.delete', 'master.rename', 'master.undelete', 'master.chmod', 'master.chown', 'master.status', 'master.fsck',
   'master.replication', 'chunk.push', 'chunk.commit', 'chunk.read',
 ] as const satisfies readonly MessageType[];

@@ -22,6 +22,13 @@ const empty = z.object({});
 const bufferId = z.string().regex(/^[0-9a-f]{8,64}$/, 'a buffer id is hex');
 /** Names a mutating request across retries, so a retry after a failover is not applied twice. */
 const requestId = z.string().min(1).max(64).optional();
+/**
+ * The largest file `master.put` carries. The master relays its bytes to every
+ * replica, so they stay small next to the messages' own cost (a 1 KiB file's
+ * bytes are a sliver of its CPU); bigger files go the GFS way, straight to the
+ * chunkservers, where the master never sees them.
+ */
+export const PUT_MAX_BYTES = 16 * 1024;
 
 /**
  * A chunkserver's data socket (docs/design.md, "Security"): where chunk.push
@@ -114,6 +121,15 @@ export const protocol = {
     request: z.object({ path: z.string(), overwrite: z.boolean(), lease: z.boolean().optional(), mode: newMode, requestId }),
     reply: z.object({ chunkSize: z.number().int().positive(), replication: z.number().int().positive(), lease: leaseReply.optional() }),
   },
+  /**
+   * Makes (or replaces) a small file with its bytes, the one data frame of
+   * at most PUT_MAX_BYTES: the master places its chunk and sends the bytes
+   * with the chunk's first version to every replica, each of which syncs them
+   * before it answers; the answer comes once the version and the size are
+   * journaled. One round to the master instead of three (create with lease,
+   * commit, extend): design.md, "A small file".
+   */
+  'master.put': { request: z.object({ path: z.string(), length: z.number().int().min(1).max(PUT_MAX_BYTES), mode: newMode, requestId }), reply: empty },
   /**
    * Where to send a mutation of chunk `index` (`last`: the file's last chunk,
    * for record append): the primary holding the lease and every replica.
@@ -321,6 +337,8 @@ export const protocol = {
       version: nonNegative,
       /** A new chunk: a server without it makes its replica, empty, at `version`. Otherwise only an existing replica's version changes. */
       fresh: z.boolean().optional(),
+      /** A new chunk's bytes, `put` bytes in the one data frame: written from offset 0 and synced before the answer (`master.put`). */
+      put: z.number().int().min(1).max(PUT_MAX_BYTES).optional(),
       lease: z.object({ leaseMs: z.number().int().positive(), secondaries: z.array(serverRef), chunkSize: z.number().int().positive() }).optional(),
     }),
     reply: z.object({ version: nonNegative, length: nonNegative }),

@@ -30,8 +30,12 @@ test('mutations whose replies were lost, sent again under their request ids to t
   const create = { path: '/retry/c', overwrite: false, requestId: 'lost-create' };
   await rpc.call((await client.status()).master.address, 'master.rename', rename);
   await rpc.call((await client.status()).master.address, 'master.create', create);
+  const put = { path: '/retry/p', length: 5, requestId: 'lost-put' };
+  await rpc.call((await client.status()).master.address, 'master.put', put, { data: [Buffer.from('put 1')] });
   // Meanwhile another client makes a new /retry/a: a rename applied twice would move it too.
   await client.write('/retry/a', 'the second a');
+  // And writes on past the put's end: a put applied twice would cut it back.
+  await client.write('/retry/p', ' and more', { offset: 5 });
 
   await cluster.kill(before.processId);
   await waitForNewActiveWithStandby(client, before.masterId);
@@ -39,7 +43,9 @@ test('mutations whose replies were lost, sent again under their request ids to t
   // Both succeed (the create is not refused with EEXIST), and neither is applied again.
   await t.notThrowsAsync(rpc.call(next, 'master.rename', rename));
   await t.notThrowsAsync(rpc.call(next, 'master.create', create));
-  t.deepEqual((await client.list('/retry')).map((e) => e.name), ['a', 'b', 'c']);
+  await t.notThrowsAsync(rpc.call(next, 'master.put', put, { data: [Buffer.from('put 2')] }));
+  t.deepEqual((await client.list('/retry')).map((e) => e.name), ['a', 'b', 'c', 'p']);
+  t.is((await client.read('/retry/p')).toString(), 'put 1 and more');
   t.is((await client.read('/retry/a')).toString(), 'the second a');
   t.is((await client.read('/retry/b')).toString(), 'the first a');
   // The same create under a new id is a new request: refused.

@@ -65,11 +65,15 @@ const chunkserverCases: Case[] = [
   ['apply of bytes neither pushed nor inline', [header('chunk.apply', { chunkId: '0'.repeat(16), version: 1, serial: 1, padded: false, offset: 0, length: 4 })], /chunk\.apply needs exactly one data frame/, 'chunkserver'],
   ['commit whose inline bytes are not the length it names', [header('chunk.commit', { chunkId: '0'.repeat(16), version: 1, mode: 'write', offset: 0, length: 4 }), Buffer.from('ab')], /names 4 bytes but carries 2/],
   ['a master request', [header('master.list', { path: '/' })], /unknown message type "master\.list"/],
+  ['new version naming put bytes it does not carry', [header('chunk.setVersion', { chunkId: '0'.repeat(16), version: 1, fresh: true, put: 4 })], /chunk\.setVersion needs exactly one data frame/, 'master'],
 ];
 const masterCases: Case[] = [
   ['path of the wrong type', [header('master.list', { path: 5 })], /invalid master\.list request: path/],
   ['missing field', [header('master.rename', { from: '/a' })], /invalid master\.rename request: to/],
   ['a chunk request', [header('chunk.read', { chunkId: '0'.repeat(16), version: 1, offset: 0, length: 1 })], /unknown message type "chunk\.read"/],
+  ['put without its bytes', [header('master.put', { path: '/bad-put', length: 4 })], /master\.put needs exactly one data frame/],
+  ['put whose bytes are not the length it names', [header('master.put', { path: '/bad-put', length: 4 }), Buffer.from('ab')], /master\.put names 4 bytes but carries 2/],
+  ['put of a file too big to put', [header('master.put', { path: '/bad-put', length: 16 * 1024 + 1 }), Buffer.alloc(16 * 1024 + 1)], /invalid master\.put request: length/],
 ];
 
 test('malformed requests get an EBADMSG reply naming the problem, and every role carries on', async (t) => {
@@ -84,6 +88,7 @@ test('malformed requests get an EBADMSG reply naming the problem, and every role
     }
   }
 
+  await t.throwsAsync(client.stat('/bad-put'), { message: /does not exist/ }, 'a malformed put made nothing');
   // Every process is still there and serving.
   const data = patternBytes(300_000, 8);
   await client.write('/after-garbage', data);

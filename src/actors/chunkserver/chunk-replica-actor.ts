@@ -23,7 +23,8 @@ interface Sender<T> {
 }
 
 export type ReplicaMessage =
-  | ({ kind: 'set-version'; chunkId: string; version: number; fresh: boolean } & Sender<ChunkInfo>)
+  /** `put`: a new chunk's bytes (`master.put`), written from offset 0 and synced before the answer. */
+  | ({ kind: 'set-version'; chunkId: string; version: number; fresh: boolean; put?: Buffer } & Sender<ChunkInfo>)
   | ({
       kind: 'commit';
       chunkId: string;
@@ -127,14 +128,21 @@ export function spawnChunkReplica(
     // every later one fails too until a new lease (a new version) starts over.
     switch (msg.kind) {
       case 'set-version': {
-        if (!store.get(chunkId)) {
+        const existing = store.get(chunkId);
+        // Checked before anything changes. Bytes past the put's would outlast it (readers ask replicas how far a chunk reaches).
+        if (msg.put && (!msg.fresh || (existing?.length ?? 0) > 0)) {
+          throw new OfsError('EINVAL', `chunk ${chunkId} is not a new, empty chunk (${existing?.length ?? 0} bytes at version ${existing?.version ?? 0}): a put cannot write it`);
+        }
+        if (!existing) {
           // Only a brand-new chunk's first version creates it: an empty replica of an older chunk would look current.
           if (!msg.fresh) throw new OfsError('ENOENT', `chunk ${chunkId} is not on this chunkserver; version ${msg.version} of a chunk that is not new cannot create it`);
           await store.create(chunkId, msg.version);
         }
         const updated = info().version === msg.version ? info() : await store.setVersion(chunkId, msg.version);
         order(msg.version).serial = 0;
-        return updated;
+        if (!msg.put) return updated;
+        await store.write(chunkId, 0, msg.put);
+        return await store.sync(chunkId);
       }
       case 'commit': {
         const current = requireVersion(msg.version);

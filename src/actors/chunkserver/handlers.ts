@@ -4,6 +4,7 @@ import { BEARER, type Caller } from '../../core/permissions.js';
 import type { ChunkAccess, ChunkToken } from '../../security/chunk-token.js';
 import type { ChunkInfo } from '../../storage/chunk-store.js';
 import { MAX_DATA_FRAME, type DataSocket } from '../../transport/protocol.js';
+import { inlineBytes, singleFrame } from '../../transport/frames.js';
 import type { HandlerMap } from '../../transport/rpc-server.js';
 import { INJECTED_CRASH, requireFaultInjection } from '../supervision.js';
 import { COPY_PIECE_BYTES, type Mutation, type OrderedMutation } from './chunk-replica-actor.js';
@@ -44,10 +45,11 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
       await forwardTo(body.chain, (next, chain) => rpc.call(next.address, 'chunk.push', { ...body, chain }, { data: [bytes], curve: next.curve }));
       return { body: {} };
     },
-    'chunk.setVersion': async (body, _data, envelope) => {
+    'chunk.setVersion': async (body, data, envelope) => {
       const sentAt = Date.now();
+      const put = body.put === undefined ? undefined : inlineBytes(data, body.put, 'chunk.setVersion');
       await fence.require(envelope.epoch, 'chunk.setVersion');
-      const info = await replicas.ask<ChunkInfo>(body.chunkId, (sender) => ({ kind: 'set-version', chunkId: body.chunkId, version: body.version, fresh: body.fresh === true, sender }));
+      const info = await replicas.ask<ChunkInfo>(body.chunkId, (sender) => ({ kind: 'set-version', chunkId: body.chunkId, version: body.version, fresh: body.fresh === true, put, sender }));
       if (body.lease) leases.grant(body.chunkId, body.version, body.lease, sentAt);
       else leases.revoke(body.chunkId);
       return { body: { version: info.version, length: info.length } };
@@ -159,17 +161,6 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
 }
 
 /** The bytes of a mutation sent with its request instead of pushed ahead: one frame of the length it names. */
-function inlineBytes(data: Buffer[], length: number, type: string): Buffer {
-  const bytes = singleFrame(data, type);
-  if (bytes.length !== length) throw new OfsError('EBADMSG', `${type} names ${length} bytes but carries ${bytes.length}`);
-  return bytes;
-}
-
-function singleFrame(data: Buffer[], type: string): Buffer {
-  if (data.length !== 1) throw new OfsError('EBADMSG', `${type} needs exactly one data frame, got ${data.length}`);
-  return data[0]!;
-}
-
 /** Passes a request down the replica chain; the error says which hop failed. */
 function forwardTo<T>(chain: DataSocket[], send: (next: DataSocket, rest: DataSocket[]) => Promise<T>): Promise<T | undefined> {
   const [next, ...rest] = chain;

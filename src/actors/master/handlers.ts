@@ -3,6 +3,7 @@ import type { BalanceMove, ChunkLength } from '../../core/master-planners.js';
 import type { Namespace } from '../../core/namespace.js';
 import { protocol, type MessageType, type ReplyOf } from '../../transport/protocol.js';
 import type { Envelope } from '../../transport/envelope.js';
+import { inlineBytes } from '../../transport/frames.js';
 import type { HandlerMap } from '../../transport/rpc-server.js';
 import type { Caller } from '../../core/permissions.js';
 import { ask, askResult } from '../../util/ask.js';
@@ -42,6 +43,12 @@ export function masterHandlers(process: MasterProcess, replication: number): Han
       const { leases } = activeActors(process);
       const lease = await askResult(leases)<ReplyOf<'master.lease'>>((sender) => ({ kind: 'lease', path, index: 0, afterFailure: false, create, caller, sender }));
       return { body: { chunkSize: lease.chunkSize, replication, lease: process.grants.lease(lease, caller.user) } };
+    },
+    'master.put': async ({ path, length, mode, requestId }, data, _envelope, caller) => {
+      const bytes = inlineBytes(data, length, 'master.put');
+      const { leases } = activeActors(process);
+      await askResult(leases)<void>((sender) => ({ kind: 'put', path, data: bytes, mode, requestId, caller, sender }));
+      return { body: {} };
     },
     'master.locate': async (body, _data, _envelope, caller) => {
       const located = (await askMaster('master.locate', body, caller)) as ReplyOf<'master.locate'>;

@@ -9,7 +9,7 @@ import { crashable, resetOnCrash } from '../supervision.js';
 import type { ChunkLength, GrantedLease, LeaseCandidate, ReportedLength } from '../../core/master-planners.js';
 import { askResult } from '../../util/ask.js';
 import { failed, ok, settle, type Result } from '../../util/result.js';
-import type { FileCreation, MasterMessage, PreparedLease } from './master-messages.js';
+import type { FileCreation, MasterMessage, PreparedLease, PreparedPut } from './master-messages.js';
 
 export type LeaseReply = ReplyOf<'master.lease'>;
 
@@ -24,9 +24,21 @@ interface LeaseRequest {
   sender: Ref<Result<LeaseReply>>;
 }
 
+/** `master.put`: a small file made (or replaced) with its bytes. */
+interface PutRequest {
+  path: string;
+  data: Buffer;
+  mode?: number;
+  requestId?: string;
+  caller: Caller;
+  sender: Ref<Result<void>>;
+}
+
 export type LeaseMessage =
   | ({ kind: 'lease' } & LeaseRequest)
   | ({ kind: 'prepared'; request: LeaseRequest } & PreparedLease)
+  | ({ kind: 'put' } & PutRequest)
+  | ({ kind: 'prepared-put'; request: PutRequest } & PreparedPut)
   /** `tried`: the last version the grant set (or tried to set) on replicas. */
   | { kind: 'granted'; chunkId: string; fresh: boolean; tried: number; outcome: Result<{ lease?: Lease; version: number; index: number }> }
   /** Re-replication: a new version on the live replicas with no primary, so a copy made now cannot miss a mutation. */
@@ -35,13 +47,19 @@ export type LeaseMessage =
   | { kind: 'revoke'; chunkIds: string[] }
   | { kind: 'primaries'; chunkIds: string[]; sender: Ref<(string | null)[]> };
 
+/** A put's bytes, and its id for the master's retry cache. */
+interface PutBytes {
+  data: Buffer;
+  requestId?: string;
+}
+
 /** Answers one request for a lease. */
 type LeaseWaiter = (outcome: Result<LeaseReply>) => void;
 
 interface LeaseState {
   table: LeaseTable;
   /** Chunks with a grant under way, and who waits for it: one grant at a time per chunk. */
-  granting: Map<string, { leases: LeaseWaiter[]; bump?: Ref<Result<number>> }>;
+  granting: Map<string, { leases: LeaseWaiter[]; bump?: Ref<Result<number>>; put?: (outcome: Result<void>) => void }>;
   /**
    * New chunks whose first version no replica took (every call failed or
    * timed out), with the highest version tried. Nothing was journaled, so
@@ -113,7 +131,7 @@ export function spawnLeaseManager(
    * version on the replicas (the first one as primary, unless `withLease` is
    * false), journal it. Returns the lease, if one was asked for.
    */
-  const grant = async (candidate: LeaseCandidate, inForce: Lease | undefined, withLease: boolean, attempt: { version: number }): Promise<{ version: number; lease?: Lease }> => {
+  const grant = async (candidate: LeaseCandidate, inForce: Lease | undefined, withLease: boolean, attempt: { version: number }, put?: PutBytes): Promise<{ version: number; lease?: Lease }> => {
     if (inForce) {
       // Only a revocation the primary confirmed allows a new primary before expiry.
       await rpc.call(inForce.primary.address, 'chunk.revokeLease', { chunkId: inForce.chunkId }, { timeoutMs: CALL_TIMEOUT_MS }).catch(() => {
@@ -128,8 +146,8 @@ export function spawnLeaseManager(
       throw new OfsError('EUNAVAILABLE', `chunk ${chunkId} of ${candidate.path}: no live replica at version ${candidate.version}`);
     }
     const fresh = candidate.version === 0;
-    const setVersion = (server: { address: string }, version: number, lease?: RequestOf<'chunk.setVersion'>['lease']) =>
-      rpc.call(server.address, 'chunk.setVersion', { chunkId, version, fresh, lease }, { timeoutMs: CALL_TIMEOUT_MS });
+    const setVersion = (server: { address: string }, version: number, lease?: RequestOf<'chunk.setVersion'>['lease'], bytes?: Buffer) =>
+      rpc.call(server.address, 'chunk.setVersion', { chunkId, version, fresh, lease, put: bytes?.length }, { timeoutMs: CALL_TIMEOUT_MS, data: bytes && [bytes] });
     // The primary's lease names its secondaries and the chunk size: it takes neither from a client.
     const leaseFor = (round: typeof candidates) => ({
       leaseMs: settings.leaseMs,
@@ -146,9 +164,11 @@ export function spawnLeaseManager(
     let grantedAt = Date.now();
     for (let round: typeof candidates = candidates; round.length > 0; ) {
       version += 1;
+      // A put's bytes go with the first version only: the replicas that answered it hold them.
+      const bytes = version === attempt.version + 1 ? put?.data : undefined;
       attempt.version = version;
       grantedAt = Date.now();
-      const results = await Promise.allSettled(round.map((c, i) => setVersion(c, version, withLease && i === 0 ? leaseFor(round) : undefined)));
+      const results = await Promise.allSettled(round.map((c, i) => setVersion(c, version, withLease && i === 0 ? leaseFor(round) : undefined, bytes)));
       replicas = round.flatMap((c, i) => {
         const r = results[i]!;
         return r.status === 'fulfilled' ? [{ ...c, length: r.value.body.length }] : [];
@@ -160,7 +180,8 @@ export function spawnLeaseManager(
     // The first replica of the last round was told it holds the lease.
     const primary = replicas[0];
     const granted: GrantedLease = { path: candidate.path, index: candidate.index, chunkId, version, replicas, failed };
-    if (replicas.length > 0) await askResult(master)((sender) => ({ kind: 'lease-granted', lease: granted, sender }));
+    const written = put && { size: put.data.length, requestId: put.requestId };
+    if (replicas.length > 0) await askResult(master)((sender) => ({ kind: 'lease-granted', lease: granted, put: written, sender }));
     if (!primary) throw new OfsError('EUNAVAILABLE', `chunk ${chunkId}: no replica took a new version (${failed.join(', ')} did not answer)`);
     if (failed.length > 0) log.warn({ chunkId, version, failed }, 'replicas missed a new version: they are stale now');
     if (!withLease) return { version };
@@ -179,12 +200,21 @@ export function spawnLeaseManager(
   };
 
   /** `state`'s record of a new chunk's earlier tries decides the version this one starts above. */
-  const startGrant = (self: Ref<LeaseMessage>, state: LeaseState, candidate: LeaseCandidate, inForce: Lease | undefined, withLease: boolean): void => {
+  const startGrant = (self: Ref<LeaseMessage>, state: LeaseState, candidate: LeaseCandidate, inForce: Lease | undefined, withLease: boolean, put?: PutBytes): void => {
     const fresh = candidate.version === 0;
     const attempt = { version: fresh ? Math.max(state.freshTried.get(candidate.chunkId) ?? 0, candidate.versionFloor ?? 0) : candidate.version };
-    void settle(grant(candidate, inForce, withLease, attempt).then((granted) => ({ ...granted, index: candidate.index }))).then((outcome) =>
+    void settle(grant(candidate, inForce, withLease, attempt, put).then((granted) => ({ ...granted, index: candidate.index }))).then((outcome) =>
       dispatch(self, { kind: 'granted', chunkId: candidate.chunkId, fresh, tried: attempt.version, outcome }),
     );
+  };
+
+  /**
+   * Asks the master to prepare a lease or a put (a create, a chunk placed),
+   * once placement is ready, then hands the preparation back to this actor.
+   */
+  const prepare = <P>(sender: Ref<Result<never>>, request: (sender: Ref<Result<P>>) => MasterMessage, prepared: (p: P) => void): void => {
+    const ready = settings.placementReady ?? Promise.resolve();
+    ready.then(() => askResult(master)<P>(request)).then(prepared, (err) => dispatch(sender, failed(err)));
   };
 
   return spawn(
@@ -194,11 +224,33 @@ export function spawnLeaseManager(
       switch (msg.kind) {
         case 'lease': {
           const { kind: _, ...request } = msg;
-          const ready = settings.placementReady ?? Promise.resolve();
-          ready.then(() => askResult(master)((sender: Ref<Result<PreparedLease>>) => ({ kind: 'prepare-lease', path: msg.path, index: msg.index, create: msg.create, caller: msg.caller, sender }))).then(
-            (prepared) => dispatch(ctx.self, { kind: 'prepared', request, ...prepared }),
-            (err) => dispatch(msg.sender, failed(err)),
+          prepare(msg.sender, (sender: Ref<Result<PreparedLease>>) => ({ kind: 'prepare-lease', path: msg.path, index: msg.index, create: msg.create, caller: msg.caller, sender }), (prepared) =>
+            dispatch(ctx.self, { kind: 'prepared', request, ...prepared }),
           );
+          return state;
+        }
+        case 'put': {
+          const { kind: _, ...request } = msg;
+          prepare(msg.sender, (sender: Ref<Result<PreparedPut>>) => ({ kind: 'prepare-put', path: msg.path, mode: msg.mode, requestId: msg.requestId, caller: msg.caller, sender }), (prepared) =>
+            dispatch(ctx.self, { kind: 'prepared-put', request, ...prepared }),
+          );
+          return state;
+        }
+        case 'prepared-put': {
+          const { request, durable } = msg;
+          const answer = (outcome: Result<void>) => void durable.then(() => dispatch(request.sender, outcome));
+          if ('repeated' in msg) {
+            answer(ok(undefined));
+            return state;
+          }
+          // The master made the chunk for this put in the turn that answered it: no lease can be on it yet.
+          const { candidate } = msg;
+          if (candidate.version !== 0 || state.granting.has(candidate.chunkId)) {
+            answer(failed(new OfsError('EINTERNAL', `chunk ${candidate.chunkId} of ${candidate.path} is not new: a put cannot write it`)));
+            return state;
+          }
+          state.granting.set(candidate.chunkId, { leases: [], put: answer });
+          startGrant(ctx.self, state, candidate, undefined, false, { data: request.data, requestId: request.requestId });
           return state;
         }
         case 'prepared': {
@@ -255,6 +307,7 @@ export function spawnLeaseManager(
             for (const waiter of waiters.leases) waiter(answered);
           }
           if (waiters.bump) dispatch(waiters.bump, outcome.ok ? ok(outcome.value.version) : outcome);
+          waiters.put?.(outcome.ok ? ok(undefined) : outcome);
           return state;
         }
         case 'extend': {

@@ -5,6 +5,7 @@ import type { MasterEvent, UnsequencedEvent } from '../../core/events.js';
 import * as plan from '../../core/master-planners.js';
 import { clusterStatus, countUnderReplicated } from '../../core/master-queries.js';
 import { decideRequest } from '../../core/master-requests.js';
+import { remembers } from '../../core/retry-cache.js';
 import { ReplicationScan } from '../../core/replication-scan.js';
 import { applyTracked, checkpointDue, type ChunkTable, type TrackedNamespace } from '../../core/chunk-table.js';
 import type { Namespace } from '../../core/namespace.js';
@@ -16,7 +17,7 @@ import type { Logger } from '../../util/logger.js';
 import { failed, ok, type Result } from '../../util/result.js';
 import { shuffle } from '../../util/shuffle.js';
 import { crashable, resumeOnCrash } from '../supervision.js';
-import type { EventSink, MasterMessage, MasterSettings } from './master-messages.js';
+import type { EventSink, FileCreation, MasterMessage, MasterSettings, PreparedLease } from './master-messages.js';
 
 interface MasterState {
   ns: Namespace;
@@ -137,6 +138,40 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
     return decided;
   };
 
+  /**
+   * Makes the file first if `create` says so, then places the chunk a lease
+   * (or a put) needs. A create stays made if the placement then fails, as by
+   * `master.create` alone.
+   */
+  const prepareLease = (
+    state: MasterState,
+    msg: { path: string; index: number | 'last'; caller: Caller; sender: Ref<Result<PreparedLease>> },
+    create: FileCreation | undefined,
+    now: number,
+  ): MasterState => {
+    let created = state;
+    try {
+      if (create) created = persist(state, handle(state, 'master.create', { ...create, path: msg.path }, now, msg.caller).events ?? []);
+      // A file made by this very request is its caller's to write, whatever mode it was given (HDFS, too).
+      else authorizeWrite(state.ns, normalizePath(msg.path), msg.caller);
+    } catch (err) {
+      return refuse(state, msg.sender, err);
+    }
+    try {
+      const { candidate, events } = plan.prepareLease(created.ns, created.view, settings, normalizePath(msg.path), msg.index, now, settings.epoch());
+      const next = persist(created, events);
+      // Not once durable, as other answers: the lease manager's calls to the replicas overlap the
+      // journal round, and it tells no client of the lease before `durable`. A crash meanwhile
+      // leaves them chunks no file owns, which they are told to delete; the next master, of a
+      // higher epoch, never hands out their ids again (chunkNumbersFor).
+      dispatch(msg.sender, ok({ candidate, durable: next.durable }));
+      return next;
+    } catch (err) {
+      // The create stays made (`refuse` answers once it is durable).
+      return refuse(created, msg.sender, err);
+    }
+  };
+
   const receive = (state: MasterState, msg: MasterMessage): MasterState => {
     const now = Date.now();
     switch (msg.kind) {
@@ -146,34 +181,24 @@ export function spawnMasterActor(parent: Ref<unknown>, initial: TrackedNamespace
         settings.attachStandby(msg.standby, state.ns.seq, msg.from === undefined ? undefined : { from: msg.from, durable: state.durable });
         dispatch(msg.sender, state.ns);
         return state;
-      case 'prepare-lease': {
-        // A create goes first: if the placement then fails, the file stays made, as by `master.create` alone.
-        let created = state;
-        try {
-          if (msg.create) created = persist(state, handle(state, 'master.create', { ...msg.create, path: msg.path }, now, msg.caller).events ?? []);
-          // A file made by this very request is its caller's to write, whatever mode it was given (HDFS, too).
-          else authorizeWrite(state.ns, normalizePath(msg.path), msg.caller);
-        } catch (err) {
-          return refuse(state, msg.sender, err);
+      case 'prepare-lease':
+        return prepareLease(state, msg, msg.create, now);
+      case 'prepare-put':
+        // A retry of a put that took effect: doing it again would replace what was written since.
+        if (msg.requestId && remembers(state.ns.recentRequests, msg.requestId)) {
+          dispatch(msg.sender, ok({ repeated: true as const, durable: state.durable }));
+          return state;
         }
-        try {
-          const { candidate, events } = plan.prepareLease(created.ns, created.view, settings, normalizePath(msg.path), msg.index, now, settings.epoch());
-          const next = persist(created, events);
-          // Not once durable, as other answers: the lease manager's calls to the replicas overlap the
-          // journal round, and it tells no client of the lease before `durable`. A crash meanwhile
-          // leaves them chunks no file owns, which they are told to delete; the next master, of a
-          // higher epoch, never hands out their ids again (chunkNumbersFor).
-          dispatch(msg.sender, ok({ candidate, durable: next.durable }));
-          return next;
-        } catch (err) {
-          // The create stays made (`refuse` answers once it is durable).
-          return refuse(created, msg.sender, err);
-        }
-      }
-      case 'lease-granted':
+        return prepareLease(state, { ...msg, index: 0 }, { overwrite: true, mode: msg.mode }, now);
+      case 'lease-granted': {
         // A replica that missed the new version is stale: its chunk is one short.
         if (msg.lease.failed.length > 0) state.scan.suspect([msg.lease.chunkId]);
-        return answer(state, msg.sender, () => ({ reply: {}, events: plan.recordGrant(state.view, owners(state), msg.lease) }));
+        const { lease, put } = msg;
+        return answer(state, msg.sender, () => ({
+          reply: {},
+          events: put ? plan.recordPut(state.ns, state.view, owners(state), lease, put, settings.chunkSize, now) : plan.recordGrant(state.view, owners(state), lease),
+        }));
+      }
       case 'chunk-lengths':
         return answer(state, msg.sender, () => ({ reply: {}, events: plan.sizesFromLengths(state.ns, msg.lengths, settings.chunkSize, now) }));
       case 'replication-needs':

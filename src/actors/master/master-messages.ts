@@ -44,6 +44,15 @@ export interface PreparedLease {
   durable: Promise<void>;
 }
 
+/** A put's file made and its chunk placed, as a lease's; or `repeated`: a retry of a put that took effect (its reply was lost). */
+export type PreparedPut = PreparedLease | { repeated: true; durable: Promise<void> };
+
+/** What a put's chunk took with its first version: the bytes' length (the file's size), and the put's id for the retry cache. */
+export interface PutWritten {
+  size: number;
+  requestId?: string;
+}
+
 export type MasterMessage =
   /** `caller`: who sent it, as the RPC server verified (permissions are checked for it). */
   | { kind: 'request'; type: MessageType; body: unknown; caller: Caller; sender: Ref<Result<unknown>> }
@@ -54,7 +63,13 @@ export type MasterMessage =
    * Answered at once, with `durable`: the grant's calls to the replicas may overlap the journal round, but no client may hear of the lease before it.
    */
   | { kind: 'prepare-lease'; path: string; index: number | 'last'; create?: FileCreation; caller: Caller; sender: Ref<Result<PreparedLease>> }
-  | { kind: 'lease-granted'; lease: plan.GrantedLease; sender: Ref<Result<unknown>> }
+  /**
+   * `master.put`: the file made (or replaced) and its first chunk placed, as
+   * for a lease; `requestId` the put's. Answered at once, like a lease's preparation.
+   */
+  | { kind: 'prepare-put'; path: string; mode?: number; requestId?: string; caller: Caller; sender: Ref<Result<PreparedPut>> }
+  /** `put`: the new version carried a put's bytes, so the file's size is journaled with it. */
+  | { kind: 'lease-granted'; lease: plan.GrantedLease; put?: PutWritten; sender: Ref<Result<unknown>> }
   /** Chunk lengths primaries reported with their heartbeats: the files' sizes follow them. */
   | { kind: 'chunk-lengths'; lengths: plan.ChunkLength[]; sender: Ref<Result<unknown>> }
   | { kind: 'replication-needs'; sender: Ref<Result<plan.ReplicationNeeds>> }
