@@ -185,21 +185,41 @@ export class OfsClient {
     );
   }
 
-  /** A stream that creates (or replaces) `path`; the file is complete when the stream finishes. */
+  /**
+   * A stream that creates (or replaces) `path`; the file is complete when the
+   * stream finishes. A stream that replaces and ends within PUT_MAX_BYTES is
+   * put whole, as `write` puts a small file: its first bytes wait until it
+   * is known which, and the file is made only then.
+   */
   createWriteStream(path: string, options: { overwrite?: boolean; mode?: number } = {}): Writable {
+    const overwrite = options.overwrite ?? true;
     let writer: Promise<FileWriter> | undefined;
-    const open = (lease: boolean) => (writer ??= FileWriter.create(this.master, this.mutator, path, { overwrite: options.overwrite ?? true, lease, mode: options.mode }));
+    let held: Buffer[] = [];
+    let heldBytes = 0;
+    const open = (lease: boolean) => (writer ??= FileWriter.create(this.master, this.mutator, path, { overwrite, lease, mode: options.mode }));
+    const put = (bytes: Buffer) => this.write(path, bytes, { mode: options.mode });
     return new Writable({
       highWaterMark: PIECE_BYTES,
       write(data: Buffer, _encoding, done) {
-        open(data.length > 0)
-          .then((w) => w.write(data))
+        if (!writer && overwrite && heldBytes + data.length <= PUT_MAX_BYTES) {
+          held.push(data);
+          heldBytes += data.length;
+          done();
+          return;
+        }
+        const first = held;
+        const lease = heldBytes + data.length > 0;
+        held = [];
+        heldBytes = 0;
+        open(lease)
+          .then(async (w) => {
+            for (const bytes of [...first, data]) await w.write(bytes);
+          })
           .then(() => done(), done);
       },
       final(done) {
-        open(false)
-          .then((w) => w.close())
-          .then(() => done(), done);
+        const finished = !writer && heldBytes > 0 ? put(Buffer.concat(held)) : open(false).then((w) => w.close());
+        finished.then(() => done(), done);
       },
     });
   }

@@ -1,4 +1,6 @@
 import test from 'ava';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { PUT_MAX_BYTES } from '../../src/transport/protocol.js';
 import { clusterFor, patternBytes, sha256, waitFor } from '../helpers/cluster.js';
 import { replicaDigests } from '../helpers/replicas.js';
@@ -55,6 +57,9 @@ test('a put while a replica is frozen succeeds on the other two, and the chunk g
   t.is(sha256(await client.read('/frozen/a')), sha256(bytes), 'read from the replicas that took it');
   const [chunk] = (await client.fsck('/frozen')).files[0]!.chunks;
   t.is(chunk!.live.length, 2, 'the frozen replica missed the version: it does not count');
+  // Placed on all three (not retried on the two left): the two that took the bytes went up once more, without them.
+  const firstVersion = (await client.stat('/warm')).chunks[0]!.version;
+  t.is(chunk!.version, firstVersion + 1, 'the replicas that answered went one version past the frozen one');
 
   await cluster.kill('chunkserver-2', 'SIGCONT');
   await waitFor('fsck to report the chunk at 3 replicas', async () => {
@@ -63,3 +68,17 @@ test('a put while a replica is frozen succeeds on the other two, and the chunk g
   }, 90_000);
   t.is(sha256(await client.read('/frozen/a')), sha256(bytes));
 });
+
+test('a write stream that ends within the put limit is put whole; one that goes past it, in small writes, keeps every byte held before it knew', async (t) => {
+  const { client } = await clusterFor(t, { masters: 1 });
+  for (const size of [0, 1000, PUT_MAX_BYTES, PUT_MAX_BYTES + 1, 200_000]) {
+    const bytes = patternBytes(size, size + 1);
+    const pieces = Array.from({ length: Math.ceil(size / 4096) }, (_, i) => bytes.subarray(i * 4096, (i + 1) * 4096));
+    await pipeline(Readable.from(pieces), client.createWriteStream(`/streamed/${size}`, { mode: 0o640 }));
+    const stat = await client.stat(`/streamed/${size}`);
+    t.is(stat.size, size, `${size} bytes: size`);
+    t.is(stat.mode, 0o640, `${size} bytes: mode`);
+    t.is(sha256(await client.read(`/streamed/${size}`)), sha256(bytes), `${size} bytes read back`);
+  }
+});
+

@@ -162,10 +162,11 @@ export function spawnLeaseManager(
     let replicas: (typeof candidates[number] & { length: number })[] = [];
     const failed: string[] = [];
     let grantedAt = Date.now();
+    const firstVersion = version + 1;
     for (let round: typeof candidates = candidates; round.length > 0; ) {
       version += 1;
       // A put's bytes go with the first version only: the replicas that answered it hold them.
-      const bytes = version === attempt.version + 1 ? put?.data : undefined;
+      const bytes = version === firstVersion ? put?.data : undefined;
       attempt.version = version;
       grantedAt = Date.now();
       const results = await Promise.allSettled(round.map((c, i) => setVersion(c, version, withLease && i === 0 ? leaseFor(round) : undefined, bytes)));
