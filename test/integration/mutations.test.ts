@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { OfsError } from '../../src/core/errors.js';
 import { replicaDigests } from '../helpers/replicas.js';
 import { PIECE_BYTES } from '../../src/client/file-writer.js';
+import { PUT_MAX_BYTES } from '../../src/transport/protocol.js';
 import { activeMaster, waitForNewActiveWithStandby } from '../helpers/workload.js';
 
 const CHUNK = 256 * 1024;
@@ -225,7 +226,8 @@ test('a primary that stops answering keeps its lease to the end: the master gran
   const { cluster, client } = await clusterFor(t, { chunkSize: CHUNK, masters: 1, leaseMs: LEASE_MS });
   // The lease is granted after this, and expires no earlier than LEASE_MS later (an extension only moves that on).
   const leasedAfter = Date.now();
-  await client.write('/waited', patternBytes(1000, 7));
+  // Past the put limit: a lease and a commit (a small file's put leaves no lease behind).
+  await client.write('/waited', patternBytes(PUT_MAX_BYTES + 1000, 7));
   const chunk = (await client.stat('/waited')).chunks[0]!;
   t.truthy(chunk.primary, 'the create leased chunk 0');
   const primaryProcess = await cluster.process([...(await cluster.roleIds('chunkserver'))].find(([, id]) => id === chunk.primary)![0]);
