@@ -36,6 +36,7 @@ const BENCHES: { name: string; args: [string[], string[]]; figures: (r: any) => 
       { figure: `record appends, 8 clients × ${f.appends_in_flight_per_client} in flight, 1 KiB (/s)`, ofs: f.append_8c_per_s!, baseline: f.raw_append_fdatasync_8w_per_s!, of: '8 local writers, O_APPEND + fdatasync' },
       { figure: 'record appends, 8 clients × 1 in flight (/s)', ofs: f.append_8c_one_in_flight_per_s!, baseline: f.raw_append_fdatasync_8w_per_s!, of: 'as above' },
       { figure: `1 KiB files, one client, one after another (/s; cores ${f.small_files_1c_cpu_busy_pct}% busy)`, ofs: f.small_files_1c_per_s!, baseline: f.raw_small_files_1w_per_s!, of: 'local write + fsync + directory fsync' },
+      { figure: '1 KiB files, one client, put (/s)', ofs: f.small_files_1c_per_s!, baseline: f.small_files_1c_three_calls_per_s!, of: 'the same as three calls: create with lease, commit, extend' },
       {
         figure: '1 KiB file, one client: its time against master requests journaled on both masters (ms)',
         ofs: Math.round(100_000 / f.small_files_1c_per_s!) / 100,
