@@ -138,13 +138,19 @@ export function recordGrant(view: ClusterView, owners: ChunkOwners, lease: Grant
   return [{ type: 'ChunkVersionBumped', path: owner.path, index: owner.index, chunkId, version }];
 }
 
+/** What a put's chunk took with its first version: the bytes' length (the file's size), and the put's id for the retry cache. */
+export interface PutWritten {
+  size: number;
+  requestId?: string;
+}
+
 /**
  * A put's chunk took its first version with the bytes on `lease.replicas`:
  * that version and the file's size go together, the last event tagged with
  * the put's id for the retry cache. The size goes to the file that owns the
  * chunk now (renamed meanwhile, it is that file's).
  */
-export function recordPut(ns: Namespace, view: ClusterView, owners: ChunkOwners, lease: GrantedLease, put: { size: number; requestId?: string }, chunkSize: number, now: number): UnsequencedEvent[] {
+export function recordPut(ns: Namespace, view: ClusterView, owners: ChunkOwners, lease: GrantedLease, put: PutWritten, chunkSize: number, now: number): UnsequencedEvent[] {
   const bumped = recordGrant(view, owners, lease);
   return tagged([...bumped, ...decideExtend(ns, owners.get(lease.chunkId)!.path, put.size, chunkSize, now)], put.requestId);
 }
@@ -223,10 +229,11 @@ export function garbageIn(owners: ChunkOwners, reported: readonly ReportedReplic
  * failed between telling the replicas and journaling): take the higher.
  * Not for a chunk still at version 0: no client ever had a lease on it, so a
  * replica of it is from a first try never journaled (a master that died in
- * that round, or a try no replica answered in time), empty, and maybe one of
- * several tries at different versions; taken as current, it would pass for
- * a replica of what the next grant writes. That grant goes above it instead
- * (`versionFloor`).
+ * that round, or a try no replica answered in time), empty or holding a
+ * put's bytes, and maybe one of several tries at different versions; taken
+ * as current, it would pass for a replica of what the next grant writes.
+ * That grant goes above it instead (`versionFloor`), and its first version
+ * starts such a replica empty again.
  */
 export function adoptHigherVersions(owners: ChunkOwners, reported: readonly ReportedReplica[]): UnsequencedEvent[] {
   return reported

@@ -27,21 +27,29 @@ function harness(t: ExecutionContext, prepared: Partial<LeaseCandidate> = {}) {
   const journaling: (() => void)[] = [];
   const master = spawnStateless(system, (msg: MasterMessage) => {
     // As the real master actor: the candidate at once, with the promise of the create's journal round.
-    if (msg.kind === 'prepare-lease') {
+    if (msg.kind === 'prepare-lease' || msg.kind === 'prepare-put') {
       const durable = new Promise<void>((resolve) => journaling.push(() => (order.push('create and chunk journaled'), resolve())));
       dispatch(msg.sender, ok({ candidate: { ...candidate, ...prepared }, durable }));
     }
-    if (msg.kind === 'lease-granted') journaling.push(() => (order.push(`version ${msg.lease.version} journaled`), dispatch(msg.sender, ok({}))));
+    const size = msg.kind === 'lease-granted' && msg.put ? ` with size ${msg.put.size}` : '';
+    if (msg.kind === 'lease-granted') journaling.push(() => (order.push(`version ${msg.lease.version}${size} journaled`), dispatch(msg.sender, ok({}))));
   }) as Ref<MasterMessage>;
-  /** Each chunk.setVersion under way: answered, or failed as a call that timed out (`false`). */
-  const setVersions: ((answered?: boolean) => void)[] = [];
+  /** Each chunk.setVersion under way: answered, failed as a call that timed out (`false`), or refused with an error. */
+  const setVersions: ((answered?: boolean | OfsError) => void)[] = [];
   const fresh: boolean[] = [];
+  /** The bytes each chunk.setVersion carried (a put's), as text. */
+  const carried: (string | undefined)[] = [];
   const rpc = {
-    call: (address: string, type: string, body: { version: number; fresh?: boolean }) =>
+    call: (address: string, type: string, body: { version: number; fresh?: boolean; put?: number }, options: { data?: Buffer[] } = {}) =>
       new Promise((resolve, reject) => {
         order.push(`${type} ${body.version} to ${address.split('/').at(-1)}`);
         fresh.push(body.fresh === true);
-        setVersions.push((answered = true) => (answered ? resolve({ body: { version: body.version, length: 0 }, data: [] }) : reject(new OfsError('ETIMEDOUT', 'chunk.setVersion timed out'))));
+        carried.push(body.put === undefined ? undefined : options.data![0]!.toString());
+        setVersions.push((answered = true) => {
+          if (answered instanceof OfsError) reject(answered);
+          else if (answered) resolve({ body: { version: body.version, length: body.put ?? 0 }, data: [] });
+          else reject(new OfsError('ETIMEDOUT', 'chunk.setVersion timed out'));
+        });
       }),
   } as unknown as RpcClient;
   const leases = spawnLeaseManager(system, master, rpc, { leaseMs: 60_000, chunkSize: 64 << 20, metrics: { granted: () => undefined } }, pino({ level: 'silent' }));
@@ -50,7 +58,11 @@ function harness(t: ExecutionContext, prepared: Partial<LeaseCandidate> = {}) {
       order.push('client answered');
       return reply;
     });
-  return { ask, order, journaling, setVersions, fresh };
+  const put = (bytes: string) =>
+    askResult<LeaseMessage>(leases)<void>((sender) => ({ kind: 'put', path: '/f', data: Buffer.from(bytes), requestId: 'put-1', caller: UNCHECKED, sender })).then(() => {
+      order.push('client answered');
+    });
+  return { ask, put, order, journaling, setVersions, fresh, carried };
 }
 
 const until = async (what: () => boolean) => {
@@ -121,4 +133,36 @@ test('a new chunk a server already reported at some version (a first try never j
   await until(() => journaling.length === 2);
   for (const end of journaling.splice(0)) end();
   t.is((await lease).version, 5);
+});
+
+test('a put: its bytes go with the first version only; after a miss the replicas that answered go up once more without them (keeping them), and the version and the size are journaled together before the client hears', async (t) => {
+  const { put, order, journaling, setVersions, fresh, carried } = harness(t);
+  const done = put('small');
+  await until(() => setVersions.length === 3);
+  t.deepEqual(carried, ['small', 'small', 'small']);
+  setVersions[0]!();
+  setVersions[1]!();
+  setVersions[2]!(false); // cs-c did not answer in time
+  await until(() => setVersions.length === 5);
+  t.deepEqual(order.slice(3, 5), ['chunk.setVersion 2 to cs-a', 'chunk.setVersion 2 to cs-b']);
+  t.deepEqual(carried.slice(3), [undefined, undefined], 'the second round carries no bytes: the replicas hold them');
+  t.deepEqual(fresh, [true, true, true, false, false], 'nor says the chunk is new, which would start it empty');
+  setVersions[3]!();
+  setVersions[4]!();
+  journaling.shift()!(); // the create's round
+  await until(() => journaling.length === 1);
+  await settleTurns();
+  t.false(order.includes('client answered'), 'no answer before the version and size are journaled');
+  journaling.shift()!();
+  await done;
+  t.deepEqual(order.slice(-2), ['version 2 with size 5 journaled', 'client answered']);
+});
+
+test('a new chunk every replica refuses for want of room fails with ENOSPC, not as unanswered', async (t) => {
+  const { put, journaling, setVersions } = harness(t);
+  const done = put('small');
+  await until(() => setVersions.length === 3);
+  for (const answer of setVersions) answer(new OfsError('ENOSPC', 'no space left on device'));
+  journaling.shift()!();
+  await t.throwsAsync(done, { code: 'ENOSPC', message: /no replica has room/ });
 });

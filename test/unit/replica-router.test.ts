@@ -93,3 +93,30 @@ test('only a version sent as a new chunk’s makes a replica, at whatever versio
   t.like(await setVersion(id(8), 2, true), { version: 2, length: 0 });
   t.like(await setVersion(id(8), 3, false), { version: 3 }, 'a replica it has takes a new version either way');
 });
+
+const setVersion = (router: ReplicaRouter, chunkId: string, version: number, fresh: boolean, put?: string) =>
+  router.ask<ChunkInfo>(chunkId, (sender) => ({ kind: 'set-version', chunkId, version, fresh, put: put === undefined ? undefined : Buffer.from(put), sender }));
+const readAll = (router: ReplicaRouter, chunkId: string, version: number) =>
+  router.ask<Buffer>(chunkId, (sender) => ({ kind: 'read', chunkId, version, offset: 0, length: 1024, sender }));
+
+test('a put’s first version makes the chunk with its bytes, synced before the answer; bytes with a version that is not a new chunk’s are refused and change nothing', async (t) => {
+  const router = await routerFor(t);
+  const made = await setVersion(router, id(7), 3, true, 'small file');
+  t.is(made.length, 10);
+  t.is(made.syncedLength, 10, 'synced before the answer');
+  t.is((await readAll(router, id(7), 3)).toString(), 'small file');
+  await t.throwsAsync(setVersion(router, id(7), 4, false, 'other'), { code: 'EINVAL', message: /only with a new chunk's first version/ });
+  t.is((await readAll(router, id(7), 3)).toString(), 'small file', 'still at its version, with its bytes');
+});
+
+test('a new chunk’s first version over the bytes of an earlier try (a put never journaled) starts the replica empty; a late message of that older try never wipes the newer one', async (t) => {
+  const router = await routerFor(t);
+  await setVersion(router, id(8), 1, true, 'never journaled');
+  const again = await setVersion(router, id(8), 2, true);
+  t.is(again.length, 0, 'the next try’s first version finds an empty replica');
+  t.is((await readAll(router, id(8), 2)).length, 0);
+  // The newer try wrote its own bytes (a put, here); the older try's message arrives late.
+  await setVersion(router, id(9), 2, true, 'newer');
+  await t.throwsAsync(setVersion(router, id(9), 1, true, 'older'), { code: 'EINVAL' });
+  t.is((await readAll(router, id(9), 2)).toString(), 'newer');
+});

@@ -128,10 +128,15 @@ export function spawnChunkReplica(
     // every later one fails too until a new lease (a new version) starts over.
     switch (msg.kind) {
       case 'set-version': {
-        const existing = store.get(chunkId);
-        // Checked before anything changes. Bytes past the put's would outlast it (readers ask replicas how far a chunk reaches).
-        if (msg.put && (!msg.fresh || (existing?.length ?? 0) > 0)) {
-          throw new OfsError('EINVAL', `chunk ${chunkId} is not a new, empty chunk (${existing?.length ?? 0} bytes at version ${existing?.version ?? 0}): a put cannot write it`);
+        if (msg.put && !msg.fresh) throw new OfsError('EINVAL', `chunk ${chunkId}: a put's bytes go only with a new chunk's first version`);
+        let existing = store.get(chunkId);
+        // A new chunk's first version starts it empty: bytes a replica already holds of it come from an
+        // earlier try that no journaled version vouches for (a put whose version the master never
+        // journaled), and must not pass for the new version's. A late message of an older try (a lower
+        // version) finds the newer replica and is refused below, never wipes it.
+        if (msg.fresh && existing && existing.length > 0 && existing.version < msg.version) {
+          await store.delete(chunkId);
+          existing = undefined;
         }
         if (!existing) {
           // Only a brand-new chunk's first version creates it: an empty replica of an older chunk would look current.

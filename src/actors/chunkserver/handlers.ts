@@ -160,7 +160,6 @@ export function chunkHandlers(process: ChunkserverProcess, master: MasterChannel
   };
 }
 
-/** The bytes of a mutation sent with its request instead of pushed ahead: one frame of the length it names. */
 /** Passes a request down the replica chain; the error says which hop failed. */
 function forwardTo<T>(chain: DataSocket[], send: (next: DataSocket, rest: DataSocket[]) => Promise<T>): Promise<T | undefined> {
   const [next, ...rest] = chain;

@@ -146,8 +146,12 @@ export function spawnLeaseManager(
       throw new OfsError('EUNAVAILABLE', `chunk ${chunkId} of ${candidate.path}: no live replica at version ${candidate.version}`);
     }
     const fresh = candidate.version === 0;
-    const setVersion = (server: { address: string }, version: number, lease?: RequestOf<'chunk.setVersion'>['lease'], bytes?: Buffer) =>
-      rpc.call(server.address, 'chunk.setVersion', { chunkId, version, fresh, lease, put: bytes?.length }, { timeoutMs: CALL_TIMEOUT_MS, data: bytes && [bytes] });
+    // `first`: the first round, which makes a new chunk's replicas (empty, or with a put's bytes); a
+    // later one only moves on the replicas that answered it, keeping what they hold.
+    const setVersion = (server: { address: string }, version: number, first: boolean, lease?: RequestOf<'chunk.setVersion'>['lease']) => {
+      const bytes = first ? put?.data : undefined;
+      return rpc.call(server.address, 'chunk.setVersion', { chunkId, version, fresh: fresh && first, lease, put: bytes?.length }, { timeoutMs: CALL_TIMEOUT_MS, data: bytes && [bytes] });
+    };
     // The primary's lease names its secondaries and the chunk size: it takes neither from a client.
     const leaseFor = (round: typeof candidates) => ({
       leaseMs: settings.leaseMs,
@@ -163,18 +167,19 @@ export function spawnLeaseManager(
     const failed: string[] = [];
     let grantedAt = Date.now();
     const firstVersion = version + 1;
+    /** The error codes of the last round's refusals. */
+    let refusals: string[] = [];
     for (let round: typeof candidates = candidates; round.length > 0; ) {
       version += 1;
-      // A put's bytes go with the first version only: the replicas that answered it hold them.
-      const bytes = version === firstVersion ? put?.data : undefined;
       attempt.version = version;
       grantedAt = Date.now();
-      const results = await Promise.allSettled(round.map((c, i) => setVersion(c, version, withLease && i === 0 ? leaseFor(round) : undefined, bytes)));
+      const results = await Promise.allSettled(round.map((c, i) => setVersion(c, version, version === firstVersion, withLease && i === 0 ? leaseFor(round) : undefined)));
       replicas = round.flatMap((c, i) => {
         const r = results[i]!;
         return r.status === 'fulfilled' ? [{ ...c, length: r.value.body.length }] : [];
       });
       const missed = round.filter((_, i) => results[i]!.status === 'rejected').map((c) => c.id);
+      refusals = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as OfsError).code] : []));
       failed.push(...missed);
       round = missed.length > 0 ? replicas : [];
     }
@@ -183,6 +188,8 @@ export function spawnLeaseManager(
     const granted: GrantedLease = { path: candidate.path, index: candidate.index, chunkId, version, replicas, failed };
     const written = put && { size: put.data.length, requestId: put.requestId };
     if (replicas.length > 0) await askResult(master)((sender) => ({ kind: 'lease-granted', lease: granted, put: written, sender }));
+    // Every replica full: no retry finds room there (a put's bytes, or a new chunk's files, refused).
+    if (!primary && refusals.length > 0 && refusals.every((code) => code === 'ENOSPC')) throw new OfsError('ENOSPC', `chunk ${chunkId}: no replica has room (${failed.join(', ')})`);
     if (!primary) throw new OfsError('EUNAVAILABLE', `chunk ${chunkId}: no replica took a new version (${failed.join(', ')} did not answer)`);
     if (failed.length > 0) log.warn({ chunkId, version, failed }, 'replicas missed a new version: they are stale now');
     if (!withLease) return { version };
@@ -301,7 +308,7 @@ export function spawnLeaseManager(
           const answer = (): Result<LeaseReply> => {
             if (!outcome.ok) return outcome;
             if (outcome.value.lease) return ok(reply(outcome.value.lease, outcome.value.index));
-            return failed(new OfsError('EUNAVAILABLE', `chunk ${msg.chunkId} changed version under re-replication; ask again`));
+            return failed(new OfsError('EUNAVAILABLE', `chunk ${msg.chunkId} took a new version without a lease (re-replication, or a small file's put); ask again`));
           };
           if (waiters.leases.length > 0) {
             const answered = answer();

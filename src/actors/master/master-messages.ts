@@ -47,12 +47,6 @@ export interface PreparedLease {
 /** A put's file made and its chunk placed, as a lease's; or `repeated`: a retry of a put that took effect (its reply was lost). */
 export type PreparedPut = PreparedLease | { repeated: true; durable: Promise<void> };
 
-/** What a put's chunk took with its first version: the bytes' length (the file's size), and the put's id for the retry cache. */
-export interface PutWritten {
-  size: number;
-  requestId?: string;
-}
-
 export type MasterMessage =
   /** `caller`: who sent it, as the RPC server verified (permissions are checked for it). */
   | { kind: 'request'; type: MessageType; body: unknown; caller: Caller; sender: Ref<Result<unknown>> }
@@ -69,7 +63,7 @@ export type MasterMessage =
    */
   | { kind: 'prepare-put'; path: string; mode?: number; requestId?: string; caller: Caller; sender: Ref<Result<PreparedPut>> }
   /** `put`: the new version carried a put's bytes, so the file's size is journaled with it. */
-  | { kind: 'lease-granted'; lease: plan.GrantedLease; put?: PutWritten; sender: Ref<Result<unknown>> }
+  | { kind: 'lease-granted'; lease: plan.GrantedLease; put?: plan.PutWritten; sender: Ref<Result<unknown>> }
   /** Chunk lengths primaries reported with their heartbeats: the files' sizes follow them. */
   | { kind: 'chunk-lengths'; lengths: plan.ChunkLength[]; sender: Ref<Result<unknown>> }
   | { kind: 'replication-needs'; sender: Ref<Result<plan.ReplicationNeeds>> }
