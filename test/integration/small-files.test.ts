@@ -27,14 +27,14 @@ test('a small file is put whole: it reads back, its size and mode show at once, 
     t.is(sha256(await client.read(`/s/edge-${size}`)), sha256(bytes), `${size} bytes`);
   }
 
-  // A put's bytes go only into a new, empty chunk: on a written one they would leave its tail behind.
+  // A put's bytes go only with a new chunk's first version: never onto a written chunk.
   const { epoch } = (await client.status()).master;
   const rpc = await cluster.rpc('test-master', 'master', () => epoch);
   t.teardown(() => rpc.close());
   const written = (await client.stat('/s/b')).chunks[0]!;
   const holder = (await client.status()).chunkservers.find((c) => c.id === written.replicas[0]!.id)!;
-  const put = { chunkId: written.chunkId, version: written.version + 1, fresh: true, put: 3 };
-  await t.throwsAsync(rpc.call(holder.address, 'chunk.setVersion', put, { data: [Buffer.from('abc')] }), { code: 'EINVAL', message: /not a new, empty chunk \(1024 bytes/ });
+  const put = { chunkId: written.chunkId, version: written.version + 1, put: 3 };
+  await t.throwsAsync(rpc.call(holder.address, 'chunk.setVersion', put, { data: [Buffer.from('abc')] }), { code: 'EINVAL', message: /only with a new chunk's first version/ });
   // Every replica still serves the chunk at its version (a replica moved to the refused one would answer ESTALE), byte for byte.
   for (const { digests } of await replicaDigests(await client.stat('/s/b'), cluster)) {
     t.deepEqual([...digests.values()], [sha256(replacement), sha256(replacement), sha256(replacement)], 'the refused put changed nothing');
