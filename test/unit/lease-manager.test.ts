@@ -166,3 +166,22 @@ test('a new chunk every replica refuses for want of room fails with ENOSPC, not 
   journaling.shift()!();
   await t.throwsAsync(done, { code: 'ENOSPC', message: /no replica has room/ });
 });
+
+test('a put retried under its request id while it is under way waits for it: one file made, one round to the replicas, both calls answered alike', async (t) => {
+  const { put, order, journaling, setVersions } = harness(t);
+  const first = put('small');
+  await until(() => setVersions.length === 3);
+  const retry = put('small');
+  await settleTurns();
+  t.is(order.filter((o) => o.startsWith('chunk.setVersion')).length, 3, 'the retry made no file and sent no version of its own');
+  for (const answer of setVersions) answer();
+  journaling.shift()!();
+  await until(() => journaling.length === 1);
+  journaling.shift()!();
+  await Promise.all([first, retry]);
+  t.is(order.filter((o) => o === 'client answered').length, 2);
+  // Done, it is forgotten here: a later call under the id goes to the master, whose retry cache answers it.
+  void put('small').catch(() => undefined);
+  await settleTurns();
+  t.is(setVersions.length, 6, 'a later call is not held back');
+});

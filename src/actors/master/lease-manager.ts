@@ -39,6 +39,8 @@ export type LeaseMessage =
   | ({ kind: 'prepared'; request: LeaseRequest } & PreparedLease)
   | ({ kind: 'put' } & PutRequest)
   | ({ kind: 'prepared-put'; request: PutRequest } & PreparedPut)
+  /** A put answered: its caller, and every retry of it that came while it was under way. */
+  | { kind: 'put-done'; request: PutRequest; outcome: Result<void> }
   /** `tried`: the last version the grant set (or tried to set) on replicas. */
   | { kind: 'granted'; chunkId: string; fresh: boolean; tried: number; outcome: Result<{ lease?: Lease; version: number; index: number }> }
   /** Re-replication: a new version on the live replicas with no primary, so a copy made now cannot miss a mutation. */
@@ -76,6 +78,8 @@ interface LeaseState {
    * try at its version (design.md, "Chunk versions").
    */
   freshTried: Map<string, number>;
+  /** Puts under way by request id, with the retries of each that wait for it. */
+  putsUnderWay: Map<string, Ref<Result<void>>[]>;
 }
 
 const MAX_FRESH_TRIED = 100_000;
@@ -220,9 +224,9 @@ export function spawnLeaseManager(
    * Asks the master to prepare a lease or a put (a create, a chunk placed),
    * once placement is ready, then hands the preparation back to this actor.
    */
-  const prepare = <P>(sender: Ref<Result<never>>, request: (sender: Ref<Result<P>>) => MasterMessage, prepared: (p: P) => void): void => {
+  const prepare = <P>(request: (sender: Ref<Result<P>>) => MasterMessage, prepared: (p: P) => void, refused: (outcome: Result<never>) => void): void => {
     const ready = settings.placementReady ?? Promise.resolve();
-    ready.then(() => askResult(master)<P>(request)).then(prepared, (err) => dispatch(sender, failed(err)));
+    ready.then(() => askResult(master)<P>(request)).then(prepared, (err) => refused(failed(err)));
   };
 
   return spawn(
@@ -232,21 +236,41 @@ export function spawnLeaseManager(
       switch (msg.kind) {
         case 'lease': {
           const { kind: _, ...request } = msg;
-          prepare(msg.sender, (sender: Ref<Result<PreparedLease>>) => ({ kind: 'prepare-lease', path: msg.path, index: msg.index, create: msg.create, caller: msg.caller, sender }), (prepared) =>
-            dispatch(ctx.self, { kind: 'prepared', request, ...prepared }),
+          prepare(
+            (sender: Ref<Result<PreparedLease>>) => ({ kind: 'prepare-lease', path: msg.path, index: msg.index, create: msg.create, caller: msg.caller, sender }),
+            (prepared) => dispatch(ctx.self, { kind: 'prepared', request, ...prepared }),
+            (refusal) => dispatch(msg.sender, refusal),
           );
           return state;
         }
         case 'put': {
           const { kind: _, ...request } = msg;
-          prepare(msg.sender, (sender: Ref<Result<PreparedPut>>) => ({ kind: 'prepare-put', path: msg.path, mode: msg.mode, requestId: msg.requestId, caller: msg.caller, sender }), (prepared) =>
-            dispatch(ctx.self, { kind: 'prepared-put', request, ...prepared }),
+          // A retry of a put still under way (its call timed out at the client) waits for it, rather than
+          // making the file again, maybe after another client renamed the first one away.
+          const retried = msg.requestId === undefined ? undefined : state.putsUnderWay.get(msg.requestId);
+          if (retried) {
+            retried.push(msg.sender);
+            return state;
+          }
+          if (msg.requestId !== undefined) state.putsUnderWay.set(msg.requestId, []);
+          prepare(
+            (sender: Ref<Result<PreparedPut>>) => ({ kind: 'prepare-put', path: msg.path, mode: msg.mode, requestId: msg.requestId, caller: msg.caller, sender }),
+            (prepared) => dispatch(ctx.self, { kind: 'prepared-put', request, ...prepared }),
+            (refusal) => dispatch(ctx.self, { kind: 'put-done', request, outcome: refusal }),
           );
+          return state;
+        }
+        case 'put-done': {
+          const { request, outcome } = msg;
+          dispatch(request.sender, outcome);
+          if (request.requestId === undefined) return state;
+          for (const sender of state.putsUnderWay.get(request.requestId) ?? []) dispatch(sender, outcome);
+          state.putsUnderWay.delete(request.requestId);
           return state;
         }
         case 'prepared-put': {
           const { request, durable } = msg;
-          const answer = (outcome: Result<void>) => void durable.then(() => dispatch(request.sender, outcome));
+          const answer = (outcome: Result<void>) => void durable.then(() => dispatch(ctx.self, { kind: 'put-done', request, outcome }));
           if ('repeated' in msg) {
             answer(ok(undefined));
             return state;
@@ -340,7 +364,7 @@ export function spawnLeaseManager(
     }),
     'lease-manager',
     // A restarted lease manager knows no leases: safe, since every new lease bumps the version.
-    { initialStateFunc: () => ({ table: new LeaseTable(), granting: new Map(), freshTried: new Map() }), onCrash: resetOnCrash(log) },
+    { initialStateFunc: () => ({ table: new LeaseTable(), granting: new Map(), freshTried: new Map(), putsUnderWay: new Map() }), onCrash: resetOnCrash(log) },
   );
 }
 
