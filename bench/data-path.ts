@@ -312,9 +312,9 @@ try {
   const put = await ofsTimed(cluster, ['put', big, '/big']);
   // `ofs get`, and the same job through the API (the file read into a local file), three times each
   // in turn, the better of each kept: on this VM, writing the local file runs at one of two speeds
-  // (in probes of 1 GiB, 210-330 MiB/s or 430-750, for either, holding for several runs and then
-  // changing over: memory touched for the first time costs far more than memory just freed), and
-  // which run gets which would otherwise decide the comparison.
+  // for either (in probes of 1 GiB, 210-330 MiB/s or 430-750, holding for several runs and then
+  // changing over; likely memory touched for the first time, which costs far more than memory just
+  // freed), and which run gets which would otherwise decide the comparison.
   const got = join(work, 'big-got.bin');
   let get = { s: Infinity, rssMiB: 0 };
   let apiSeconds = Infinity;
