@@ -30,12 +30,14 @@ export async function readMetaFile(path: string, id: string): Promise<DecodedMet
 }
 
 /**
- * Writes a new chunk's meta file whole (`fh`: just created), `meta` in its
- * first slot, not synced: the first slot update's fdatasync covers the whole
+ * Writes a new chunk's meta file (`fh`: just created), `meta` in its first
+ * slot, not synced: the first slot update's fdatasync covers the whole
  * file, and its name is durable once the caller fsyncs the directory.
  */
 export async function initMetaFile(fh: FileHandle, meta: ChunkMeta, stride: number): Promise<NewestSlot> {
-  await writeFully(fh, encodeMetaFile(meta, stride), 0);
+  const { head, length } = encodeMetaFile(meta, stride);
+  // Independent (the length only grows the file, past the head), so both go to the pool at once.
+  await Promise.all([writeFully(fh, head, 0), fh.truncate(length)]);
   return firstSlot(stride);
 }
 
@@ -64,6 +66,7 @@ export async function writeMetaSlot(fh: FileHandle, newest: NewestSlot, meta: Ch
  * any handle on the old file first.
  */
 export async function rewriteMetaFile(paths: ChunkPaths, meta: ChunkMeta, stride: number): Promise<NewestSlot> {
-  await writeFileDurably(paths.meta, encodeMetaFile(meta, stride), paths.metaTemp);
+  const { head, length } = encodeMetaFile(meta, stride);
+  await writeFileDurably(paths.meta, head, paths.metaTemp, length);
   return firstSlot(stride);
 }

@@ -114,23 +114,29 @@ export function slotOffset(stride: number, index: 0 | 1): number {
 export const MAX_META_FILE_BYTES = slotOffset(slotStrideFor(MAX_META_CHUNK_SIZE), 1) + slotStrideFor(MAX_META_CHUNK_SIZE);
 
 /**
- * A whole format-2 file holding `meta` in its first slot. The other slot is
- * written too (zeros, which never pass its CRC), so the file has its final
- * size from the start: an update overwrites blocks already allocated, and its
- * fdatasync has no file size or block allocation to commit.
+ * A new format-2 file holding `meta` in its first slot: `head`, the bytes to
+ * write from offset 0 (the header and that slot's frame), and `length`, the
+ * file's final size, which the writer sets. The rest (the other slot, and the
+ * first past its frame) is never written: it reads as zeros, which never pass
+ * a slot's CRC, and takes no disk, as a hole. The slots are sized for the
+ * largest chunk (about 64 KiB each for 1 GiB): written whole, a 1 KiB
+ * chunk's meta file would take 130 KiB of disk and of writes; this way, a
+ * block or two. The size is final from the start, so a slot update never
+ * grows the file.
  */
-export function encodeMetaFile(meta: ChunkMeta, stride: number): Buffer {
+export function encodeMetaFile(meta: ChunkMeta, stride: number): { head: Buffer; length: number } {
   if (stride % SECTOR !== 0 || !fitsSlot(meta, stride)) {
     throw new OfsError('EINTERNAL', `chunk ${meta.id}: meta of length ${meta.length} does not fit a slot stride of ${stride}`);
   }
-  const file = Buffer.alloc(slotOffset(stride, 1) + stride);
-  MAGIC.copy(file, 0);
-  file.writeUInt32LE(FORMAT_SLOTS, 4);
-  file.writeUInt32LE(stride, 8);
-  file.writeUInt32LE(crc32c(file.subarray(0, 12)), 12);
   const { index, generation } = firstSlot(stride);
-  encodeSlot(meta, generation).copy(file, slotOffset(stride, index));
-  return file;
+  const slot = encodeSlot(meta, generation);
+  const head = Buffer.alloc(slotOffset(stride, index) + slot.length);
+  MAGIC.copy(head, 0);
+  head.writeUInt32LE(FORMAT_SLOTS, 4);
+  head.writeUInt32LE(stride, 8);
+  head.writeUInt32LE(crc32c(head.subarray(0, 12)), 12);
+  slot.copy(head, slotOffset(stride, index));
+  return { head, length: slotOffset(stride, 1) + stride };
 }
 
 /** One slot's frame: `meta` at `generation`. */

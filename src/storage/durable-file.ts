@@ -21,13 +21,15 @@ export function tempPathFor(path: string): string {
  * Replaces `path` with `bytes` (given whole, or one buffer at a time) so that after a crash it holds the old bytes
  * or the new ones, never a mix, and the new ones once this resolves: write a
  * temp file, fsync it, rename it over, fsync the directory. A failed write
- * leaves no temp file behind.
+ * leaves no temp file behind. `length`, at least the bytes' own, is the
+ * file's size: past the bytes it reads as zeros, a hole that takes no disk.
  */
-export async function writeFileDurably(path: string, bytes: Buffer | string | Iterable<Buffer>, tempPath = tempPathFor(path)): Promise<void> {
+export async function writeFileDurably(path: string, bytes: Buffer | string | Iterable<Buffer>, tempPath = tempPathFor(path), length?: number): Promise<void> {
   const handle = await open(tempPath, 'w');
   try {
     // writeFile on a handle writes at its position, so pieces follow one another.
     for (const piece of typeof bytes === 'string' || Buffer.isBuffer(bytes) ? [bytes] : bytes) await handle.writeFile(piece);
+    if (length !== undefined) await handle.truncate(length);
     await handle.sync();
   } catch (err) {
     await handle.close();

@@ -5,6 +5,7 @@ import test from 'ava';
 import { crc32c } from '@node-rs/crc32';
 import { BLOCK_SIZE, ChunkStore } from '../../src/storage/chunk-store.js';
 import { MAX_META_CHUNK_SIZE, decodeMetaFile, slotOffset, slotStrideFor } from '../../src/storage/chunk-meta.js';
+import { MAX_CHUNK_SIZE } from '../../src/actors/chunkserver/role.js';
 import { TEST_MAX_CHUNK_SIZE, openAt, pattern, tempDir } from '../helpers/chunk-store.js';
 import { formatOneMetaBytes } from '../helpers/legacy-chunk-meta.js';
 
@@ -171,12 +172,33 @@ test('a meta grown past its file\'s stride (the maximum chunk size raised since)
   t.not(await inode(metaPath(dir)), ino, 'grown past the stride: replaced by rename');
   const grown = decodeMetaFile(await fs.readFile(metaPath(dir)), ID);
   t.deepEqual(grown.newest, { stride: slotStrideFor(max), index: 0, generation: 1 });
+  t.is((await fs.stat(metaPath(dir))).size, slotOffset(slotStrideFor(max), 1) + slotStrideFor(max), 'at its final size');
   t.is(grown.meta.length, length);
   t.deepEqual((await fs.readdir(path.join(dir, 'chunks'))).sort(), [`${ID}.data`, `${ID}.meta`]);
 
   const reopened = await openAt(t, dir, { maxChunkSize: max });
   t.deepEqual(reopened.get(ID), { id: ID, version: 1, length, syncedLength: length });
   t.deepEqual(await reopened.verify(ID), []);
+});
+
+test('a new chunk\'s meta file takes a block or two of disk, not its slots\' full size: a 1 KiB chunk under the 1 GiB maximum', async (t) => {
+  const dir = await tempDir(t);
+  const max = MAX_CHUNK_SIZE;
+  const store = await openAt(t, dir, { maxChunkSize: max });
+  const bytes = pattern(1024, 5);
+  await store.create(ID, 1);
+  await store.write(ID, 0, bytes);
+  await store.sync(ID);
+  await store.setVersion(ID, 2); // the second slot written too
+  const stride = slotStrideFor(max);
+  const { size, blocks } = await fs.stat(metaPath(dir));
+  t.is(size, slotOffset(stride, 1) + stride, 'at its final size: a slot update never grows it');
+  // Each slot is about 64 KiB long; only the header, each slot's frame and the blocks they fall in are on disk.
+  t.true(blocks * 512 <= 16 * 1024, `${blocks * 512} bytes on disk for a ${size}-byte meta file`);
+  await store.close();
+  const reopened = await openAt(t, dir, { maxChunkSize: max });
+  t.deepEqual(reopened.get(ID), { id: ID, version: 2, length: 1024, syncedLength: 1024 });
+  t.true((await reopened.read(ID, 0, 1024)).equals(bytes));
 });
 
 test('a maximum chunk size whose meta no meta file could hold is refused at open', async (t) => {
