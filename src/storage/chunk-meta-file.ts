@@ -36,8 +36,11 @@ export async function readMetaFile(path: string, id: string): Promise<DecodedMet
  */
 export async function initMetaFile(fh: FileHandle, meta: ChunkMeta, stride: number): Promise<NewestSlot> {
   const { head, length } = encodeMetaFile(meta, stride);
-  // Independent (the length only grows the file, past the head), so both go to the pool at once.
-  await Promise.all([writeFully(fh, head, 0), fh.truncate(length)]);
+  // Independent (the length only grows the file, past the head), so both go to the pool at once;
+  // both settle before a failure is reported, so none is left running on the handle.
+  const [written, sized] = await Promise.allSettled([writeFully(fh, head, 0), fh.truncate(length)]);
+  if (written.status === 'rejected') throw written.reason;
+  if (sized.status === 'rejected') throw sized.reason;
   return firstSlot(stride);
 }
 

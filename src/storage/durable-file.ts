@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { OfsError } from '../core/errors.js';
 
 /** A new file's name, or a rename, in `dir` survives a crash only once the directory itself is fsynced. */
 export async function syncDirectory(dir: string): Promise<void> {
@@ -28,8 +29,15 @@ export async function writeFileDurably(path: string, bytes: Buffer | string | It
   const handle = await open(tempPath, 'w');
   try {
     // writeFile on a handle writes at its position, so pieces follow one another.
-    for (const piece of typeof bytes === 'string' || Buffer.isBuffer(bytes) ? [bytes] : bytes) await handle.writeFile(piece);
-    if (length !== undefined) await handle.truncate(length);
+    let written = 0;
+    for (const piece of typeof bytes === 'string' || Buffer.isBuffer(bytes) ? [bytes] : bytes) {
+      await handle.writeFile(piece);
+      written += Buffer.byteLength(piece);
+    }
+    if (length !== undefined) {
+      if (length < written) throw new OfsError('EINTERNAL', `${path}: a length of ${length} bytes would cut off ${written - length} of the ${written} written`);
+      await handle.truncate(length);
+    }
     await handle.sync();
   } catch (err) {
     await handle.close();
