@@ -1,5 +1,4 @@
 import { promises as fs } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { OfsError } from '../core/errors.js';
 import { isChunkId } from '../core/chunk-id.js';
@@ -43,8 +42,14 @@ export function classifyChunkFiles(names: readonly string[]): {
   return { temps, withData, withMeta };
 }
 
+/** A file read and written at positions: a fs/promises FileHandle, or a ChunkFile. */
+export interface PositionalFile {
+  read(buf: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  write(buf: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+}
+
 /** Reads into all of `buf` from `position`; returns the bytes read, fewer only at end of file. */
-export async function readFully(fh: FileHandle, buf: Uint8Array, position: number): Promise<number> {
+export async function readFully(fh: PositionalFile, buf: Uint8Array, position: number): Promise<number> {
   let done = 0;
   while (done < buf.length) {
     const { bytesRead } = await fh.read(buf, done, buf.length - done, position + done);
@@ -54,7 +59,7 @@ export async function readFully(fh: FileHandle, buf: Uint8Array, position: numbe
   return done;
 }
 
-export async function writeFully(fh: FileHandle, buf: Uint8Array, position: number): Promise<void> {
+export async function writeFully(fh: PositionalFile, buf: Uint8Array, position: number): Promise<void> {
   let done = 0;
   while (done < buf.length) {
     const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);

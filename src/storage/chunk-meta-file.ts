@@ -1,5 +1,6 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { OfsError } from '../core/errors.js';
+import type { ChunkFile } from './chunk-file.js';
 import { writeFully, type ChunkPaths } from './chunk-files.js';
 import {
   MAX_META_FILE_BYTES,
@@ -30,17 +31,15 @@ export async function readMetaFile(path: string, id: string): Promise<DecodedMet
 }
 
 /**
- * Writes a new chunk's meta file (`fh`: just created), `meta` in its first
- * slot, not synced: the first slot update's fdatasync covers the whole
- * file, and its name is durable once the caller fsyncs the directory.
+ * Writes a new chunk's meta file (`file`: just created, so its pages are
+ * new), `meta` in its first slot, not synced: the first slot update's
+ * fdatasync covers the whole file, and its name is durable once the caller
+ * fsyncs the directory.
  */
-export async function initMetaFile(fh: FileHandle, meta: ChunkMeta, stride: number): Promise<NewestSlot> {
+export function initMetaFile(file: ChunkFile, meta: ChunkMeta, stride: number): NewestSlot {
   const { head, length } = encodeMetaFile(meta, stride);
-  // Independent (the length only grows the file, past the head), so both go to the pool at once;
-  // both settle before a failure is reported, so none is left running on the handle.
-  const [written, sized] = await Promise.allSettled([writeFully(fh, head, 0), fh.truncate(length)]);
-  if (written.status === 'rejected') throw written.reason;
-  if (sized.status === 'rejected') throw sized.reason;
+  file.writeNew(head, 0);
+  file.extend(length);
   return firstSlot(stride);
 }
 
@@ -49,15 +48,19 @@ export async function initMetaFile(fh: FileHandle, meta: ChunkMeta, stride: numb
  * fdatasyncs: a crash before that returns leaves the newest slot as it was,
  * and the meta file's name and size need nothing from the directory. The
  * caller keeps the old NewestSlot if this fails, so the next update goes to
- * the same slot again.
+ * the same slot again. `intoHole`: that slot was never written (a file just
+ * made), so the write is made on this thread (ChunkFile.writeNew).
  */
-export async function writeMetaSlot(fh: FileHandle, newest: NewestSlot, meta: ChunkMeta): Promise<NewestSlot> {
+export async function writeMetaSlot(fh: ChunkFile, newest: NewestSlot, meta: ChunkMeta, intoHole: boolean): Promise<NewestSlot> {
   // A frame longer than the stride would run over the newest slot.
   if (!fitsSlot(meta, newest.stride)) {
     throw new OfsError('EINTERNAL', `chunk ${meta.id}: meta of length ${meta.length} does not fit the slot stride ${newest.stride}; it needs a rewrite`);
   }
   const next: NewestSlot = { stride: newest.stride, index: newest.index === 0 ? 1 : 0, generation: newest.generation + 1 };
-  await writeFully(fh, encodeSlot(meta, next.generation), slotOffset(next.stride, next.index));
+  const frame = encodeSlot(meta, next.generation);
+  const at = slotOffset(next.stride, next.index);
+  if (intoHole) fh.writeNew(frame, at);
+  else await writeFully(fh, frame, at);
   await fh.datasync();
   return next;
 }

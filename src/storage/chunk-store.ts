@@ -21,8 +21,9 @@ import {
   unlinkIfPresent,
   writeFully,
   type ChunkPaths,
+  type PositionalFile,
 } from './chunk-files.js';
-import { MAX_META_CHUNK_SIZE, fitsSlot, slotStrideFor, type ChunkMeta, type DecodedMetaFile, type NewestSlot } from './chunk-meta.js';
+import { MAX_META_CHUNK_SIZE, firstSlot, fitsSlot, slotStrideFor, type ChunkMeta, type DecodedMetaFile, type NewestSlot } from './chunk-meta.js';
 import { initMetaFile, readMetaFile, rewriteMetaFile, writeMetaSlot } from './chunk-meta-file.js';
 import { CoalescedSync } from './coalesced-sync.js';
 import { MetaOrder } from './meta-order.js';
@@ -62,6 +63,13 @@ export const DEFAULT_MAX_CHUNK_SIZE = 64 * 1024 * 1024;
 
 /** How many chunks open() loads at once: enough to overlap disk latency, few enough for the fd limit. */
 const LOAD_CONCURRENCY = 32;
+/**
+ * A new chunk's first write of at most this many bytes is made on the calling
+ * thread (its pages are new, so no read waits for the disk): a small file's
+ * bytes, or an append's first record, without a hand-off to libuv's pool
+ * (chunk-file.ts). A longer one goes to the pool, as every other write does.
+ */
+const NEW_CHUNK_WRITE_NOW_BYTES = 64 * 1024;
 /** Data and meta files kept open while idle for the next write or sync: the chunks being written now, well under the fd limit. */
 const MAX_IDLE_OPEN_FILES = 128;
 
@@ -252,10 +260,10 @@ export class ChunkStore {
       const meta = this.require(id);
       if (this.closing) throw new OfsError('EUNAVAILABLE', `chunk ${id}: the chunk store is closing`);
       making = (async () => {
-        await this.openFiles.close(paths.data);
-        await this.openFiles.close(paths.meta);
-        await this.openFiles.use(paths.data, async () => undefined, 'w+');
-        this.newestSlots.set(id, await this.openFiles.use(paths.meta, (fh) => initMetaFile(fh, { ...meta, length: 0, crcs: new Uint32Array(0) }, this.slotStride), 'w+'));
+        this.openFiles.close(paths.data);
+        this.openFiles.close(paths.meta);
+        await this.openFiles.use(paths.data, () => undefined, 'w+');
+        this.newestSlots.set(id, await this.openFiles.use(paths.meta, (file) => initMetaFile(file, { ...meta, length: 0, crcs: new Uint32Array(0) }, this.slotStride), 'w+'));
         this.unmade.delete(id);
       })().then(
         () => void (this.makeFailed = false),
@@ -312,7 +320,9 @@ export class ChunkStore {
           // The bytes past the old end go first: a full disk shows up there, and failing
           // before the old bytes are touched leaves the chunk exactly as it was.
           try {
-            await writeFully(fh, data.subarray(oldLength - offset), oldLength);
+            const past = data.subarray(oldLength - offset);
+            if (oldLength === 0 && past.length <= NEW_CHUNK_WRITE_NOW_BYTES) fh.writeNew(past, 0);
+            else await writeFully(fh, past, oldLength);
           } catch (err) {
             await fh.truncate(oldLength).catch(() => undefined);
             throw err;
@@ -465,9 +475,9 @@ export class ChunkStore {
       // fsynced: a chunk that comes back after a crash is garbage the master collects (GFS §4.4).
       // Files being made now (a sync beside a write) are made before they go.
       await this.making.get(id)?.catch(() => undefined);
-      await this.openFiles.close(paths.meta);
+      this.openFiles.close(paths.meta);
       await unlinkIfPresent(paths.meta);
-      await this.openFiles.close(paths.data);
+      this.openFiles.close(paths.data);
       this.unmade.delete(id);
       this.newestSlots.delete(id);
       this.namesPending.delete(id);
@@ -491,7 +501,7 @@ export class ChunkStore {
     await this.metaOrder.idle();
     // Files still being made would open after the close below, and stay open.
     await Promise.all([...this.making.values()].map((making) => making.catch(() => undefined)));
-    await this.openFiles.closeAll();
+    this.openFiles.closeAll();
     await this.directory.close();
     this.readBuffers.trim();
   }
@@ -557,10 +567,12 @@ export class ChunkStore {
   private async writeMeta(paths: ChunkPaths, meta: ChunkMeta): Promise<void> {
     const newest = this.newestSlots.get(meta.id);
     if (newest && fitsSlot(meta, newest.stride)) {
-      this.newestSlots.set(meta.id, await this.openFiles.use(paths.meta, (fh) => writeMetaSlot(fh, newest, meta)));
+      // Files this store made and has not synced yet: the meta file holds only its first slot, the other a hole.
+      const intoHole = this.namesPending.has(meta.id) && newest.generation === firstSlot(newest.stride).generation;
+      this.newestSlots.set(meta.id, await this.openFiles.use(paths.meta, (file) => writeMetaSlot(file, newest, meta, intoHole)));
       return;
     }
-    await this.openFiles.close(paths.meta);
+    this.openFiles.close(paths.meta);
     this.newestSlots.set(meta.id, await rewriteMetaFile(paths, meta, slotStrideFor(Math.max(this.maxChunkSize, meta.length))));
   }
 
@@ -615,7 +627,7 @@ function corruptBlock(chunk: ChunkMeta, block: number, detail?: string): OfsErro
 }
 
 /** Reads block `block` whole and checks it against its recorded CRC32C. */
-async function readVerifiedBlock(fh: FileHandle, chunk: ChunkMeta, block: number): Promise<Buffer> {
+async function readVerifiedBlock(fh: PositionalFile, chunk: ChunkMeta, block: number): Promise<Buffer> {
   const { start, end } = blockBounds(block, chunk.length);
   const bytes = Buffer.alloc(end - start);
   const got = await readFully(fh, bytes, start);

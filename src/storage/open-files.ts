@@ -1,15 +1,14 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { ChunkFile } from './chunk-file.js';
 
 interface OpenFile {
-  handle: Promise<FileHandle>;
+  file: ChunkFile;
   users: number;
 }
 
 /**
- * Read-write handles of files in use, kept open between operations so a
- * stream of writes and syncs to one chunk costs no open and close each. At
- * most `max` stay open while idle (the fd limit); one in use is never closed
- * under its user.
+ * Chunk files in use, kept open between operations so a stream of writes
+ * and syncs to one chunk costs no open and close each. At most `max` stay
+ * open while idle (the fd limit); one in use is never closed under its user.
  */
 export class OpenFiles {
   /** In least-recently-used order: a Map iterates in insertion order, and each use re-inserts. */
@@ -17,55 +16,51 @@ export class OpenFiles {
 
   constructor(private readonly max: number) {}
 
-  /** Runs `run` on `path`'s handle, opening it with `flags` unless open already ('w+' makes a new file, kept open for what follows). */
-  async use<T>(path: string, run: (handle: FileHandle) => Promise<T>, flags: 'r+' | 'w+' = 'r+'): Promise<T> {
-    let file = this.files.get(path);
-    if (file) this.files.delete(path);
-    else file = { handle: open(path, flags), users: 0 };
-    this.files.set(path, file);
-    file.users++;
+  /** Runs `run` on `path`'s file, opening it with `flags` unless open already ('w+' makes a new file, kept open for what follows). */
+  async use<T>(path: string, run: (file: ChunkFile) => Promise<T> | T, flags: 'r+' | 'w+' = 'r+'): Promise<T> {
+    let open = this.files.get(path);
+    if (open) this.files.delete(path);
+    else open = { file: ChunkFile.open(path, flags), users: 0 }; // a file that fails to open is not kept: the next use tries again
+    this.files.set(path, open);
+    open.users++;
     try {
-      let handle: FileHandle;
-      try {
-        handle = await file.handle;
-      } catch (err) {
-        // A file that failed to open is not kept: the next use tries again.
-        if (this.files.get(path) === file) this.files.delete(path);
-        throw err;
-      }
-      return await run(handle);
+      return await run(open.file);
     } finally {
-      file.users--;
+      open.users--;
       // Closed (or dropped) while in use: its last user closes it.
-      if (file.users === 0 && this.files.get(path) !== file) await closeQuietly(file);
-      await this.closeIdleBeyondMax();
+      if (open.users === 0 && this.files.get(path) !== open) closeQuietly(open);
+      this.closeIdleBeyondMax();
     }
   }
 
-  /** Closes `path`'s handle, before the file is deleted or replaced; one in use closes when its last user is done. */
-  async close(path: string): Promise<void> {
-    const file = this.files.get(path);
-    if (!file) return;
+  /** Closes `path`'s file, before the file is deleted or replaced; one in use closes when its last user is done. */
+  close(path: string): void {
+    const open = this.files.get(path);
+    if (!open) return;
     this.files.delete(path);
-    if (file.users === 0) await closeQuietly(file);
+    if (open.users === 0) closeQuietly(open);
   }
 
-  /** Closes every idle handle (a store being closed). */
-  async closeAll(): Promise<void> {
-    await Promise.all([...this.files.keys()].map((path) => this.close(path)));
+  /** Closes every idle file (a store being closed). */
+  closeAll(): void {
+    for (const path of [...this.files.keys()]) this.close(path);
   }
 
-  private async closeIdleBeyondMax(): Promise<void> {
+  private closeIdleBeyondMax(): void {
     if (this.files.size <= this.max) return;
-    for (const [path, file] of this.files) {
+    for (const [path, open] of this.files) {
       if (this.files.size <= this.max) break;
-      if (file.users > 0) continue;
+      if (open.users > 0) continue;
       this.files.delete(path);
-      await closeQuietly(file);
+      closeQuietly(open);
     }
   }
 }
 
-async function closeQuietly(file: OpenFile): Promise<void> {
-  await file.handle.then((h) => h.close()).catch(() => undefined);
+function closeQuietly(open: OpenFile): void {
+  try {
+    open.file.close();
+  } catch {
+    // A failed close leaves nothing to do: the fd is released either way.
+  }
 }

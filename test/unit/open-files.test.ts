@@ -1,8 +1,8 @@
 import test, { type ExecutionContext } from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ChunkFile } from '../../src/storage/chunk-file.js';
 import { OpenFiles } from '../../src/storage/open-files.js';
 
 /** A promise with its resolve outside, so a test decides when a callback goes on. */
@@ -26,18 +26,16 @@ async function tempFiles(t: ExecutionContext) {
   };
 }
 
-/** Node 20 sets a closed FileHandle's fd to -1 and rejects any read on it with EBADF. */
-async function assertClosed(t: ExecutionContext, handle: FileHandle, what: string) {
-  t.is(handle.fd, -1, `${what}: fd is -1`);
+/** A closed ChunkFile rejects any read with EBADF (never reaching a file that reused its fd). */
+async function assertClosed(t: ExecutionContext, handle: ChunkFile, what: string) {
   await t.throwsAsync(handle.read(Buffer.alloc(1), 0, 1, 0), { code: 'EBADF' }, `${what}: a read on it fails with EBADF`);
 }
 
-async function assertOpen(t: ExecutionContext, handle: FileHandle, what: string) {
-  t.true(handle.fd >= 0, `${what}: fd is open`);
+async function assertOpen(t: ExecutionContext, handle: ChunkFile, what: string) {
   await t.notThrowsAsync(handle.read(Buffer.alloc(1), 0, 1, 0), `${what}: a read on it works`);
 }
 
-const readAll = async (handle: FileHandle, length: number) => {
+const readAll = async (handle: ChunkFile, length: number) => {
   const buf = Buffer.alloc(length);
   const { bytesRead } = await handle.read(buf, 0, length, 0);
   return buf.subarray(0, bytesRead).toString();
@@ -51,12 +49,11 @@ test('a second use of a path reuses the same handle, and sees the bytes the firs
 
   const first = await files.use(path, async (handle) => {
     await handle.write(Buffer.from('hello'), 0, 5, 0);
-    return { handle, fd: handle.fd };
+    return { handle };
   });
-  const second = await files.use(path, async (handle) => ({ handle, fd: handle.fd, text: await readAll(handle, 16) }));
+  const second = await files.use(path, async (handle) => ({ handle, text: await readAll(handle, 16) }));
 
-  t.is(second.handle, first.handle, 'the same FileHandle');
-  t.is(second.fd, first.fd, 'the same fd');
+  t.is(second.handle, first.handle, 'the same ChunkFile');
   t.is(second.text, 'hello');
   // Still open while idle: it is kept between uses.
   await assertOpen(t, first.handle, 'the idle handle');
@@ -69,7 +66,7 @@ test('the value (or error) of the callback is what use resolves (or rejects) wit
   t.teardown(() => files.closeAll());
 
   t.is(await files.use(path, async () => 42), 42);
-  let seen: FileHandle | undefined;
+  let seen: ChunkFile | undefined;
   await t.throwsAsync(
     files.use(path, async (handle) => {
       seen = handle;
@@ -115,7 +112,7 @@ test('at most max idle handles stay open: after using max+2 files the least rece
   t.teardown(() => files.closeAll());
 
   const paths = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((name) => file(name, name)));
-  const handles: FileHandle[] = [];
+  const handles: ChunkFile[] = [];
   for (const path of paths) handles.push(await files.use(path, async (handle) => handle));
 
   await assertClosed(t, handles[0]!, 'a (least recently used)');
@@ -153,7 +150,7 @@ test('close() while the handle is in use: the user can still write and read, and
   const files = new OpenFiles(4);
   t.teardown(() => files.closeAll());
 
-  const inside = deferred<FileHandle>();
+  const inside = deferred<ChunkFile>();
   const goOn = deferred();
   const using = files.use(path, async (handle) => {
     inside.resolve(handle);
@@ -163,7 +160,7 @@ test('close() while the handle is in use: the user can still write and read, and
   });
 
   const handle = await inside.promise;
-  await files.close(path); // returns without closing the handle in use
+  files.close(path); // returns without closing the handle in use
   await assertOpen(t, handle, 'the handle in use after close()');
 
   goOn.resolve();
@@ -182,7 +179,7 @@ test('a handle in use is not evicted by uses of other files beyond max; it is cl
   t.teardown(() => files.closeAll());
 
   const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((name) => file(name)));
-  const inside = deferred<FileHandle>();
+  const inside = deferred<ChunkFile>();
   const goOn = deferred();
   const using = files.use(a!, async (handle) => {
     inside.resolve(handle);
@@ -244,17 +241,17 @@ test('closeAll() closes every idle handle, and later uses open them again', asyn
   const files = new OpenFiles(8);
 
   const paths = await Promise.all(['a', 'b', 'c'].map((name) => file(name, name)));
-  const handles: FileHandle[] = [];
+  const handles: ChunkFile[] = [];
   for (const path of paths) handles.push(await files.use(path, async (h) => h));
   for (const [i, h] of handles.entries()) await assertOpen(t, h, `file ${i} before closeAll`);
 
-  await files.closeAll();
+  files.closeAll();
   for (const [i, h] of handles.entries()) await assertClosed(t, h, `file ${i} after closeAll`);
 
   const again = await files.use(paths[1]!, async (h) => ({ h, text: await readAll(h, 8) }));
   t.not(again.h, handles[1]);
   t.is(again.text, 'b');
-  await files.closeAll();
+  files.closeAll();
   await assertClosed(t, again.h, 'the reopened handle after a second closeAll');
 });
 
@@ -264,7 +261,7 @@ test('closeAll() leaves a handle in use to its user, who closes it when done', a
   const [a, b] = await Promise.all(['a', 'b'].map((name) => file(name, name)));
 
   const hb = await files.use(b!, async (h) => h);
-  const inside = deferred<FileHandle>();
+  const inside = deferred<ChunkFile>();
   const goOn = deferred();
   const using = files.use(a!, async (handle) => {
     inside.resolve(handle);
@@ -273,7 +270,7 @@ test('closeAll() leaves a handle in use to its user, who closes it when done', a
   });
   const ha = await inside.promise;
 
-  await files.closeAll();
+  files.closeAll();
   await assertClosed(t, hb, 'the idle handle');
   await assertOpen(t, ha, 'the handle in use');
   goOn.resolve();
