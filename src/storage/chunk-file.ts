@@ -7,20 +7,22 @@ const truncateTo = promisify(ftruncate);
 const datasyncOf = promisify(fdatasync);
 
 /**
- * One of a chunk's files, open for reading and writing. The calls that touch
- * only the page cache and the inode (open, close, a small write into pages no
- * one has written, a new file's length) run on the calling thread; those that
- * can wait for the disk (reads, other writes, truncation down, fdatasync) go
- * to libuv's pool. On this 2-core VM a call handed to the pool cost the caller
- * more than the call itself: a chunkserver's main thread spent 0.07-0.3 ms on
- * each hand-off (waking a pool thread, then being woken), and a small file's
- * new chunk took twelve of them on every replica.
+ * One of a chunk's files, open. The calls that touch only the page cache and
+ * inodes (open, close, a small write into pages no one has written, a new
+ * file's length) run on the calling thread; those that can wait for the disk
+ * (reads, other writes, truncation down, fdatasync) go to libuv's pool. On
+ * this 2-core VM a call handed to the pool cost the caller more than the call
+ * itself: a chunkserver's main thread spent 0.07-0.3 ms on each hand-off
+ * (waking a pool thread, then being woken), and a small file's new chunk took
+ * twelve of them on every replica, a read three. The price: an open whose
+ * inode is not cached (a chunk not touched since start-up, its inode evicted)
+ * waits for that one read on the calling thread.
  */
 export class ChunkFile {
   private constructor(private fd: number) {}
 
-  /** 'w+' makes the file, or empties one already there; 'r+' opens it as it is. */
-  static open(path: string, flags: 'r+' | 'w+'): ChunkFile {
+  /** 'w+' makes the file, or empties one already there; 'r+' opens it as it is; 'r' for reading only. */
+  static open(path: string, flags: 'r' | 'r+' | 'w+'): ChunkFile {
     return new ChunkFile(openSync(path, flags));
   }
 

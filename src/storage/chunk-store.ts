@@ -27,6 +27,7 @@ import { MAX_META_CHUNK_SIZE, firstSlot, fitsSlot, slotStrideFor, type ChunkMeta
 import { initMetaFile, readMetaFile, rewriteMetaFile, writeMetaSlot } from './chunk-meta-file.js';
 import { CoalescedSync } from './coalesced-sync.js';
 import { MetaOrder } from './meta-order.js';
+import { ChunkFile } from './chunk-file.js';
 import { OpenFiles } from './open-files.js';
 import { ReadBuffers } from './read-buffers.js';
 
@@ -433,9 +434,9 @@ export class ChunkStore {
     const chunk = this.require(id);
     const corrupt: number[] = [];
     const n = blockCount(chunk.length);
-    let fh: FileHandle;
+    let file: ChunkFile;
     try {
-      fh = await fs.open(this.paths(id).data, 'r');
+      file = ChunkFile.open(this.paths(id).data, 'r');
     } catch (err) {
       if (errnoOf(err) !== 'ENOENT') throw toChunkError(err, `chunk ${id}: verify, offset 0`);
       return Array.from({ length: n }, (_, b) => b);
@@ -447,7 +448,7 @@ export class ChunkStore {
         const bytes = buf.subarray(0, end - start);
         let got: number;
         try {
-          got = await readFully(fh, bytes, start);
+          got = await readFully(file, bytes, start);
         } catch (err) {
           if (errnoOf(err) !== 'EIO') throw err;
           got = -1;
@@ -457,7 +458,7 @@ export class ChunkStore {
     } catch (err) {
       throw toChunkError(err, `chunk ${id}: verify`);
     } finally {
-      await fh.close();
+      file.close();
     }
     return corrupt;
   }
@@ -579,19 +580,19 @@ export class ChunkStore {
   /** Reads chunk bytes from `position` into `buf`; a missing data file or an EIO is corruption of the first block. */
   private async readRange(chunk: ChunkMeta, buf: Buffer, position: number, what: string): Promise<number> {
     const block = Math.floor(position / BLOCK_SIZE);
-    let fh: FileHandle;
+    let file: ChunkFile;
     try {
-      fh = await fs.open(this.paths(chunk.id).data, 'r');
+      file = ChunkFile.open(this.paths(chunk.id).data, 'r');
     } catch (err) {
       if (errnoOf(err) === 'ENOENT') throw corruptBlock(chunk, block, 'the data file is missing');
       throw toChunkError(err, `chunk ${chunk.id}: ${what}`);
     }
     try {
-      return await readFully(fh, buf, position);
+      return await readFully(file, buf, position);
     } catch (err) {
       throw toChunkError(err, `chunk ${chunk.id}: ${what}`);
     } finally {
-      await fh.close();
+      file.close();
     }
   }
 }
