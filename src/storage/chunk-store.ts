@@ -568,7 +568,8 @@ export class ChunkStore {
   private async writeMeta(paths: ChunkPaths, meta: ChunkMeta): Promise<void> {
     const newest = this.newestSlots.get(meta.id);
     if (newest && fitsSlot(meta, newest.stride)) {
-      // Files this store made and has not synced yet: the meta file holds only its first slot, the other a hole.
+      // Files this store made and has not synced yet: the meta file holds its first slot, the other a hole
+      // (or what a failed sync just wrote there, still in the page cache).
       const intoHole = this.namesPending.has(meta.id) && newest.generation === firstSlot(newest.stride).generation;
       this.newestSlots.set(meta.id, await this.openFiles.use(paths.meta, (file) => writeMetaSlot(file, newest, meta, intoHole)));
       return;
