@@ -456,9 +456,10 @@ async function readPrefix(path: string, length: number): Promise<Buffer> {
 
 /**
  * Appends `bytes` (the segment is open O_APPEND) on this thread: they land past
- * the end, in pages that need no read, and a batch is some KB; handing the write
- * to libuv's pool cost more than the write (chunk-file.ts). The fdatasync after
- * it goes to the pool.
+ * the end, where the one page already holding bytes is cached (read at
+ * start-up, or just written), so no read waits for the disk; a batch is some
+ * KB, and handing the write to libuv's pool cost more than the write
+ * (chunk-file.ts). The fdatasync after it goes to the pool.
  */
 function appendAll(handle: FileHandle, bytes: Buffer): void {
   for (let written = 0; written < bytes.length; ) written += writeSync(handle.fd, bytes, written, bytes.length - written, null);
