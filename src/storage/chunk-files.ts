@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import type { ChunkFile } from './chunk-file.js';
 import path from 'node:path';
 import { OfsError } from '../core/errors.js';
 import { isChunkId } from '../core/chunk-id.js';
@@ -42,14 +43,8 @@ export function classifyChunkFiles(names: readonly string[]): {
   return { temps, withData, withMeta };
 }
 
-/** A file read and written at positions: a fs/promises FileHandle, or a ChunkFile. */
-export interface PositionalFile {
-  read(buf: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
-  write(buf: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
-}
-
 /** Reads into all of `buf` from `position`; returns the bytes read, fewer only at end of file. */
-export async function readFully(fh: PositionalFile, buf: Uint8Array, position: number): Promise<number> {
+export async function readFully(fh: ChunkFile, buf: Uint8Array, position: number): Promise<number> {
   let done = 0;
   while (done < buf.length) {
     const { bytesRead } = await fh.read(buf, done, buf.length - done, position + done);
@@ -59,7 +54,7 @@ export async function readFully(fh: PositionalFile, buf: Uint8Array, position: n
   return done;
 }
 
-export async function writeFully(fh: PositionalFile, buf: Uint8Array, position: number): Promise<void> {
+export async function writeFully(fh: ChunkFile, buf: Uint8Array, position: number): Promise<void> {
   let done = 0;
   while (done < buf.length) {
     const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);

@@ -21,7 +21,6 @@ import {
   unlinkIfPresent,
   writeFully,
   type ChunkPaths,
-  type PositionalFile,
 } from './chunk-files.js';
 import { MAX_META_CHUNK_SIZE, firstSlot, fitsSlot, slotStrideFor, type ChunkMeta, type DecodedMetaFile, type NewestSlot } from './chunk-meta.js';
 import { initMetaFile, readMetaFile, rewriteMetaFile, writeMetaSlot } from './chunk-meta-file.js';
@@ -629,7 +628,7 @@ function corruptBlock(chunk: ChunkMeta, block: number, detail?: string): OfsErro
 }
 
 /** Reads block `block` whole and checks it against its recorded CRC32C. */
-async function readVerifiedBlock(fh: PositionalFile, chunk: ChunkMeta, block: number): Promise<Buffer> {
+async function readVerifiedBlock(fh: ChunkFile, chunk: ChunkMeta, block: number): Promise<Buffer> {
   const { start, end } = blockBounds(block, chunk.length);
   const bytes = Buffer.alloc(end - start);
   const got = await readFully(fh, bytes, start);
