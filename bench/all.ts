@@ -28,6 +28,8 @@ const BENCHES: { name: string; args: [string[], string[]]; figures: (r: any) => 
     figures: ({ bench: _bench, quick: _quick, ...figures }) => figures,
     rows: (f) => [
       { figure: `write, one client, 3 replicas (MiB/s; cores ${f.write_1c_cpu_busy_pct}% busy)`, ofs: f.write_1c_MiBps!, baseline: f.raw_disk_write_MiBps!, of: `dd of ${f.raw_disk_write_MiB} MiB, bs=1M conv=fdatasync` },
+      // V8 starts a full collection of its own for every 64 MiB of buffers a process holds beyond what the last one left.
+      { figure: 'write, one client: full GCs in each chunkserver per GiB written', ofs: f.write_1c_chunkserver_full_gcs_per_GiB!, baseline: 16, of: 'one per 64 MiB of buffers, V8’s own trigger' },
       { figure: `write, 4 clients at once (MiB/s; cores ${f.write_4c_cpu_busy_pct}% busy)`, ofs: f.write_4c_MiBps!, baseline: f.write_1c_MiBps!, of: 'one client' },
       { figure: `read, one client (MiB/s; cores ${f.read_1c_cpu_busy_pct}% busy)`, ofs: f.read_1c_MiBps!, baseline: f.raw_zmq_MiBps!, of: 'ZeroMQ, 1 MiB messages, process to process' },
       { figure: 'read, 4 clients at once (MiB/s)', ofs: f.read_4c_MiBps!, baseline: f.raw_zmq_MiBps!, of: 'ZeroMQ, as above' },

@@ -26,6 +26,7 @@ import type { OfsClient } from '../src/client/ofs-client.js';
 import { PIECE_BYTES } from '../src/client/file-writer.js';
 import { syncDirectory } from '../src/storage/durable-file.js';
 import { OFS_BIN, patternBytes, TestCluster } from '../test/helpers/cluster.js';
+import { Scrape } from '../test/helpers/scrape.js';
 import { waitForNewActiveWithStandby } from '../test/helpers/workload.js';
 
 const MiB = 2 ** 20;
@@ -183,7 +184,18 @@ async function rawZmqMiBps(mib: number): Promise<number> {
 
 const work = await mkdtemp(join(tmpdir(), 'ofs-bench-'));
 const cluster = await TestCluster.start({ masters: 2, chunkSize: 64 * MiB, heartbeatMs: 1000, scrubIntervalMs: 10_000 });
-const chunkserverPids = async () => (await cluster.file()).processes.filter((p) => p.role === 'chunkserver').map((p) => p.pid);
+const chunkservers = async () => (await cluster.file()).processes.filter((p) => p.role === 'chunkserver');
+const chunkserverPids = async () => (await chunkservers()).map((p) => p.pid);
+/** The full (mark-compact) collections the chunkservers have run so far, all together, from their /metrics. */
+const chunkserverFullCollections = async () =>
+  (
+    await Promise.all(
+      (await chunkservers()).map((p) => {
+        if (p.httpPort === undefined) throw new Error(`${p.id} has no httpPort in cluster.json`);
+        return Scrape.of(p.httpPort);
+      }),
+    )
+  ).reduce((n, scrape) => n + scrape.sum('nodejs_gc_duration_seconds_count', { kind: 'major' }), 0);
 const result: Record<string, number | string | boolean> = { quick };
 try {
   const clients = await Promise.all(Array.from({ length: APPEND_CLIENTS }, () => cluster.client()));
@@ -205,8 +217,10 @@ try {
 
   // One client, then four at once (each its own file), then eight (chunkserver memory watched).
   const pieceStream = () => createReadStream(source, { highWaterMark: PIECE_BYTES });
+  const collectionsBefore = await chunkserverFullCollections();
   const write1 = await timedWithCpu(() => pipeline(pieceStream(), client.createWriteStream('/bench/one')));
   result.write_1c_MiBps = round(size.fileMiB / write1.s);
+  result.write_1c_chunkserver_full_gcs_per_GiB = round(((await chunkserverFullCollections()) - collectionsBefore) / (await chunkservers()).length / (size.fileMiB / 1024));
   result.write_1c_cpu_busy_pct = write1.busyPct;
   let read = 0;
   const read1 = await timedWithCpu(async () => (read = await bytesOf(client.createReadStream('/bench/one'))));

@@ -9,6 +9,7 @@ import { ChunkStore } from '../../storage/chunk-store.js';
 import { RpcClient } from '../../transport/rpc-client.js';
 import { RpcServer } from '../../transport/rpc-server.js';
 import type { MemberCredentials } from '../../security/member-credentials.js';
+import { growHeapForBulkBytes } from '../../util/heap-growth.js';
 import type { Logger } from '../../util/logger.js';
 import { warnOfStalls } from '../../util/stall-watch.js';
 import { watchMasters } from '../../zk/election.js';
@@ -74,6 +75,7 @@ const PUSH_BUFFER_TTL_MS = 60_000;
  * process: the master has dropped it, and the supervisor starts it again.
  */
 export async function runChunkserver(options: ChunkserverOptions): Promise<RunningChunkserver> {
+  growHeapForBulkBytes();
   const identity = options.credentials?.identity;
   if (options.encryptData && !identity) throw new OfsError('EINVAL', '--encrypt-data needs the cluster’s keys: it cannot go with --insecure');
   const id = await loadOrCreateIdentity(options.dir, 'cs');
