@@ -7,6 +7,7 @@ import { Option, type Command } from 'commander';
 import { OfsClient } from '../client/ofs-client.js';
 import { PIECE_BYTES } from '../client/file-writer.js';
 import { OfsError } from '../core/errors.js';
+import { growHeapForBulkBytes } from '../util/heap-growth.js';
 import { reportAndExit } from './errors.js';
 import { formatFsck, formatListing, formatStat, formatStatus } from './format.js';
 import { parseMode, parseOwnerGroup, parsePercent, parsePositiveInt, parseZkAddress } from './options.js';
@@ -89,6 +90,7 @@ export function registerClientCommands(program: Command): void {
     .addOption(userOption())
     .action(
       withClient('put', async (client, local: string, path: string, opts: { overwrite: boolean; quiet?: boolean; mode?: number }) => {
+        growHeapForBulkBytes();
         const source = local === '-' ? process.stdin : createReadStream(local, { highWaterMark: PIECE_BYTES });
         await pipeWithProgress('put', source, client.createWriteStream(path, { overwrite: opts.overwrite, mode: opts.mode }), {
           show: wantsProgress(opts.quiet),
@@ -123,6 +125,7 @@ export function registerClientCommands(program: Command): void {
     .addOption(userOption())
     .action(
       withClient('get', async (client, path: string, local: string, opts: { quiet?: boolean }) => {
+        growHeapForBulkBytes();
         const target = local === '-' ? stdoutIgnoringEpipe() : createWriteStream(local);
         await pipeWithProgress('get', client.createReadStream(path), target, {
           ...(local === '-' ? INTO_STDOUT : {}),
@@ -142,6 +145,7 @@ export function registerClientCommands(program: Command): void {
     .addOption(userOption())
     .action(
       withClient('cat', async (client, path: string) => {
+        growHeapForBulkBytes();
         await pipeline(client.createReadStream(path), stdoutIgnoringEpipe(), INTO_STDOUT);
       }),
     );

@@ -8,9 +8,9 @@ import { setFlagsFromString } from 'node:v8';
 export const BULK_HEAP_GROWING_PERCENT = 300;
 
 /**
- * For a process that moves bulk bytes through a small heap (a chunkserver:
- * about 13 MiB of objects, and every piece it receives, forwards and writes
- * in buffers V8 counts against its limits). Left to itself, V8 derives the
+ * For a process that moves bulk bytes through a small heap: a chunkserver
+ * (about 13 MiB of objects, and every piece it receives, forwards and writes
+ * in buffers V8 counts against its limits), or `ofs put` and `ofs get`. Left to itself, V8 derives the
  * growth factor from how much of the time it spends collecting; the buffers
  * make it collect often, so it picks a small factor (about 2× here) and
  * collects more often still (docs/design.md, "(a) A write"). Set once, early
