@@ -206,7 +206,8 @@ try {
   const source = join(work, 'source.bin');
   await sourceFile(source, size.fileMiB);
   const sourceCrc = await crcOf(createReadStream(source));
-  // Enough bytes to pass the burst the virtual disk absorbs (small writes land near 1 GiB/s, long ones far lower).
+  // Enough bytes to pass the pages the kernel freed lately: writes reuse those at GB/s, while memory this VM's
+  // host has taken back costs far more to write for the first time (README, "Writes").
   const ddSeconds = await seconds(() =>
     promisify(execFile)('dd', ['if=/dev/zero', `of=${join(work, 'dd.bin')}`, 'bs=1M', `count=${size.ddMiB}`, 'conv=fdatasync', 'status=none']),
   );
@@ -327,8 +328,8 @@ try {
   // `ofs get`, and the same job through the API (the file read into a local file), three times each
   // in turn, the better of each kept: on this VM, writing the local file runs at one of two speeds
   // for either (in probes of 1 GiB, 210-330 MiB/s or 430-750, holding for several runs and then
-  // changing over; likely memory touched for the first time, which costs far more than memory just
-  // freed), and which run gets which would otherwise decide the comparison.
+  // changing over: page-cache memory the host has taken back costs far more to write than memory just
+  // freed, README "Writes"), and which run gets which would otherwise decide the comparison.
   const got = join(work, 'big-got.bin');
   let get = { s: Infinity, rssMiB: 0 };
   let apiSeconds = Infinity;
