@@ -5,7 +5,7 @@ import { setFlagsFromString } from 'node:v8';
  * kept before it starts the next one, in percent: 300 is 4×, the largest
  * factor V8's own heuristic ever picks.
  */
-export const BULK_HEAP_GROWING_PERCENT = 300;
+const BULK_HEAP_GROWING_PERCENT = 300;
 
 /**
  * For a process that moves bulk bytes through a small heap: a chunkserver
