@@ -18,6 +18,7 @@ import { crc32c } from '@node-rs/crc32';
 import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import * as readline from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -182,6 +183,35 @@ async function rawZmqMiBps(mib: number): Promise<number> {
   }
 }
 
+/**
+ * What a small file costs its three replicas' disks and kernels alone, with no
+ * messages and no masters: three local processes at once, one per replica,
+ * each making `count` new chunks' files as a chunkserver does
+ * (bench/replica-files.ts), `inFlight` at a time. Returns files/s (all three
+ * done) and the machine's CPU time a file (ms, every core, as the OFS figures
+ * count it). The files stay until the bench ends: ext4 without a journal,
+ * as here, skips inodes freed in the last half minute when it makes a file,
+ * and after thousands of deletes that search cost up to 3 ms of CPU a file.
+ */
+async function replicaFiles(dir: string, count: number, inFlight: number): Promise<{ perS: number; cpuMsPerFile: number }> {
+  const worker = join(dirname(fileURLToPath(import.meta.url)), 'replica-files.js');
+  const replicas = ['a', 'b', 'c'].map((replica) => spawn(process.execPath, [worker, join(dir, replica), String(count), String(inFlight)], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  const lines = replicas.map((child) => readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]());
+  const nextLine = async (line: AsyncIterator<string>) => {
+    const { value, done } = await line.next();
+    if (done) throw new Error('a replica-files process ended without its figures');
+    return value;
+  };
+  await Promise.all(lines.map(nextLine)); // "ready"
+  let slowest = 0;
+  const timed = await timedWithCpu(async () => {
+    for (const child of replicas) child.stdin!.end('go\n');
+    const results = await Promise.all(lines.map(async (line) => JSON.parse(await nextLine(line)) as { seconds: number }));
+    slowest = Math.max(...results.map((r) => r.seconds));
+  });
+  return { perS: Math.round(count / slowest), cpuMsPerFile: round(timed.cpuMs / count, 2) };
+}
+
 const work = await mkdtemp(join(tmpdir(), 'ofs-bench-'));
 const cluster = await TestCluster.start({ masters: 2, chunkSize: 64 * MiB, heartbeatMs: 1000, scrubIntervalMs: 10_000 });
 const chunkservers = async () => (await cluster.file()).processes.filter((p) => p.role === 'chunkserver');
@@ -287,6 +317,11 @@ try {
   result.raw_small_files_1w_per_s = Math.round(size.smallFiles1c / (await seconds(async () => {
     for (let i = 0; i < size.smallFiles1c; i++) await localSmall(i);
   })));
+  const replicas1 = await replicaFiles(join(work, 'replicas-1'), size.smallFiles1c, 1);
+  result.raw_small_files_3_replicas_1_in_flight_per_s = replicas1.perS;
+  const replicas64 = await replicaFiles(join(work, 'replicas-64'), size.smallFiles64c, 64);
+  result.raw_small_files_3_replicas_64_in_flight_per_s = replicas64.perS;
+  result.raw_small_files_3_replicas_64_in_flight_cpu_ms_per_file = replicas64.cpuMsPerFile;
   // What one file's sequence is made of, beside it: a master request journaled on both masters (a mkdir).
   await client.mkdir('/small/rounds', { parents: true });
   const journalRounds = 100;
