@@ -49,7 +49,7 @@ const BENCHES: { name: string; args: [string[], string[]]; figures: (r: any) => 
         figure: '1 KiB files, one client (/s)',
         ofs: f.small_files_1c_per_s!,
         baseline: f.raw_small_files_3_replicas_1_in_flight_per_s!,
-        of: "its three replicas' file work alone, one file at a time (3 local processes each making a chunk's two files, fdatasynced, and fsyncing the directory)",
+        of: "its three replicas' file work alone, one file at a time: 3 local processes, each making a chunk's two files, fdatasynced, and fsyncing the directory",
       },
       { figure: `1 KiB files, 64 at once (/s; cores ${f.small_files_64c_cpu_busy_pct}% busy)`, ofs: f.small_files_64c_per_s!, baseline: f.raw_small_files_3_replicas_64_in_flight_per_s!, of: "the replicas' file work alone, as above, 64 files at a time" },
       // What bounds the small-file figures: the machine's CPU time each file takes, against what the cores could give one at the goal's rate.
@@ -69,7 +69,7 @@ const BENCHES: { name: string; args: [string[], string[]]; figures: (r: any) => 
         figure: '1 KiB files, 64 at once: CPU time a file, every process (ms)',
         ofs: f.small_files_64c_cpu_ms_per_file!,
         baseline: f.raw_small_files_3_replicas_64_in_flight_cpu_ms_per_file!,
-        of: "the replicas' file work alone, 64 files at a time (as above)",
+        of: "the replicas' file work alone, 64 files at a time",
       },
       { figure: 'chunkserver peak RSS, 8 clients writing at once (MiB)', ofs: f.chunkserver_peak_rss_MiB_8_writers!, baseline: 128, of: 'the bytes 8 writers may have in flight, 8 × 16 MiB' },
       { figure: `client peak RSS, ofs put of ${f.big_file_MiB} MiB (MiB)`, ofs: f.put_cli_peak_rss_MiB!, baseline: 256, of: 'the goal' },
