@@ -245,6 +245,8 @@ try {
   result.raw_disk_write_MiBps = round(size.ddMiB / ddSeconds);
   result.raw_disk_write_MiB = size.ddMiB;
   result.raw_zmq_MiBps = round(await rawZmqMiBps(size.zmqMiB));
+  result.raw_zmq_MiB = size.zmqMiB;
+  result.file_MiB = size.fileMiB;
 
   // One client, then four at once (each its own file), then eight (chunkserver memory watched).
   const pieceStream = () => createReadStream(source, { highWaterMark: PIECE_BYTES });
@@ -253,11 +255,23 @@ try {
   result.write_1c_MiBps = round(size.fileMiB / write1.s);
   result.write_1c_chunkserver_full_gcs_per_GiB = round(((await chunkserverFullCollections()) - collectionsBefore) / (await chunkservers()).length / (size.fileMiB / 1024));
   result.write_1c_cpu_busy_pct = write1.busyPct;
-  let read = 0;
-  const read1 = await timedWithCpu(async () => (read = await bytesOf(client.createReadStream('/bench/one'))));
-  if (read !== size.fileMiB * MiB) throw new Error(`/bench/one read back ${read} bytes, not ${size.fileMiB * MiB}`);
+  // The one-client read moves as many bytes as the ZeroMQ baseline sends (the file read over and over), so
+  // that a process's first read, slower than the rest (README, "Reads"), weighs in both alike; that
+  // first read is a figure of its own.
+  const readOnce = async () => {
+    const read = await bytesOf(client.createReadStream('/bench/one'));
+    if (read !== size.fileMiB * MiB) throw new Error(`/bench/one read back ${read} bytes, not ${size.fileMiB * MiB}`);
+  };
+  const readRounds = Math.max(1, Math.round(size.zmqMiB / size.fileMiB));
+  let firstReadSeconds = 0;
+  const read1 = await timedWithCpu(async () => {
+    firstReadSeconds = await seconds(readOnce);
+    for (let i = 1; i < readRounds; i++) await readOnce();
+  });
   const crc = await crcOf(client.createReadStream('/bench/one'));
-  result.read_1c_MiBps = round(size.fileMiB / read1.s);
+  result.read_1c_MiBps = round((readRounds * size.fileMiB) / read1.s);
+  result.read_1c_MiB = readRounds * size.fileMiB;
+  result.read_1c_first_MiBps = round(size.fileMiB / firstReadSeconds);
   result.read_1c_cpu_busy_pct = read1.busyPct;
   if (crc !== sourceCrc) throw new Error('/bench/one read back different bytes');
   const four = clients.slice(0, 4);
