@@ -255,9 +255,9 @@ try {
   result.write_1c_MiBps = round(size.fileMiB / write1.s);
   result.write_1c_chunkserver_full_gcs_per_GiB = round(((await chunkserverFullCollections()) - collectionsBefore) / (await chunkservers()).length / (size.fileMiB / 1024));
   result.write_1c_cpu_busy_pct = write1.busyPct;
-  // The one-client read moves as many bytes as the ZeroMQ baseline sends (the file read over and over), so
-  // that a process's first read, slower than the rest (README, "Reads"), weighs in both alike; that
-  // first read is a figure of its own.
+  // The one-client read moves as many bytes as the ZeroMQ baseline sends (the file read over and over),
+  // so that warming up weighs in it no more than in the baseline: a process's first read runs slower
+  // than the reads after it (README, "Reads"). That first read is a figure of its own.
   const readOnce = async () => {
     const read = await bytesOf(client.createReadStream('/bench/one'));
     if (read !== size.fileMiB * MiB) throw new Error(`/bench/one read back ${read} bytes, not ${size.fileMiB * MiB}`);
