@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
-import type { ChunkFile } from './chunk-file.js';
 import path from 'node:path';
 import { OfsError } from '../core/errors.js';
 import { isChunkId } from '../core/chunk-id.js';
+import type { ChunkFile } from './chunk-file.js';
 
 /** Where one chunk lives: `<id>.data` holds the bytes, `<id>.meta` version, length and checksums. */
 export interface ChunkPaths {
